@@ -7,25 +7,23 @@
 
 namespace tinyserve {
 
-namespace {
-constexpr int32_t kUntouched = -1;
-}
-
 BlockPool::BlockPool(int32_t num_blocks, FreeListPolicy policy, uint64_t seed)
     : ref_count_(static_cast<size_t>(num_blocks), 0),
       hash_(static_cast<size_t>(num_blocks), kNoHash),
+      available_bits_(static_cast<size_t>((num_blocks + 63) / 64), 0),
       free_list_(policy == FreeListPolicy::kLru ? FreeList(policy, num_blocks, seed, nullptr)
                                                  : FreeList(policy, num_blocks, seed)),
       lru_prev_(static_cast<size_t>(num_blocks) + 1, kNotLinked),
       lru_next_(static_cast<size_t>(num_blocks) + 1, kNotLinked),
       num_free_(num_blocks),
-      count_at_mark_(static_cast<size_t>(num_blocks), kUntouched) {
+      churn_(num_blocks) {
   assert(num_blocks >= 0);
   const auto sentinel = static_cast<size_t>(num_blocks);
   lru_prev_[sentinel] = lru_next_[sentinel] = num_blocks;
   if (policy == FreeListPolicy::kLru) {
     for (BlockId b = 0; b < num_blocks; ++b) lru_push_back(b);
   }
+  for (BlockId b = 0; b < num_blocks; ++b) set_available(b, true);
 }
 
 BlockState BlockPool::state(BlockId b) const {
@@ -37,6 +35,7 @@ BlockId BlockPool::allocate(BlockId hint) {
   const BlockId b = take_one(hint);
   note_change(b);
   ref_count_[static_cast<size_t>(b)] = 1;
+  set_available(b, false);
   ++total_refs_;
   return b;
 }
@@ -54,6 +53,7 @@ void BlockPool::allocate(int32_t n, std::vector<BlockId>& out, BlockId hint) {
   for (size_t i = first; i < out.size(); ++i) {
     note_change(out[i]);
     ref_count_[static_cast<size_t>(out[i])] = 1;
+    set_available(out[i], false);
   }
   total_refs_ += static_cast<int64_t>(out.size() - first);
 }
@@ -95,6 +95,7 @@ void BlockPool::release(BlockId b) {
   note_change(b);
   --total_refs_;
   if (--ref_count_[static_cast<size_t>(b)] > 0) return;
+  set_available(b, true);
   if (hash(b) != kNoHash) {
     ++num_cached_;
     lru_push_back(b);
@@ -119,6 +120,7 @@ BlockId BlockPool::acquire(BlockHash hash) {
   if (ref_count(b) == 0) {  // revive a cached block
     lru_unlink(b);
     --num_cached_;
+    set_available(b, false);
   }
   note_change(b);
   ++ref_count_[static_cast<size_t>(b)];
@@ -136,25 +138,6 @@ std::vector<BlockId> BlockPool::take_evicted() {
   std::vector<BlockId> out;
   out.swap(evicted_);
   return out;
-}
-
-void BlockPool::note_change(BlockId b) {
-  int32_t& mark = count_at_mark_[static_cast<size_t>(b)];
-  if (mark == kUntouched) {
-    mark = ref_count(b);
-    touched_.push_back(b);
-  }
-}
-
-int64_t BlockPool::take_ref_churn() {
-  int64_t churn = 0;
-  for (BlockId b : touched_) {
-    int32_t& mark = count_at_mark_[static_cast<size_t>(b)];
-    churn += std::abs(ref_count(b) - mark);
-    mark = kUntouched;
-  }
-  touched_.clear();
-  return churn;
 }
 
 void BlockPool::lru_push_back(BlockId b) {
@@ -183,6 +166,8 @@ std::string BlockPool::check() const {
     if (count < 0) return cat("block ", b, " has negative count ", count);
     refs += count;
     const BlockState s = state(b);
+    const bool bit = (available_bits_[static_cast<size_t>(b >> 6)] >> (b & 63)) & 1;
+    if (bit != (count == 0)) return cat("block ", b, " has count ", count, " but availability bit ", bit);
     const bool in_free_list = !lru && free_list_.contains(b);
     const bool in_lru = lru_contains(b);
     if (s == BlockState::kUsed && (in_free_list || in_lru)) {

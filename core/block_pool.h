@@ -17,10 +17,9 @@
 
 #include "core/free_list.h"
 #include "core/ids.h"
+#include "core/ref_churn.h"
 
 namespace tinyserve {
-
-enum class BlockState : uint8_t { kFree, kUsed, kCached };
 
 class BlockPool {
  public:
@@ -52,6 +51,8 @@ class BlockPool {
   BlockHash hash(BlockId b) const { return hash_[static_cast<size_t>(b)]; }
   BlockState state(BlockId b) const;
   bool is_available(BlockId b) const { return ref_count(b) == 0; }
+  // Bit b set when block b has count zero (free or cached); 64 blocks a word.
+  const std::vector<uint64_t>& available_bits() const { return available_bits_; }
   int32_t num_hashed() const { return static_cast<int32_t>(index_.size()); }
   uint64_t num_evictions() const { return num_evictions_; }
   // Evicted blocks since the last call, in eviction order (for the event log).
@@ -59,7 +60,9 @@ class BlockPool {
 
   // Sum over blocks of |count now - count at the last call| (the temporal fragmentation term's
   // numerator); resets the baseline. Total of all counts is total_refs().
-  int64_t take_ref_churn();
+  int64_t take_ref_churn() {
+    return churn_.take([this](BlockId b) { return ref_count(b); });
+  }
   int64_t total_refs() const { return total_refs_; }
 
   // Checks the pool's own bookkeeping; returns a description of the first violation, or "".
@@ -68,7 +71,12 @@ class BlockPool {
  private:
   BlockId take_one(BlockId hint);
   void evict(BlockId b);
-  void note_change(BlockId b);
+  void note_change(BlockId b) { churn_.note(b, ref_count(b)); }
+  void set_available(BlockId b, bool available) {
+    const uint64_t bit = uint64_t{1} << (b & 63);
+    uint64_t& word = available_bits_[static_cast<size_t>(b >> 6)];
+    word = available ? (word | bit) : (word & ~bit);
+  }
   // Intrusive recency list of released blocks (cached ones, and free ones under LRU).
   void lru_push_back(BlockId b);
   void lru_unlink(BlockId b);
@@ -78,6 +86,7 @@ class BlockPool {
 
   std::vector<int32_t> ref_count_;  // [num_blocks]
   std::vector<BlockHash> hash_;     // [num_blocks] kNoHash when the block holds no cached content
+  std::vector<uint64_t> available_bits_;  // [ceil(num_blocks / 64)]
   std::unordered_map<BlockHash, BlockId> index_;
   FreeList free_list_;
   std::vector<int32_t> lru_prev_, lru_next_;  // [num_blocks + 1], the last entry is the sentinel
@@ -87,8 +96,7 @@ class BlockPool {
   std::vector<BlockId> evicted_;
 
   int64_t total_refs_ = 0;
-  std::vector<int32_t> count_at_mark_;  // [num_blocks] count when first touched since the mark
-  std::vector<BlockId> touched_;
+  RefChurn churn_;
 };
 
 }  // namespace tinyserve

@@ -14,6 +14,8 @@ inline constexpr BlockId kNoBlock = -1;
 inline constexpr SeqId kNoSeq = -1;
 inline constexpr BlockHash kNoHash = 0;
 
+enum class BlockState : uint8_t { kFree, kUsed, kCached };
+
 // Copy of one physical block's K/V into another (copy-on-write, swap-in, swap-out).
 struct BlockCopy {
   BlockId src = kNoBlock;

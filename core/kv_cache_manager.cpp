@@ -51,37 +51,32 @@ std::vector<SeqId> KvCacheManager::live_seqs() const {
   return ids;
 }
 
-int32_t KvCacheManager::count_cached_blocks(std::span<const TokenId> tokens,
-                                            int32_t* hits_on_used) const {
-  *hits_on_used = 0;
-  if (!config_.enable_prefix_caching) return 0;
-  const int32_t bs = block_size();
-  const int32_t limit = max_cacheable_blocks(static_cast<int32_t>(tokens.size()), bs);
-  BlockHash parent = kRootHash;
-  int32_t hits = 0;
-  for (; hits < limit; ++hits) {
-    parent = hash_block(parent, tokens.subspan(static_cast<size_t>(hits) * bs,
-                                               static_cast<size_t>(bs)));
-    const BlockId b = gpu_.find(parent);
-    if (b == kNoBlock) break;
-    *hits_on_used += gpu_.ref_count(b) > 0;
-  }
-  return hits;
-}
-
-AllocStatus KvCacheManager::can_allocate(std::span<const TokenId> tokens) const {
+AllocStatus KvCacheManager::can_allocate(const AllocRequest& request) const {
+  const std::span<const TokenId> tokens = request.tokens;
   assert(!tokens.empty());
-  const int32_t total = ceil_div(static_cast<int32_t>(tokens.size()), block_size());
+  const int32_t bs = block_size();
+  const int32_t total = ceil_div(static_cast<int32_t>(tokens.size()), bs);
   if (config_.num_gpu_blocks - total < watermark_blocks_) return AllocStatus::kNever;
   int32_t hits_on_used = 0;
-  count_cached_blocks(tokens, &hits_on_used);
+  if (config_.enable_prefix_caching) {
+    const int32_t limit = max_cacheable_blocks(static_cast<int32_t>(tokens.size()), bs);
+    BlockHash parent = kRootHash;
+    for (int32_t i = 0; i < limit; ++i) {
+      parent = hash_block(parent, tokens.subspan(static_cast<size_t>(i) * bs,
+                                                 static_cast<size_t>(bs)));
+      const BlockId b = gpu_.find(parent);
+      if (b == kNoBlock) break;
+      hits_on_used += gpu_.ref_count(b) > 0;
+    }
+  }
   // Hits on cached (count-zero) blocks still take a block out of the available ones.
   const int32_t needed = total - hits_on_used;
   return gpu_.num_available() - needed >= watermark_blocks_ ? AllocStatus::kOk
                                                               : AllocStatus::kLater;
 }
 
-int32_t KvCacheManager::allocate(SeqId id, std::span<const TokenId> tokens) {
+int32_t KvCacheManager::allocate(SeqId id, const AllocRequest& request) {
+  const std::span<const TokenId> tokens = request.tokens;
   assert(!tokens.empty());
   const int32_t bs = block_size();
   const auto len = static_cast<int32_t>(tokens.size());
@@ -119,8 +114,8 @@ int32_t KvCacheManager::allocate(SeqId id, std::span<const TokenId> tokens) {
 
 void KvCacheManager::mark_computed(SeqId id, std::span<const TokenId> tokens,
                                    int32_t num_computed) {
-  if (!config_.enable_prefix_caching) return;
   Seq& s = seq(id);
+  if (!config_.enable_prefix_caching || s.tier != Tier::kGpu) return;  // CPU copies are not published
   const int32_t bs = block_size();
   const int32_t full = std::min(num_computed, s.prompt_len) / bs;
   BlockHash parent = s.hashes.empty() ? kRootHash : s.hashes.back();
@@ -168,7 +163,7 @@ AppendResult KvCacheManager::append_slot(SeqId id) {
   return result;
 }
 
-void KvCacheManager::fork(SeqId parent, SeqId child) {
+std::vector<BlockCopy> KvCacheManager::fork(SeqId parent, SeqId child) {
   const Seq p = seq(parent);  // a copy: add_seq may reallocate the slots
   Seq& c = add_seq(child);
   c.table = p.table;
@@ -178,6 +173,7 @@ void KvCacheManager::fork(SeqId parent, SeqId child) {
   BlockPool& pool = p.tier == Tier::kGpu ? gpu_ : cpu_;
   for (BlockId b : c.table.blocks) pool.incref(b);
   verify("fork");
+  return {};
 }
 
 void KvCacheManager::release_gpu(BlockId b) {
@@ -266,6 +262,37 @@ std::vector<BlockCopy> KvCacheManager::swap_in(std::span<const SeqId> ids) {
   }
   verify("swap_in");
   return copies;
+}
+
+PoolStats KvCacheManager::stats() const {
+  PoolStats s;
+  s.block_size = block_size();
+  s.num_blocks = gpu_.num_blocks();
+  s.used_blocks = gpu_.num_used();
+  s.cached_blocks = gpu_.num_cached();
+  s.stored_tokens = stored_tokens_;
+  s.total_refs = gpu_.total_refs();
+  s.cpu_num_blocks = cpu_.num_blocks();
+  s.cpu_used_blocks = cpu_.num_used();
+  return s;
+}
+
+void KvCacheManager::block_views(std::vector<BlockView>& out) const {
+  out.assign(static_cast<size_t>(gpu_.num_blocks()), BlockView{});
+  for (BlockId b = 0; b < gpu_.num_blocks(); ++b) {
+    BlockView& v = out[static_cast<size_t>(b)];
+    v.state = gpu_.state(b);
+    v.ref_count = gpu_.ref_count(b);
+    v.fill = v.state == BlockState::kFree ? 0 : fill_[static_cast<size_t>(b)];
+    v.hash = gpu_.hash(b);
+  }
+  for (const Seq& s : slots_) {
+    if (s.id == kNoSeq || s.tier != Tier::kGpu) continue;
+    for (BlockId b : s.table.blocks) {
+      SeqId& owner = out[static_cast<size_t>(b)].owner;
+      if (owner == kNoSeq || s.id < owner) owner = s.id;
+    }
+  }
 }
 
 void KvCacheManager::verify(const char* operation) const {

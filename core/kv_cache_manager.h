@@ -1,8 +1,6 @@
 // The paged KV-cache manager: block tables of sequences over a GPU block pool, with prefix
-// caching, copy-on-write forks, and swapping to a CPU block pool. Every mutating operation has a
-// query that says whether it can succeed ("ask, then act"); the act's preconditions are that
-// query's answer. Nothing here touches K/V data: operations report the block copies a backend
-// must perform.
+// caching, copy-on-write forks, and swapping to a CPU block pool. Nothing here touches K/V data:
+// operations report the block copies a backend must perform.
 #pragma once
 
 #include <cstdint>
@@ -13,8 +11,7 @@
 #include <vector>
 
 #include "core/block_pool.h"
-#include "core/block_table.h"
-#include "core/ids.h"
+#include "core/kv_allocator.h"
 
 namespace tinyserve {
 
@@ -23,9 +20,6 @@ inline constexpr bool kDebugBuild = false;
 #else
 inline constexpr bool kDebugBuild = true;
 #endif
-
-enum class AllocStatus : uint8_t { kOk, kLater, kNever };
-enum class Tier : uint8_t { kGpu, kCpu };
 
 struct KvCacheConfig {
   int32_t block_size = 16;
@@ -38,64 +32,63 @@ struct KvCacheConfig {
   bool check_invariants = kDebugBuild;  // run check_invariants() after every operation
 };
 
-struct AppendResult {
-  int64_t slot = -1;           // physical slot of the new token
-  BlockCopy cow;               // src != kNoBlock when the last block was shared and was copied
-  bool new_block = false;      // a fresh block was taken (not counting a copy)
-};
-
 class InvariantViolation : public std::logic_error {
  public:
   using std::logic_error::logic_error;
 };
 
-class KvCacheManager {
+class KvCacheManager final : public KvAllocator {
  public:
   explicit KvCacheManager(const KvCacheConfig& config);
 
   const KvCacheConfig& config() const { return config_; }
-  int32_t block_size() const { return config_.block_size; }
   int32_t watermark_blocks() const { return watermark_blocks_; }
 
-  // Admission of a prompt (tokens are its token ids; used for prefix-cache lookups).
-  AllocStatus can_allocate(std::span<const TokenId> tokens) const;
+  // Admission: Never when the prompt cannot fit even in an empty pool (minus the watermark).
+  AllocStatus can_allocate(const AllocRequest& request) const override;
   // Maps every prompt position to a slot, reusing cached leading blocks. Returns the number of
-  // prompt tokens found in the prefix cache (a multiple of block_size, < tokens.size()).
-  int32_t allocate(SeqId seq, std::span<const TokenId> tokens);
-  // Publishes the content of full prompt blocks once their K/V has been computed: positions
-  // [0, num_computed) of tokens (the same tokens given to allocate).
-  void mark_computed(SeqId seq, std::span<const TokenId> tokens, int32_t num_computed);
+  // prompt tokens found in the prefix cache (a multiple of block_size, < the prompt's length).
+  int32_t allocate(SeqId seq, const AllocRequest& request) override;
+  // Publishes full prompt blocks once computed (tokens: the ones given to allocate).
+  void mark_computed(SeqId seq, std::span<const TokenId> tokens, int32_t num_computed) override;
 
-  // One more token slot for a running sequence.
-  int32_t blocks_needed_to_append(SeqId seq) const;  // 0 or 1
-  bool can_append(SeqId seq) const { return blocks_needed_to_append(seq) <= gpu_.num_available(); }
-  AppendResult append_slot(SeqId seq);
+  int32_t blocks_needed_to_append(SeqId seq) const override;  // 0 or 1
+  int32_t num_available_blocks() const override { return gpu_.num_available(); }
+  AppendResult append_slot(SeqId seq) override;
 
-  // The child shares every block of the parent (copy-on-write on the next write to a shared block).
-  void fork(SeqId parent, SeqId child);
-  // Releases the sequence's blocks (last block first, so LRU eviction takes tails first).
-  void free(SeqId seq);
+  bool can_fork(SeqId) const override { return true; }
+  // The child shares every block (copy-on-write on the next write to a shared block).
+  std::vector<BlockCopy> fork(SeqId parent, SeqId child) override;
+  // Releases the blocks, last block first (so LRU eviction takes tails first).
+  void free(SeqId seq) override;
 
-  // Swapping a sequence group (sequences that may share blocks) between the pools; the returned
-  // copies are (GPU block, CPU block) for swap-out and (CPU block, GPU block) for swap-in.
-  int32_t blocks_to_swap(std::span<const SeqId> seqs) const;
-  bool can_swap_out(std::span<const SeqId> seqs) const;
-  std::vector<BlockCopy> swap_out(std::span<const SeqId> seqs);
-  bool can_swap_in(std::span<const SeqId> seqs) const;
-  std::vector<BlockCopy> swap_in(std::span<const SeqId> seqs);
+  // Swapping a sequence group (sequences that may share blocks) between the pools; the copies
+  // are (GPU block, CPU block) for swap-out and (CPU block, GPU block) for swap-in.
+  bool supports_swap() const override { return true; }
+  int32_t blocks_to_swap(std::span<const SeqId> seqs) const override;
+  bool can_swap_out(std::span<const SeqId> seqs) const override;
+  std::vector<BlockCopy> swap_out(std::span<const SeqId> seqs) override;
+  bool can_swap_in(std::span<const SeqId> seqs) const override;
+  std::vector<BlockCopy> swap_in(std::span<const SeqId> seqs) override;
 
-  bool has(SeqId id) const { return slot_of_.contains(id); }
-  Tier tier(SeqId id) const { return seq(id).tier; }
-  const BlockTable& table(SeqId id) const { return seq(id).table; }
+  bool has(SeqId id) const override { return slot_of_.contains(id); }
+  Tier tier(SeqId id) const override { return seq(id).tier; }
+  const BlockTable& table(SeqId id) const override { return seq(id).table; }
+  std::vector<SeqId> live_seqs() const override;
   int32_t num_live_seqs() const { return static_cast<int32_t>(slot_of_.size()); }
-  // Live sequence ids in ascending order.
-  std::vector<SeqId> live_seqs() const;
+
+  int32_t block_size() const override { return config_.block_size; }
+  PoolStats stats() const override;
+  std::span<const uint64_t> available_bits() const override { return gpu_.available_bits(); }
+  int64_t take_ref_churn() override { return gpu_.take_ref_churn(); }
+  std::vector<BlockId> take_evicted() override { return gpu_.take_evicted(); }
+  void block_views(std::vector<BlockView>& out) const override;
 
   const BlockPool& gpu_pool() const { return gpu_; }
   const BlockPool& cpu_pool() const { return cpu_; }
-  BlockPool& gpu_pool_mutable() { return gpu_; }
+  BlockPool& gpu_pool_for_testing() { return gpu_; }  // lets tests break invariants on purpose
   int32_t block_fill(BlockId b) const { return fill_[static_cast<size_t>(b)]; }
-  int64_t stored_tokens() const { return stored_tokens_; }  // tokens in used GPU blocks
+  int64_t stored_tokens() const { return stored_tokens_; }
   int64_t prefix_query_tokens() const { return prefix_query_tokens_; }
   int64_t prefix_hit_tokens() const { return prefix_hit_tokens_; }
 
@@ -103,7 +96,7 @@ class KvCacheManager {
   // holding the block; blocks shared by several tables sit at one logical index with one fill
   // (so no slot maps to two different tokens); free + used + cached = total; the same for the CPU
   // pool. Returns "" or a description of the first violation.
-  std::string check_invariants() const;
+  std::string check_invariants() const override;
 
  private:
   struct Seq {
@@ -119,7 +112,6 @@ class KvCacheManager {
   Seq& add_seq(SeqId id);
   void remove_seq(SeqId id);
   void release_gpu(BlockId b);
-  int32_t count_cached_blocks(std::span<const TokenId> tokens, int32_t* hits_on_used) const;
   void verify(const char* operation) const;
 
   KvCacheConfig config_;

@@ -13,9 +13,19 @@ namespace tinyserve {
 
 inline constexpr BlockHash kRootHash = 0x7f4a7c159e3779b9ull;  // the parent of block 0
 
+// Two tokens a step through a rotate-xor-multiply chain (each step a bijection of the state),
+// then a full avalanche with the parent. 64-bit: collisions are negligible at simulator scales.
 inline BlockHash hash_block(BlockHash parent, std::span<const TokenId> tokens) {
-  uint64_t h = parent;
-  for (TokenId t : tokens) h = hash_combine(h, static_cast<uint32_t>(t));
+  constexpr uint64_t kMul = 0x9e3779b97f4a7c15ull;
+  uint64_t h = splitmix64(parent) ^ tokens.size();
+  size_t i = 0;
+  for (; i + 1 < tokens.size(); i += 2) {
+    const uint64_t w = static_cast<uint32_t>(tokens[i]) |
+                       (static_cast<uint64_t>(static_cast<uint32_t>(tokens[i + 1])) << 32);
+    h = (((h << 23) | (h >> 41)) ^ w) * kMul;
+  }
+  if (i < tokens.size()) h = (((h << 23) | (h >> 41)) ^ static_cast<uint32_t>(tokens[i])) * kMul;
+  h = splitmix64(h ^ parent);
   return h == kNoHash ? 1 : h;  // 0 means "no hash"
 }
 

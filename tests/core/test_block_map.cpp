@@ -1,0 +1,42 @@
+#include "core/block_map.h"
+
+#include <doctest/doctest.h>
+
+#include "core/contiguous_allocator.h"
+#include "core/kv_cache_manager.h"
+#include "tests/core/helpers.h"
+
+using namespace tinyserve;
+using namespace tinyserve::testing;
+
+TEST_CASE("the block map line shows owners, shared, cached and free blocks") {
+  KvCacheConfig c;
+  c.block_size = 4;
+  c.num_gpu_blocks = 10;
+  c.enable_prefix_caching = true;
+  c.watermark = 0;
+  KvCacheManager kv(c);
+  const auto a = tokens(8, 1);
+  kv.allocate(3, request(a));       // blocks 0, 1
+  kv.mark_computed(3, a, 8);
+  kv.allocate(7, request(tokens(6, 900)));  // blocks 2, 3
+  kv.fork(7, 9);                    // 2, 3 shared
+  kv.append_slot(9);                // block 3 copied to 4
+  kv.allocate(11, request(tokens(4, 300)));  // block 5
+  kv.free(3);                       // both full prompt blocks stay cached
+  CHECK(block_map_line(kv) == "cc*ABC....");  // A = seq 7, B = seq 9, C = seq 11
+}
+
+TEST_CASE("the dump lists the pool's counts and every sequence's block table") {
+  ContiguousConfig c;
+  c.block_size = 4;
+  c.num_blocks = 8;
+  c.reservation = Reservation::kExact;
+  ContiguousAllocator kv(c);
+  kv.allocate(5, request(tokens(5), 12));
+  const std::string dump = dump_block_map(kv, 4);
+  CHECK(dump.find("GPU pool: 8 blocks x 4 slots | used 3, cached 0, free 5 | 5 tokens stored") !=
+        std::string::npos);
+  CHECK(dump.find("0 AA-.\n4 ....\n") != std::string::npos);
+  CHECK(dump.find("seq 5 (A): 5 tokens, blocks [0 1]") != std::string::npos);
+}

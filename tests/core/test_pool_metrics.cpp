@@ -1,0 +1,131 @@
+#include "core/pool_metrics.h"
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "core/kv_cache_manager.h"
+#include "core/rng.h"
+#include "tests/core/helpers.h"
+
+using namespace tinyserve;
+using namespace tinyserve::testing;
+
+namespace {
+std::vector<uint64_t> bitmap(int32_t n, std::initializer_list<std::pair<int32_t, int32_t>> runs) {
+  std::vector<uint64_t> bits(static_cast<size_t>((n + 63) / 64), 0);
+  for (auto [start, len] : runs) {
+    for (int32_t b = start; b < start + len; ++b) bits[static_cast<size_t>(b / 64)] |= 1ull << (b % 64);
+  }
+  return bits;
+}
+}  // namespace
+
+TEST_CASE("usage, utilization and internal fragmentation of a paged pool") {
+  KvCacheConfig c;
+  c.block_size = 4;
+  c.num_gpu_blocks = 10;
+  c.watermark = 0;
+  KvCacheManager kv(c);
+  kv.allocate(1, request(tokens(6)));
+  kv.allocate(2, request(tokens(9, 50)));
+  TemporalFragmentation temporal;
+  const PoolMetrics m = measure_pool(kv, temporal, FragmentationParams{});
+  CHECK(m.kv_cache_usage == doctest::Approx(0.5));
+  CHECK(m.token_utilization == doctest::Approx(15.0 / 20.0));
+  CHECK(m.internal_fragmentation == doctest::Approx(5.0 / 20.0));
+  CHECK(m.reserved_fraction == doctest::Approx(0.0));
+  CHECK(m.free_runs == 1);
+  CHECK(m.external_fragmentation == doctest::Approx(0.0));
+}
+
+TEST_CASE("an empty pool wastes nothing") {
+  const PoolStats empty{16, 100};
+  const PoolMetrics m = measure_pool(empty, FreeRunSummary{1, 100, 100, 0.0}, 0.0, FragmentationParams{});
+  CHECK(m.kv_cache_usage == 0);
+  CHECK(m.token_utilization == 1);
+  CHECK(m.internal_fragmentation == 0);
+}
+
+TEST_CASE("free runs are found across word boundaries and at the pool's end") {
+  const auto bits = bitmap(130, {{0, 3}, {60, 10}, {127, 3}});
+  const auto runs = free_runs(bits, 130);
+  REQUIRE(runs.size() == 3);
+  CHECK(runs[0].start == 0);
+  CHECK(runs[0].length == 3);
+  CHECK(runs[1].start == 60);
+  CHECK(runs[1].length == 10);
+  CHECK(runs[2].start == 127);
+  CHECK(runs[2].length == 3);
+  const auto full = bitmap(128, {{0, 128}});
+  CHECK(free_runs(full, 128).size() == 1);
+  CHECK(free_runs(full, 100)[0].length == 100);  // bits past the pool do not count
+}
+
+TEST_CASE("external fragmentation and F_spatial match a hand-computed pool") {
+  // 12 blocks: free [0, 2) and [6, 10); used 2-5 and 10-11. Mean run 3; run 0 has 6 used blocks
+  // after it (d = 0.5), run 1 has 2 (d = 1/6); sigma = 0.5.
+  // F_spatial = 1/2 * (1/9 * e^-2 + 1/9 * e^(-2/3)) = 0.0360418
+  const auto bits = bitmap(12, {{0, 2}, {6, 4}});
+  const FreeRunSummary s = summarize_free_runs(bits, 12, 0.5);
+  CHECK(s.num_runs == 2);
+  CHECK(s.largest == 4);
+  CHECK(s.total == 6);
+  CHECK(s.f_spatial == doctest::Approx(0.0360418).epsilon(1e-6));
+  const std::vector<FreeRun> runs = {{0, 2}, {6, 4}};
+  CHECK(spatial_fragmentation(runs, 12, 0.5) == doctest::Approx(0.0360418).epsilon(1e-6));
+  const PoolMetrics m = measure_pool(PoolStats{4, 12, 6}, s, 0.0, FragmentationParams{});
+  CHECK(m.external_fragmentation == doctest::Approx(1.0 / 3.0));
+}
+
+TEST_CASE("one free run, or runs of equal length, have no spatial fragmentation") {
+  CHECK(summarize_free_runs(bitmap(64, {{10, 20}}), 64, 0.5).f_spatial == doctest::Approx(0.0));
+  CHECK(summarize_free_runs(bitmap(64, {{0, 4}, {10, 4}, {40, 4}}), 64, 0.5).f_spatial ==
+        doctest::Approx(0.0));
+}
+
+TEST_CASE("the one-pass F_spatial agrees with the direct formula on random pools") {
+  Rng rng(5);
+  for (int trial = 0; trial < 200; ++trial) {
+    const auto n = static_cast<int32_t>(rng.uniform_int(1, 300));
+    std::vector<uint64_t> bits(static_cast<size_t>((n + 63) / 64), 0);
+    for (int32_t b = 0; b < n; ++b) {
+      if (rng.uniform01() < 0.4) bits[static_cast<size_t>(b / 64)] |= 1ull << (b % 64);
+    }
+    const FreeRunSummary s = summarize_free_runs(bits, n, 0.5);
+    const auto runs = free_runs(bits, n);
+    CHECK(s.num_runs == static_cast<int32_t>(runs.size()));
+    CHECK(s.f_spatial == doctest::Approx(spatial_fragmentation(runs, n, 0.5)).epsilon(1e-9));
+  }
+}
+
+TEST_CASE("F_temporal is a geometrically weighted mean of per-step churn") {
+  TemporalFragmentation t(0.9);
+  CHECK(t.update(10, 20) == doctest::Approx(0.05));   // D = 0.5
+  CHECK(t.update(0, 20) == doctest::Approx(0.045));   // D = 0
+  CHECK(t.update(20, 10) == doctest::Approx(0.2405));  // D = 2
+}
+
+TEST_CASE("F_access is zero with one tier and hand-computed with a 90/10 split") {
+  const FragmentationParams p;  // latencies 1 and 80
+  CHECK(access_fragmentation(100, 0, p) == 0.0);
+  CHECK(access_fragmentation(0, 0, p) == 0.0);
+  CHECK(access_fragmentation(90, 10, p) == doctest::Approx(2.2170751).epsilon(1e-6));
+}
+
+TEST_CASE("F_total weighs its three terms") {
+  FragmentationParams p;
+  p.a = 0.5;
+  p.b = 0.3;
+  p.c = 0.2;
+  PoolStats s{4, 12, 6};
+  s.cpu_used_blocks = 0;
+  const FreeRunSummary runs = summarize_free_runs(bitmap(12, {{0, 2}, {6, 4}}), 12, 0.5);
+  const PoolMetrics m = measure_pool(s, runs, 0.4, p);
+  CHECK(m.f_total == doctest::Approx(0.5 * 0.0360418 + 0.3 * 0.4).epsilon(1e-6));
+  s.used_blocks = 9;
+  s.cpu_used_blocks = 1;
+  const PoolMetrics m2 = measure_pool(s, runs, 0.0, p);
+  CHECK(m2.f_access == doctest::Approx(2.2170751).epsilon(1e-6));
+}
