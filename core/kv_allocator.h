@@ -39,6 +39,8 @@ struct PoolStats {
   int64_t total_refs = 0;     // sum of reference counts (block-table entries)
   int32_t cpu_num_blocks = 0;
   int32_t cpu_used_blocks = 0;
+  int64_t prefix_query_tokens = 0;  // prompt tokens looked up in the prefix cache (cumulative)
+  int64_t prefix_hit_tokens = 0;    // of which found (cumulative)
 };
 
 // One block of the pool as a view shows it.

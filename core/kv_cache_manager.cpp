@@ -274,6 +274,8 @@ PoolStats KvCacheManager::stats() const {
   s.total_refs = gpu_.total_refs();
   s.cpu_num_blocks = cpu_.num_blocks();
   s.cpu_used_blocks = cpu_.num_used();
+  s.prefix_query_tokens = prefix_query_tokens_;
+  s.prefix_hit_tokens = prefix_hit_tokens_;
   return s;
 }
 
