@@ -23,4 +23,26 @@ int bench_allocator(const BenchAllocatorOptions& options);
 
 int block_map_demo();
 
+struct ConcurrencyOptions {
+  std::string model = "seed-1layer";
+  double budget_gb = 24.0;       // 1e9 bytes
+  int32_t block_size = 16;
+  std::string lengths = "seed-mix";  // or "uniform" with min_len / max_len
+  int32_t min_len = 64;
+  int32_t max_len = 4096;
+  int32_t max_model_len = 0;     // 0: the longest length the distribution draws
+  uint64_t seed = 0;
+};
+int concurrency(const ConcurrencyOptions& options);
+
+// `tinyserve scenarios`
+int list_scenario_descriptions(const std::string& executable_dir);
+
+struct BenchEngineOptions {
+  std::string scenario = "azure_conv";
+  std::string out_dir;  // "": a temporary directory
+  int32_t repetitions = 3;
+};
+int bench_engine(const BenchEngineOptions& options, const std::string& executable_dir);
+
 }  // namespace tinyserve::app

@@ -1,17 +1,65 @@
 // tinyserve: the command line. Subcommands run scenarios headless and run benchmarks; with no
-// subcommand the GUI opens on the default scenario.
+// subcommand the GUI opens on the default scenario. Exit codes: 0 success, 1 internal failure,
+// 2 bad input.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 
 #include "app/commands.h"
+#include "app/run_command.h"
+#include "core/errors.h"
 
+using namespace tinyserve;
 using namespace tinyserve::app;
+
+namespace {
+
+std::string executable_dir(const char* argv0) {
+  std::error_code ec;
+  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) return self.parent_path().string();
+  return std::filesystem::absolute(argv0, ec).parent_path().string();
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App cli{"TinyServe: a simulator of the paged KV-cache memory manager of LLM serving"};
   cli.require_subcommand(0, 1);
+  const std::string exe_dir = executable_dir(argv[0]);
+
+  RunOptions run_options;
+  CLI::App* run = cli.add_subcommand("run", "Run a scenario headless and write metrics.csv, summary.json, events.jsonl");
+  run->add_option("scenario", run_options.scenario, "Scenario name (see `tinyserve scenarios`) or .toml path")->required();
+  run->add_option("--steps", run_options.steps, "Stop after N steps (default: until every request is done)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 50));
+  run->add_option("--set", run_options.overrides, "Override a scenario value, e.g. --set scheduler.max_num_seqs=64")
+      ->allow_extra_args(false);
+  run->add_option("--out", run_options.out_dir, "Output directory (default: out/<scenario>)");
+  run->add_option("--backend", run_options.backend, "Backend: auto, cuda, cpu or accounting")
+      ->check(CLI::IsMember({"auto", "cuda", "cpu", "accounting"}));
+  run->add_option("--kernel", run_options.kernel, "Paged attention kernel version for the CUDA backend");
+  run->add_flag("!--no-progress", run_options.progress, "No progress output");
+
+  CLI::App* scenarios = cli.add_subcommand("scenarios", "List the scenarios with their descriptions");
+
+  ConcurrencyOptions conc;
+  CLI::App* concurrency_cmd = cli.add_subcommand(
+      "concurrency", "The seed's max-concurrency stress test: contiguous reservation vs paged");
+  concurrency_cmd->add_option("--model", conc.model, "Model preset")->capture_default_str();
+  concurrency_cmd->add_option("--budget-gb", conc.budget_gb, "KV-cache memory budget in GB (1e9 bytes)")
+      ->check(CLI::Range(0.001, 1e6))->capture_default_str();
+  concurrency_cmd->add_option("--block-size", conc.block_size, "Paged block size in tokens")
+      ->check(CLI::Range(1, 4096))->capture_default_str();
+  concurrency_cmd->add_option("--lengths", conc.lengths, "seed-mix or uniform")
+      ->check(CLI::IsMember({"seed-mix", "uniform"}))->capture_default_str();
+  concurrency_cmd->add_option("--min-len", conc.min_len, "uniform: shortest sequence")->check(CLI::Range(1, 10'000'000));
+  concurrency_cmd->add_option("--max-len", conc.max_len, "uniform: longest sequence")->check(CLI::Range(1, 10'000'000));
+  concurrency_cmd->add_option("--max-model-len", conc.max_model_len, "Reservation of the max-length baseline (default: the longest length drawn)")
+      ->check(CLI::Range(0, 10'000'000));
+  concurrency_cmd->add_option("--seed", conc.seed, "Seed of the length draw")->capture_default_str();
 
   CLI::App* demo = cli.add_subcommand("demo", "Walk through the memory manager, printing block maps");
 
@@ -30,6 +78,12 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1000));
   bench_alloc->add_option("--policy", alloc_options.policies, "Only these free-list policies")
       ->check(CLI::IsMember({"lifo", "fifo", "lru", "best-fit", "random"}));
+  BenchEngineOptions engine_options;
+  CLI::App* bench_eng = bench->add_subcommand(
+      "engine", "Replay the whole Azure conversation trace with the accounting backend, outputs included");
+  bench_eng->add_option("--scenario", engine_options.scenario, "Scenario to replay")->capture_default_str();
+  bench_eng->add_option("--out", engine_options.out_dir, "Output directory (default: a temporary one)");
+  bench_eng->add_option("--repetitions", engine_options.repetitions, "Runs (median)")->check(CLI::Range(1, 100));
 
   try {
     cli.parse(argc, argv);
@@ -43,8 +97,15 @@ int main(int argc, char** argv) {
   }
 
   try {
+    if (*run) return run_scenario(run_options, exe_dir).exit_code;
+    if (*scenarios) return list_scenario_descriptions(exe_dir);
+    if (*concurrency_cmd) return concurrency(conc);
     if (*bench_alloc) return bench_allocator(alloc_options);
+    if (*bench_eng) return bench_engine(engine_options, exe_dir);
     if (*demo || cli.get_subcommands().empty()) return block_map_demo();
+  } catch (const InputError& e) {
+    std::fprintf(stderr, "tinyserve: %s\n", e.what());
+    return kExitBadInput;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "tinyserve: internal error: %s\n", e.what());
     return kExitFailure;

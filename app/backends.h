@@ -1,0 +1,20 @@
+// Chooses the engine's backend: accounting (modelled times), cpu (the reference math on host
+// memory) or cuda (the real kernels), with "auto" taking CUDA when a device exists.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/backend.h"
+#include "core/scenario.h"
+
+namespace tinyserve::app {
+
+// Throws InputError when the scenario asks for a backend that cannot run it (no device, a pool
+// too large for host memory, an unsupported block size...).
+std::unique_ptr<Backend> make_backend(const Scenario& scenario);
+
+// One line for the status bar and logs: which backend runs, and why.
+std::string cuda_status();
+
+}  // namespace tinyserve::app

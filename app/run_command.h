@@ -1,0 +1,31 @@
+// `tinyserve run`: one scenario headless, writing metrics.csv, summary.json and events.jsonl.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tinyserve::app {
+
+struct RunOptions {
+  std::string scenario;               // name or path
+  int64_t steps = 0;                  // > 0: stop after this many steps
+  std::vector<std::string> overrides; // --set key=value
+  std::string out_dir;                // "" : out/<scenario name>
+  std::string backend;                // "" : the scenario's
+  std::string kernel;                 // "" : the scenario's
+  bool progress = true;
+  bool print_summary = true;
+};
+
+struct RunResult {
+  int exit_code = 0;
+  double wall_s = 0;
+  int64_t steps = 0;
+  int64_t requests = 0;
+  std::string out_dir;
+};
+
+RunResult run_scenario(const RunOptions& options, const std::string& executable_dir);
+
+}  // namespace tinyserve::app
