@@ -162,12 +162,16 @@ ModelSpec load_hf_config(const std::string& path) {
   json root;
   try {
     root = json::parse(reader.text());
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
+    // Syntax errors carry a byte position; number overflows do not.
+    const auto* syntax = dynamic_cast<const json::parse_error*>(&e);
     std::string what = e.what();
     const size_t tag_end = what.find("] ");
     if (tag_end != std::string::npos) what = what.substr(tag_end + 2);
-    throw_input_error(path, line_of_offset(reader.text(), e.byte > 0 ? e.byte - 1 : 0),
-                      "malformed JSON: " + what);
+    throw_input_error(
+        path,
+        syntax != nullptr && syntax->byte > 0 ? line_of_offset(reader.text(), syntax->byte - 1) : 0,
+        "malformed JSON: " + what);
   }
   if (!root.is_object()) {
     throw_input_error(path, 1, "expected a JSON object (a Hugging Face config.json)");

@@ -186,7 +186,7 @@ TEST_CASE("a config.json value of the wrong type or range names the key and its 
     CHECK_MESSAGE(e->line() == c.line, c.to);
     CHECK_MESSAGE(
         std::string(e->what()).find(std::string(c.key) + ": expected") != std::string::npos,
-        e->what());
+        std::string(e->what()));
   }
 }
 
@@ -201,5 +201,6 @@ TEST_CASE("an unreadable config.json is an input error, not a crash") {
   CHECK(input_error([&] { load_hf_config(dir.write("empty.json", "")); }));
   CHECK(input_error([&] { load_hf_config(dir.write("array.json", "[1, 2]")); }));
   CHECK(input_error([&] { load_hf_config(dir.write("cut.json", "{\"hidden_size\": 40")); }));
+  CHECK(input_error([&] { load_hf_config(dir.write("big.json", "{\"hidden_size\": 1e999}")); }));
   CHECK(input_error([&] { load_hf_config(dir.write("binary.json", std::string("\0\xff{", 3))); }));
 }
