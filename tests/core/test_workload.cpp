@@ -192,6 +192,26 @@ TEST_CASE("the same seed gives the same workload, another seed another") {
   CHECK(!same(generate_workload(c, 9), generate_workload(c, 10)));
 }
 
+TEST_CASE("a seed's workload is pinned: integer draws replay exactly on any platform") {
+  WorkloadConfig c;
+  c.num_requests = 5;
+  c.prompt_len = uniform(1, 1000);
+  c.output_len = seed_mix();
+  c.num_priorities = 10;
+  c.system_prompt = {32, 7};
+  const std::vector<RequestSpec> r = generate_workload(c, 2024);
+  const int32_t own[] = {34, 173, 787, 809, 228};
+  const int32_t output[] = {74, 172, 122, 437, 172};
+  const int32_t priority[] = {0, 6, 3, 0, 1};
+  for (size_t i = 0; i < 5; ++i) {
+    CHECK(r[i].prompt[1].length == own[i]);
+    CHECK(r[i].output_len == output[i]);
+    CHECK(r[i].priority == priority[i]);
+  }
+  CHECK(r[0].prompt[0].content == r[1].prompt[0].content);
+  CHECK(r[0].prompt[0].content != r[2].prompt[0].content);
+}
+
 TEST_CASE("changing the arrivals leaves the lengths as they were") {
   WorkloadConfig c;
   c.num_requests = 300;
