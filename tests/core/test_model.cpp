@@ -1,0 +1,206 @@
+#include <doctest/doctest.h>
+
+#include "core/model.h"
+#include "tests/core/test_files.h"
+
+using namespace tinyserve;
+using tinyserve::testing::input_error;
+using tinyserve::testing::TempDir;
+
+namespace {
+
+// meta-llama/Meta-Llama-3-8B's config.json as published.
+const char* const kLlama3Config = R"({
+  "architectures": ["LlamaForCausalLM"],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "bos_token_id": 128000,
+  "eos_token_id": 128001,
+  "hidden_act": "silu",
+  "hidden_size": 4096,
+  "initializer_range": 0.02,
+  "intermediate_size": 14336,
+  "max_position_embeddings": 8192,
+  "model_type": "llama",
+  "num_attention_heads": 32,
+  "num_hidden_layers": 32,
+  "num_key_value_heads": 8,
+  "pretraining_tp": 1,
+  "rms_norm_eps": 1e-05,
+  "rope_scaling": null,
+  "rope_theta": 500000.0,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "transformers_version": "4.40.0.dev0",
+  "use_cache": true,
+  "vocab_size": 128256
+}
+)";
+
+std::string replace(std::string text, const std::string& from, const std::string& to) {
+  const size_t at = text.find(from);
+  REQUIRE(at != std::string::npos);
+  return text.replace(at, from.size(), to);
+}
+
+}  // namespace
+
+TEST_CASE("every preset's bytes per token is 2 x layers x kv heads x head dim x dtype bytes") {
+  CHECK(find_model("seed-1layer").bytes_per_token() == 2 * 1 * 32 * 128 * 2);  // 16 KiB
+  CHECK(find_model("Llama-2-7B").bytes_per_token() == 524'288);                // 512 KiB
+  CHECK(find_model("Llama-3-8B").bytes_per_token() == 131'072);                // 128 KiB
+  CHECK(find_model("Mistral-7B").bytes_per_token() == 131'072);
+  CHECK(find_model("Qwen2.5-7B").bytes_per_token() == 57'344);    // 56 KiB
+  CHECK(find_model("Llama-3-70B").bytes_per_token() == 327'680);  // 320 KiB
+  CHECK(model_presets().size() == 6);
+}
+
+TEST_CASE("preset parameter counts match the geometry") {
+  for (const char* name : {"Llama-2-7B", "Llama-3-8B", "Mistral-7B", "Llama-3-70B"}) {
+    const ModelSpec m = find_model(name);
+    CHECK_MESSAGE(estimate_num_params(m, false) == m.num_params, name);
+  }
+  CHECK(find_model("Llama-2-7B").num_params == 6'738'415'616);
+  CHECK(find_model("Llama-3-70B").weight_bytes() == 141'107'412'992);
+  // Qwen2.5 has biases on q, k and v (3584 + 512 + 512 per layer) that the estimate leaves out.
+  const ModelSpec qwen = find_model("Qwen2.5-7B");
+  CHECK(qwen.num_params - estimate_num_params(qwen, false) == 28 * 4608);
+  CHECK(find_model("seed-1layer").weight_bytes() == 0);
+}
+
+TEST_CASE("models are found by name whatever the case, and an unknown name lists the known ones") {
+  CHECK(find_model("llama-3-8b").name == "Llama-3-8B");
+  CHECK(find_model("QWEN2.5-7B").num_kv_heads == 4);
+  const auto e = input_error([] { find_model("gpt-5"); });
+  REQUIRE(e);
+  CHECK(e->line() == 0);
+  CHECK(std::string(e->what()).find("\"gpt-5\"") != std::string::npos);
+  CHECK(std::string(e->what()).find("seed-1layer, Llama-2-7B, Llama-3-8B") != std::string::npos);
+}
+
+TEST_CASE("a Hugging Face config.json gives the preset's geometry") {
+  TempDir dir;
+  const ModelSpec m = load_hf_config(dir.write("config.json", kLlama3Config));
+  const ModelSpec preset = find_model("Llama-3-8B");
+  CHECK(m.num_layers == preset.num_layers);
+  CHECK(m.num_heads == preset.num_heads);
+  CHECK(m.num_kv_heads == preset.num_kv_heads);
+  CHECK(m.head_dim == preset.head_dim);
+  CHECK(m.hidden_size == preset.hidden_size);
+  CHECK(m.intermediate_size == preset.intermediate_size);
+  CHECK(m.vocab_size == preset.vocab_size);
+  CHECK(m.max_model_len == preset.max_model_len);
+  CHECK(m.dtype_bytes == 2);
+  CHECK(m.num_params == preset.num_params);
+  CHECK(m.bytes_per_token() == preset.bytes_per_token());
+}
+
+TEST_CASE("config.json defaults: kv heads to heads, head dim to hidden / heads, name to folder") {
+  TempDir dir;
+  std::string text = replace(kLlama3Config, "\"num_key_value_heads\": 8,\n", "");
+  const ModelSpec m = load_hf_config(dir.write("config.json", text));
+  CHECK(m.num_kv_heads == 32);
+  CHECK(m.head_dim == 128);
+  CHECK(m.bytes_per_token() == 524'288);
+  CHECK(!m.name.empty());
+
+  std::filesystem::create_directories(dir.path("My-Model"));
+  const ModelSpec named = load_hf_config(dir.write("My-Model/config.json", kLlama3Config));
+  CHECK(named.name == "My-Model");
+  const ModelSpec with_path = load_hf_config(dir.write(
+      "c.json",
+      replace(kLlama3Config, "{", "{\"_name_or_path\": \"meta-llama/Meta-Llama-3-8B\",")));
+  CHECK(with_path.name == "meta-llama/Meta-Llama-3-8B");
+}
+
+TEST_CASE("config.json with an explicit head_dim, fp32 weights and tied embeddings") {
+  TempDir dir;
+  // A Gemma-like geometry: head_dim is not hidden_size / heads.
+  std::string text = replace(kLlama3Config, "\"hidden_size\": 4096", "\"hidden_size\": 3072");
+  text = replace(text, "\"num_attention_heads\": 32",
+                 "\"num_attention_heads\": 16, \"head_dim\": 256");
+  text = replace(text, "\"tie_word_embeddings\": false", "\"tie_word_embeddings\": true");
+  text = replace(text, "\"bfloat16\"", "\"float32\"");
+  const ModelSpec m = load_hf_config(dir.write("config.json", text));
+  CHECK(m.head_dim == 256);
+  CHECK(m.num_kv_heads == 8);
+  CHECK(m.dtype_bytes == 2);  // vLLM serves float32 checkpoints in float16
+  CHECK(m.bytes_per_token() == 2 * 32 * 8 * 256 * 2);
+  // 32 x (3072 x 4096 x 2 + 3072 x 2048 x 2 + 3 x 3072 x 14336 + 2 x 3072) + 128256 x 3072 + 3072
+  CHECK(m.num_params ==
+        int64_t{32} * (25'165'824 + 12'582'912 + 132'120'576 + 6144) + 394'002'432 + 3072);
+}
+
+TEST_CASE("a multimodal config.json is read from its text_config") {
+  TempDir dir;
+  const std::string text =
+      std::string("{\"model_type\": \"llava\", \"text_config\": ") + kLlama3Config + "}";
+  CHECK(load_hf_config(dir.write("config.json", text)).num_kv_heads == 8);
+}
+
+TEST_CASE("malformed JSON in config.json names the file and the line") {
+  TempDir dir;
+  const std::string path = dir.write(
+      "config.json", replace(kLlama3Config, "\"hidden_size\": 4096,", "\"hidden_size\" 4096,"));
+  const auto e = input_error([&] { load_hf_config(path); });
+  REQUIRE(e);
+  CHECK(e->file() == path);
+  CHECK(e->line() == 8);
+  CHECK(std::string(e->what()).find("malformed JSON") != std::string::npos);
+}
+
+TEST_CASE("a missing key in config.json is named") {
+  TempDir dir;
+  const std::string path =
+      dir.write("config.json", replace(kLlama3Config, "\"num_hidden_layers\": 32,", ""));
+  const auto e = input_error([&] { load_hf_config(path); });
+  REQUIRE(e);
+  CHECK(e->file() == path);
+  CHECK(e->line() == 0);
+  CHECK(std::string(e->what()).find("missing key \"num_hidden_layers\"") != std::string::npos);
+}
+
+TEST_CASE("a config.json value of the wrong type or range names the key and its line") {
+  TempDir dir;
+  struct Case {
+    std::string from, to;
+    const char* key;
+    int64_t line;
+  };
+  const Case cases[] = {
+      {"\"num_hidden_layers\": 32", "\"num_hidden_layers\": \"32\"", "num_hidden_layers", 14},
+      {"\"num_hidden_layers\": 32", "\"num_hidden_layers\": 32.5", "num_hidden_layers", 14},
+      {"\"hidden_size\": 4096", "\"hidden_size\": -4096", "hidden_size", 8},
+      {"\"vocab_size\": 128256", "\"vocab_size\": 0", "vocab_size", 24},
+      {"\"num_key_value_heads\": 8", "\"num_key_value_heads\": 5", "num_key_value_heads", 15},
+      {"\"torch_dtype\": \"bfloat16\"", "\"torch_dtype\": \"int3\"", "torch_dtype", 21},
+      {"\"torch_dtype\": \"bfloat16\"", "\"torch_dtype\": 16", "torch_dtype", 21},
+      {"\"tie_word_embeddings\": false", "\"tie_word_embeddings\": 0", "tie_word_embeddings", 20},
+      {"\"intermediate_size\": 14336", "\"intermediate_size\": 99999999999", "intermediate_size",
+       10},
+  };
+  for (const Case& c : cases) {
+    const std::string path = dir.write("config.json", replace(kLlama3Config, c.from, c.to));
+    const auto e = input_error([&] { load_hf_config(path); });
+    REQUIRE_MESSAGE(e, c.to);
+    CHECK_MESSAGE(e->line() == c.line, c.to);
+    CHECK_MESSAGE(
+        std::string(e->what()).find(std::string(c.key) + ": expected") != std::string::npos,
+        std::string(e->what()));
+  }
+}
+
+TEST_CASE("an unreadable config.json is an input error, not a crash") {
+  TempDir dir;
+  const auto missing = input_error([&] { load_hf_config(dir.path("none.json")); });
+  REQUIRE(missing);
+  CHECK(std::string(missing->what()).find("no such file") != std::string::npos);
+  const auto directory = input_error([&] { load_hf_config(dir.path("")); });
+  REQUIRE(directory);
+  CHECK(std::string(directory->what()).find("is a directory") != std::string::npos);
+  CHECK(input_error([&] { load_hf_config(dir.write("empty.json", "")); }));
+  CHECK(input_error([&] { load_hf_config(dir.write("array.json", "[1, 2]")); }));
+  CHECK(input_error([&] { load_hf_config(dir.write("cut.json", "{\"hidden_size\": 40")); }));
+  CHECK(input_error([&] { load_hf_config(dir.write("big.json", "{\"hidden_size\": 1e999}")); }));
+  CHECK(input_error([&] { load_hf_config(dir.write("binary.json", std::string("\0\xff{", 3))); }));
+}
