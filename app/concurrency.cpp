@@ -61,14 +61,14 @@ int concurrency(const ConcurrencyOptions& o) {
     c.num_blocks = num_blocks;
     c.max_model_len = max_len;
     c.reservation = r;
-    contenders.push_back({"contiguous " + std::string(to_string(r)), std::make_unique<ContiguousAllocator>(c)});
+    contenders.push_back({"contiguous " + std::string(to_string(r)), std::make_unique<ContiguousAllocator>(c), 0, 0, 0, {}});
   }
   KvCacheConfig p;
   p.block_size = o.block_size;
   p.num_gpu_blocks = num_blocks;
   p.watermark = 0;
   p.check_invariants = false;
-  contenders.push_back({"paged (block " + std::to_string(o.block_size) + ")", std::make_unique<KvCacheManager>(p)});
+  contenders.push_back({"paged (block " + std::to_string(o.block_size) + ")", std::make_unique<KvCacheManager>(p), 0, 0, 0, {}});
 
   const std::vector<int64_t> ladder = seed_ladder(limit);
   const std::vector<TokenId> tokens(static_cast<size_t>(max_len) + 1, 0);

@@ -68,6 +68,7 @@ class ContiguousAllocator final : public KvAllocator {
   std::vector<SeqId> live_seqs() const override;
 
   int32_t block_size() const override { return config_.block_size; }
+  bool caches_prefixes() const override { return false; }
   int32_t num_blocks() const { return config_.num_blocks; }
   PoolStats stats() const override;
   std::span<const uint64_t> available_bits() const override { return available_bits_; }

@@ -26,7 +26,8 @@ Engine::Engine(const EngineConfig& config, std::vector<RequestSpec> requests,
       backend_(std::move(backend)),
       scheduler_(std::make_unique<Scheduler>(config.scheduler, *allocator_, groups_, events_)),
       rng_(config.seed ^ 0xb5ad4eceda1ce2a9ull),
-      temporal_(config.fragmentation.temporal_decay) {
+      temporal_(config.fragmentation.temporal_decay),
+      free_runs_(allocator_->stats().num_blocks, config.fragmentation.sigma) {
   assert(std::is_sorted(requests_.begin(), requests_.end(),
                         [](const RequestSpec& a, const RequestSpec& b) { return a.arrival < b.arrival; }));
 }
@@ -209,6 +210,7 @@ SeqId Engine::fork(SequenceGroup& group, size_t parent) {
   child.tokens = group.seqs[parent].tokens;
   child.num_computed = group.seqs[parent].num_computed;
   child.score = group.seqs[parent].score;
+  child.block_hashes = group.seqs[parent].block_hashes;
   const std::vector<BlockCopy> copies = allocator_->fork(group.seqs[parent].id, child.id);
   pending_copies_.insert(pending_copies_.end(), copies.begin(), copies.end());
   events_.push_back({step_, now_, EventKind::kFork, group.request, child.id, group.seqs[parent].id, 0});
@@ -368,7 +370,7 @@ void Engine::record(const Schedule& s, const StepCost& cost, const KernelTimes& 
   m.batch_size = batch;
 
   const PoolStats stats = allocator_->stats();
-  m.pool = measure_pool(*allocator_, temporal_, config_.fragmentation);
+  m.pool = measure_pool(*allocator_, free_runs_, temporal_, config_.fragmentation);
   m.cached_blocks = stats.cached_blocks;
   if (stats.cpu_num_blocks > 0) m.cpu_cache_usage = static_cast<double>(stats.cpu_used_blocks) / stats.cpu_num_blocks;
 
@@ -383,9 +385,10 @@ void Engine::record(const Schedule& s, const StepCost& cost, const KernelTimes& 
   m.recomputed_tokens_total = recomputed_;
   m.cow_copies = static_cast<int64_t>(s.copies.size());
   cow_copies_ += m.cow_copies;
-  for (BlockId b : allocator_->take_evicted()) {
-    events_.push_back({step_, now_, EventKind::kEvict, -1, kNoSeq, b, 0});
-    ++m.evictions;
+  const std::vector<BlockId> evicted = allocator_->take_evicted();
+  m.evictions = static_cast<int64_t>(evicted.size());
+  if (!evicted.empty()) {
+    events_.push_back({step_, now_, EventKind::kEvict, -1, kNoSeq, m.evictions, evicted.front()});
   }
   evictions_ += m.evictions;
   if (stats.prefix_query_tokens > 0) {

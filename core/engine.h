@@ -102,6 +102,7 @@ class Engine {
   StepPlan plan_;
   std::vector<BlockCopy> pending_copies_;  // fork copies made after a step, executed by the next
   TemporalFragmentation temporal_;
+  FreeRunMeter free_runs_;
 
   int64_t step_ = 0;
   double now_ = 0.0;

@@ -20,9 +20,13 @@ class InputError : public std::runtime_error {
  private:
   static std::string format(const std::string& file, int64_t line, const std::string& message) {
     std::string out = file;
-    if (line > 0) out += ":" + std::to_string(line);
-    if (!out.empty()) out += ": ";
-    return out + message;
+    if (line > 0) {
+      out.push_back(':');
+      out.append(std::to_string(line));
+    }
+    if (!out.empty()) out.append(": ");
+    out.append(message);
+    return out;
   }
   std::string file_;
   int64_t line_;

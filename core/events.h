@@ -15,7 +15,7 @@ enum class EventKind : uint8_t {
   kPrefixHit,         // a = prompt tokens found in the prefix cache
   kFork,              // seq forked from parent (a = parent seq)
   kCopyOnWrite,       // a = source block, b = destination block
-  kEvict,             // a = cached block evicted to make room
+  kEvict,             // a = cached blocks evicted this step to make room, b = the first one
   kPreemptRecompute,  // a = tokens that will be recomputed
   kPreemptSwap,       // a = blocks swapped out to the CPU
   kSwapIn,            // a = blocks swapped back in

@@ -20,6 +20,9 @@ struct AllocRequest {
   std::span<const TokenId> tokens;  // the prompt (non-empty)
   int32_t final_len = 0;            // prompt + output tokens the sequence will reach
   int32_t num_seqs = 1;             // sequences the group holds at once (samples or beams)
+  // Optional: the prompt's hash chain over its full blocks (prefix_cache.h), when the caller
+  // keeps it; otherwise the allocator computes it.
+  std::span<const BlockHash> block_hashes = {};
 };
 
 struct AppendResult {
@@ -85,6 +88,7 @@ class KvAllocator {
   virtual std::vector<SeqId> live_seqs() const = 0;  // ascending
 
   virtual int32_t block_size() const = 0;
+  virtual bool caches_prefixes() const = 0;
   virtual PoolStats stats() const = 0;
   // Bit b set when GPU block b holds no sequence's data (free or cached); words of 64 blocks.
   virtual std::span<const uint64_t> available_bits() const = 0;

@@ -51,6 +51,14 @@ std::vector<SeqId> KvCacheManager::live_seqs() const {
   return ids;
 }
 
+std::span<const BlockHash> KvCacheManager::chain_of(const AllocRequest& request, int32_t n,
+                                                    std::vector<BlockHash>& scratch) const {
+  if (static_cast<int32_t>(request.block_hashes.size()) >= n) return request.block_hashes.first(static_cast<size_t>(n));
+  scratch.clear();
+  hash_chain(request.tokens, block_size(), n, scratch);
+  return scratch;
+}
+
 AllocStatus KvCacheManager::can_allocate(const AllocRequest& request) const {
   const std::span<const TokenId> tokens = request.tokens;
   assert(!tokens.empty());
@@ -59,12 +67,10 @@ AllocStatus KvCacheManager::can_allocate(const AllocRequest& request) const {
   if (config_.num_gpu_blocks - total < watermark_blocks_) return AllocStatus::kNever;
   int32_t hits_on_used = 0;
   if (config_.enable_prefix_caching) {
+    std::vector<BlockHash> scratch;
     const int32_t limit = max_cacheable_blocks(static_cast<int32_t>(tokens.size()), bs);
-    BlockHash parent = kRootHash;
-    for (int32_t i = 0; i < limit; ++i) {
-      parent = hash_block(parent, tokens.subspan(static_cast<size_t>(i) * bs,
-                                                 static_cast<size_t>(bs)));
-      const BlockId b = gpu_.find(parent);
+    for (BlockHash h : chain_of(request, limit, scratch)) {
+      const BlockId b = gpu_.find(h);
       if (b == kNoBlock) break;
       hits_on_used += gpu_.ref_count(b) > 0;
     }
@@ -87,17 +93,17 @@ int32_t KvCacheManager::allocate(SeqId id, const AllocRequest& request) {
   s.table.blocks.reserve(static_cast<size_t>(total));
 
   if (config_.enable_prefix_caching) {
+    std::vector<BlockHash> scratch;
+    const std::span<const BlockHash> chain = chain_of(request, len / bs, scratch);
+    s.chain.assign(chain.begin(), chain.end());
     const int32_t limit = max_cacheable_blocks(len, bs);
-    BlockHash parent = kRootHash;
     for (int32_t i = 0; i < limit; ++i) {
-      parent = hash_block(parent, tokens.subspan(static_cast<size_t>(i) * bs,
-                                                 static_cast<size_t>(bs)));
-      const BlockId b = gpu_.acquire(parent);
+      const BlockId b = gpu_.acquire(s.chain[static_cast<size_t>(i)]);
       if (b == kNoBlock) break;
       if (gpu_.ref_count(b) == 1) stored_tokens_ += fill_[static_cast<size_t>(b)];  // revived
       s.table.blocks.push_back(b);
-      s.hashes.push_back(parent);
     }
+    s.published = static_cast<int32_t>(s.table.blocks.size());
     prefix_query_tokens_ += len;
   }
   const auto hits = static_cast<int32_t>(s.table.blocks.size());
@@ -112,20 +118,15 @@ int32_t KvCacheManager::allocate(SeqId id, const AllocRequest& request) {
   return hits * bs;
 }
 
-void KvCacheManager::mark_computed(SeqId id, std::span<const TokenId> tokens,
-                                   int32_t num_computed) {
+void KvCacheManager::mark_computed(SeqId id, std::span<const TokenId>, int32_t num_computed) {
   Seq& s = seq(id);
   if (!config_.enable_prefix_caching || s.tier != Tier::kGpu) return;  // CPU copies are not published
-  const int32_t bs = block_size();
-  const int32_t full = std::min(num_computed, s.prompt_len) / bs;
-  BlockHash parent = s.hashes.empty() ? kRootHash : s.hashes.back();
-  for (auto i = static_cast<int32_t>(s.hashes.size()); i < full; ++i) {
-    parent = hash_block(parent, tokens.subspan(static_cast<size_t>(i) * bs,
-                                               static_cast<size_t>(bs)));
-    s.hashes.push_back(parent);
-    const BlockId b = s.table.blocks[static_cast<size_t>(i)];
+  const int32_t full = std::min(num_computed, s.prompt_len) / block_size();
+  for (; s.published < full; ++s.published) {
+    const auto i = static_cast<size_t>(s.published);
+    const BlockId b = s.table.blocks[i];
     // A block computed twice (two requests prefilling one prefix at once) is published once.
-    if (gpu_.hash(b) == kNoHash && gpu_.find(parent) == kNoBlock) gpu_.set_hash(b, parent);
+    if (gpu_.hash(b) == kNoHash && gpu_.find(s.chain[i]) == kNoBlock) gpu_.set_hash(b, s.chain[i]);
   }
   verify("mark_computed");
 }
@@ -169,7 +170,8 @@ std::vector<BlockCopy> KvCacheManager::fork(SeqId parent, SeqId child) {
   c.table = p.table;
   c.tier = p.tier;
   c.prompt_len = p.prompt_len;
-  c.hashes = p.hashes;
+  c.chain = p.chain;
+  c.published = p.published;
   BlockPool& pool = p.tier == Tier::kGpu ? gpu_ : cpu_;
   for (BlockId b : c.table.blocks) pool.incref(b);
   verify("fork");

@@ -78,6 +78,7 @@ class KvCacheManager final : public KvAllocator {
   int32_t num_live_seqs() const { return static_cast<int32_t>(slot_of_.size()); }
 
   int32_t block_size() const override { return config_.block_size; }
+  bool caches_prefixes() const override { return config_.enable_prefix_caching; }
   PoolStats stats() const override;
   std::span<const uint64_t> available_bits() const override { return gpu_.available_bits(); }
   int64_t take_ref_churn() override { return gpu_.take_ref_churn(); }
@@ -104,7 +105,8 @@ class KvCacheManager final : public KvAllocator {
     BlockTable table;
     Tier tier = Tier::kGpu;
     int32_t prompt_len = 0;
-    std::vector<BlockHash> hashes;  // hash chain of the prompt blocks computed so far
+    std::vector<BlockHash> chain;  // hash chain of the prompt's full blocks (prefix caching)
+    int32_t published = 0;         // leading blocks of the chain already offered to the cache
   };
 
   Seq& seq(SeqId id) { return slots_[slot_of_.at(id)]; }
@@ -113,6 +115,9 @@ class KvCacheManager final : public KvAllocator {
   void remove_seq(SeqId id);
   void release_gpu(BlockId b);
   void verify(const char* operation) const;
+  // The request's hash chain over its first n full blocks: given, or computed into scratch.
+  std::span<const BlockHash> chain_of(const AllocRequest& request, int32_t n,
+                                      std::vector<BlockHash>& scratch) const;
 
   KvCacheConfig config_;
   int32_t watermark_blocks_;

@@ -97,6 +97,36 @@ FreeRunSummary summarize_free_runs(std::span<const uint64_t> available_bits, int
   return s;
 }
 
+FreeRunMeter::FreeRunMeter(int32_t num_blocks, double sigma)
+    : num_blocks_(num_blocks), weight_(static_cast<size_t>(std::max(num_blocks, 0)) + 1) {
+  const double scale = 1.0 / (sigma * sigma * std::max(num_blocks, 1));
+  for (size_t k = 0; k < weight_.size(); ++k) weight_[k] = std::exp(-static_cast<double>(k) * scale);
+}
+
+FreeRunSummary FreeRunMeter::measure(std::span<const uint64_t> available_bits,
+                                     int64_t num_available) const {
+  FreeRunSummary s;
+  s.total = num_available;
+  if (num_available == 0) return s;
+  const int64_t used = num_blocks_ - num_available;
+  double sw = 0, swr = 0, swr2 = 0;
+  int64_t free_before = 0;
+  for_each_run(available_bits, num_blocks_, [&](BlockId start, int32_t length) {
+    const int64_t used_before = start - free_before;
+    const double w = weight_[static_cast<size_t>(used - used_before)];
+    const double r = length;
+    sw += w;
+    swr += w * r;
+    swr2 += w * r * r;
+    free_before += length;
+    ++s.num_runs;
+    s.largest = std::max(s.largest, length);
+  });
+  const double mean = static_cast<double>(s.total) / s.num_runs;
+  s.f_spatial = std::max(0.0, (swr2 - 2 * mean * swr + mean * mean * sw) / (mean * mean) / s.num_runs);
+  return s;
+}
+
 double access_fragmentation(int64_t gpu_blocks, int64_t cpu_blocks, const FragmentationParams& p) {
   const double total = static_cast<double>(gpu_blocks + cpu_blocks);
   if (total <= 0) return 0.0;
@@ -138,6 +168,14 @@ PoolMetrics measure_pool(const PoolStats& stats, const FreeRunSummary& runs, dou
   m.f_access = access_fragmentation(stats.used_blocks, stats.cpu_used_blocks, params);
   m.f_total = params.a * m.f_spatial + params.b * m.f_temporal + params.c * m.f_access;
   return m;
+}
+
+PoolMetrics measure_pool(KvAllocator& allocator, const FreeRunMeter& meter,
+                         TemporalFragmentation& temporal, const FragmentationParams& params) {
+  const PoolStats stats = allocator.stats();
+  const FreeRunSummary runs = meter.measure(allocator.available_bits(), stats.num_blocks - stats.used_blocks);
+  const double f_temporal = temporal.update(allocator.take_ref_churn(), stats.total_refs);
+  return measure_pool(stats, runs, f_temporal, params);
 }
 
 PoolMetrics measure_pool(KvAllocator& allocator, TemporalFragmentation& temporal,

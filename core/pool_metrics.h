@@ -47,6 +47,18 @@ double spatial_fragmentation(std::span<const FreeRun> runs, int32_t num_blocks, 
 // Runs of set bits in a bitmap of num_blocks bits, with F_spatial, in one pass.
 FreeRunSummary summarize_free_runs(std::span<const uint64_t> available_bits, int32_t num_blocks,
                                    double sigma);
+
+// The same for one pool, many times: the weights exp(-d / sigma^2) are tabulated once per pool.
+class FreeRunMeter {
+ public:
+  FreeRunMeter(int32_t num_blocks, double sigma);
+  // num_available: the number of set bits (the caller's bookkeeping knows it).
+  FreeRunSummary measure(std::span<const uint64_t> available_bits, int64_t num_available) const;
+
+ private:
+  int32_t num_blocks_;
+  std::vector<double> weight_;  // [num_blocks + 1] weight of a run with k used blocks after it
+};
 std::vector<FreeRun> free_runs(std::span<const uint64_t> available_bits, int32_t num_blocks);
 
 // F_access = -sum_k p_k log2(p_k) * Var(L_k) / mean(L)^2 over tiers k (GPU, CPU), where p_k is
@@ -85,6 +97,8 @@ struct PoolMetrics {
 // Computes every metric of one step; temporal carries F_temporal across steps.
 PoolMetrics measure_pool(KvAllocator& allocator, TemporalFragmentation& temporal,
                          const FragmentationParams& params);
+PoolMetrics measure_pool(KvAllocator& allocator, const FreeRunMeter& meter,
+                         TemporalFragmentation& temporal, const FragmentationParams& params);
 PoolMetrics measure_pool(const PoolStats& stats, const FreeRunSummary& runs, double f_temporal,
                          const FragmentationParams& params);
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cassert>
 
+#include "core/prefix_cache.h"
+
 namespace tinyserve {
 
 std::string_view to_string(PreemptionMode mode) {
@@ -168,6 +170,8 @@ void Scheduler::preempt(GroupId victim, Schedule& out) {
   if (v.fanned_out) {
     Sequence first = std::move(v.seqs.front());
     first.tokens.resize(static_cast<size_t>(v.prompt_len));
+    first.block_hashes.resize(std::min(first.block_hashes.size(),
+                                       static_cast<size_t>(v.prompt_len / allocator_.block_size())));
     first.score = 0.0;
     v.seqs.assign(1, std::move(first));
     v.fanned_out = false;
@@ -228,7 +232,10 @@ bool Scheduler::try_admit(GroupId g, Schedule& out, int32_t& seq_budget, int32_t
   Sequence& s = group.seqs.front();
   const auto len = static_cast<int32_t>(s.tokens.size());
   if (!config_.chunked_prefill && len > token_budget) return false;
-  const AllocRequest request{s.tokens, group.final_len(), group.max_seqs()};
+  if (allocator_.caches_prefixes()) {  // hashed once, reused while the request waits
+    hash_chain(s.tokens, allocator_.block_size(), len / allocator_.block_size(), s.block_hashes);
+  }
+  const AllocRequest request{s.tokens, group.final_len(), group.max_seqs(), s.block_hashes};
   const AllocStatus status = allocator_.can_allocate(request);
   if (status == AllocStatus::kNever) {
     group.status = GroupStatus::kRejected;

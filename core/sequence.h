@@ -16,6 +16,7 @@ struct Sequence {
   std::vector<TokenId> tokens;  // prompt, then generated tokens
   int32_t num_computed = 0;     // leading tokens whose K/V is in the cache
   double score = 0.0;           // beam search: cumulative log-probability
+  std::vector<BlockHash> block_hashes;  // hash chain of full blocks of tokens (prefix caching)
 };
 
 struct SequenceGroup {

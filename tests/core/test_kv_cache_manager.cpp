@@ -1,4 +1,5 @@
 #include "core/kv_cache_manager.h"
+#include "core/prefix_cache.h"
 
 #include <doctest/doctest.h>
 
@@ -276,4 +277,21 @@ TEST_CASE("a swapped-out sequence publishes nothing to the GPU prefix cache") {
   kv.swap_in(group);
   kv.mark_computed(1, a, 9);
   CHECK(kv.gpu_pool().num_hashed() == 2);
+}
+
+TEST_CASE("a hash chain given by the caller is used as the prompt's identity") {
+  KvCacheManager kv(config(16, 4, true));
+  const auto a = tokens(9);
+  std::vector<BlockHash> chain;
+  hash_chain(a, 4, 2, chain);
+  AllocRequest r = request(a);
+  r.block_hashes = chain;
+  kv.allocate(1, r);
+  kv.mark_computed(1, a, 9);
+  CHECK(kv.allocate(2, request(a)) == 8);  // the same tokens, hashed by the manager: a hit
+  std::vector<BlockHash> other = {chain[0] ^ 1, chain[1] ^ 1};
+  AllocRequest r3 = request(a);
+  r3.block_hashes = other;
+  CHECK(kv.can_allocate(r3) == AllocStatus::kOk);
+  CHECK(kv.allocate(3, r3) == 0);  // a different identity: no hit
 }

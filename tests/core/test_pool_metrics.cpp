@@ -129,3 +129,24 @@ TEST_CASE("F_total weighs its three terms") {
   const PoolMetrics m2 = measure_pool(s, runs, 0.0, p);
   CHECK(m2.f_access == doctest::Approx(2.2170751).epsilon(1e-6));
 }
+
+TEST_CASE("the tabulated free-run meter agrees with the direct computation") {
+  Rng rng(9);
+  for (int trial = 0; trial < 100; ++trial) {
+    const auto n = static_cast<int32_t>(rng.uniform_int(1, 500));
+    std::vector<uint64_t> bits(static_cast<size_t>((n + 63) / 64), 0);
+    int64_t available = 0;
+    for (int32_t b = 0; b < n; ++b) {
+      if (rng.uniform01() < 0.5) {
+        bits[static_cast<size_t>(b / 64)] |= 1ull << (b % 64);
+        ++available;
+      }
+    }
+    const FreeRunMeter meter(n, 0.5);
+    const FreeRunSummary a = meter.measure(bits, available), b = summarize_free_runs(bits, n, 0.5);
+    CHECK(a.num_runs == b.num_runs);
+    CHECK(a.largest == b.largest);
+    CHECK(a.total == b.total);
+    CHECK(a.f_spatial == doctest::Approx(b.f_spatial).epsilon(1e-9));
+  }
+}
