@@ -219,6 +219,8 @@ SeqId Engine::fork(SequenceGroup& group, size_t parent) {
 }
 
 void Engine::advance(const Schedule& s, double end_time) {
+  last_copies_ = pending_copies_;
+  last_copies_.insert(last_copies_.end(), s.copies.begin(), s.copies.end());
   pending_copies_.clear();  // executed by this step's plan
   step_generated_ = 0;
   for (const PrefillChunk& c : s.prefills) {

@@ -65,6 +65,8 @@ class Engine {
   std::span<const Event> step_events() const { return events_; }
   const std::vector<StepMetrics>& history() const { return history_; }
   const StepPlan& last_plan() const { return plan_; }
+  // Copy-on-write and fork copies executed by the last step.
+  const std::vector<BlockCopy>& last_copies() const { return last_copies_; }
   RunSummary summary() const;
 
   const KvAllocator& allocator() const { return *allocator_; }
@@ -101,6 +103,7 @@ class Engine {
   Rng rng_;
   StepPlan plan_;
   std::vector<BlockCopy> pending_copies_;  // fork copies made after a step, executed by the next
+  std::vector<BlockCopy> last_copies_;
   TemporalFragmentation temporal_;
   FreeRunMeter free_runs_;
 
