@@ -1,6 +1,7 @@
 // A sequence's block table: logical block i holds token positions [i * block_size, (i+1) * block_size).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 

@@ -29,7 +29,7 @@ KvCacheManager::Seq& KvCacheManager::add_seq(SeqId id) {
     slot = static_cast<uint32_t>(slots_.size());
     slots_.emplace_back();
   }
-  slot_of_.emplace(id, slot);
+  slot_of_.insert(id, slot);
   Seq& s = slots_[slot];
   s = Seq{};
   s.id = id;
@@ -37,16 +37,16 @@ KvCacheManager::Seq& KvCacheManager::add_seq(SeqId id) {
 }
 
 void KvCacheManager::remove_seq(SeqId id) {
-  const auto it = slot_of_.find(id);
-  slots_[it->second] = Seq{};
-  free_slots_.push_back(it->second);
-  slot_of_.erase(it);
+  const uint32_t slot = slot_of_.at(id);
+  slots_[slot] = Seq{};
+  free_slots_.push_back(slot);
+  slot_of_.erase(id);
 }
 
 std::vector<SeqId> KvCacheManager::live_seqs() const {
   std::vector<SeqId> ids;
   ids.reserve(slot_of_.size());
-  for (const auto& [id, slot] : slot_of_) ids.push_back(id);
+  slot_of_.for_each([&](SeqId id, uint32_t) { ids.push_back(id); });
   std::sort(ids.begin(), ids.end());
   return ids;
 }
@@ -317,7 +317,10 @@ std::string KvCacheManager::check_invariants() const {
           fill(static_cast<size_t>(n), 0) {}
   };
   Seen gpu(gpu_.num_blocks()), cpu(cpu_.num_blocks());
-  for (const auto& [id, slot] : slot_of_) {
+  std::string error;
+  std::vector<std::pair<SeqId, uint32_t>> live;
+  slot_of_.for_each([&](SeqId id, uint32_t slot) { live.emplace_back(id, slot); });
+  for (const auto& [id, slot] : live) {
     const Seq& s = slots_[slot];
     if (s.id != id) return cat("sequence ", id, " is filed under the slot of ", s.id);
     const BlockTable& t = s.table;

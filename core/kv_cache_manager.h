@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/block_pool.h"
+#include "core/id_map.h"
 #include "core/kv_allocator.h"
 
 namespace tinyserve {
@@ -127,7 +128,7 @@ class KvCacheManager final : public KvAllocator {
   std::vector<int32_t> cpu_fill_;  // [num_cpu_blocks]
   std::vector<Seq> slots_;  // live sequences; slots are reused so memory stays flat on long runs
   std::vector<uint32_t> free_slots_;
-  std::unordered_map<SeqId, uint32_t> slot_of_;
+  IdMap slot_of_;  // SeqId -> index into slots_
   int64_t stored_tokens_ = 0;
   int64_t prefix_query_tokens_ = 0;
   int64_t prefix_hit_tokens_ = 0;

@@ -2,6 +2,7 @@
 
 #include <bit>
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 namespace tinyserve {
@@ -98,32 +99,109 @@ FreeRunSummary summarize_free_runs(std::span<const uint64_t> available_bits, int
 }
 
 FreeRunMeter::FreeRunMeter(int32_t num_blocks, double sigma)
-    : num_blocks_(num_blocks), weight_(static_cast<size_t>(std::max(num_blocks, 0)) + 1) {
-  const double scale = 1.0 / (sigma * sigma * std::max(num_blocks, 1));
-  for (size_t k = 0; k < weight_.size(); ++k) weight_[k] = std::exp(-static_cast<double>(k) * scale);
+    : num_blocks_(std::max(num_blocks, 0)),
+      scale_(1.0 / (sigma * sigma * std::max(num_blocks, 1))),
+      weight_(static_cast<size_t>(kChunkBlocks) + 1),
+      seen_(static_cast<size_t>((num_blocks_ + 63) / 64), 0),
+      chunks_(static_cast<size_t>((num_blocks_ + kChunkBlocks - 1) / kChunkBlocks)) {
+  for (size_t k = 0; k < weight_.size(); ++k) weight_[k] = std::exp(-static_cast<double>(k) * scale_);
 }
 
-FreeRunSummary FreeRunMeter::measure(std::span<const uint64_t> available_bits,
-                                     int64_t num_available) const {
+void FreeRunMeter::summarize(size_t c, std::span<const uint64_t> bits) {
+  const size_t first_word = c * kChunkWords;
+  const size_t words = std::min<size_t>(kChunkWords, bits.size() - first_word);
+  const int64_t start = static_cast<int64_t>(first_word) * 64;
+  Chunk k;
+  k.blocks = static_cast<int32_t>(std::min<int64_t>(kChunkBlocks, num_blocks_ - start));
+  struct Run {
+    int32_t used_before, length;
+  };
+  std::array<Run, kChunkBlocks / 2 + 1> interior;  // runs are separated by used blocks
+  int32_t num_interior = 0, free_blocks = 0;
+  for_each_run(bits.subspan(first_word, words), k.blocks, [&](BlockId run_start, int32_t length) {
+    const int32_t used_before = run_start - free_blocks;
+    free_blocks += length;
+    if (run_start == 0) k.lead = length;
+    if (run_start + length == k.blocks) k.trail = length;
+    if (run_start == 0 || run_start + length == k.blocks) return;  // joined in the fold
+    interior[static_cast<size_t>(num_interior++)] = {used_before, length};
+  });
+  k.used = k.blocks - free_blocks;
+  for (int32_t i = 0; i < num_interior; ++i) {
+    const Run& r = interior[static_cast<size_t>(i)];
+    const double weight = weight_[static_cast<size_t>(k.used - r.used_before)];
+    const double len = r.length;
+    k.s0 += weight;
+    k.s1 += weight * len;
+    k.s2 += weight * len * len;
+    k.largest = std::max(k.largest, r.length);
+  }
+  k.runs = num_interior;
+  chunks_[c] = k;
+}
+
+FreeRunSummary FreeRunMeter::measure(std::span<const uint64_t> bits, int64_t num_available) {
   FreeRunSummary s;
   s.total = num_available;
+  for (size_t c = 0; c < chunks_.size(); ++c) {
+    const size_t first = c * kChunkWords;
+    const size_t words = std::min<size_t>(kChunkWords, seen_.size() - first);
+    if (primed_ && std::equal(bits.begin() + static_cast<std::ptrdiff_t>(first),
+                              bits.begin() + static_cast<std::ptrdiff_t>(first + words),
+                              seen_.begin() + static_cast<std::ptrdiff_t>(first))) {
+      continue;
+    }
+    std::copy_n(bits.begin() + static_cast<std::ptrdiff_t>(first), words,
+                seen_.begin() + static_cast<std::ptrdiff_t>(first));
+    summarize(c, bits);
+  }
+  primed_ = true;
   if (num_available == 0) return s;
-  const int64_t used = num_blocks_ - num_available;
-  double sw = 0, swr = 0, swr2 = 0;
-  int64_t free_before = 0;
-  for_each_run(available_bits, num_blocks_, [&](BlockId start, int32_t length) {
-    const int64_t used_before = start - free_before;
-    const double w = weight_[static_cast<size_t>(used - used_before)];
-    const double r = length;
-    sw += w;
-    swr += w * r;
-    swr2 += w * r * r;
-    free_before += length;
+
+  // Fold left to right. A run's weight is exp(-(used blocks after it) * scale).
+  const int64_t used_total = num_blocks_ - num_available;
+  double s0 = 0, s1 = 0, s2 = 0;
+  int64_t used_before = 0;
+  int64_t open_length = 0, open_used_before = 0;  // a run still open at the right edge
+  auto close = [&] {
+    if (open_length == 0) return;
+    const double w = std::exp(-static_cast<double>(used_total - open_used_before) * scale_);
+    const double len = static_cast<double>(open_length);
+    s0 += w;
+    s1 += w * len;
+    s2 += w * len * len;
     ++s.num_runs;
-    s.largest = std::max(s.largest, length);
-  });
+    s.largest = std::max(s.largest, static_cast<int32_t>(open_length));
+    open_length = 0;
+  };
+  for (const Chunk& k : chunks_) {
+    if (k.used == 0) {  // all available: extends or opens a run
+      if (open_length == 0) open_used_before = used_before;
+      open_length += k.blocks;
+      continue;
+    }
+    if (k.lead > 0) {
+      if (open_length == 0) open_used_before = used_before;
+      open_length += k.lead;
+    }
+    close();
+    if (k.runs > 0) {
+      const double w = std::exp(-static_cast<double>(used_total - used_before - k.used) * scale_);
+      s0 += w * k.s0;
+      s1 += w * k.s1;
+      s2 += w * k.s2;
+      s.num_runs += k.runs;
+      s.largest = std::max(s.largest, k.largest);
+    }
+    used_before += k.used;
+    if (k.trail > 0) {
+      open_used_before = used_before;
+      open_length = k.trail;
+    }
+  }
+  close();
   const double mean = static_cast<double>(s.total) / s.num_runs;
-  s.f_spatial = std::max(0.0, (swr2 - 2 * mean * swr + mean * mean * sw) / (mean * mean) / s.num_runs);
+  s.f_spatial = std::max(0.0, (s2 - 2 * mean * s1 + mean * mean * s0) / (mean * mean) / s.num_runs);
   return s;
 }
 
@@ -170,7 +248,7 @@ PoolMetrics measure_pool(const PoolStats& stats, const FreeRunSummary& runs, dou
   return m;
 }
 
-PoolMetrics measure_pool(KvAllocator& allocator, const FreeRunMeter& meter,
+PoolMetrics measure_pool(KvAllocator& allocator, FreeRunMeter& meter,
                          TemporalFragmentation& temporal, const FragmentationParams& params) {
   const PoolStats stats = allocator.stats();
   const FreeRunSummary runs = meter.measure(allocator.available_bits(), stats.num_blocks - stats.used_blocks);

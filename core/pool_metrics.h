@@ -48,16 +48,38 @@ double spatial_fragmentation(std::span<const FreeRun> runs, int32_t num_blocks, 
 FreeRunSummary summarize_free_runs(std::span<const uint64_t> available_bits, int32_t num_blocks,
                                    double sigma);
 
-// The same for one pool, many times: the weights exp(-d / sigma^2) are tabulated once per pool.
+// The same for one pool, step after step, at a cost that follows what changed: the pool is cut
+// into chunks of kChunkBlocks; a chunk's runs are summarised again only when its bits changed,
+// and the chunks are folded left to right (runs crossing chunk borders are joined in the fold).
 class FreeRunMeter {
  public:
+  static constexpr int32_t kChunkWords = 16;
+  static constexpr int32_t kChunkBlocks = kChunkWords * 64;
+
   FreeRunMeter(int32_t num_blocks, double sigma);
   // num_available: the number of set bits (the caller's bookkeeping knows it).
-  FreeRunSummary measure(std::span<const uint64_t> available_bits, int64_t num_available) const;
+  FreeRunSummary measure(std::span<const uint64_t> available_bits, int64_t num_available);
 
  private:
+  // Runs that touch neither end of the chunk are "interior"; their sums carry the weight
+  // exp(-(used blocks after the run, within the chunk) / s), so every weight is at most 1.
+  struct Chunk {
+    int32_t blocks = 0;
+    int32_t used = 0;
+    int32_t lead = 0;   // available blocks at the chunk's start
+    int32_t trail = 0;  // available blocks at its end (== blocks when all are available)
+    int32_t runs = 0;   // interior runs
+    int32_t largest = 0;
+    double s0 = 0, s1 = 0, s2 = 0;  // sums of w, w r, w r^2 over interior runs
+  };
+  void summarize(size_t chunk, std::span<const uint64_t> bits);
+
   int32_t num_blocks_;
-  std::vector<double> weight_;  // [num_blocks + 1] weight of a run with k used blocks after it
+  double scale_;                  // 1 / (sigma^2 num_blocks)
+  std::vector<double> weight_;    // [kChunkBlocks + 1] exp(-k * scale)
+  std::vector<uint64_t> seen_;    // the bits each chunk was last summarised from
+  std::vector<Chunk> chunks_;
+  bool primed_ = false;
 };
 std::vector<FreeRun> free_runs(std::span<const uint64_t> available_bits, int32_t num_blocks);
 
@@ -97,7 +119,7 @@ struct PoolMetrics {
 // Computes every metric of one step; temporal carries F_temporal across steps.
 PoolMetrics measure_pool(KvAllocator& allocator, TemporalFragmentation& temporal,
                          const FragmentationParams& params);
-PoolMetrics measure_pool(KvAllocator& allocator, const FreeRunMeter& meter,
+PoolMetrics measure_pool(KvAllocator& allocator, FreeRunMeter& meter,
                          TemporalFragmentation& temporal, const FragmentationParams& params);
 PoolMetrics measure_pool(const PoolStats& stats, const FreeRunSummary& runs, double f_temporal,
                          const FragmentationParams& params);

@@ -21,7 +21,8 @@ struct PromptSegment {
 };
 
 inline TokenId segment_token(uint64_t content, int32_t offset) {
-  return static_cast<TokenId>(hash_combine(content, static_cast<uint64_t>(offset)) % kVocabSize);
+  return static_cast<TokenId>(
+      splitmix64(content ^ (static_cast<uint64_t>(offset) * 0xd1b54a32d192ed03ull)) % kVocabSize);
 }
 
 struct RequestSpec {

@@ -142,11 +142,46 @@ TEST_CASE("the tabulated free-run meter agrees with the direct computation") {
         ++available;
       }
     }
-    const FreeRunMeter meter(n, 0.5);
+    FreeRunMeter meter(n, 0.5);
     const FreeRunSummary a = meter.measure(bits, available), b = summarize_free_runs(bits, n, 0.5);
     CHECK(a.num_runs == b.num_runs);
     CHECK(a.largest == b.largest);
     CHECK(a.total == b.total);
     CHECK(a.f_spatial == doctest::Approx(b.f_spatial).epsilon(1e-9));
+  }
+}
+
+TEST_CASE("the chunked free-run meter follows a pool that changes step after step") {
+  Rng rng(13);
+  for (int32_t n : {1, 63, 64, 4095, 4096, 4097, 9000, 20000}) {
+    CAPTURE(n);
+    std::vector<uint64_t> bits(static_cast<size_t>((n + 63) / 64), 0);
+    int64_t available = 0;
+    auto flip = [&](int32_t b) {
+      uint64_t& word = bits[static_cast<size_t>(b / 64)];
+      const uint64_t bit = 1ull << (b % 64);
+      available += (word & bit) ? -1 : 1;
+      word ^= bit;
+    };
+    for (int32_t b = 0; b < n; ++b) {
+      if (rng.uniform01() < 0.7) flip(b);
+    }
+    FreeRunMeter meter(n, 0.5);
+    for (int step = 0; step < 40; ++step) {
+      const FreeRunSummary a = meter.measure(bits, available), b = summarize_free_runs(bits, n, 0.5);
+      REQUIRE(a.num_runs == b.num_runs);
+      REQUIRE(a.largest == b.largest);
+      REQUIRE(a.total == b.total);
+      REQUIRE(a.f_spatial == doctest::Approx(b.f_spatial).epsilon(1e-9));
+      // A few local changes, sometimes a whole region.
+      const int changes = static_cast<int>(rng.uniform_int(0, 5));
+      for (int i = 0; i < changes; ++i) flip(static_cast<int32_t>(rng.below(static_cast<uint64_t>(n))));
+      if (step % 10 == 9) {
+        const auto from = static_cast<int32_t>(rng.below(static_cast<uint64_t>(n)));
+        for (int32_t block = from; block < std::min(n, from + 5000); ++block) {
+          if (!((bits[static_cast<size_t>(block / 64)] >> (block % 64)) & 1)) flip(block);
+        }
+      }
+    }
   }
 }
