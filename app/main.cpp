@@ -92,7 +92,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForAllHelp& e) {
     return cli.exit(e);
   } catch (const CLI::ParseError& e) {
-    cli.exit(e);
+    std::fprintf(stderr, "tinyserve: %s (see --help)\n", e.what());
     return kExitBadInput;
   }
 

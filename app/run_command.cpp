@@ -13,6 +13,7 @@
 #include "core/engine.h"
 #include "core/errors.h"
 #include "core/scenario.h"
+#include "core/strings.h"
 
 namespace tinyserve::app {
 
@@ -155,6 +156,21 @@ void print_summary(const Scenario& sc, const Engine& e, double wall_s, const std
 
 }  // namespace
 
+void check_fits(const Scenario& sc, const std::vector<RequestSpec>& requests) {
+  int64_t longest = 0;
+  for (const RequestSpec& r : requests) {
+    longest = std::max<int64_t>(longest, static_cast<int64_t>(r.prompt_len()) + r.output_len);
+  }
+  const int32_t bs = sc.engine.paged_cache.block_size;
+  const int64_t blocks = (longest + bs - 1) / bs;
+  if (blocks > sc.num_gpu_blocks) {
+    throw InputError(sc.path, 0,
+                     cat("the KV pool (", sc.num_gpu_blocks, " blocks of ", bs,
+                         " tokens) cannot hold even one request of the workload (up to ", longest,
+                         " tokens = ", blocks, " blocks); give the pool more memory or blocks"));
+  }
+}
+
 RunResult run_scenario(const RunOptions& o, const std::string& executable_dir) {
   RunResult result;
   std::vector<std::string> overrides = o.overrides;
@@ -164,6 +180,7 @@ RunResult run_scenario(const RunOptions& o, const std::string& executable_dir) {
   const Scenario sc = load_scenario(find_scenario(o.scenario, executable_dir), overrides);
   TraceStats trace;
   std::vector<RequestSpec> requests = load_requests(sc, &trace);
+  check_fits(sc, requests);
   result.requests = static_cast<int64_t>(requests.size());
   result.out_dir = o.out_dir.empty() ? "out/" + sc.name : o.out_dir;
 

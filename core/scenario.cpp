@@ -463,13 +463,18 @@ std::vector<fs::path> scenario_dirs(const std::string& executable_dir) {
 std::string find_scenario(const std::string& name_or_path, const std::string& executable_dir) {
   std::error_code ec;
   if (fs::exists(name_or_path, ec)) return name_or_path;
-  std::string looked = name_or_path;
-  for (const fs::path& dir : scenario_dirs(executable_dir)) {
-    const fs::path candidate = dir / (name_or_path + (name_or_path.ends_with(".toml") ? "" : ".toml"));
-    if (fs::is_regular_file(candidate, ec)) return candidate.lexically_normal().string();
-    looked += ", " + candidate.lexically_normal().string();
+  if (name_or_path.find('/') != std::string::npos || name_or_path.ends_with(".toml")) {
+    return name_or_path;  // a path: load_scenario reports why it cannot be opened
   }
-  throw InputError(name_or_path, 0, cat("no such scenario (looked at ", looked,
+  std::set<std::string> looked;
+  for (const fs::path& dir : scenario_dirs(executable_dir)) {
+    const fs::path candidate = (dir / (name_or_path + ".toml")).lexically_normal();
+    if (fs::is_regular_file(candidate, ec)) return candidate.string();
+    looked.insert(fs::weakly_canonical(candidate, ec).string());
+  }
+  std::string where;
+  for (const std::string& l : looked) where += (where.empty() ? "" : ", ") + l;
+  throw InputError(name_or_path, 0, cat("no such scenario (looked for ", where,
                                         "); `tinyserve scenarios` lists them"));
 }
 

@@ -1,0 +1,162 @@
+#include "core/scenario.h"
+
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "core/errors.h"
+#include "core/snapshot.h"
+
+using namespace tinyserve;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kScenarios = std::string(TINYSERVE_SOURCE_DIR) + "/scenarios";
+
+struct TempScenario {
+  fs::path path;
+  explicit TempScenario(const std::string& text, const std::string& name = "scenario.toml") {
+    const fs::path dir = fs::temp_directory_path() / "tinyserve-test-scenarios";
+    fs::create_directories(dir);
+    path = dir / name;
+    std::ofstream(path) << text;
+  }
+  ~TempScenario() { fs::remove(path); }
+};
+
+const char* kMinimal = R"(name = "t"
+description = "a test"
+[hardware]
+num_gpu_blocks = 64
+[workload]
+num_requests = 5
+)";
+
+// The error's message for a scenario text, or "" when it loads.
+std::string error_of(const std::string& text, const std::vector<std::string>& overrides = {}) {
+  TempScenario t(text);
+  try {
+    load_scenario(t.path.string(), overrides);
+  } catch (const InputError& e) {
+    const std::string what = e.what();
+    const std::string prefix = t.path.string();
+    return what.starts_with(prefix) ? "FILE" + what.substr(prefix.size()) : what;
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("a minimal scenario takes every default") {
+  TempScenario t(kMinimal);
+  const Scenario s = load_scenario(t.path.string());
+  CHECK(s.name == "t");
+  CHECK(s.num_gpu_blocks == 64);
+  CHECK(s.engine.paged);
+  CHECK(s.engine.paged_cache.block_size == 16);
+  CHECK(s.engine.scheduler.max_num_seqs == 256);
+  CHECK(s.model.name == "Llama-3-8B");
+  CHECK(load_requests(s).size() == 5);
+}
+
+TEST_CASE("scenario errors name the file, the line and what was expected") {
+  CHECK(error_of(std::string(kMinimal) + "[scheduler]\nmax_num_seq = 4\n") ==
+        "FILE:8: scheduler.max_num_seq: unknown key (known here: chunked_prefill, "
+        "max_num_batched_tokens, max_num_seqs, preemption, victim)");
+  CHECK(error_of(std::string(kMinimal) + "[scheduler]\nmax_num_seqs = \"many\"\n") ==
+        "FILE:8: scheduler.max_num_seqs: expected an integer, found a string");
+  CHECK(error_of(std::string(kMinimal) + "[scheduler]\nmax_num_seqs = 0\n") ==
+        "FILE:8: scheduler.max_num_seqs: expected an integer in [1, 1000000], found 0");
+  CHECK(error_of(std::string(kMinimal) + "[cache]\nfree_list = \"fastest\"\n") ==
+        "FILE:8: cache.free_list: expected one of lifo, fifo, lru, best-fit, random, found \"fastest\"");
+  CHECK(error_of(std::string(kMinimal) + "[cache]\nblock_size = -16\n") ==
+        "FILE:8: cache.block_size: expected an integer in [1, 1024], found -16");
+  CHECK(error_of("name = \"t\"\n") == "FILE: description: expected a one-line description");
+  CHECK(error_of("name = \"t\"\ndescription = \"d\"\n[model]\npreset = \"gpt-5\"\n").starts_with(
+      "FILE: model.preset: "));
+  CHECK(error_of("name = \"t\"\ndescription = \"d\"\nseed = [1\n").starts_with("FILE:3: malformed TOML"));
+  CHECK(error_of(std::string(kMinimal) + "[workload.prompt]\ndistribution = \"uniform\"\nmin = 100\nmax = 10\n")
+            .find("max: expected max >= min (100), found 10") != std::string::npos);
+  CHECK(error_of(std::string(kMinimal) + "[scheduler]\nmax_num_seqs = 512\nmax_num_batched_tokens = 256\n")
+            .find("max_num_batched_tokens: expected >= max_num_seqs (512)") != std::string::npos);
+  CHECK(error_of(std::string(kMinimal) + "[workload]\n") ==
+        "FILE:7: malformed TOML: Error while parsing table header: cannot redefine existing table 'workload'");
+}
+
+TEST_CASE("overrides replace file values and their errors name the override") {
+  TempScenario t(kMinimal);
+  const Scenario s = load_scenario(t.path.string(), {"scheduler.max_num_seqs=64", "cache.free_list=fifo",
+                                                     "cache.prefix_caching=true", "workload.arrival.rate=2.5"});
+  CHECK(s.engine.scheduler.max_num_seqs == 64);
+  CHECK(s.engine.paged_cache.policy == FreeListPolicy::kFifo);
+  CHECK(s.engine.paged_cache.enable_prefix_caching);
+  CHECK(s.workload.arrival.rate == 2.5);
+  CHECK(error_of(kMinimal, {"scheduler.max_num_seqs=abc"}) ==
+        "--set scheduler.max_num_seqs=abc: expected an integer, found a string");
+  CHECK(error_of(kMinimal, {"scheduler.max_num_seqs"}) == "--set scheduler.max_num_seqs: expected key=value");
+  CHECK(error_of(kMinimal, {"name.x=1"}) == "--set name.x=1: name is not a table");
+  CHECK(error_of(kMinimal, {"bogus=1"}).starts_with("--set bogus=1: unknown key"));
+}
+
+TEST_CASE("missing files and directories are reported as such") {
+  CHECK_THROWS_WITH_AS(load_scenario("/nonexistent/x.toml"),
+                       "/nonexistent/x.toml: cannot open: No such file or directory", InputError);
+  CHECK_THROWS_WITH_AS(load_scenario(fs::temp_directory_path().string()),
+                       doctest::Contains("is a directory"), InputError);
+  CHECK_THROWS_WITH_AS(find_scenario("no_such_scenario"), doctest::Contains("no such scenario"), InputError);
+}
+
+TEST_CASE("every scenario in scenarios/ loads and names itself after its file") {
+  const std::vector<std::string> files = list_scenarios();
+  REQUIRE(files.size() >= 11);
+  for (const std::string& f : files) {
+    CAPTURE(f);
+    const Scenario s = load_scenario(f);
+    CHECK(fs::path(f).stem().string() == s.name);
+    CHECK_FALSE(s.description.empty());
+  }
+}
+
+TEST_CASE("every scenario keeps every invariant after every step (shortened)") {
+  for (const std::string& f : list_scenarios()) {
+    CAPTURE(f);
+    Scenario s = load_scenario(f);
+    s.engine.check_invariants = true;
+    s.engine.max_steps = 300;
+    s.engine.paged_cache.check_invariants = false;  // the engine checks after every step
+    std::vector<RequestSpec> requests = load_requests(s);
+    if (requests.size() > 400) requests.resize(400);
+    Engine e(s.engine, std::move(requests), std::make_unique<AccountingBackend>());
+    while (!e.done()) e.step();
+    CHECK(e.steps() > 0);
+    CHECK(e.check_invariants().empty());
+    EventRing ring;
+    ring.add(e.step_events());
+    const auto snap = make_snapshot(e, ring.events());
+    CHECK(snap->blocks.size() == static_cast<size_t>(snap->stats.num_blocks));
+    for (const SeqView& v : snap->seqs) CHECK(v.table_size <= snap->stats.num_blocks);
+  }
+}
+
+TEST_CASE("a scenario and seed replay to a byte-identical metrics.csv") {
+  auto run = [](const std::string& name) {
+    Scenario s = load_scenario(kScenarios + "/" + name + ".toml");
+    s.engine.max_steps = 2000;
+    Engine e(s.engine, load_requests(s), std::make_unique<AccountingBackend>());
+    std::string csv = metrics_csv_header() + "\n";
+    while (!e.done()) {
+      e.step();
+      append_metrics_csv_row(e.last(), csv);
+    }
+    return csv;
+  };
+  for (const char* name : {"shared_prefix", "preemption_swap", "beam_search"}) {
+    CAPTURE(name);
+    const std::string a = run(name), b = run(name);
+    CHECK(a.size() > 10'000);
+    CHECK(a == b);
+  }
+}
