@@ -21,7 +21,7 @@ enum class EventKind : uint8_t {
   kSwapIn,            // a = blocks swapped back in
   kFree,              // a = blocks released
   kFinish,            // the request completed (a = output tokens of its first sequence)
-  kReject,            // the request can never be served (a = tokens it needs)
+  kReject,            // the request can never be served in this pool (a = tokens it holds or needs)
 };
 
 inline constexpr int kNumEventKinds = 12;

@@ -45,6 +45,9 @@ struct Scenario {
 // Reads and validates path, applying overrides ("section.key=value", TOML syntax for the value,
 // a bare word taken as a string) on top of the file.
 Scenario load_scenario(const std::string& path, const std::vector<std::string>& overrides = {});
+// The same on text in memory; path names it in errors and anchors relative paths.
+Scenario parse_scenario(const std::string& text, const std::string& path,
+                        const std::vector<std::string>& overrides = {});
 
 // The scenario's requests, sorted by arrival (reads the trace for trace workloads).
 std::vector<RequestSpec> load_requests(const Scenario& scenario, TraceStats* stats = nullptr);

@@ -124,6 +124,12 @@ bool Scheduler::schedule_decode(GroupId g, Schedule& out) {
     int32_t needed = 0;
     for (const Sequence& s : groups_[g].seqs) needed += allocator_.blocks_needed_to_append(s.id);
     if (needed <= allocator_.num_available_blocks()) break;
+    if (running_.size() == 1) {
+      // Alone with every other block available, it still cannot grow: it can never finish in this
+      // pool (preempting it would only restart it, forever).
+      reject_running(g, out);
+      return false;
+    }
     const GroupId victim = pick_victim();
     preempt(victim, out);
     if (victim == g) return false;
@@ -138,6 +144,19 @@ bool Scheduler::schedule_decode(GroupId g, Schedule& out) {
     }
   }
   return true;
+}
+
+void Scheduler::reject_running(GroupId g, Schedule& out) {
+  SequenceGroup& group = groups_[g];
+  running_.erase(std::find(running_.begin(), running_.end(), g));
+  int64_t tokens = 0;
+  for (const Sequence& s : group.seqs) {
+    tokens += static_cast<int64_t>(s.tokens.size());
+    allocator_.free(s.id);
+  }
+  group.status = GroupStatus::kRejected;
+  out.rejected.push_back(g);
+  emit(EventKind::kReject, group, group.seqs.front().id, tokens);
 }
 
 GroupId Scheduler::pick_victim() const {

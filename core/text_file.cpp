@@ -1,6 +1,8 @@
 // GCC 12 false positive (bug 105329) in std::string concatenation inlined from InputError; the
 // pragma must precede the standard headers, where the warning is located.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wrestrict"
+#endif
 
 #include "core/text_file.h"
 

@@ -225,7 +225,12 @@ AzureColumns parse_azure_header(std::string_view header, const std::string& path
 std::vector<RequestSpec> read_azure_trace(const std::string& path, const TraceOptions& options,
                                           TraceStats* stats) {
   check_options(path, options);
-  const std::string text = read_text_file(path);
+  return parse_azure_trace(read_text_file(path), path, options, stats);
+}
+
+std::vector<RequestSpec> parse_azure_trace(std::string_view text, const std::string& path,
+                                           const TraceOptions& options, TraceStats* stats) {
+  check_options(path, options);
   Lines lines(text);
   std::string_view line;
   while (lines.next(line) && is_blank(line)) {
@@ -409,7 +414,12 @@ void parse_mooncake_line(std::string_view text, const std::string& path, int64_t
 std::vector<RequestSpec> read_mooncake_trace(const std::string& path, const TraceOptions& options,
                                              TraceStats* stats) {
   check_options(path, options);
-  const std::string text = read_text_file(path);
+  return parse_mooncake_trace(read_text_file(path), path, options, stats);
+}
+
+std::vector<RequestSpec> parse_mooncake_trace(std::string_view text, const std::string& path,
+                                              const TraceOptions& options, TraceStats* stats) {
+  check_options(path, options);
   std::vector<RequestSpec> requests;
   requests.reserve(static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) + 1);
   TraceStats counted;

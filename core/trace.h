@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/request.h"
@@ -44,5 +45,13 @@ std::vector<RequestSpec> read_azure_trace(const std::string& path, const TraceOp
 std::vector<RequestSpec> read_mooncake_trace(const std::string& path,
                                              const TraceOptions& options = {},
                                              TraceStats* stats = nullptr);
+
+// The same on text already in memory; origin names it in errors.
+std::vector<RequestSpec> parse_azure_trace(std::string_view text, const std::string& origin,
+                                           const TraceOptions& options = {},
+                                           TraceStats* stats = nullptr);
+std::vector<RequestSpec> parse_mooncake_trace(std::string_view text, const std::string& origin,
+                                              const TraceOptions& options = {},
+                                              TraceStats* stats = nullptr);
 
 }  // namespace tinyserve

@@ -160,3 +160,15 @@ TEST_CASE("a scenario and seed replay to a byte-identical metrics.csv") {
     CHECK(a == b);
   }
 }
+
+TEST_CASE("non-ASCII text is accepted in strings and comments and refused where syntax belongs") {
+  const std::string base = "name = \"t\"\ndescription = \"d\u00e9j\u00e0 vu \u2014 ok\" # commentaire \u00e9\n"
+                           "[hardware]\nnum_gpu_blocks = 64\n";
+  CHECK(error_of(base + "[workload]\nnum_requests = 2\n") == "");
+  CHECK(error_of(base + "[workload]\nnum_requests = 2\u00e9\n") ==
+        "FILE:6: non-ASCII character outside a string or comment, expected TOML syntax");
+  CHECK(error_of("name = \"t\"\ndescription = \"\"\"a \\\n  \ufebf b\"\"\"\n") ==
+        "FILE:3: non-ASCII character right after a line-ending backslash");
+  CHECK(error_of(std::string("name = \"t\0\"\n", 12)) == "FILE:1: unexpected NUL byte, expected UTF-8 text");
+  CHECK(error_of("name = 't'\ndescription = '''x ''' # ok\n[hardware]\nnum_gpu_blocks = 64\n") == "");
+}

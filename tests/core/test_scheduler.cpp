@@ -167,3 +167,19 @@ TEST_CASE("a request that can never fit is rejected instead of waiting forever")
   CHECK(s.rejected == 1);
   CHECK(s.finished == 1);
 }
+
+TEST_CASE("a request that outgrows the whole pool while running alone is rejected, not restarted") {
+  // 12 blocks of 10: three samples of 79 tokens need 4 shared + 3 x 4 own blocks at the end.
+  EngineConfig c = small_engine(12, 10, 7);
+  RequestSpec r = req(0, 39, 40);
+  r.n = 3;
+  for (PreemptionMode mode : {PreemptionMode::kRecompute, PreemptionMode::kSwap}) {
+    c.scheduler.preemption = mode;
+    auto e = make_engine(c, {r, req(1, 10, 5, 0.5)});
+    int steps = 0;
+    while (!e->done() && steps++ < 1000) e->step();
+    REQUIRE(e->done());
+    CHECK(e->summary().rejected == 1);
+    CHECK(e->summary().finished == 1);
+  }
+}

@@ -1,0 +1,2 @@
+#define TINYSERVE_FUZZ_PARSE parse_azure_trace
+#include "tests/fuzz/fuzz_trace.inc"
