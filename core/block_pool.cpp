@@ -157,7 +157,7 @@ void BlockPool::lru_unlink(BlockId b) {
   lru_prev_[static_cast<size_t>(b)] = lru_next_[static_cast<size_t>(b)] = kNotLinked;
 }
 
-std::string BlockPool::check() const {
+TINYSERVE_NO_COVERAGE std::string BlockPool::check() const {
   const bool lru = policy() == FreeListPolicy::kLru;
   int32_t free = 0, cached = 0;
   int64_t refs = 0;

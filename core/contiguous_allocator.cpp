@@ -275,8 +275,9 @@ void ContiguousAllocator::verify(const char* operation) const {
   }
 }
 
-std::string ContiguousAllocator::check_invariants() const {
-  std::vector<int32_t> holders(static_cast<size_t>(num_blocks()), 0);
+TINYSERVE_NO_COVERAGE std::string ContiguousAllocator::check_invariants() const {
+  std::vector<int32_t>& holders = scratch_holders_;
+  holders.assign(static_cast<size_t>(num_blocks()), 0);
   auto mark = [&](const Region& r, const char* what) -> std::string {
     if (r.start < 0 || r.length <= 0 || r.start + r.length > num_blocks()) {
       return cat(what, " region [", r.start, ", +", r.length, ") is outside the pool");

@@ -111,6 +111,7 @@ class ContiguousAllocator final : public KvAllocator {
   int32_t next_group_ = 0;
   int64_t stored_tokens_ = 0;
   RefChurn churn_;
+  mutable std::vector<int32_t> scratch_holders_;  // the invariant checker's tallies
 };
 
 }  // namespace tinyserve

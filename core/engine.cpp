@@ -463,7 +463,7 @@ RunSummary Engine::summary() const {
   return r;
 }
 
-std::string Engine::check_invariants() const {
+TINYSERVE_NO_COVERAGE std::string Engine::check_invariants() const {
   if (std::string e = allocator_->check_invariants(); !e.empty()) return e;
   const auto check_group = [&](GroupId gid, GroupStatus expected) -> std::string {
     const SequenceGroup& g = groups_[gid];

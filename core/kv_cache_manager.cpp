@@ -306,19 +306,18 @@ void KvCacheManager::verify(const char* operation) const {
   }
 }
 
-std::string KvCacheManager::check_invariants() const {
+TINYSERVE_NO_COVERAGE std::string KvCacheManager::check_invariants() const {
   if (std::string e = gpu_.check(); !e.empty()) return "GPU pool: " + e;
   if (std::string e = cpu_.check(); !e.empty()) return "CPU pool: " + e;
   const int32_t bs = block_size();
-  struct Seen {
-    std::vector<int32_t> count, index, fill;
-    explicit Seen(int32_t n)
-        : count(static_cast<size_t>(n), 0), index(static_cast<size_t>(n), -1),
-          fill(static_cast<size_t>(n), 0) {}
-  };
-  Seen gpu(gpu_.num_blocks()), cpu(cpu_.num_blocks());
+  // Scratch arrays kept between calls: the checker runs after every operation in debug builds.
+  Scratch& gpu = scratch_gpu_;
+  Scratch& cpu = scratch_cpu_;
+  gpu.reset(gpu_.num_blocks());
+  cpu.reset(cpu_.num_blocks());
   std::string error;
-  std::vector<std::pair<SeqId, uint32_t>> live;
+  std::vector<std::pair<SeqId, uint32_t>>& live = scratch_live_;
+  live.clear();
   slot_of_.for_each([&](SeqId id, uint32_t slot) { live.emplace_back(id, slot); });
   for (const auto& [id, slot] : live) {
     const Seq& s = slots_[slot];
@@ -328,7 +327,7 @@ std::string KvCacheManager::check_invariants() const {
       return cat("sequence ", id, " holds ", t.blocks.size(), " blocks for ", t.num_tokens,
                  " tokens");
     }
-    Seen& seen = s.tier == Tier::kGpu ? gpu : cpu;
+    Scratch& seen = s.tier == Tier::kGpu ? gpu : cpu;
     const int32_t n = s.tier == Tier::kGpu ? gpu_.num_blocks() : cpu_.num_blocks();
     for (size_t i = 0; i < t.blocks.size(); ++i) {
       const BlockId b = t.blocks[i];

@@ -129,6 +129,16 @@ class KvCacheManager final : public KvAllocator {
   std::vector<Seq> slots_;  // live sequences; slots are reused so memory stays flat on long runs
   std::vector<uint32_t> free_slots_;
   IdMap slot_of_;  // SeqId -> index into slots_
+  struct Scratch {  // the invariant checker's per-block tallies
+    std::vector<int32_t> count, index, fill;
+    void reset(int32_t n) {
+      count.assign(static_cast<size_t>(n), 0);
+      index.assign(static_cast<size_t>(n), -1);
+      fill.assign(static_cast<size_t>(n), 0);
+    }
+  };
+  mutable Scratch scratch_gpu_, scratch_cpu_;
+  mutable std::vector<std::pair<SeqId, uint32_t>> scratch_live_;
   int64_t stored_tokens_ = 0;
   int64_t prefix_query_tokens_ = 0;
   int64_t prefix_hit_tokens_ = 0;

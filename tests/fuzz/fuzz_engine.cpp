@@ -43,7 +43,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   c.check_invariants = true;
 
   std::vector<RequestSpec> requests;
-  const int32_t n = in.range(1, 16);
+  const int32_t n = in.range(1, 6);
   double t = 0;
   int64_t work = 0;
   for (int32_t i = 0; i < n; ++i) {
@@ -53,7 +53,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     r.arrival = t;
     if (in.flag()) r.prompt.push_back({static_cast<uint64_t>(in.range(0, 1)), in.range(1, 32)});
     r.prompt.push_back({1000 + static_cast<uint64_t>(i), in.range(1, 96)});
-    r.output_len = in.range(1, 48);
+    r.output_len = in.range(1, 24);
     const uint8_t fan = in.byte() % 6;
     r.n = fan == 1 ? in.range(2, 3) : 1;
     r.beam_width = fan == 2 ? in.range(2, 3) : 1;
