@@ -52,8 +52,10 @@ Status KvGeometry::validate() const {
 
 namespace {
 
+// Destinations must be distinct; within one pool no block may be both a source and a
+// destination (the copies of one list run in parallel).
 Status check_copies(const char* what, const std::vector<BlockCopy>& copies, int32_t src_blocks,
-                    int32_t dst_blocks) {
+                    int32_t dst_blocks, bool same_pool) {
   std::vector<BlockId> dsts;
   dsts.reserve(copies.size());
   for (const BlockCopy& c : copies) {
@@ -67,21 +69,29 @@ Status check_copies(const char* what, const std::vector<BlockCopy>& copies, int3
   if (auto it = std::adjacent_find(dsts.begin(), dsts.end()); it != dsts.end()) {
     return Status::failure(cat(what, ": block ", *it, " is written twice"));
   }
+  if (same_pool) {
+    for (const BlockCopy& c : copies) {
+      if (std::binary_search(dsts.begin(), dsts.end(), c.src)) {
+        return Status::failure(cat(what, ": block ", c.src, " is both copied and overwritten"));
+      }
+    }
+  }
   return {};
 }
 
 }  // namespace
 
 Status validate_plan(const KvGeometry& g, const StepPlan& plan) {
-  if (Status s = check_copies("swap_out", plan.swap_out, g.num_gpu_blocks, g.num_cpu_blocks);
+  if (Status s = check_copies("swap_out", plan.swap_out, g.num_gpu_blocks, g.num_cpu_blocks, false);
       !s.ok()) {
     return s;
   }
-  if (Status s = check_copies("swap_in", plan.swap_in, g.num_cpu_blocks, g.num_gpu_blocks);
+  if (Status s = check_copies("swap_in", plan.swap_in, g.num_cpu_blocks, g.num_gpu_blocks, false);
       !s.ok()) {
     return s;
   }
-  if (Status s = check_copies("copies", plan.copies, g.num_gpu_blocks, g.num_gpu_blocks); !s.ok()) {
+  if (Status s = check_copies("copies", plan.copies, g.num_gpu_blocks, g.num_gpu_blocks, true);
+      !s.ok()) {
     return s;
   }
 

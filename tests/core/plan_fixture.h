@@ -62,29 +62,34 @@ class PlanFixture {
     const auto len = static_cast<int32_t>(s.tokens.size());
     const int32_t d = g_.head_dim;
     const int32_t group = g_.num_heads / g_.num_kv_heads;
-    const auto value = [&](SyntheticKind kind, int32_t pos, int32_t head, int32_t dim) {
-      return static_cast<double>(round_to(
-          g_.dtype, synthetic_value(synthetic_row(g_.seed, kind, s.tokens[pos], pos, layer, head),
-                                    dim)));
+    // Row `head` of `kind` at `pos`, rounded to the dtype as the pools store it.
+    const auto row = [&](SyntheticKind kind, int32_t pos, int32_t head) {
+      const uint64_t key = synthetic_row(g_.seed, kind, s.tokens[pos], pos, layer, head);
+      std::vector<double> r(static_cast<size_t>(d));
+      for (int32_t i = 0; i < d; ++i) r[i] = round_to(g_.dtype, synthetic_value(key, i));
+      return r;
     };
     std::vector<double> out(static_cast<size_t>(g_.num_heads) * d, 0.0);
-    for (int32_t h = 0; h < g_.num_heads; ++h) {
-      std::vector<double> w(static_cast<size_t>(len));
-      double max_w = -1e300;
+    for (int32_t kv = 0; kv < g_.num_kv_heads; ++kv) {
+      std::vector<std::vector<double>> keys, values;
       for (int32_t pos = 0; pos < len; ++pos) {
-        double dot = 0.0;
-        for (int32_t i = 0; i < d; ++i) {
-          dot += value(SyntheticKind::kQuery, len - 1, h, i) *
-                 value(SyntheticKind::kKey, pos, h / group, i);
-        }
-        w[pos] = dot / std::sqrt(static_cast<double>(d));
-        max_w = std::max(max_w, w[pos]);
+        keys.push_back(row(SyntheticKind::kKey, pos, kv));
+        values.push_back(row(SyntheticKind::kValue, pos, kv));
       }
-      double sum = 0.0;
-      for (double& x : w) sum += (x = std::exp(x - max_w));
-      for (int32_t pos = 0; pos < len; ++pos) {
-        for (int32_t i = 0; i < d; ++i) {
-          out[h * d + i] += w[pos] / sum * value(SyntheticKind::kValue, pos, h / group, i);
+      for (int32_t h = kv * group; h < (kv + 1) * group; ++h) {
+        const std::vector<double> q = row(SyntheticKind::kQuery, len - 1, h);
+        std::vector<double> w(static_cast<size_t>(len));
+        double max_w = -1e300;
+        for (int32_t pos = 0; pos < len; ++pos) {
+          double dot = 0.0;
+          for (int32_t i = 0; i < d; ++i) dot += q[i] * keys[pos][i];
+          w[pos] = dot * attention_scale(d);
+          max_w = std::max(max_w, w[pos]);
+        }
+        double sum = 0.0;
+        for (double& x : w) sum += (x = std::exp(x - max_w));
+        for (int32_t pos = 0; pos < len; ++pos) {
+          for (int32_t i = 0; i < d; ++i) out[h * d + i] += w[pos] / sum * values[pos][i];
         }
       }
     }
@@ -236,13 +241,14 @@ inline double relative_error(const float* out, const double* ref, size_t n) {
   return norm == 0.0 ? std::sqrt(diff) : std::sqrt(diff / norm);
 }
 
-// Thresholds on relative error against a float64 reference, per dtype of the K/V/q/out tensors:
-// float32 arithmetic; fp16 storage of the output (2^-11 relative rounding); bf16 (2^-8).
+// Thresholds on relative error against a float64 reference, per dtype of the K/V/q/out tensors.
+// Inputs are exact in every dtype, so what remains is float32 arithmetic (up to 32k tokens
+// summed) and the output's rounding to the dtype: 2^-12 relative at most for fp16, 2^-9 for bf16.
 inline double tolerance(DType t) {
   switch (t) {
-    case DType::kF32: return 1e-5;
-    case DType::kF16: return 2e-3;
-    case DType::kBF16: return 1.2e-2;
+    case DType::kF32: return 5e-5;
+    case DType::kF16: return 1e-3;
+    case DType::kBF16: return 5e-3;
   }
   return 0.0;
 }

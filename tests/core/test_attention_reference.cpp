@@ -337,6 +337,7 @@ TEST_CASE("a step plan with out-of-range or conflicting entries is rejected") {
   CHECK(rejects([](StepPlan& p) { p.swap_out = {{0, 2}}; }));
   CHECK(rejects([](StepPlan& p) { p.swap_in = {{0, 1}, {1, 1}}; }));
   CHECK(rejects([](StepPlan& p) { p.copies = {{8, 1}}; }));
+  CHECK(rejects([](StepPlan& p) { p.copies = {{1, 2}, {2, 3}}; }));  // a chain within one list
   CHECK(rejects([](StepPlan& p) { p.slot_mapping[0] = 32; }));
   CHECK(rejects([](StepPlan& p) { p.slot_mapping[2] = 0; }));
   CHECK(rejects([](StepPlan& p) { p.new_tokens.pop_back(); }));

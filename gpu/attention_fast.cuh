@@ -1,0 +1,376 @@
+// The vectorised decode attention kernels (v3, v4) and the split-KV reduce kernel, templated on
+// element type, head dim, GQA group bound and layout. Instantiated once per dtype in
+// attention_fast_{f32,f16,bf16}.cu so the three compile in parallel.
+//
+// Work split: a "row" of kLanes threads holds one token's K (and V) row, 16 bytes per thread per
+// load; a warp holds 32 / kLanes rows, a CTA kRows; each thread keeps a running max, sum and
+// output slice per query head (online softmax in registers, log2 domain). At the end the rows
+// merge through warp shuffles, the warps through shared memory.
+//   v3: one CTA per (sequence, query head), the whole context, no prefetch.
+//   v4: one CTA per (sequence, KV head, partition of `partition` tokens): the group's query heads
+//       share every K/V load; partitions merge in reduce_kernel; the next step's K/V loads are
+//       issued before the current step is used.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "gpu/cuda_check.h"
+#include "gpu/dtype.cuh"
+
+namespace tinyserve::gpu::fast {
+
+inline constexpr int kWarps = 4;
+inline constexpr int kThreads = 32 * kWarps;
+
+struct Args {
+  const void* k;                // paged: [num_blocks, num_kv_heads, block_size, D] (one layer);
+  const void* v;                // contiguous: [batch, num_kv_heads, max_len, D]
+  const void* q;                // [batch, num_heads, D]
+  void* out;                    // [batch, num_heads, D]
+  const int32_t* block_tables;  // [batch, max_blocks_per_seq] (paged)
+  const int32_t* context_lens;  // [batch]
+  float* part_out;              // [batch, num_heads, max_splits, D], normalised partial outputs
+  float* part_ml;               // [batch, num_heads, max_splits, 2]: max (log2 units), sum
+  int64_t outer_stride;         // elements between blocks (paged) or sequences (contiguous)
+  int64_t head_stride;          // elements between KV heads
+  int32_t num_heads;
+  int32_t group;                // query heads per KV head
+  int32_t block_shift;          // log2(block_size) (paged)
+  int32_t max_blocks_per_seq;
+  int32_t partition;            // tokens per CTA
+  int32_t max_splits;
+  int32_t padded_len;           // > 0: padded layout, read this many positions of each sequence
+  float scale_log2;             // softmax scale * log2(e)
+};
+
+template <typename T, int D>
+struct Shape {
+  static constexpr int kVec = kVecElems<T>;
+  static constexpr int kVecsPerRow = D / kVec;
+  static constexpr int kLanes = kVecsPerRow < 32 ? kVecsPerRow : 32;  // threads per token row
+  static constexpr int kVecsPerLane = kVecsPerRow / kLanes;
+  static constexpr int kElems = kVecsPerLane * kVec;  // elements of a row per thread
+  static constexpr int kRowsPerWarp = 32 / kLanes;
+  static constexpr int kRows = kWarps * kRowsPerWarp;  // tokens per CTA per sub-step
+  static constexpr int kUnroll = kVecsPerLane == 1 ? 2 : 1;  // sub-steps per step
+  static constexpr int kStep = kRows * kUnroll;              // tokens per CTA per step
+};
+
+// Merges (m2, l2, acc2) into (m, l, acc); maxima in log2 units, -inf for "no token yet".
+template <int E>
+__device__ __forceinline__ void merge(float& m, float& l, float (&acc)[E], float m2, float l2,
+                                      const float (&acc2)[E]) {
+  const float mn = fmaxf(m, m2);
+  if (mn == -INFINITY) return;
+  const float a = exp2f(m - mn);
+  const float b = exp2f(m2 - mn);
+  l = l * a + l2 * b;
+#pragma unroll
+  for (int e = 0; e < E; ++e) acc[e] = acc[e] * a + acc2[e] * b;
+  m = mn;
+}
+
+template <typename T, int D, int G, bool kPaged, bool kGrouped>
+__global__ void __launch_bounds__(kThreads, G <= 4 ? 4 : 2) attention_kernel(const Args a) {
+  using S = Shape<T, D>;
+  constexpr int U = S::kUnroll;
+  constexpr int VPL = S::kVecsPerLane;
+  constexpr int E = S::kElems;
+  constexpr int L = S::kLanes;
+  constexpr int kVec = S::kVec;
+
+  const int b = blockIdx.y;
+  const int split = blockIdx.z;
+  const int kv_head = kGrouped ? blockIdx.x : blockIdx.x / a.group;
+  const int head0 = kGrouped ? blockIdx.x * a.group : blockIdx.x;
+  const int nheads = kGrouped ? a.group : 1;
+  const int len = a.context_lens[b];
+  const int read_len = a.padded_len > 0 ? a.padded_len : len;
+  const int begin = split * a.partition;
+  if (begin >= read_len) return;
+  const int end = min(begin + a.partition, read_len);  // positions read
+  const int valid_end = min(end, len);                  // positions attended
+  const int num_splits = (read_len + a.partition - 1) / a.partition;
+
+  const int lane = threadIdx.x & 31;
+  const int warp = threadIdx.x >> 5;
+  const int sub = lane % L;
+  const int row = warp * S::kRowsPerWarp + lane / L;
+
+  const T* k_head = static_cast<const T*>(a.k) + kv_head * a.head_stride;
+  const T* v_head = static_cast<const T*>(a.v) + kv_head * a.head_stride;
+  const int32_t* table = a.block_tables + static_cast<int64_t>(b) * a.max_blocks_per_seq;
+  const int block_mask = (1 << a.block_shift) - 1;
+
+  float q[G][E];
+#pragma unroll
+  for (int g = 0; g < G; ++g) {
+    if (g < nheads) {
+      const T* qh = static_cast<const T*>(a.q) + (static_cast<int64_t>(b) * a.num_heads + head0 + g) * D;
+#pragma unroll
+      for (int j = 0; j < VPL; ++j) {
+        vec_to_float<T>(*reinterpret_cast<const uint4*>(qh + (j * L + sub) * kVec), &q[g][j * kVec]);
+      }
+#pragma unroll
+      for (int e = 0; e < E; ++e) q[g][e] *= a.scale_log2;
+    } else {
+#pragma unroll
+      for (int e = 0; e < E; ++e) q[g][e] = 0.0f;
+    }
+  }
+
+  // Loads the K/V rows of sub-steps u of the step at `base`; rows past `end` re-read the last
+  // position read (always valid memory) and are masked out of the softmax.
+  auto load = [&](int base, uint4 (&kr)[U][VPL], uint4 (&vr)[U][VPL]) {
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int t = min(base + u * S::kRows + row, end - 1);
+      int64_t offset;
+      if constexpr (kPaged) {
+        offset = static_cast<int64_t>(__ldg(table + (t >> a.block_shift))) * a.outer_stride +
+                 (t & block_mask) * D;
+      } else {
+        offset = static_cast<int64_t>(b) * a.outer_stride + static_cast<int64_t>(t) * D;
+      }
+#pragma unroll
+      for (int j = 0; j < VPL; ++j) {
+        const int64_t at = offset + (j * L + sub) * kVec;
+        kr[u][j] = load_vec(k_head + at);
+        vr[u][j] = load_vec(v_head + at);
+      }
+    }
+  };
+
+  float m[G], l[G], acc[G][E];
+#pragma unroll
+  for (int g = 0; g < G; ++g) {
+    m[g] = -INFINITY;
+    l[g] = 0.0f;
+#pragma unroll
+    for (int e = 0; e < E; ++e) acc[g][e] = 0.0f;
+  }
+
+  auto consume = [&](int base, const uint4 (&kr)[U][VPL], const uint4 (&vr)[U][VPL]) {
+    float s[U][G];
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      float kf[E];
+#pragma unroll
+      for (int j = 0; j < VPL; ++j) vec_to_float<T>(kr[u][j], &kf[j * kVec]);
+      const bool valid = base + u * S::kRows + row < valid_end;
+#pragma unroll
+      for (int g = 0; g < G; ++g) {
+        float dot = 0.0f;
+#pragma unroll
+        for (int e = 0; e < E; ++e) dot = fmaf(q[g][e], kf[e], dot);
+#pragma unroll
+        for (int o = L / 2; o > 0; o >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, o);
+        s[u][g] = valid ? dot : -INFINITY;
+      }
+    }
+    float vf[U][E];
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+#pragma unroll
+      for (int j = 0; j < VPL; ++j) vec_to_float<T>(vr[u][j], &vf[u][j * kVec]);
+    }
+#pragma unroll
+    for (int g = 0; g < G; ++g) {
+      float mx = s[0][g];
+#pragma unroll
+      for (int u = 1; u < U; ++u) mx = fmaxf(mx, s[u][g]);
+      const float m_new = fmaxf(m[g], mx);
+      if (m_new == -INFINITY) continue;  // no attended token in this row yet
+      if (m_new > m[g]) {
+        const float alpha = exp2f(m[g] - m_new);
+        l[g] *= alpha;
+#pragma unroll
+        for (int e = 0; e < E; ++e) acc[g][e] *= alpha;
+        m[g] = m_new;
+      }
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        const float p = exp2f(s[u][g] - m_new);
+        l[g] += p;
+#pragma unroll
+        for (int e = 0; e < E; ++e) acc[g][e] = fmaf(p, vf[u][e], acc[g][e]);
+      }
+    }
+  };
+
+  uint4 kc[U][VPL], vc[U][VPL];
+  load(begin, kc, vc);
+  for (int base = begin; base < end; base += S::kStep) {
+    const int next = base + S::kStep;
+    if constexpr (kGrouped) {
+      uint4 kn[U][VPL], vn[U][VPL];
+      if (next < end) load(next, kn, vn);
+      consume(base, kc, vc);
+      if (next < end) {
+#pragma unroll
+        for (int u = 0; u < U; ++u) {
+#pragma unroll
+          for (int j = 0; j < VPL; ++j) {
+            kc[u][j] = kn[u][j];
+            vc[u][j] = vn[u][j];
+          }
+        }
+      }
+    } else {
+      consume(base, kc, vc);
+      if (next < end) load(next, kc, vc);
+    }
+  }
+
+  // Rows of a warp merge through shuffles; every lane ends with its warp's result.
+#pragma unroll
+  for (int o = L; o < 32; o <<= 1) {
+#pragma unroll
+    for (int g = 0; g < G; ++g) {
+      float other[E];
+#pragma unroll
+      for (int e = 0; e < E; ++e) other[e] = __shfl_xor_sync(0xffffffffu, acc[g][e], o);
+      const float m2 = __shfl_xor_sync(0xffffffffu, m[g], o);
+      const float l2 = __shfl_xor_sync(0xffffffffu, l[g], o);
+      merge(m[g], l[g], acc[g], m2, l2, other);
+    }
+  }
+
+  __shared__ float sm_acc[kWarps][G][D];
+  __shared__ float sm_m[kWarps][G];
+  __shared__ float sm_w[kWarps][G];  // l first, then each warp's weight in the final sum
+  __shared__ float sm_total[G][2];   // max, sum of the CTA
+  if (lane < L) {
+#pragma unroll
+    for (int g = 0; g < G; ++g) {
+#pragma unroll
+      for (int j = 0; j < VPL; ++j) {
+#pragma unroll
+        for (int e = 0; e < kVec; ++e) sm_acc[warp][g][(j * L + sub) * kVec + e] = acc[g][j * kVec + e];
+      }
+      if (lane == 0) {
+        sm_m[warp][g] = m[g];
+        sm_w[warp][g] = l[g];
+      }
+    }
+  }
+  __syncthreads();
+  if (threadIdx.x < G) {
+    const int g = threadIdx.x;
+    float mx = -INFINITY;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) mx = fmaxf(mx, sm_m[w][g]);
+    float sum = 0.0f;
+    float weight[kWarps];
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) {
+      weight[w] = mx == -INFINITY ? 0.0f : exp2f(sm_m[w][g] - mx);
+      sum += sm_w[w][g] * weight[w];
+    }
+    const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) sm_w[w][g] = weight[w] * inv;
+    sm_total[g][0] = mx;
+    sm_total[g][1] = sum;
+  }
+  __syncthreads();
+  for (int i = threadIdx.x; i < G * D; i += kThreads) {
+    const int g = i / D;
+    const int d = i % D;
+    if (g >= nheads) continue;
+    float o = 0.0f;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) o += sm_w[w][g] * sm_acc[w][g][d];
+    const int64_t row_index = static_cast<int64_t>(b) * a.num_heads + head0 + g;
+    if (num_splits == 1) {
+      static_cast<T*>(a.out)[row_index * D + d] = from_float<T>(o);
+    } else {
+      a.part_out[(row_index * a.max_splits + split) * D + d] = o;
+    }
+  }
+  if (num_splits > 1 && threadIdx.x < nheads && threadIdx.x < G) {
+    const int64_t at = (static_cast<int64_t>(b) * a.num_heads + head0 + threadIdx.x) * a.max_splits + split;
+    a.part_ml[2 * at] = sm_total[threadIdx.x][0];
+    a.part_ml[2 * at + 1] = sm_total[threadIdx.x][1];
+  }
+}
+
+// Merges the partitions of each (sequence, query head); one thread per output element.
+template <typename T, int D>
+__global__ void __launch_bounds__(D) reduce_kernel(const Args a) {
+  const int head = blockIdx.x;
+  const int b = blockIdx.y;
+  const int d = threadIdx.x;
+  const int read_len = a.padded_len > 0 ? a.padded_len : a.context_lens[b];
+  const int n = (read_len + a.partition - 1) / a.partition;
+  if (n <= 1) return;  // written directly by attention_kernel
+  const int64_t row_index = static_cast<int64_t>(b) * a.num_heads + head;
+  const float* ml = a.part_ml + 2 * row_index * a.max_splits;
+  const float* part = a.part_out + row_index * a.max_splits * D + d;
+  float mx = -INFINITY;
+  for (int s = 0; s < n; ++s) mx = fmaxf(mx, ml[2 * s]);
+  float sum = 0.0f;
+  float o = 0.0f;
+  for (int s = 0; s < n; ++s) {
+    const float m = ml[2 * s];
+    const float w = m == -INFINITY ? 0.0f : exp2f(m - mx) * ml[2 * s + 1];
+    sum += w;
+    o = fmaf(w, part[s * D], o);
+  }
+  static_cast<T*>(a.out)[row_index * D + d] = from_float<T>(o / sum);
+}
+
+struct Launch {
+  Args args;
+  int32_t head_dim;
+  int32_t batch;
+  int32_t num_kv_heads;
+  bool paged;
+  bool grouped;  // v4; false: v3
+};
+
+template <typename T, int D, int G, bool kPaged, bool kGrouped>
+cudaError_t launch_kernel(const Launch& l, cudaStream_t stream) {
+  const dim3 grid(kGrouped ? l.num_kv_heads : l.args.num_heads, l.batch,
+                  kGrouped ? l.args.max_splits : 1);
+  attention_kernel<T, D, G, kPaged, kGrouped><<<grid, kThreads, 0, stream>>>(l.args);
+  TS_CUDA_TRY_LAUNCH();
+  if (kGrouped && l.args.max_splits > 1) {
+    reduce_kernel<T, D><<<dim3(l.args.num_heads, l.batch), D, 0, stream>>>(l.args);
+    TS_CUDA_TRY_LAUNCH();
+  }
+  return cudaSuccess;
+}
+
+template <typename T, int D, bool kPaged>
+cudaError_t launch_grouped(const Launch& l, cudaStream_t stream) {
+  const int g = l.args.group;
+  if (g <= 1) return launch_kernel<T, D, 1, kPaged, true>(l, stream);
+  if (g <= 2) return launch_kernel<T, D, 2, kPaged, true>(l, stream);
+  if (g <= 4) return launch_kernel<T, D, 4, kPaged, true>(l, stream);
+  if (g <= 8) return launch_kernel<T, D, 8, kPaged, true>(l, stream);
+  return cudaErrorInvalidValue;
+}
+
+template <typename T, int D>
+cudaError_t launch_dim(const Launch& l, cudaStream_t stream) {
+  if (!l.grouped) {
+    if (!l.paged) return cudaErrorInvalidValue;
+    return launch_kernel<T, D, 1, true, false>(l, stream);
+  }
+  return l.paged ? launch_grouped<T, D, true>(l, stream) : launch_grouped<T, D, false>(l, stream);
+}
+
+template <typename T>
+cudaError_t launch(const Launch& l, cudaStream_t stream) {
+  switch (l.head_dim) {
+    case 64: return launch_dim<T, 64>(l, stream);
+    case 128: return launch_dim<T, 128>(l, stream);
+    case 256: return launch_dim<T, 256>(l, stream);
+    default: return cudaErrorInvalidValue;
+  }
+}
+
+}  // namespace tinyserve::gpu::fast
