@@ -13,6 +13,7 @@ std::string_view kernel_version_name(KernelVersion v) {
     case KernelVersion::kV2: return "v2";
     case KernelVersion::kV3: return "v3";
     case KernelVersion::kV4: return "v4";
+    case KernelVersion::kV5: return "v5";
   }
   return "?";
 }

@@ -42,10 +42,13 @@ enum class KernelVersion : uint8_t {
   kV3,  // one CTA per (sequence, head), 16-byte loads, a thread group per token, online softmax
   kV4,  // one CTA per (sequence, KV head, split): GQA group shares each K/V load, split-KV with a
         // reduce kernel, the next tokens' loads in flight while the current ones are used
+  kV5,  // v4 with the group's scores and weighted sums on the tensor cores (fp16/bf16, head
+        // dim <= 128; other shapes run v4)
 };
 inline constexpr KernelVersion kAllKernelVersions[] = {KernelVersion::kV1, KernelVersion::kV2,
-                                                       KernelVersion::kV3, KernelVersion::kV4};
-std::string_view kernel_version_name(KernelVersion v);  // "v1".."v4"
+                                                       KernelVersion::kV3, KernelVersion::kV4,
+                                                       KernelVersion::kV5};
+std::string_view kernel_version_name(KernelVersion v);  // "v1".."v5"
 bool parse_kernel_version(std::string_view text, KernelVersion& out);
 
 struct KvGeometry {

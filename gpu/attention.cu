@@ -1,5 +1,5 @@
 // Decode attention: the seed's first two kernels (v1, v2), the split planning, and the dispatch
-// of every version over dtypes. The vectorised kernels (v3, v4) live in attention_fast.cuh.
+// of every version over dtypes. The vectorised kernels (v3, v4, v5) live in attention_fast.cuh.
 #include "gpu/attention.h"
 
 #include <algorithm>
@@ -229,7 +229,7 @@ AttentionPlan plan_attention(KernelVersion version, const DecodeBatch& batch, in
   plan.version = version;
   const int32_t max_len = std::max(1, batch.max_context_len);
   plan.partition_tokens = max_len;
-  if (version != KernelVersion::kV4) return plan;
+  if (version != KernelVersion::kV4 && version != KernelVersion::kV5) return plan;
   int32_t part = options.partition_tokens;
   if (part <= 0) part = auto_partition(static_cast<int64_t>(batch.batch) * num_kv_heads, max_len);
   if (part >= max_len) return plan;
@@ -277,14 +277,16 @@ cudaError_t paged_attention(const AttentionPlan& plan, const PagedKv& cache,
   l.batch = batch.batch;
   l.num_kv_heads = cache.num_kv_heads;
   l.paged = true;
-  l.grouped = plan.version == KernelVersion::kV4;
+  l.grouped = plan.version == KernelVersion::kV4 || plan.version == KernelVersion::kV5;
+  l.tensor_cores = plan.version == KernelVersion::kV5;
   return by_dtype(cache.dtype, [&](auto t) { return fast::launch<decltype(t)>(l, stream); });
 }
 
 cudaError_t contiguous_attention(const AttentionPlan& plan, const ContiguousKv& cache,
                                  const DecodeBatch& batch, void* workspace, cudaStream_t stream) {
   if (batch.batch == 0) return cudaSuccess;
-  if (plan.version != KernelVersion::kV4 || !plan_fits(plan, batch, workspace) ||
+  if ((plan.version != KernelVersion::kV4 && plan.version != KernelVersion::kV5) ||
+      !plan_fits(plan, batch, workspace) ||
       batch.batch > cache.batch || batch.num_heads % cache.num_kv_heads != 0 ||
       (cache.read_padded && batch.max_context_len != cache.max_len)) {
     return cudaErrorInvalidValue;
@@ -301,6 +303,7 @@ cudaError_t contiguous_attention(const AttentionPlan& plan, const ContiguousKv& 
   l.num_kv_heads = cache.num_kv_heads;
   l.paged = false;
   l.grouped = true;
+  l.tensor_cores = plan.version == KernelVersion::kV5;
   return by_dtype(cache.dtype, [&](auto t) { return fast::launch<decltype(t)>(l, stream); });
 }
 

@@ -14,7 +14,7 @@
 namespace tinyserve::gpu {
 
 struct AttentionOptions {
-  int32_t partition_tokens = 0;  // v4: tokens per split-KV partition; 0 = chosen from the shape
+  int32_t partition_tokens = 0;  // v4/v5: tokens per split-KV partition; 0 = chosen from the shape
 };
 
 // What a launch will do: how the context is split and the device workspace it needs.
@@ -34,9 +34,9 @@ AttentionPlan plan_attention(KernelVersion version, const DecodeBatch& batch, in
 cudaError_t paged_attention(const AttentionPlan& plan, const PagedKv& cache,
                             const DecodeBatch& batch, void* workspace, cudaStream_t stream);
 
-// The v4 kernel over the contiguous layout (cache.read_padded: the padded-batch baseline). The
-// plan must come from plan_attention(kV4, ...) with batch.max_context_len == cache.max_len when
-// padded.
+// The v4 or v5 kernel over the contiguous layout (cache.read_padded: the padded-batch baseline).
+// The plan must come from plan_attention(kV4 or kV5, ...), with batch.max_context_len ==
+// cache.max_len when padded.
 cudaError_t contiguous_attention(const AttentionPlan& plan, const ContiguousKv& cache,
                                  const DecodeBatch& batch, void* workspace, cudaStream_t stream);
 

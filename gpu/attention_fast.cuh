@@ -1,5 +1,5 @@
-// The vectorised decode attention kernels (v3, v4) and the split-KV reduce kernel, templated on
-// element type, head dim, GQA group bound and layout. Instantiated once per dtype in
+// The vectorised decode attention kernels (v3, v4, v5) and the split-KV reduce kernel, templated
+// on element type, head dim, GQA group bound and layout. Instantiated once per dtype in
 // attention_fast_{f32,f16,bf16}.cu so the three compile in parallel.
 //
 // Work split: a "row" of kLanes threads holds one token's K (and V) row, 16 bytes per thread per
@@ -10,6 +10,8 @@
 //   v4: one CTA per (sequence, KV head, partition of `partition` tokens): the group's query heads
 //       share every K/V load; partitions merge in reduce_kernel; the next step's K/V loads are
 //       issued before the current step is used.
+//   v5: v4 with the scores and weighted sums on the tensor cores (attention_tc_kernel), for
+//       fp16/bf16 and head dims up to 128; other shapes run v4.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -70,6 +72,58 @@ __device__ __forceinline__ void merge(float& m, float& l, float (&acc)[E], float
 #pragma unroll
   for (int e = 0; e < E; ++e) acc[e] = acc[e] * a + acc2[e] * b;
   m = mn;
+}
+
+// The CTA's result from each warp's (max, sum, unnormalised output) in shared memory:
+// normalises, then writes the output (one partition) or the partition's partial result.
+// sm_acc: [kWarps][G][D + kPad]; sm_m, sm_w (holding each warp's sum): [kWarps][G].
+inline constexpr int kPad = 4;  // floats of padding per shared row (fewer bank conflicts)
+
+template <typename T, int D, int G>
+__device__ void finish_cta(const Args& a, float (*sm_acc)[G][D + kPad], float (*sm_m)[G],
+                           float (*sm_w)[G], int b, int head0, int nheads, int split,
+                           int num_splits) {
+  __shared__ float sm_total[G][2];  // max, sum of the CTA
+  __syncthreads();
+  if (threadIdx.x < G) {
+    const int g = threadIdx.x;
+    float mx = -INFINITY;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) mx = fmaxf(mx, sm_m[w][g]);
+    float sum = 0.0f;
+    float weight[kWarps];
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) {
+      weight[w] = mx == -INFINITY ? 0.0f : exp2f(sm_m[w][g] - mx);
+      sum += sm_w[w][g] * weight[w];
+    }
+    const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) sm_w[w][g] = weight[w] * inv;
+    sm_total[g][0] = mx;
+    sm_total[g][1] = sum;
+  }
+  __syncthreads();
+  for (int i = threadIdx.x; i < G * D; i += kThreads) {
+    const int g = i / D;
+    const int d = i % D;
+    if (g >= nheads) continue;
+    float o = 0.0f;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) o += sm_w[w][g] * sm_acc[w][g][d];
+    const int64_t row_index = static_cast<int64_t>(b) * a.num_heads + head0 + g;
+    if (num_splits == 1) {
+      static_cast<T*>(a.out)[row_index * D + d] = from_float<T>(o);
+    } else {
+      a.part_out[(row_index * a.max_splits + split) * D + d] = o;
+    }
+  }
+  if (num_splits > 1 && threadIdx.x < nheads && threadIdx.x < G) {
+    const int64_t at =
+        (static_cast<int64_t>(b) * a.num_heads + head0 + threadIdx.x) * a.max_splits + split;
+    a.part_ml[2 * at] = sm_total[threadIdx.x][0];
+    a.part_ml[2 * at + 1] = sm_total[threadIdx.x][1];
+  }
 }
 
 template <typename T, int D, int G, bool kPaged, bool kGrouped>
@@ -238,10 +292,9 @@ __global__ void __launch_bounds__(kThreads, G <= 4 ? 4 : 2) attention_kernel(con
     }
   }
 
-  __shared__ float sm_acc[kWarps][G][D];
+  __shared__ float sm_acc[kWarps][G][D + kPad];
   __shared__ float sm_m[kWarps][G];
-  __shared__ float sm_w[kWarps][G];  // l first, then each warp's weight in the final sum
-  __shared__ float sm_total[G][2];   // max, sum of the CTA
+  __shared__ float sm_w[kWarps][G];
   if (lane < L) {
 #pragma unroll
     for (int g = 0; g < G; ++g) {
@@ -256,45 +309,201 @@ __global__ void __launch_bounds__(kThreads, G <= 4 ? 4 : 2) attention_kernel(con
       }
     }
   }
-  __syncthreads();
-  if (threadIdx.x < G) {
-    const int g = threadIdx.x;
-    float mx = -INFINITY;
-#pragma unroll
-    for (int w = 0; w < kWarps; ++w) mx = fmaxf(mx, sm_m[w][g]);
-    float sum = 0.0f;
-    float weight[kWarps];
-#pragma unroll
-    for (int w = 0; w < kWarps; ++w) {
-      weight[w] = mx == -INFINITY ? 0.0f : exp2f(sm_m[w][g] - mx);
-      sum += sm_w[w][g] * weight[w];
-    }
-    const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
-#pragma unroll
-    for (int w = 0; w < kWarps; ++w) sm_w[w][g] = weight[w] * inv;
-    sm_total[g][0] = mx;
-    sm_total[g][1] = sum;
+  finish_cta<T, D, G>(a, sm_acc, sm_m, sm_w, b, head0, nheads, split, num_splits);
+}
+
+// D = C + A * B on the tensor cores: m16n8k16, A row-major (16 x 16), B column-major (16 x 8),
+// fp16 or bf16 inputs, float accumulators. Fragment of thread (g = lane / 4, t = lane % 4):
+//   A: a0 (row g, cols 2t..2t+1), a1 (row g+8, same), a2 (row g, cols 2t+8..), a3 (row g+8, ..)
+//   B: b0 (rows 2t..2t+1, col g), b1 (rows 2t+8..2t+9, col g)
+//   C: c0, c1 (row g, cols 2t, 2t+1), c2, c3 (row g+8, cols 2t, 2t+1)
+template <typename T>
+__device__ __forceinline__ void mma_16816(float (&c)[4], uint32_t a0, uint32_t a2, uint32_t b0,
+                                          uint32_t b1) {
+  const uint32_t zero = 0;  // rows g+8 of A: the padding rows above the group's 8 heads
+  if constexpr (std::is_same_v<T, __half>) {
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+        "{%8,%9}, {%0,%1,%2,%3};"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a0), "r"(zero), "r"(a2), "r"(zero), "r"(b0), "r"(b1));
+  } else {
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+        "{%8,%9}, {%0,%1,%2,%3};"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a0), "r"(zero), "r"(a2), "r"(zero), "r"(b0), "r"(b1));
   }
-  __syncthreads();
-  for (int i = threadIdx.x; i < G * D; i += kThreads) {
-    const int g = i / D;
-    const int d = i % D;
-    if (g >= nheads) continue;
-    float o = 0.0f;
+}
+
+__device__ __forceinline__ uint32_t word(const uint4& v, int i) {
+  return i == 0 ? v.x : i == 1 ? v.y : i == 2 ? v.z : v.w;
+}
+
+template <typename T>
+__device__ __forceinline__ uint32_t pack2(float lo, float hi) {
+  if constexpr (std::is_same_v<T, __half>) {
+    const __half2 h = __floats2half2_rn(lo, hi);
+    return *reinterpret_cast<const uint32_t*>(&h);
+  } else {
+    const __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
+    return *reinterpret_cast<const uint32_t*>(&h);
+  }
+}
+
+// v5 for fp16/bf16 and head dims up to 128: v4's work split (CTA per sequence, KV head and
+// partition), with each warp taking 16-token tiles and the GQA group's scores and weighted sums
+// on the tensor cores. The group's (up to 8) query heads are the M rows of both products:
+//   S[heads x 16 tokens] = Q[heads x D] K^T     (two n8 tiles of tokens, D / 16 k-steps)
+//   O[heads x D]        += P[heads x 16 tokens] V (D / 8 n8 tiles of dims, one k-step)
+// so S's accumulator fragment is P's operand fragment with no data exchange. Within each
+// product, the summed dimension may be permuted freely, which lets every thread feed the tensor
+// cores straight from 16-byte loads: for S, thread t owns dims [32s + 8t, 32s + 8t + 8) of its
+// token g (words 0-1 for k-step 2s, words 2-3 for 2s + 1); for O, output column g of n-tile j is
+// dim (D / 8) * g + j, so thread (g, t) loads dims [(D / 8) g, (D / 8)(g + 1)) of tokens
+// 2t, 2t+1, 2t+8, 2t+9 and pairs them with one byte permute per register.
+template <typename T, int D, bool kPaged>
+__global__ void __launch_bounds__(kThreads, 3) attention_tc_kernel(const Args a) {
+  static_assert(D == 64 || D == 128);
+  constexpr int KV = D / 32;  // 16-byte K vectors per token per thread
+  constexpr int VV = D / 64;  // 16-byte V vectors per token per thread
+  constexpr int NT = D / 8;   // n8 tiles of output dims
+  constexpr int kTile = 16;
+  constexpr int G = 8;
+
+  const int b = blockIdx.y;
+  const int split = blockIdx.z;
+  const int kv_head = blockIdx.x;
+  const int head0 = kv_head * a.group;
+  const int nheads = a.group;
+  const int len = a.context_lens[b];
+  const int read_len = a.padded_len > 0 ? a.padded_len : len;
+  const int begin = split * a.partition;
+  if (begin >= read_len) return;
+  const int end = min(begin + a.partition, read_len);
+  const int valid_end = min(end, len);
+  const int num_splits = (read_len + a.partition - 1) / a.partition;
+
+  const int lane = threadIdx.x & 31;
+  const int warp = threadIdx.x >> 5;
+  const int g = lane >> 2;
+  const int t = lane & 3;
+  const T* k_head = static_cast<const T*>(a.k) + kv_head * a.head_stride;
+  const T* v_head = static_cast<const T*>(a.v) + kv_head * a.head_stride;
+  const int32_t* table = a.block_tables + static_cast<int64_t>(b) * a.max_blocks_per_seq;
+  const int block_mask = (1 << a.block_shift) - 1;
+
+  uint4 qv[KV];
 #pragma unroll
-    for (int w = 0; w < kWarps; ++w) o += sm_w[w][g] * sm_acc[w][g][d];
-    const int64_t row_index = static_cast<int64_t>(b) * a.num_heads + head0 + g;
-    if (num_splits == 1) {
-      static_cast<T*>(a.out)[row_index * D + d] = from_float<T>(o);
+  for (int s = 0; s < KV; ++s) {
+    qv[s] = make_uint4(0, 0, 0, 0);
+    if (g < nheads) {
+      const T* qh =
+          static_cast<const T*>(a.q) + (static_cast<int64_t>(b) * a.num_heads + head0 + g) * D;
+      qv[s] = *reinterpret_cast<const uint4*>(qh + 32 * s + 8 * t);
+    }
+  }
+
+  const auto row_offset = [&](int tok) -> int64_t {
+    if constexpr (kPaged) {
+      return static_cast<int64_t>(__ldg(table + (tok >> a.block_shift))) * a.outer_stride +
+             (tok & block_mask) * D;
     } else {
-      a.part_out[(row_index * a.max_splits + split) * D + d] = o;
+      return static_cast<int64_t>(b) * a.outer_stride + static_cast<int64_t>(tok) * D;
+    }
+  };
+
+  float o[NT][4];
+#pragma unroll
+  for (int j = 0; j < NT; ++j) o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0.0f;
+  float m = -INFINITY;  // of head g, log2 units
+  float l = 0.0f;       // this thread's share of head g's sum
+
+  for (int base = begin + warp * kTile; base < end; base += kWarps * kTile) {
+    uint4 kr[2][KV];
+    uint4 vr[4][VV];
+#pragma unroll
+    for (int n = 0; n < 2; ++n) {
+      const int64_t off = row_offset(min(base + 8 * n + g, end - 1));
+#pragma unroll
+      for (int s = 0; s < KV; ++s) kr[n][s] = load_vec(k_head + off + 32 * s + 8 * t);
+    }
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const int64_t off = row_offset(min(base + 2 * t + (i & 1) + 8 * (i >> 1), end - 1));
+#pragma unroll
+      for (int s = 0; s < VV; ++s) vr[i][s] = load_vec(v_head + off + (D / 8) * g + 8 * s);
+    }
+
+    float sc[2][4];
+#pragma unroll
+    for (int n = 0; n < 2; ++n) {
+      sc[n][0] = sc[n][1] = sc[n][2] = sc[n][3] = 0.0f;
+#pragma unroll
+      for (int s = 0; s < KV; ++s) {
+        mma_16816<T>(sc[n], qv[s].x, qv[s].y, kr[n][s].x, kr[n][s].y);
+        mma_16816<T>(sc[n], qv[s].z, qv[s].w, kr[n][s].z, kr[n][s].w);
+      }
+    }
+    // sc[n][e], e < 2: head g, token base + 8n + 2t + e.
+    float tile_max = -INFINITY;
+#pragma unroll
+    for (int n = 0; n < 2; ++n) {
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const bool valid = base + 8 * n + 2 * t + e < valid_end;
+        sc[n][e] = valid ? sc[n][e] * a.scale_log2 : -INFINITY;
+        tile_max = fmaxf(tile_max, sc[n][e]);
+      }
+    }
+    tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 1));
+    tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 2));
+    const float m_new = fmaxf(m, tile_max);
+    if (m_new == -INFINITY) continue;  // no attended token yet (the same for every row)
+    if (m_new > m) {
+      const float alpha = exp2f(m - m_new);
+      l *= alpha;
+#pragma unroll
+      for (int j = 0; j < NT; ++j) {
+        o[j][0] *= alpha;
+        o[j][1] *= alpha;
+      }
+      m = m_new;
+    }
+    float p[2][2];
+#pragma unroll
+    for (int n = 0; n < 2; ++n) {
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        p[n][e] = exp2f(sc[n][e] - m);
+        l += p[n][e];
+      }
+    }
+    const uint32_t pa0 = pack2<T>(p[0][0], p[0][1]);
+    const uint32_t pa2 = pack2<T>(p[1][0], p[1][1]);
+#pragma unroll
+    for (int j = 0; j < NT; ++j) {
+      const int w = (j % 8) / 2;
+      const uint32_t selector = (j & 1) ? 0x7632u : 0x5410u;
+      const uint32_t b0 = __byte_perm(word(vr[0][j / 8], w), word(vr[1][j / 8], w), selector);
+      const uint32_t b1 = __byte_perm(word(vr[2][j / 8], w), word(vr[3][j / 8], w), selector);
+      mma_16816<T>(o[j], pa0, pa2, b0, b1);
     }
   }
-  if (num_splits > 1 && threadIdx.x < nheads && threadIdx.x < G) {
-    const int64_t at = (static_cast<int64_t>(b) * a.num_heads + head0 + threadIdx.x) * a.max_splits + split;
-    a.part_ml[2 * at] = sm_total[threadIdx.x][0];
-    a.part_ml[2 * at + 1] = sm_total[threadIdx.x][1];
+
+  l += __shfl_xor_sync(0xffffffffu, l, 1);
+  l += __shfl_xor_sync(0xffffffffu, l, 2);
+  __shared__ float sm_acc[kWarps][G][D + kPad];
+  __shared__ float sm_m[kWarps][G];
+  __shared__ float sm_w[kWarps][G];
+#pragma unroll
+  for (int j = 0; j < NT; ++j) {
+    sm_acc[warp][g][(D / 8) * (2 * t) + j] = o[j][0];
+    sm_acc[warp][g][(D / 8) * (2 * t + 1) + j] = o[j][1];
   }
+  if (t == 0) {
+    sm_m[warp][g] = m;
+    sm_w[warp][g] = l;
+  }
+  finish_cta<T, D, G>(a, sm_acc, sm_m, sm_w, b, head0, nheads, split, num_splits);
 }
 
 // Merges the partitions of each (sequence, query head); one thread per output element.
@@ -328,8 +537,18 @@ struct Launch {
   int32_t batch;
   int32_t num_kv_heads;
   bool paged;
-  bool grouped;  // v4; false: v3
+  bool grouped;       // v4 or v5; false: v3
+  bool tensor_cores;  // v5 (fp16/bf16, head dim <= 128)
 };
+
+template <typename T, int D>
+cudaError_t launch_reduce(const Launch& l, cudaStream_t stream) {
+  if (l.args.max_splits > 1) {
+    reduce_kernel<T, D><<<dim3(l.args.num_heads, l.batch), D, 0, stream>>>(l.args);
+    TS_CUDA_TRY_LAUNCH();
+  }
+  return cudaSuccess;
+}
 
 template <typename T, int D, int G, bool kPaged, bool kGrouped>
 cudaError_t launch_kernel(const Launch& l, cudaStream_t stream) {
@@ -337,11 +556,15 @@ cudaError_t launch_kernel(const Launch& l, cudaStream_t stream) {
                   kGrouped ? l.args.max_splits : 1);
   attention_kernel<T, D, G, kPaged, kGrouped><<<grid, kThreads, 0, stream>>>(l.args);
   TS_CUDA_TRY_LAUNCH();
-  if (kGrouped && l.args.max_splits > 1) {
-    reduce_kernel<T, D><<<dim3(l.args.num_heads, l.batch), D, 0, stream>>>(l.args);
-    TS_CUDA_TRY_LAUNCH();
-  }
-  return cudaSuccess;
+  return kGrouped ? launch_reduce<T, D>(l, stream) : cudaSuccess;
+}
+
+template <typename T, int D, bool kPaged>
+cudaError_t launch_tc(const Launch& l, cudaStream_t stream) {
+  const dim3 grid(l.num_kv_heads, l.batch, l.args.max_splits);
+  attention_tc_kernel<T, D, kPaged><<<grid, kThreads, 0, stream>>>(l.args);
+  TS_CUDA_TRY_LAUNCH();
+  return launch_reduce<T, D>(l, stream);
 }
 
 template <typename T, int D, bool kPaged>
@@ -356,6 +579,11 @@ cudaError_t launch_grouped(const Launch& l, cudaStream_t stream) {
 
 template <typename T, int D>
 cudaError_t launch_dim(const Launch& l, cudaStream_t stream) {
+  if constexpr (!std::is_same_v<T, float> && D <= 128) {
+    if (l.tensor_cores && l.args.group <= 8) {
+      return l.paged ? launch_tc<T, D, true>(l, stream) : launch_tc<T, D, false>(l, stream);
+    }
+  }
   if (!l.grouped) {
     if (!l.paged) return cudaErrorInvalidValue;
     return launch_kernel<T, D, 1, true, false>(l, stream);

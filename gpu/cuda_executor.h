@@ -11,8 +11,8 @@
 namespace tinyserve::gpu {
 
 struct CudaExecutorOptions {
-  KernelVersion kernel = KernelVersion::kV4;
-  int32_t partition_tokens = 0;  // v4 split-KV partition; 0 = chosen per step
+  KernelVersion kernel = KernelVersion::kV5;
+  int32_t partition_tokens = 0;  // v4/v5 split-KV partition; 0 = chosen per step
 };
 
 class CudaExecutor final : public KvExecutor {

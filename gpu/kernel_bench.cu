@@ -327,7 +327,7 @@ class Bench {
   }
 
   int reps_for(KernelVersion v, double estimate_ms) const {
-    if (v == KernelVersion::kV3 || v == KernelVersion::kV4) return o_.repetitions;
+    if (v != KernelVersion::kV1 && v != KernelVersion::kV2) return o_.repetitions;
     const auto fit = static_cast<int>(o_.slow_budget_ms / std::max(estimate_ms, 1e-3));
     return std::clamp(fit, 3, o_.repetitions);
   }
@@ -339,6 +339,14 @@ class Bench {
     return lens;
   }
 
+  // The version the layout comparisons use: v5 if asked for, else v4.
+  KernelVersion fast() const {
+    const auto& v = o_.versions;
+    return std::find(v.begin(), v.end(), KernelVersion::kV5) != v.end() ? KernelVersion::kV5
+                                                                        : KernelVersion::kV4;
+  }
+  std::string fast_name() const { return std::string(kernel_version_name(fast())); }
+
   void attention_config(const Config& c) {
     const std::vector<int32_t> lens = lengths(c);
     out_ << "\nconfig " << c.name << ": batch " << c.batch << ", context " << c.min_len << ".."
@@ -349,9 +357,9 @@ class Bench {
     DeviceMemory workspace(plan_attention(KernelVersion::kV4, p.batch, c.kv_heads, c.head_dim,
                                           {128})
                                .workspace_bytes);
-    std::vector<float> v4_out;
+    std::vector<float> fast_out;
     std::vector<std::pair<std::string, std::vector<float>>> outputs;
-    double v4_ms = 0.0;
+    double fast_ms = 0.0;
     for (KernelVersion v : o_.versions) {
       const AttentionPlan plan = plan_attention(v, p.batch, c.kv_heads, c.head_dim);
       const auto launch = [&] {
@@ -367,17 +375,18 @@ class Bench {
       const std::string note =
           plan.max_splits > 1 ? cat("partition ", plan.partition_tokens, " tokens") : "";
       row(c.name, cat(kernel_version_name(v), " paged"), ms, p.bytes, reps, note);
-      if (v == KernelVersion::kV4) {
-        v4_ms = ms;
-        v4_out = outputs.back().second;
+      if (v == fast()) {
+        fast_ms = ms;
+        fast_out = outputs.back().second;
       }
     }
     for (const auto& [name, values] : outputs) {
-      const std::vector<float>& ref = v4_out.empty() ? outputs.front().second : v4_out;
-      out_ << "  check: " << name << " output vs " << (v4_out.empty() ? outputs.front().first : "v4")
+      const std::vector<float>& ref = fast_out.empty() ? outputs.front().second : fast_out;
+      out_ << "  check: " << name << " output vs "
+           << (fast_out.empty() ? outputs.front().first : fast_name())
            << ": relative difference " << fmt("%.2e", relative_diff(values, ref)) << "\n";
     }
-    if (v4_out.empty()) return;
+    if (fast_out.empty()) return;
 
     // The same kernel over the contiguous layout, then over the padded batch.
     const int32_t max_len = p.batch.max_context_len;
@@ -398,7 +407,7 @@ class Bench {
                                                        p.batch.context_lens,
                                                        p.batch.max_blocks_per_seq);
     BENCH_CHECK(cudaGetLastError());
-    const AttentionPlan plan = plan_attention(KernelVersion::kV4, p.batch, c.kv_heads, c.head_dim);
+    const AttentionPlan plan = plan_attention(fast(), p.batch, c.kv_heads, c.head_dim);
     for (bool padded : {false, true}) {
       contiguous.read_padded = padded;
       const auto launch = [&] {
@@ -408,30 +417,32 @@ class Bench {
       BENCH_CHECK(launch());
       const std::vector<float> values = download(p.out.get(), c.dtype, out_elems);
       const double ms = timer_.median_ms(launch, o_.warmup, o_.repetitions);
-      const double diff = relative_diff(values, v4_out);
+      const double diff = relative_diff(values, fast_out);
       if (!padded) {
-        const bool same = values == v4_out;
-        row(c.name, "v4 contiguous", ms, p.bytes, o_.repetitions,
+        const bool same = values == fast_out;
+        row(c.name, fast_name() + " contiguous", ms, p.bytes, o_.repetitions,
             same ? "output identical to paged" : cat("output differs: ", fmt("%.2e", diff)));
-        out_ << "  paged / contiguous time: " << fmt("%.4f", v4_ms / ms) << "\n";
-        ratios_.push_back(cat(c.name, ": v4 paged / contiguous = ", fmt("%.4f", v4_ms / ms)));
+        out_ << "  paged / contiguous time: " << fmt("%.4f", fast_ms / ms) << "\n";
+        ratios_.push_back(
+            cat(c.name, ": ", fast_name(), " paged / contiguous = ", fmt("%.4f", fast_ms / ms)));
       } else {
-        row(c.name, "v4 padded batch", ms, p.bytes, o_.repetitions,
+        row(c.name, fast_name() + " padded batch", ms, p.bytes, o_.repetitions,
             cat("reads ", max_len, " positions per sequence; output vs paged ",
                 fmt("%.2e", diff)));
-        ratios_.push_back(cat(c.name, ": padded batch / v4 paged = ", fmt("%.3f", ms / v4_ms)));
+        ratios_.push_back(cat(c.name, ": padded batch / ", fast_name(),
+                              " paged = ", fmt("%.3f", ms / fast_ms)));
       }
     }
 
     if (o_.partition_sweep) {
       for (int32_t part : {128, 256, 512, 1024, 2048, 4096}) {
-        const AttentionPlan pp =
-            plan_attention(KernelVersion::kV4, p.batch, c.kv_heads, c.head_dim, {part});
+        const AttentionPlan pp = plan_attention(fast(), p.batch, c.kv_heads, c.head_dim, {part});
         DeviceMemory ws(pp.workspace_bytes);
         const double ms = timer_.median_ms(
             [&] { return paged_attention(pp, p.cache, p.batch, ws.get(), nullptr); }, o_.warmup,
             o_.repetitions);
-        row(c.name, cat("v4 paged, partition ", part), ms, p.bytes, o_.repetitions, "sweep");
+        row(c.name, cat(fast_name(), " paged, partition ", part), ms, p.bytes, o_.repetitions,
+            "sweep");
       }
     }
   }
@@ -439,21 +450,21 @@ class Bench {
   void block_size_sweep() {
     Config c = reference_config("B");
     const std::vector<int32_t> lens = lengths(c);
-    out_ << "\nblock-size sweep (config B, v4): paged vs contiguous\n";
+    out_ << "\nblock-size sweep (config B, " << fast_name() << "): paged vs contiguous\n";
     double contiguous_ms = 0.0;
     for (const Row& r : rows_) {
-      if (r.config == "B" && r.kernel == "v4 contiguous") contiguous_ms = r.ms;
+      if (r.config == "B" && r.kernel == fast_name() + " contiguous") contiguous_ms = r.ms;
     }
     for (int32_t bs : {8, 16, 32, 64, 128}) {
       PagedSetup p = make_paged(c, lens, bs, o_.seed);
-      const AttentionPlan plan = plan_attention(KernelVersion::kV4, p.batch, c.kv_heads, c.head_dim);
+      const AttentionPlan plan = plan_attention(fast(), p.batch, c.kv_heads, c.head_dim);
       DeviceMemory ws(plan.workspace_bytes);
       const double ms = timer_.median_ms(
           [&] { return paged_attention(plan, p.cache, p.batch, ws.get(), nullptr); }, o_.warmup,
           o_.repetitions);
       const std::string note =
           contiguous_ms > 0 ? cat("paged / contiguous ", fmt("%.4f", ms / contiguous_ms)) : "";
-      row(cat("B bs", bs), "v4 paged", ms, p.bytes, o_.repetitions, note);
+      row(cat("B bs", bs), fast_name() + " paged", ms, p.bytes, o_.repetitions, note);
     }
   }
 

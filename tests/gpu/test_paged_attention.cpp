@@ -92,7 +92,8 @@ struct HostProblem {
 
 std::vector<float> to_floats(const std::vector<uint8_t>& raw, DType t) {
   std::vector<float> out(raw.size() / dtype_size(t));
-  for (size_t i = 0; i < out.size(); ++i) out[i] = load_element(raw.data(), t, static_cast<int64_t>(i));
+  for (size_t i = 0; i < out.size(); ++i)
+    out[i] = load_element(raw.data(), t, static_cast<int64_t>(i));
   return out;
 }
 
@@ -135,8 +136,8 @@ void check_case(const Case& c) {
   const std::vector<float> out = run_on_gpu(c, p);
   const std::vector<double> ref = paged_attention_f64(p.cache, p.batch);
   REQUIRE(out.size() == ref.size());
-  const size_t unwritten =
-      static_cast<size_t>(std::count_if(out.begin(), out.end(), [](float x) { return !std::isfinite(x); }));
+  const size_t unwritten = static_cast<size_t>(
+      std::count_if(out.begin(), out.end(), [](float x) { return !std::isfinite(x); }));
   CHECK(unwritten == 0);
   CHECK(relative_error(out.data(), ref.data(), ref.size()) < tolerance(c.dtype));
 }
@@ -236,14 +237,17 @@ TEST_SUITE("gpu") {
     for (int32_t& len : lens) len = static_cast<int32_t>(rng.uniform_int(1, 3000));
     for (int32_t part : {1, 7, 16, 100, 512, 4096}) {
       for (DType t : kAllDTypes) {
-        Case c;
-        c.dtype = t;
-        c.partition = part;
-        c.lens = lens;
-        c.heads = 6;
-        c.kv_heads = 2;
-        c.seed = static_cast<uint64_t>(part);
-        check_case(c);
+        for (KernelVersion v : {KernelVersion::kV4, KernelVersion::kV5}) {
+          Case c;
+          c.version = v;
+          c.dtype = t;
+          c.partition = part;
+          c.lens = lens;
+          c.heads = 6;
+          c.kv_heads = 2;
+          c.seed = static_cast<uint64_t>(part);
+          check_case(c);
+        }
       }
     }
   }
@@ -252,62 +256,66 @@ TEST_SUITE("gpu") {
     if (skip_without_gpu()) return;
     for (DType t : kAllDTypes) {
       for (int32_t part : {0, 64}) {
-        Case c;
-        c.dtype = t;
-        c.lens = {40, 1, 1000, 333};
-        c.partition = part;
-        const HostProblem p(c);
-        const std::vector<double> ref = paged_attention_f64(p.cache, p.batch);
-        const int32_t max_len = 1000;
-        ContiguousKv host;
-        host.dtype = t;
-        host.batch = 4;
-        host.num_kv_heads = c.kv_heads;
-        host.max_len = max_len;
-        host.head_dim = c.head_dim;
-        std::vector<uint8_t> k(static_cast<size_t>(4) * c.kv_heads * max_len * c.head_dim *
-                                   dtype_size(t),
-                               0);  // padding must be finite: zeros, as a padded tensor holds
-        std::vector<uint8_t> v(k.size(), 0);
-        for (int32_t b = 0; b < 4; ++b) {
-          for (int32_t pos = 0; pos < c.lens[b]; ++pos) {
-            const int32_t block = p.tables[b * p.max_blocks + pos / c.block_size];
-            for (int32_t h = 0; h < c.kv_heads; ++h) {
-              for (int32_t d = 0; d < c.head_dim; ++d) {
-                const int64_t from = p.cache.index(block, h, pos % c.block_size, d);
-                const int64_t to = host.index(b, h, pos, d);
-                store_element(k.data(), t, to, load_element(p.k.data(), t, from));
-                store_element(v.data(), t, to, load_element(p.v.data(), t, from));
+        for (KernelVersion version : {KernelVersion::kV4, KernelVersion::kV5}) {
+          Case c;
+          c.dtype = t;
+          c.version = version;
+          c.lens = {40, 1, 1000, 333};
+          c.partition = part;
+          const HostProblem p(c);
+          const std::vector<double> ref = paged_attention_f64(p.cache, p.batch);
+          const int32_t max_len = 1000;
+          ContiguousKv host;
+          host.dtype = t;
+          host.batch = 4;
+          host.num_kv_heads = c.kv_heads;
+          host.max_len = max_len;
+          host.head_dim = c.head_dim;
+          std::vector<uint8_t> k(
+              static_cast<size_t>(4) * c.kv_heads * max_len * c.head_dim * dtype_size(t),
+              0);  // padding must be finite: zeros, as a padded tensor holds
+          std::vector<uint8_t> v(k.size(), 0);
+          for (int32_t b = 0; b < 4; ++b) {
+            for (int32_t pos = 0; pos < c.lens[b]; ++pos) {
+              const int32_t block = p.tables[b * p.max_blocks + pos / c.block_size];
+              for (int32_t h = 0; h < c.kv_heads; ++h) {
+                for (int32_t d = 0; d < c.head_dim; ++d) {
+                  const int64_t from = p.cache.index(block, h, pos % c.block_size, d);
+                  const int64_t to = host.index(b, h, pos, d);
+                  store_element(k.data(), t, to, load_element(p.k.data(), t, from));
+                  store_element(v.data(), t, to, load_element(p.v.data(), t, from));
+                }
               }
             }
           }
-        }
-        DeviceArray dk(k), dv(v), q(p.q), lens(c.lens), out(p.q.size());
-        ContiguousKv cache = host;
-        cache.k = dk.get();
-        cache.v = dv.get();
-        DecodeBatch db = p.batch;
-        db.q = q.get();
-        db.out = out.get();
-        db.block_tables = nullptr;
-        db.context_lens = lens.get<int32_t>();
-        for (bool padded : {false, true}) {
-          CAPTURE(dtype_name(t));
-          CAPTURE(part);
-          CAPTURE(padded);
-          cache.read_padded = padded;
-          db.max_context_len = max_len;
-          gpu::AttentionOptions options;
-          options.partition_tokens = part;
-          const gpu::AttentionPlan plan =
-              gpu::plan_attention(KernelVersion::kV4, db, c.kv_heads, c.head_dim, options);
-          DeviceArray workspace(plan.workspace_bytes);
-          workspace.poison();
-          out.poison();
-          CHECK_CUDA(gpu::contiguous_attention(plan, cache, db, workspace.get(), nullptr));
-          CHECK_CUDA(cudaDeviceSynchronize());
-          const std::vector<float> got = to_floats(out.bytes(), t);
-          CHECK(relative_error(got.data(), ref.data(), ref.size()) < tolerance(t));
+          DeviceArray dk(k), dv(v), q(p.q), lens(c.lens), out(p.q.size());
+          ContiguousKv cache = host;
+          cache.k = dk.get();
+          cache.v = dv.get();
+          DecodeBatch db = p.batch;
+          db.q = q.get();
+          db.out = out.get();
+          db.block_tables = nullptr;
+          db.context_lens = lens.get<int32_t>();
+          for (bool padded : {false, true}) {
+            CAPTURE(dtype_name(t));
+            CAPTURE(part);
+            CAPTURE(padded);
+            CAPTURE(kernel_version_name(version));
+            cache.read_padded = padded;
+            db.max_context_len = max_len;
+            gpu::AttentionOptions options;
+            options.partition_tokens = part;
+            const gpu::AttentionPlan plan =
+                gpu::plan_attention(version, db, c.kv_heads, c.head_dim, options);
+            DeviceArray workspace(plan.workspace_bytes);
+            workspace.poison();
+            out.poison();
+            CHECK_CUDA(gpu::contiguous_attention(plan, cache, db, workspace.get(), nullptr));
+            CHECK_CUDA(cudaDeviceSynchronize());
+            const std::vector<float> got = to_floats(out.bytes(), t);
+            CHECK(relative_error(got.data(), ref.data(), ref.size()) < tolerance(t));
+          }
         }
       }
     }
