@@ -42,8 +42,8 @@ enum class KernelVersion : uint8_t {
   kV3,  // one CTA per (sequence, head), 16-byte loads, a thread group per token, online softmax
   kV4,  // one CTA per (sequence, KV head, split): GQA group shares each K/V load, split-KV with a
         // reduce kernel, the next tokens' loads in flight while the current ones are used
-  kV5,  // v4 with the group's scores and weighted sums on the tensor cores (fp16/bf16, head
-        // dim <= 128; other shapes run v4)
+  kV5,  // v4 with a GQA group's scores and weighted sums on the tensor cores (fp16/bf16, head
+        // dim <= 128, group 2..8; MHA and other shapes run v4)
 };
 inline constexpr KernelVersion kAllKernelVersions[] = {KernelVersion::kV1, KernelVersion::kV2,
                                                        KernelVersion::kV3, KernelVersion::kV4,

@@ -227,6 +227,7 @@ AttentionPlan plan_attention(KernelVersion version, const DecodeBatch& batch, in
                              int32_t head_dim, const AttentionOptions& options) {
   AttentionPlan plan;
   plan.version = version;
+  plan.tc_ctas_per_sm = options.tc_ctas_per_sm;
   const int32_t max_len = std::max(1, batch.max_context_len);
   plan.partition_tokens = max_len;
   if (version != KernelVersion::kV4 && version != KernelVersion::kV5) return plan;
@@ -270,6 +271,7 @@ cudaError_t paged_attention(const AttentionPlan& plan, const PagedKv& cache,
   l.args.v = cache.v;
   l.args.outer_stride = cache.block_elements();
   l.args.head_stride = static_cast<int64_t>(cache.block_size) * cache.head_dim;
+  l.args.num_blocks = cache.num_blocks;
   l.args.block_shift = 0;
   while ((1 << l.args.block_shift) < cache.block_size) ++l.args.block_shift;
   if ((1 << l.args.block_shift) != cache.block_size) return cudaErrorInvalidValue;
@@ -279,6 +281,7 @@ cudaError_t paged_attention(const AttentionPlan& plan, const PagedKv& cache,
   l.paged = true;
   l.grouped = plan.version == KernelVersion::kV4 || plan.version == KernelVersion::kV5;
   l.tensor_cores = plan.version == KernelVersion::kV5;
+  l.tc_ctas_per_sm = plan.tc_ctas_per_sm;
   return by_dtype(cache.dtype, [&](auto t) { return fast::launch<decltype(t)>(l, stream); });
 }
 
@@ -298,12 +301,14 @@ cudaError_t contiguous_attention(const AttentionPlan& plan, const ContiguousKv& 
   l.args.head_stride = static_cast<int64_t>(cache.max_len) * cache.head_dim;
   l.args.outer_stride = l.args.head_stride * cache.num_kv_heads;
   l.args.padded_len = cache.read_padded ? cache.max_len : 0;
+  l.args.row_capacity = cache.max_len;
   l.head_dim = cache.head_dim;
   l.batch = batch.batch;
   l.num_kv_heads = cache.num_kv_heads;
   l.paged = false;
   l.grouped = true;
   l.tensor_cores = plan.version == KernelVersion::kV5;
+  l.tc_ctas_per_sm = plan.tc_ctas_per_sm;
   return by_dtype(cache.dtype, [&](auto t) { return fast::launch<decltype(t)>(l, stream); });
 }
 

@@ -15,6 +15,7 @@ namespace tinyserve::gpu {
 
 struct AttentionOptions {
   int32_t partition_tokens = 0;  // v4/v5: tokens per split-KV partition; 0 = chosen from the shape
+  int32_t tc_ctas_per_sm = 3;    // v5 tuning: registers for 2 or 3 resident CTAs per SM
 };
 
 // What a launch will do: how the context is split and the device workspace it needs.
@@ -23,6 +24,7 @@ struct AttentionPlan {
   int32_t partition_tokens = 0;  // tokens per CTA; >= max_context_len means no split
   int32_t max_splits = 1;        // partitions of the longest sequence
   size_t workspace_bytes = 0;    // float partial outputs and (max, sum) pairs; 0 without splits
+  int32_t tc_ctas_per_sm = 3;
 };
 
 // Preconditions: head_dim 64, 128 or 256; num_heads / num_kv_heads in 1..8; batch.max_context_len

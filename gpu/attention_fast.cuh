@@ -10,8 +10,9 @@
 //   v4: one CTA per (sequence, KV head, partition of `partition` tokens): the group's query heads
 //       share every K/V load; partitions merge in reduce_kernel; the next step's K/V loads are
 //       issued before the current step is used.
-//   v5: v4 with the scores and weighted sums on the tensor cores (attention_tc_kernel), for
-//       fp16/bf16 and head dims up to 128; other shapes run v4.
+//   v5: for GQA groups of 2 to 8 in fp16/bf16 with head dims up to 128, v4's work split with
+//       the scores and weighted sums on the tensor cores (attention_tc_kernel); other shapes
+//       (MHA, fp32, head dim 256) run v4, which already streams at the copy bandwidth for MHA.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -44,6 +45,8 @@ struct Args {
   int32_t partition;            // tokens per CTA
   int32_t max_splits;
   int32_t padded_len;           // > 0: padded layout, read this many positions of each sequence
+  int32_t num_blocks;           // of the paged pool
+  int32_t row_capacity;         // contiguous: max_len, the rows each sequence owns
   float scale_log2;             // softmax scale * log2(e)
 };
 
@@ -317,20 +320,24 @@ __global__ void __launch_bounds__(kThreads, G <= 4 ? 4 : 2) attention_kernel(con
 //   A: a0 (row g, cols 2t..2t+1), a1 (row g+8, same), a2 (row g, cols 2t+8..), a3 (row g+8, ..)
 //   B: b0 (rows 2t..2t+1, col g), b1 (rows 2t+8..2t+9, col g)
 //   C: c0, c1 (row g, cols 2t, 2t+1), c2, c3 (row g+8, cols 2t, 2t+1)
+// Here A's rows g+8 are always zero: only a0, a2, c0 and c1 are passed.
 template <typename T>
-__device__ __forceinline__ void mma_16816(float (&c)[4], uint32_t a0, uint32_t a2, uint32_t b0,
+__device__ __forceinline__ void mma_16816(float (&c)[2], uint32_t a0, uint32_t a2, uint32_t b0,
                                           uint32_t b1) {
-  const uint32_t zero = 0;  // rows g+8 of A: the padding rows above the group's 8 heads
+  // Rows g+8 of A are the zero padding above the group's (at most 8) heads, so rows g+8 of C
+  // stay zero: they go in as zero and come out into registers nobody reads.
+  const uint32_t zero = 0;
+  float unused0, unused1;
   if constexpr (std::is_same_v<T, __half>) {
     asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-        "{%8,%9}, {%0,%1,%2,%3};"
-        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-        : "r"(a0), "r"(zero), "r"(a2), "r"(zero), "r"(b0), "r"(b1));
+        "{%8,%9}, {%0,%1,%10,%10};"
+        : "+f"(c[0]), "+f"(c[1]), "=f"(unused0), "=f"(unused1)
+        : "r"(a0), "r"(zero), "r"(a2), "r"(zero), "r"(b0), "r"(b1), "f"(0.0f));
   } else {
     asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-        "{%8,%9}, {%0,%1,%2,%3};"
-        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-        : "r"(a0), "r"(zero), "r"(a2), "r"(zero), "r"(b0), "r"(b1));
+        "{%8,%9}, {%0,%1,%10,%10};"
+        : "+f"(c[0]), "+f"(c[1]), "=f"(unused0), "=f"(unused1)
+        : "r"(a0), "r"(zero), "r"(a2), "r"(zero), "r"(b0), "r"(b1), "f"(0.0f));
   }
 }
 
@@ -360,8 +367,8 @@ __device__ __forceinline__ uint32_t pack2(float lo, float hi) {
 // token g (words 0-1 for k-step 2s, words 2-3 for 2s + 1); for O, output column g of n-tile j is
 // dim (D / 8) * g + j, so thread (g, t) loads dims [(D / 8) g, (D / 8)(g + 1)) of tokens
 // 2t, 2t+1, 2t+8, 2t+9 and pairs them with one byte permute per register.
-template <typename T, int D, bool kPaged>
-__global__ void __launch_bounds__(kThreads, 3) attention_tc_kernel(const Args a) {
+template <typename T, int D, bool kPaged, int kMinCtas>
+__global__ void __launch_bounds__(kThreads, kMinCtas) attention_tc_kernel(const Args a) {
   static_assert(D == 64 || D == 128);
   constexpr int KV = D / 32;  // 16-byte K vectors per token per thread
   constexpr int VV = D / 64;  // 16-byte V vectors per token per thread
@@ -374,14 +381,6 @@ __global__ void __launch_bounds__(kThreads, 3) attention_tc_kernel(const Args a)
   const int kv_head = blockIdx.x;
   const int head0 = kv_head * a.group;
   const int nheads = a.group;
-  const int len = a.context_lens[b];
-  const int read_len = a.padded_len > 0 ? a.padded_len : len;
-  const int begin = split * a.partition;
-  if (begin >= read_len) return;
-  const int end = min(begin + a.partition, read_len);
-  const int valid_end = min(end, len);
-  const int num_splits = (read_len + a.partition - 1) / a.partition;
-
   const int lane = threadIdx.x & 31;
   const int warp = threadIdx.x >> 5;
   const int g = lane >> 2;
@@ -391,6 +390,44 @@ __global__ void __launch_bounds__(kThreads, 3) attention_tc_kernel(const Args a)
   const int32_t* table = a.block_tables + static_cast<int64_t>(b) * a.max_blocks_per_seq;
   const int block_mask = (1 << a.block_shift) - 1;
 
+  // Element offset of token tok's row. Tokens are clamped to `last`; table entries past the
+  // sequence's blocks may hold anything, so they are clamped into the pool too (such rows are
+  // masked out of the softmax).
+  const auto row_offset = [&](int tok, int last) -> int64_t {
+    tok = min(tok, last);
+    if constexpr (kPaged) {
+      const int block = min(max(__ldg(table + (tok >> a.block_shift)), 0), a.num_blocks - 1);
+      return static_cast<int64_t>(block) * a.outer_stride + (tok & block_mask) * D;
+    } else {
+      return static_cast<int64_t>(b) * a.outer_stride + static_cast<int64_t>(tok) * D;
+    }
+  };
+  uint4 kr[2][KV];  // K of tokens base + g and base + 8 + g
+  uint4 vr[4][VV];  // V of tokens base + 2t, 2t + 1, 2t + 8, 2t + 9
+  const auto load_k = [&](int base, int last) {
+#pragma unroll
+    for (int n = 0; n < 2; ++n) {
+      const int64_t off = row_offset(base + 8 * n + g, last);
+#pragma unroll
+      for (int s = 0; s < KV; ++s) kr[n][s] = load_vec(k_head + off + 32 * s + 8 * t);
+    }
+  };
+  const auto load_v = [&](int base, int last) {
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const int64_t off = row_offset(base + 2 * t + (i & 1) + 8 * (i >> 1), last);
+#pragma unroll
+      for (int s = 0; s < VV; ++s) vr[i][s] = load_vec(v_head + off + (D / 8) * g + 8 * s);
+    }
+  };
+
+  // The first tile's loads go out before the context length is known: they only need the
+  // partition's bounds within the block table (or the contiguous rows).
+  const int begin = split * a.partition;
+  const int first = begin + warp * kTile;
+  const int capacity = kPaged ? a.max_blocks_per_seq << a.block_shift : a.row_capacity;
+  load_k(first, min(begin + a.partition, capacity) - 1);
+  load_v(first, min(begin + a.partition, capacity) - 1);
   uint4 qv[KV];
 #pragma unroll
   for (int s = 0; s < KV; ++s) {
@@ -401,48 +438,34 @@ __global__ void __launch_bounds__(kThreads, 3) attention_tc_kernel(const Args a)
       qv[s] = *reinterpret_cast<const uint4*>(qh + 32 * s + 8 * t);
     }
   }
+  const int len = a.context_lens[b];
+  const int read_len = a.padded_len > 0 ? a.padded_len : len;
+  if (begin >= read_len) return;
+  const int end = min(begin + a.partition, read_len);
+  const int valid_end = min(end, len);
+  const int num_splits = (read_len + a.partition - 1) / a.partition;
 
-  const auto row_offset = [&](int tok) -> int64_t {
-    if constexpr (kPaged) {
-      return static_cast<int64_t>(__ldg(table + (tok >> a.block_shift))) * a.outer_stride +
-             (tok & block_mask) * D;
-    } else {
-      return static_cast<int64_t>(b) * a.outer_stride + static_cast<int64_t>(tok) * D;
-    }
-  };
-
-  float o[NT][4];
+  float o[NT][2];  // head g, dims (D / 8) * 2t + j and (D / 8) * (2t + 1) + j
 #pragma unroll
-  for (int j = 0; j < NT; ++j) o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0.0f;
+  for (int j = 0; j < NT; ++j) o[j][0] = o[j][1] = 0.0f;
   float m = -INFINITY;  // of head g, log2 units
   float l = 0.0f;       // this thread's share of head g's sum
 
-  for (int base = begin + warp * kTile; base < end; base += kWarps * kTile) {
-    uint4 kr[2][KV];
-    uint4 vr[4][VV];
+  // Each tile's registers are refilled with the next tile's rows as soon as they are used: K
+  // after the scores, V after the weighted sum.
+  for (int base = first; base < end; base += kWarps * kTile) {
+    const int next = base + kWarps * kTile;
+    float sc[2][2];
 #pragma unroll
     for (int n = 0; n < 2; ++n) {
-      const int64_t off = row_offset(min(base + 8 * n + g, end - 1));
-#pragma unroll
-      for (int s = 0; s < KV; ++s) kr[n][s] = load_vec(k_head + off + 32 * s + 8 * t);
-    }
-#pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      const int64_t off = row_offset(min(base + 2 * t + (i & 1) + 8 * (i >> 1), end - 1));
-#pragma unroll
-      for (int s = 0; s < VV; ++s) vr[i][s] = load_vec(v_head + off + (D / 8) * g + 8 * s);
-    }
-
-    float sc[2][4];
-#pragma unroll
-    for (int n = 0; n < 2; ++n) {
-      sc[n][0] = sc[n][1] = sc[n][2] = sc[n][3] = 0.0f;
+      sc[n][0] = sc[n][1] = 0.0f;
 #pragma unroll
       for (int s = 0; s < KV; ++s) {
         mma_16816<T>(sc[n], qv[s].x, qv[s].y, kr[n][s].x, kr[n][s].y);
         mma_16816<T>(sc[n], qv[s].z, qv[s].w, kr[n][s].z, kr[n][s].w);
       }
     }
+    if (next < end) load_k(next, end - 1);
     // sc[n][e], e < 2: head g, token base + 8n + 2t + e.
     float tile_max = -INFINITY;
 #pragma unroll
@@ -457,36 +480,38 @@ __global__ void __launch_bounds__(kThreads, 3) attention_tc_kernel(const Args a)
     tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 1));
     tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 2));
     const float m_new = fmaxf(m, tile_max);
-    if (m_new == -INFINITY) continue;  // no attended token yet (the same for every row)
-    if (m_new > m) {
-      const float alpha = exp2f(m - m_new);
-      l *= alpha;
+    if (m_new != -INFINITY) {  // some attended token (the same answer in every row)
+      if (m_new > m) {
+        const float alpha = exp2f(m - m_new);
+        l *= alpha;
+#pragma unroll
+        for (int j = 0; j < NT; ++j) {
+          o[j][0] *= alpha;
+          o[j][1] *= alpha;
+        }
+        m = m_new;
+      }
+      float p[2][2];
+#pragma unroll
+      for (int n = 0; n < 2; ++n) {
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          p[n][e] = exp2f(sc[n][e] - m);
+          l += p[n][e];
+        }
+      }
+      const uint32_t pa0 = pack2<T>(p[0][0], p[0][1]);
+      const uint32_t pa2 = pack2<T>(p[1][0], p[1][1]);
 #pragma unroll
       for (int j = 0; j < NT; ++j) {
-        o[j][0] *= alpha;
-        o[j][1] *= alpha;
-      }
-      m = m_new;
-    }
-    float p[2][2];
-#pragma unroll
-    for (int n = 0; n < 2; ++n) {
-#pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        p[n][e] = exp2f(sc[n][e] - m);
-        l += p[n][e];
+        const int w = (j % 8) / 2;
+        const uint32_t selector = (j & 1) ? 0x7632u : 0x5410u;
+        const uint32_t b0 = __byte_perm(word(vr[0][j / 8], w), word(vr[1][j / 8], w), selector);
+        const uint32_t b1 = __byte_perm(word(vr[2][j / 8], w), word(vr[3][j / 8], w), selector);
+        mma_16816<T>(o[j], pa0, pa2, b0, b1);
       }
     }
-    const uint32_t pa0 = pack2<T>(p[0][0], p[0][1]);
-    const uint32_t pa2 = pack2<T>(p[1][0], p[1][1]);
-#pragma unroll
-    for (int j = 0; j < NT; ++j) {
-      const int w = (j % 8) / 2;
-      const uint32_t selector = (j & 1) ? 0x7632u : 0x5410u;
-      const uint32_t b0 = __byte_perm(word(vr[0][j / 8], w), word(vr[1][j / 8], w), selector);
-      const uint32_t b1 = __byte_perm(word(vr[2][j / 8], w), word(vr[3][j / 8], w), selector);
-      mma_16816<T>(o[j], pa0, pa2, b0, b1);
-    }
+    if (next < end) load_v(next, end - 1);
   }
 
   l += __shfl_xor_sync(0xffffffffu, l, 1);
@@ -538,7 +563,8 @@ struct Launch {
   int32_t num_kv_heads;
   bool paged;
   bool grouped;       // v4 or v5; false: v3
-  bool tensor_cores;  // v5 (fp16/bf16, head dim <= 128)
+  bool tensor_cores;  // v5 (fp16/bf16, head dim <= 128, group >= 2)
+  int32_t tc_ctas_per_sm;  // v5's register budget: 2 or 3 resident CTAs per multiprocessor
 };
 
 template <typename T, int D>
@@ -562,7 +588,11 @@ cudaError_t launch_kernel(const Launch& l, cudaStream_t stream) {
 template <typename T, int D, bool kPaged>
 cudaError_t launch_tc(const Launch& l, cudaStream_t stream) {
   const dim3 grid(l.num_kv_heads, l.batch, l.args.max_splits);
-  attention_tc_kernel<T, D, kPaged><<<grid, kThreads, 0, stream>>>(l.args);
+  if (l.tc_ctas_per_sm == 2) {
+    attention_tc_kernel<T, D, kPaged, 2><<<grid, kThreads, 0, stream>>>(l.args);
+  } else {
+    attention_tc_kernel<T, D, kPaged, 3><<<grid, kThreads, 0, stream>>>(l.args);
+  }
   TS_CUDA_TRY_LAUNCH();
   return launch_reduce<T, D>(l, stream);
 }
@@ -580,7 +610,7 @@ cudaError_t launch_grouped(const Launch& l, cudaStream_t stream) {
 template <typename T, int D>
 cudaError_t launch_dim(const Launch& l, cudaStream_t stream) {
   if constexpr (!std::is_same_v<T, float> && D <= 128) {
-    if (l.tensor_cores && l.args.group <= 8) {
+    if (l.tensor_cores && l.args.group >= 2 && l.args.group <= 8) {
       return l.paged ? launch_tc<T, D, true>(l, stream) : launch_tc<T, D, false>(l, stream);
     }
   }

@@ -435,14 +435,18 @@ class Bench {
     }
 
     if (o_.partition_sweep) {
-      for (int32_t part : {128, 256, 512, 1024, 2048, 4096}) {
-        const AttentionPlan pp = plan_attention(fast(), p.batch, c.kv_heads, c.head_dim, {part});
-        DeviceMemory ws(pp.workspace_bytes);
-        const double ms = timer_.median_ms(
-            [&] { return paged_attention(pp, p.cache, p.batch, ws.get(), nullptr); }, o_.warmup,
-            o_.repetitions);
-        row(c.name, cat(fast_name(), " paged, partition ", part), ms, p.bytes, o_.repetitions,
-            "sweep");
+      for (int32_t ctas : {3, 2}) {
+        if (ctas == 2 && (fast() != KernelVersion::kV5 || c.heads == c.kv_heads)) continue;
+        for (int32_t part : {128, 256, 512, 1024, 2048, 4096}) {
+          const AttentionPlan pp =
+              plan_attention(fast(), p.batch, c.kv_heads, c.head_dim, {part, ctas});
+          DeviceMemory ws(pp.workspace_bytes);
+          const double ms = timer_.median_ms(
+              [&] { return paged_attention(pp, p.cache, p.batch, ws.get(), nullptr); },
+              o_.warmup, o_.repetitions);
+          row(c.name, cat(fast_name(), " paged, partition ", part), ms, p.bytes, o_.repetitions,
+              ctas == 2 ? "sweep, 2 CTAs/SM" : "sweep");
+        }
       }
     }
   }
