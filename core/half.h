@@ -12,13 +12,18 @@ enum class DType : uint8_t { kF32, kF16, kBF16 };
 
 inline constexpr DType kAllDTypes[] = {DType::kF32, DType::kF16, DType::kBF16};
 
-inline constexpr int32_t dtype_size(DType t) { return t == DType::kF32 ? 4 : 2; }
+inline constexpr int32_t dtype_size(DType t) {
+  return t == DType::kF32 ? 4 : 2;
+}
 
 inline constexpr std::string_view dtype_name(DType t) {
   switch (t) {
-    case DType::kF32: return "f32";
-    case DType::kF16: return "f16";
-    case DType::kBF16: return "bf16";
+    case DType::kF32:
+      return "f32";
+    case DType::kF16:
+      return "f16";
+    case DType::kBF16:
+      return "bf16";
   }
   return "?";
 }
@@ -85,9 +90,12 @@ inline float bf16_bits_to_float(uint16_t b) {
 // Element i of an array of type t, as float (exact for every type).
 inline float load_element(const void* data, DType t, int64_t i) {
   switch (t) {
-    case DType::kF32: return static_cast<const float*>(data)[i];
-    case DType::kF16: return half_bits_to_float(static_cast<const uint16_t*>(data)[i]);
-    case DType::kBF16: return bf16_bits_to_float(static_cast<const uint16_t*>(data)[i]);
+    case DType::kF32:
+      return static_cast<const float*>(data)[i];
+    case DType::kF16:
+      return half_bits_to_float(static_cast<const uint16_t*>(data)[i]);
+    case DType::kBF16:
+      return bf16_bits_to_float(static_cast<const uint16_t*>(data)[i]);
   }
   return 0.0f;
 }
@@ -95,18 +103,27 @@ inline float load_element(const void* data, DType t, int64_t i) {
 // Stores a float into element i, rounding to nearest even.
 inline void store_element(void* data, DType t, int64_t i, float value) {
   switch (t) {
-    case DType::kF32: static_cast<float*>(data)[i] = value; return;
-    case DType::kF16: static_cast<uint16_t*>(data)[i] = float_to_half_bits(value); return;
-    case DType::kBF16: static_cast<uint16_t*>(data)[i] = float_to_bf16_bits(value); return;
+    case DType::kF32:
+      static_cast<float*>(data)[i] = value;
+      return;
+    case DType::kF16:
+      static_cast<uint16_t*>(data)[i] = float_to_half_bits(value);
+      return;
+    case DType::kBF16:
+      static_cast<uint16_t*>(data)[i] = float_to_bf16_bits(value);
+      return;
   }
 }
 
 // The value a float becomes once stored as t and read back.
 inline float round_to(DType t, float value) {
   switch (t) {
-    case DType::kF32: return value;
-    case DType::kF16: return half_bits_to_float(float_to_half_bits(value));
-    case DType::kBF16: return bf16_bits_to_float(float_to_bf16_bits(value));
+    case DType::kF32:
+      return value;
+    case DType::kF16:
+      return half_bits_to_float(float_to_half_bits(value));
+    case DType::kBF16:
+      return bf16_bits_to_float(float_to_bf16_bits(value));
   }
   return value;
 }

@@ -9,11 +9,16 @@ namespace tinyserve {
 
 std::string_view kernel_version_name(KernelVersion v) {
   switch (v) {
-    case KernelVersion::kV1: return "v1";
-    case KernelVersion::kV2: return "v2";
-    case KernelVersion::kV3: return "v3";
-    case KernelVersion::kV4: return "v4";
-    case KernelVersion::kV5: return "v5";
+    case KernelVersion::kV1:
+      return "v1";
+    case KernelVersion::kV2:
+      return "v2";
+    case KernelVersion::kV3:
+      return "v3";
+    case KernelVersion::kV4:
+      return "v4";
+    case KernelVersion::kV5:
+      return "v5";
   }
   return "?";
 }

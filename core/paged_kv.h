@@ -71,10 +71,10 @@ struct ContiguousKv {
 // One decode step: one query token per sequence. Query head h reads KV head
 // h / (num_heads / num_kv_heads) (GQA; num_heads % num_kv_heads == 0, group size 1..8).
 struct DecodeBatch {
-  const void* q = nullptr;               // [batch, num_heads, head_dim], the cache's dtype
-  void* out = nullptr;                   // [batch, num_heads, head_dim], the cache's dtype
-  const int32_t* block_tables = nullptr; // [batch, max_blocks_per_seq]; paged layout only
-  const int32_t* context_lens = nullptr; // [batch], each in [1, max_context_len]
+  const void* q = nullptr;                // [batch, num_heads, head_dim], the cache's dtype
+  void* out = nullptr;                    // [batch, num_heads, head_dim], the cache's dtype
+  const int32_t* block_tables = nullptr;  // [batch, max_blocks_per_seq]; paged layout only
+  const int32_t* context_lens = nullptr;  // [batch], each in [1, max_context_len]
   int32_t batch = 0;
   int32_t num_heads = 0;
   int32_t max_blocks_per_seq = 0;
@@ -84,10 +84,10 @@ struct DecodeBatch {
 
 // New tokens' K/V to write into the paged pools of one layer (reshape_and_cache).
 struct NewKv {
-  const void* key = nullptr;             // [num_tokens, num_kv_heads, head_dim], the cache's dtype
-  const void* value = nullptr;           // [num_tokens, num_kv_heads, head_dim]
-  const int64_t* slot_mapping = nullptr; // [num_tokens]; slot = block * block_size + offset,
-                                         // negative = padding (skipped)
+  const void* key = nullptr;              // [num_tokens, num_kv_heads, head_dim], the cache's dtype
+  const void* value = nullptr;            // [num_tokens, num_kv_heads, head_dim]
+  const int64_t* slot_mapping = nullptr;  // [num_tokens]; slot = block * block_size + offset,
+                                          // negative = padding (skipped)
   int32_t num_tokens = 0;
 };
 

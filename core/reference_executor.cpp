@@ -98,7 +98,8 @@ void ReferenceExecutor::write_new_tokens(const StepPlan& plan) {
   const KvGeometry& g = geometry_;
   const size_t n = plan.slot_mapping.size();
   if (n == 0) return;
-  std::vector<uint8_t> key(n * static_cast<size_t>(g.num_kv_heads * g.head_dim * dtype_size(g.dtype)));
+  std::vector<uint8_t> key(n *
+                           static_cast<size_t>(g.num_kv_heads * g.head_dim * dtype_size(g.dtype)));
   std::vector<uint8_t> value(key.size());
   for (int32_t l = 0; l < g.num_layers; ++l) {
     synthesize_rows(g, SyntheticKind::kKey, l, g.num_kv_heads, plan.new_tokens.data(),
@@ -146,9 +147,9 @@ Expected<BlockData> ReferenceExecutor::read_block(Pool pool, int32_t layer, Bloc
   Expected<BlockData> result;
   const int32_t blocks = pool == Pool::kGpu ? geometry_.num_gpu_blocks : geometry_.num_cpu_blocks;
   if (layer < 0 || layer >= geometry_.num_layers || block < 0 || block >= blocks) {
-    result.status = Status::failure(cat("read_block: layer ", layer, " block ", block,
-                                        " out of range (", geometry_.num_layers, " layers, ",
-                                        blocks, " blocks)"));
+    result.status =
+        Status::failure(cat("read_block: layer ", layer, " block ", block, " out of range (",
+                            geometry_.num_layers, " layers, ", blocks, " blocks)"));
     return result;
   }
   const auto& k = pool == Pool::kGpu ? gpu_k_ : cpu_k_;

@@ -15,8 +15,9 @@ namespace tinyserve {
 class ReferenceExecutor final : public KvExecutor {
  public:
   // Pools larger than max_pool_bytes (GPU and CPU pools together) are refused.
-  static Expected<std::unique_ptr<ReferenceExecutor>> create(
-      const KvGeometry& geometry, int64_t max_pool_bytes = int64_t{4} << 30);
+  static Expected<std::unique_ptr<ReferenceExecutor>> create(const KvGeometry& geometry,
+                                                             int64_t max_pool_bytes = int64_t{4}
+                                                                                      << 30);
 
   std::string_view name() const override { return "cpu-reference"; }
   const KvGeometry& geometry() const override { return geometry_; }

@@ -20,8 +20,8 @@ TINYSERVE_HD inline uint64_t synthetic_row(uint64_t seed, SyntheticKind kind, in
   uint64_t h = hash_combine(seed, static_cast<uint64_t>(kind));
   h = hash_combine(h, static_cast<uint32_t>(token));
   h = hash_combine(h, static_cast<uint32_t>(position));
-  h = hash_combine(h, (static_cast<uint64_t>(static_cast<uint32_t>(layer)) << 32) |
-                          static_cast<uint32_t>(head));
+  h = hash_combine(
+      h, (static_cast<uint64_t>(static_cast<uint32_t>(layer)) << 32) | static_cast<uint32_t>(head));
   return h;
 }
 

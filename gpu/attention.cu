@@ -1,10 +1,9 @@
 // Decode attention: the seed's first two kernels (v1, v2), the split planning, and the dispatch
 // of every version over dtypes. The vectorised kernels (v3, v4, v5) live in attention_fast.cuh.
-#include "gpu/attention.h"
-
 #include <algorithm>
 #include <cmath>
 
+#include "gpu/attention.h"
 #include "gpu/attention_fast.cuh"
 #include "gpu/cuda_check.h"
 #include "gpu/dtype.cuh"
@@ -163,9 +162,12 @@ cudaError_t launch_basic(KernelVersion version, const BasicArgs& a, cudaStream_t
 template <typename Fn>
 cudaError_t by_dtype(DType t, Fn fn) {
   switch (t) {
-    case DType::kF32: return fn(float{});
-    case DType::kF16: return fn(__half{});
-    case DType::kBF16: return fn(__nv_bfloat16{});
+    case DType::kF32:
+      return fn(float{});
+    case DType::kF16:
+      return fn(__half{});
+    case DType::kBF16:
+      return fn(__nv_bfloat16{});
   }
   return cudaErrorInvalidValue;
 }
@@ -184,13 +186,22 @@ int multiprocessors() {
   return count;
 }
 
-// Tokens per v4 partition: 512 (small enough that the last wave of CTAs is short, large enough
-// that each CTA's prologue and merge are a few percent of its work), halved down to 128 while
-// the grid would give fewer than ~16 CTAs per multiprocessor.
-int32_t auto_partition(int64_t pairs, int32_t max_len) {
+// Tokens per partition. v4 (CUDA cores, ~6 resident CTAs per SM): 512, small enough that the
+// last wave of CTAs is short, large enough that each CTA's prologue and merge stay a few percent
+// of its work; halved down to 128 while the grid would give fewer than 16 CTAs per SM. v5's
+// tensor-core kernel (2 resident CTAs per SM, two 16-token tiles per warp in flight) pays more
+// per CTA: the largest power of two up to 4096 that still gives two waves of CTAs.
+int32_t auto_partition(bool tensor_cores, int64_t pairs, int32_t max_len) {
+  const auto ctas = [&](int32_t part) { return pairs * ((max_len + part - 1) / part); };
+  if (tensor_cores) {
+    const int64_t two_waves = 2LL * 2 * multiprocessors();
+    int32_t part = 4096;
+    while (part > 256 && ctas(part) < two_waves) part /= 2;
+    return part;
+  }
   const int64_t target = 16LL * multiprocessors();
   int32_t part = 512;
-  while (part > 128 && pairs * ((max_len + part - 1) / part) < target) part /= 2;
+  while (part > 128 && ctas(part) < target) part /= 2;
   return part;
 }
 
@@ -223,16 +234,25 @@ bool plan_fits(const AttentionPlan& plan, const DecodeBatch& batch, void* worksp
 
 }  // namespace
 
-AttentionPlan plan_attention(KernelVersion version, const DecodeBatch& batch, int32_t num_kv_heads,
-                             int32_t head_dim, const AttentionOptions& options) {
+bool uses_tensor_cores(KernelVersion version, DType dtype, int32_t head_dim, int32_t group) {
+  return version == KernelVersion::kV5 && dtype != DType::kF32 && head_dim <= 128 && group >= 2 &&
+         group <= 8;
+}
+
+AttentionPlan plan_attention(KernelVersion version, DType dtype, const DecodeBatch& batch,
+                             int32_t num_kv_heads, int32_t head_dim,
+                             const AttentionOptions& options) {
   AttentionPlan plan;
   plan.version = version;
-  plan.tc_ctas_per_sm = options.tc_ctas_per_sm;
   const int32_t max_len = std::max(1, batch.max_context_len);
   plan.partition_tokens = max_len;
   if (version != KernelVersion::kV4 && version != KernelVersion::kV5) return plan;
   int32_t part = options.partition_tokens;
-  if (part <= 0) part = auto_partition(static_cast<int64_t>(batch.batch) * num_kv_heads, max_len);
+  if (part <= 0) {
+    const bool tc =
+        uses_tensor_cores(version, dtype, head_dim, batch.num_heads / std::max(1, num_kv_heads));
+    part = auto_partition(tc, static_cast<int64_t>(batch.batch) * num_kv_heads, max_len);
+  }
   if (part >= max_len) return plan;
   plan.partition_tokens = part;
   plan.max_splits = (max_len + part - 1) / part;
@@ -263,7 +283,8 @@ cudaError_t paged_attention(const AttentionPlan& plan, const PagedKv& cache,
                 cache.block_size,
                 batch.max_blocks_per_seq,
                 batch.scale};
-    return by_dtype(cache.dtype, [&](auto t) { return launch_basic<decltype(t)>(plan.version, a, stream); });
+    return by_dtype(cache.dtype,
+                    [&](auto t) { return launch_basic<decltype(t)>(plan.version, a, stream); });
   }
   fast::Launch l{};
   l.args = fast_args(plan, batch, cache.num_kv_heads, workspace);
@@ -281,7 +302,6 @@ cudaError_t paged_attention(const AttentionPlan& plan, const PagedKv& cache,
   l.paged = true;
   l.grouped = plan.version == KernelVersion::kV4 || plan.version == KernelVersion::kV5;
   l.tensor_cores = plan.version == KernelVersion::kV5;
-  l.tc_ctas_per_sm = plan.tc_ctas_per_sm;
   return by_dtype(cache.dtype, [&](auto t) { return fast::launch<decltype(t)>(l, stream); });
 }
 
@@ -289,8 +309,8 @@ cudaError_t contiguous_attention(const AttentionPlan& plan, const ContiguousKv& 
                                  const DecodeBatch& batch, void* workspace, cudaStream_t stream) {
   if (batch.batch == 0) return cudaSuccess;
   if ((plan.version != KernelVersion::kV4 && plan.version != KernelVersion::kV5) ||
-      !plan_fits(plan, batch, workspace) ||
-      batch.batch > cache.batch || batch.num_heads % cache.num_kv_heads != 0 ||
+      !plan_fits(plan, batch, workspace) || batch.batch > cache.batch ||
+      batch.num_heads % cache.num_kv_heads != 0 ||
       (cache.read_padded && batch.max_context_len != cache.max_len)) {
     return cudaErrorInvalidValue;
   }
@@ -308,7 +328,6 @@ cudaError_t contiguous_attention(const AttentionPlan& plan, const ContiguousKv& 
   l.paged = false;
   l.grouped = true;
   l.tensor_cores = plan.version == KernelVersion::kV5;
-  l.tc_ctas_per_sm = plan.tc_ctas_per_sm;
   return by_dtype(cache.dtype, [&](auto t) { return fast::launch<decltype(t)>(l, stream); });
 }
 

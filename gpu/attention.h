@@ -15,7 +15,6 @@ namespace tinyserve::gpu {
 
 struct AttentionOptions {
   int32_t partition_tokens = 0;  // v4/v5: tokens per split-KV partition; 0 = chosen from the shape
-  int32_t tc_ctas_per_sm = 3;    // v5 tuning: registers for 2 or 3 resident CTAs per SM
 };
 
 // What a launch will do: how the context is split and the device workspace it needs.
@@ -24,13 +23,17 @@ struct AttentionPlan {
   int32_t partition_tokens = 0;  // tokens per CTA; >= max_context_len means no split
   int32_t max_splits = 1;        // partitions of the longest sequence
   size_t workspace_bytes = 0;    // float partial outputs and (max, sum) pairs; 0 without splits
-  int32_t tc_ctas_per_sm = 3;
 };
+
+// Whether v5 runs its tensor-core kernel for this shape (fp16/bf16, head dim <= 128, group 2..8);
+// otherwise v5 runs v4.
+bool uses_tensor_cores(KernelVersion version, DType dtype, int32_t head_dim, int32_t group);
 
 // Preconditions: head_dim 64, 128 or 256; num_heads / num_kv_heads in 1..8; batch.max_context_len
 // bounds every context length (for the padded layout, it is the padded length).
-AttentionPlan plan_attention(KernelVersion version, const DecodeBatch& batch, int32_t num_kv_heads,
-                             int32_t head_dim, const AttentionOptions& options = {});
+AttentionPlan plan_attention(KernelVersion version, DType dtype, const DecodeBatch& batch,
+                             int32_t num_kv_heads, int32_t head_dim,
+                             const AttentionOptions& options = {});
 
 // One layer (cache.num_layers == 1). workspace: plan.workspace_bytes of device memory.
 cudaError_t paged_attention(const AttentionPlan& plan, const PagedKv& cache,

@@ -39,15 +39,15 @@ struct Args {
   int64_t outer_stride;         // elements between blocks (paged) or sequences (contiguous)
   int64_t head_stride;          // elements between KV heads
   int32_t num_heads;
-  int32_t group;                // query heads per KV head
-  int32_t block_shift;          // log2(block_size) (paged)
+  int32_t group;        // query heads per KV head
+  int32_t block_shift;  // log2(block_size) (paged)
   int32_t max_blocks_per_seq;
-  int32_t partition;            // tokens per CTA
+  int32_t partition;  // tokens per CTA
   int32_t max_splits;
-  int32_t padded_len;           // > 0: padded layout, read this many positions of each sequence
-  int32_t num_blocks;           // of the paged pool
-  int32_t row_capacity;         // contiguous: max_len, the rows each sequence owns
-  float scale_log2;             // softmax scale * log2(e)
+  int32_t padded_len;    // > 0: padded layout, read this many positions of each sequence
+  int32_t num_blocks;    // of the paged pool
+  int32_t row_capacity;  // contiguous: max_len, the rows each sequence owns
+  float scale_log2;      // softmax scale * log2(e)
 };
 
 template <typename T, int D>
@@ -58,7 +58,7 @@ struct Shape {
   static constexpr int kVecsPerLane = kVecsPerRow / kLanes;
   static constexpr int kElems = kVecsPerLane * kVec;  // elements of a row per thread
   static constexpr int kRowsPerWarp = 32 / kLanes;
-  static constexpr int kRows = kWarps * kRowsPerWarp;  // tokens per CTA per sub-step
+  static constexpr int kRows = kWarps * kRowsPerWarp;        // tokens per CTA per sub-step
   static constexpr int kUnroll = kVecsPerLane == 1 ? 2 : 1;  // sub-steps per step
   static constexpr int kStep = kRows * kUnroll;              // tokens per CTA per step
 };
@@ -148,7 +148,7 @@ __global__ void __launch_bounds__(kThreads, G <= 4 ? 4 : 2) attention_kernel(con
   const int begin = split * a.partition;
   if (begin >= read_len) return;
   const int end = min(begin + a.partition, read_len);  // positions read
-  const int valid_end = min(end, len);                  // positions attended
+  const int valid_end = min(end, len);                 // positions attended
   const int num_splits = (read_len + a.partition - 1) / a.partition;
 
   const int lane = threadIdx.x & 31;
@@ -165,10 +165,12 @@ __global__ void __launch_bounds__(kThreads, G <= 4 ? 4 : 2) attention_kernel(con
 #pragma unroll
   for (int g = 0; g < G; ++g) {
     if (g < nheads) {
-      const T* qh = static_cast<const T*>(a.q) + (static_cast<int64_t>(b) * a.num_heads + head0 + g) * D;
+      const T* qh =
+          static_cast<const T*>(a.q) + (static_cast<int64_t>(b) * a.num_heads + head0 + g) * D;
 #pragma unroll
       for (int j = 0; j < VPL; ++j) {
-        vec_to_float<T>(*reinterpret_cast<const uint4*>(qh + (j * L + sub) * kVec), &q[g][j * kVec]);
+        vec_to_float<T>(*reinterpret_cast<const uint4*>(qh + (j * L + sub) * kVec),
+                        &q[g][j * kVec]);
       }
 #pragma unroll
       for (int e = 0; e < E; ++e) q[g][e] *= a.scale_log2;
@@ -180,7 +182,7 @@ __global__ void __launch_bounds__(kThreads, G <= 4 ? 4 : 2) attention_kernel(con
 
   // Loads the K/V rows of sub-steps u of the step at `base`; rows past `end` re-read the last
   // position read (always valid memory) and are masked out of the softmax.
-  auto load = [&](int base, uint4 (&kr)[U][VPL], uint4 (&vr)[U][VPL]) {
+  auto load = [&](int base, uint4(&kr)[U][VPL], uint4(&vr)[U][VPL]) {
 #pragma unroll
     for (int u = 0; u < U; ++u) {
       const int t = min(base + u * S::kRows + row, end - 1);
@@ -209,7 +211,7 @@ __global__ void __launch_bounds__(kThreads, G <= 4 ? 4 : 2) attention_kernel(con
     for (int e = 0; e < E; ++e) acc[g][e] = 0.0f;
   }
 
-  auto consume = [&](int base, const uint4 (&kr)[U][VPL], const uint4 (&vr)[U][VPL]) {
+  auto consume = [&](int base, const uint4(&kr)[U][VPL], const uint4(&vr)[U][VPL]) {
     float s[U][G];
 #pragma unroll
     for (int u = 0; u < U; ++u) {
@@ -304,7 +306,8 @@ __global__ void __launch_bounds__(kThreads, G <= 4 ? 4 : 2) attention_kernel(con
 #pragma unroll
       for (int j = 0; j < VPL; ++j) {
 #pragma unroll
-        for (int e = 0; e < kVec; ++e) sm_acc[warp][g][(j * L + sub) * kVec + e] = acc[g][j * kVec + e];
+        for (int e = 0; e < kVec; ++e)
+          sm_acc[warp][g][(j * L + sub) * kVec + e] = acc[g][j * kVec + e];
       }
       if (lane == 0) {
         sm_m[warp][g] = m[g];
@@ -356,25 +359,57 @@ __device__ __forceinline__ uint32_t pack2(float lo, float hi) {
   }
 }
 
-// v5 for fp16/bf16 and head dims up to 128: v4's work split (CTA per sequence, KV head and
-// partition), with each warp taking 16-token tiles and the GQA group's scores and weighted sums
-// on the tensor cores. The group's (up to 8) query heads are the M rows of both products:
+// 16-byte asynchronous copy global -> shared (cp.async, sm_80+), bypassing L1 and registers.
+__device__ __forceinline__ void copy_async(uint4* smem, const void* gmem) {
+  const auto dst = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(dst), "l"(gmem));
+}
+__device__ __forceinline__ void copy_async_commit() {
+  asm volatile("cp.async.commit_group;");
+}
+template <int kPending>
+__device__ __forceinline__ void copy_async_wait() {
+  asm volatile("cp.async.wait_group %0;" ::"n"(kPending));
+}
+
+template <int D>
+struct TcShape {
+  static constexpr int kKv = D / 32;               // 16-byte K vectors per token per thread
+  static constexpr int kVv = D / 64;               // 16-byte V vectors per token per thread
+  static constexpr int kVecs = 2 * kKv + 4 * kVv;  // per thread per tile: 2 K rows, 4 V rows
+  static constexpr int kStages = 3;                // tiles per warp in shared memory
+  static constexpr int kTile = 16;                 // tokens per warp per tile
+  // The pipeline's shared memory: [warp][stage][vector][lane] 16-byte vectors.
+  static constexpr int kSmemBytes = kWarps * kStages * kVecs * 32 * 16;
+};
+
+// v5 for fp16/bf16, head dims up to 128 and GQA groups of 2 to 8: v4's work split (CTA per
+// sequence, KV head and partition), each warp taking 16-token tiles, with the group's scores and
+// weighted sums on the tensor cores. The group's (up to 8) query heads are the M rows of both
+// products:
 //   S[heads x 16 tokens] = Q[heads x D] K^T     (two n8 tiles of tokens, D / 16 k-steps)
 //   O[heads x D]        += P[heads x 16 tokens] V (D / 8 n8 tiles of dims, one k-step)
 // so S's accumulator fragment is P's operand fragment with no data exchange. Within each
-// product, the summed dimension may be permuted freely, which lets every thread feed the tensor
-// cores straight from 16-byte loads: for S, thread t owns dims [32s + 8t, 32s + 8t + 8) of its
+// product the summed dimension may be permuted freely, which lets every thread feed the tensor
+// cores straight from 16-byte rows: for S, thread t owns dims [32s + 8t, 32s + 8t + 8) of its
 // token g (words 0-1 for k-step 2s, words 2-3 for 2s + 1); for O, output column g of n-tile j is
-// dim (D / 8) * g + j, so thread (g, t) loads dims [(D / 8) g, (D / 8)(g + 1)) of tokens
-// 2t, 2t+1, 2t+8, 2t+9 and pairs them with one byte permute per register.
-template <typename T, int D, bool kPaged, int kMinCtas>
-__global__ void __launch_bounds__(kThreads, kMinCtas) attention_tc_kernel(const Args a) {
+// dim (D / 8) * g + j, so thread (g, t) takes dims [(D / 8) g, (D / 8)(g + 1)) of tokens 2t,
+// 2t+1, 2t+8, 2t+9 and pairs them with one byte permute per register.
+// Loads: each thread copies the 16-byte vectors it will itself use into its own slots of a
+// 3-stage shared-memory ring (cp.async), so two tiles per warp are in flight while one is used
+// and no barrier is needed until the end. The first tiles go out before the context length is
+// read (addresses clamped to the partition and the block table).
+template <typename T, int D, bool kPaged>
+__global__ void __launch_bounds__(kThreads, 2) attention_tc_kernel(const Args a) {
   static_assert(D == 64 || D == 128);
-  constexpr int KV = D / 32;  // 16-byte K vectors per token per thread
-  constexpr int VV = D / 64;  // 16-byte V vectors per token per thread
-  constexpr int NT = D / 8;   // n8 tiles of output dims
-  constexpr int kTile = 16;
+  using S = TcShape<D>;
+  constexpr int KV = S::kKv;
+  constexpr int VV = S::kVv;
+  constexpr int NT = D / 8;  // n8 tiles of output dims
+  constexpr int kTile = S::kTile;
+  constexpr int kStages = S::kStages;
   constexpr int G = 8;
+  extern __shared__ uint4 smem[];
 
   const int b = blockIdx.y;
   const int split = blockIdx.z;
@@ -389,10 +424,10 @@ __global__ void __launch_bounds__(kThreads, kMinCtas) attention_tc_kernel(const 
   const T* v_head = static_cast<const T*>(a.v) + kv_head * a.head_stride;
   const int32_t* table = a.block_tables + static_cast<int64_t>(b) * a.max_blocks_per_seq;
   const int block_mask = (1 << a.block_shift) - 1;
+  uint4* ring = smem + warp * kStages * S::kVecs * 32 + lane;  // + (stage * kVecs + vec) * 32
 
-  // Element offset of token tok's row. Tokens are clamped to `last`; table entries past the
-  // sequence's blocks may hold anything, so they are clamped into the pool too (such rows are
-  // masked out of the softmax).
+  // Element offset of token tok's row, tok clamped to `last`. Table entries past the sequence's
+  // blocks may hold anything, so they are clamped into the pool (such rows are masked out).
   const auto row_offset = [&](int tok, int last) -> int64_t {
     tok = min(tok, last);
     if constexpr (kPaged) {
@@ -402,32 +437,39 @@ __global__ void __launch_bounds__(kThreads, kMinCtas) attention_tc_kernel(const 
       return static_cast<int64_t>(b) * a.outer_stride + static_cast<int64_t>(tok) * D;
     }
   };
-  uint4 kr[2][KV];  // K of tokens base + g and base + 8 + g
-  uint4 vr[4][VV];  // V of tokens base + 2t, 2t + 1, 2t + 8, 2t + 9
-  const auto load_k = [&](int base, int last) {
+  // Stage vectors: K of tokens base + g, base + 8 + g (2 x KV), then V of tokens base + 2t,
+  // 2t + 1, 2t + 8, 2t + 9 (4 x VV).
+  const auto issue = [&](int base, int last, int stage) {
+    uint4* slot = ring + stage * S::kVecs * 32;
 #pragma unroll
     for (int n = 0; n < 2; ++n) {
       const int64_t off = row_offset(base + 8 * n + g, last);
 #pragma unroll
-      for (int s = 0; s < KV; ++s) kr[n][s] = load_vec(k_head + off + 32 * s + 8 * t);
+      for (int s = 0; s < KV; ++s)
+        copy_async(slot + (n * KV + s) * 32, k_head + off + 32 * s + 8 * t);
     }
-  };
-  const auto load_v = [&](int base, int last) {
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
       const int64_t off = row_offset(base + 2 * t + (i & 1) + 8 * (i >> 1), last);
 #pragma unroll
-      for (int s = 0; s < VV; ++s) vr[i][s] = load_vec(v_head + off + (D / 8) * g + 8 * s);
+      for (int s = 0; s < VV; ++s) {
+        copy_async(slot + (2 * KV + i * VV + s) * 32, v_head + off + (D / 8) * g + 8 * s);
+      }
     }
   };
 
-  // The first tile's loads go out before the context length is known: they only need the
-  // partition's bounds within the block table (or the contiguous rows).
   const int begin = split * a.partition;
   const int first = begin + warp * kTile;
-  const int capacity = kPaged ? a.max_blocks_per_seq << a.block_shift : a.row_capacity;
-  load_k(first, min(begin + a.partition, capacity) - 1);
-  load_v(first, min(begin + a.partition, capacity) - 1);
+  constexpr int kStride = kWarps * kTile;
+  {
+    const int capacity = kPaged ? a.max_blocks_per_seq << a.block_shift : a.row_capacity;
+    const int last = min(begin + a.partition, capacity) - 1;
+#pragma unroll
+    for (int st = 0; st < kStages - 1; ++st) {
+      issue(first + st * kStride, last, st);
+      copy_async_commit();
+    }
+  }
   uint4 qv[KV];
 #pragma unroll
   for (int s = 0; s < KV; ++s) {
@@ -440,7 +482,10 @@ __global__ void __launch_bounds__(kThreads, kMinCtas) attention_tc_kernel(const 
   }
   const int len = a.context_lens[b];
   const int read_len = a.padded_len > 0 ? a.padded_len : len;
-  if (begin >= read_len) return;
+  if (begin >= read_len) {
+    copy_async_wait<0>();
+    return;
+  }
   const int end = min(begin + a.partition, read_len);
   const int valid_end = min(end, len);
   const int num_splits = (read_len + a.partition - 1) / a.partition;
@@ -451,22 +496,27 @@ __global__ void __launch_bounds__(kThreads, kMinCtas) attention_tc_kernel(const 
   float m = -INFINITY;  // of head g, log2 units
   float l = 0.0f;       // this thread's share of head g's sum
 
-  // Each tile's registers are refilled with the next tile's rows as soon as they are used: K
-  // after the scores, V after the weighted sum.
-  for (int base = first; base < end; base += kWarps * kTile) {
-    const int next = base + kWarps * kTile;
+  int stage = 0;
+  for (int base = first; base < end; base += kStride) {
+    const int ahead = base + (kStages - 1) * kStride;
+    if (ahead < end) issue(ahead, end - 1, (stage + kStages - 1) % kStages);
+    copy_async_commit();  // possibly empty: keeps one group per tile
+    copy_async_wait<kStages - 1>();
+    const uint4* slot = ring + stage * S::kVecs * 32;
+    stage = (stage + 1) % kStages;
+
     float sc[2][2];
 #pragma unroll
     for (int n = 0; n < 2; ++n) {
       sc[n][0] = sc[n][1] = 0.0f;
 #pragma unroll
       for (int s = 0; s < KV; ++s) {
-        mma_16816<T>(sc[n], qv[s].x, qv[s].y, kr[n][s].x, kr[n][s].y);
-        mma_16816<T>(sc[n], qv[s].z, qv[s].w, kr[n][s].z, kr[n][s].w);
+        const uint4 kr = slot[(n * KV + s) * 32];
+        mma_16816<T>(sc[n], qv[s].x, qv[s].y, kr.x, kr.y);
+        mma_16816<T>(sc[n], qv[s].z, qv[s].w, kr.z, kr.w);
       }
     }
-    if (next < end) load_k(next, end - 1);
-    // sc[n][e], e < 2: head g, token base + 8n + 2t + e.
+    // sc[n][e]: head g, token base + 8n + 2t + e.
     float tile_max = -INFINITY;
 #pragma unroll
     for (int n = 0; n < 2; ++n) {
@@ -480,45 +530,56 @@ __global__ void __launch_bounds__(kThreads, kMinCtas) attention_tc_kernel(const 
     tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 1));
     tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 2));
     const float m_new = fmaxf(m, tile_max);
-    if (m_new != -INFINITY) {  // some attended token (the same answer in every row)
-      if (m_new > m) {
-        const float alpha = exp2f(m - m_new);
-        l *= alpha;
-#pragma unroll
-        for (int j = 0; j < NT; ++j) {
-          o[j][0] *= alpha;
-          o[j][1] *= alpha;
-        }
-        m = m_new;
-      }
-      float p[2][2];
-#pragma unroll
-      for (int n = 0; n < 2; ++n) {
-#pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          p[n][e] = exp2f(sc[n][e] - m);
-          l += p[n][e];
-        }
-      }
-      const uint32_t pa0 = pack2<T>(p[0][0], p[0][1]);
-      const uint32_t pa2 = pack2<T>(p[1][0], p[1][1]);
+    if (m_new == -INFINITY) continue;  // no attended token yet (the same in every row)
+    if (m_new > m) {
+      const float alpha = exp2f(m - m_new);
+      l *= alpha;
 #pragma unroll
       for (int j = 0; j < NT; ++j) {
-        const int w = (j % 8) / 2;
-        const uint32_t selector = (j & 1) ? 0x7632u : 0x5410u;
-        const uint32_t b0 = __byte_perm(word(vr[0][j / 8], w), word(vr[1][j / 8], w), selector);
-        const uint32_t b1 = __byte_perm(word(vr[2][j / 8], w), word(vr[3][j / 8], w), selector);
-        mma_16816<T>(o[j], pa0, pa2, b0, b1);
+        o[j][0] *= alpha;
+        o[j][1] *= alpha;
+      }
+      m = m_new;
+    }
+    float p[2][2];
+#pragma unroll
+    for (int n = 0; n < 2; ++n) {
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        p[n][e] = exp2f(sc[n][e] - m);
+        l += p[n][e];
       }
     }
-    if (next < end) load_v(next, end - 1);
+    const uint32_t pa0 = pack2<T>(p[0][0], p[0][1]);
+    const uint32_t pa2 = pack2<T>(p[1][0], p[1][1]);
+    uint4 vr[4][VV];
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      // Rows past the attended range hold whatever the pool holds there (possibly NaN, which a
+      // zero weight would not cancel): zero them.
+      const bool valid = base + 2 * t + (i & 1) + 8 * (i >> 1) < valid_end;
+#pragma unroll
+      for (int s = 0; s < VV; ++s) {
+        vr[i][s] = valid ? slot[(2 * KV + i * VV + s) * 32] : make_uint4(0, 0, 0, 0);
+      }
+    }
+#pragma unroll
+    for (int j = 0; j < NT; ++j) {
+      const int w = (j % 8) / 2;
+      const uint32_t selector = (j & 1) ? 0x7632u : 0x5410u;
+      const uint32_t b0 = __byte_perm(word(vr[0][j / 8], w), word(vr[1][j / 8], w), selector);
+      const uint32_t b1 = __byte_perm(word(vr[2][j / 8], w), word(vr[3][j / 8], w), selector);
+      mma_16816<T>(o[j], pa0, pa2, b0, b1);
+    }
   }
+  copy_async_wait<0>();
+  __syncthreads();  // the ring's memory now holds the warps' results
 
   l += __shfl_xor_sync(0xffffffffu, l, 1);
   l += __shfl_xor_sync(0xffffffffu, l, 2);
-  __shared__ float sm_acc[kWarps][G][D + kPad];
-  __shared__ float sm_m[kWarps][G];
-  __shared__ float sm_w[kWarps][G];
+  auto* sm_acc = reinterpret_cast<float(*)[G][D + kPad]>(smem);
+  auto* sm_m = reinterpret_cast<float(*)[G]>(sm_acc + kWarps);
+  auto* sm_w = sm_m + kWarps;
 #pragma unroll
   for (int j = 0; j < NT; ++j) {
     sm_acc[warp][g][(D / 8) * (2 * t) + j] = o[j][0];
@@ -564,7 +625,6 @@ struct Launch {
   bool paged;
   bool grouped;       // v4 or v5; false: v3
   bool tensor_cores;  // v5 (fp16/bf16, head dim <= 128, group >= 2)
-  int32_t tc_ctas_per_sm;  // v5's register budget: 2 or 3 resident CTAs per multiprocessor
 };
 
 template <typename T, int D>
@@ -587,12 +647,12 @@ cudaError_t launch_kernel(const Launch& l, cudaStream_t stream) {
 
 template <typename T, int D, bool kPaged>
 cudaError_t launch_tc(const Launch& l, cudaStream_t stream) {
+  constexpr int kSmem = TcShape<D>::kSmemBytes;
+  static const cudaError_t configured = cudaFuncSetAttribute(
+      attention_tc_kernel<T, D, kPaged>, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
+  TS_CUDA_TRY(configured);
   const dim3 grid(l.num_kv_heads, l.batch, l.args.max_splits);
-  if (l.tc_ctas_per_sm == 2) {
-    attention_tc_kernel<T, D, kPaged, 2><<<grid, kThreads, 0, stream>>>(l.args);
-  } else {
-    attention_tc_kernel<T, D, kPaged, 3><<<grid, kThreads, 0, stream>>>(l.args);
-  }
+  attention_tc_kernel<T, D, kPaged><<<grid, kThreads, kSmem, stream>>>(l.args);
   TS_CUDA_TRY_LAUNCH();
   return launch_reduce<T, D>(l, stream);
 }
@@ -624,10 +684,14 @@ cudaError_t launch_dim(const Launch& l, cudaStream_t stream) {
 template <typename T>
 cudaError_t launch(const Launch& l, cudaStream_t stream) {
   switch (l.head_dim) {
-    case 64: return launch_dim<T, 64>(l, stream);
-    case 128: return launch_dim<T, 128>(l, stream);
-    case 256: return launch_dim<T, 256>(l, stream);
-    default: return cudaErrorInvalidValue;
+    case 64:
+      return launch_dim<T, 64>(l, stream);
+    case 128:
+      return launch_dim<T, 128>(l, stream);
+    case 256:
+      return launch_dim<T, 256>(l, stream);
+    default:
+      return cudaErrorInvalidValue;
   }
 }
 

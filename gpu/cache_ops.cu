@@ -1,7 +1,6 @@
-#include "gpu/cache_ops.h"
-
 #include <algorithm>
 
+#include "gpu/cache_ops.h"
 #include "gpu/cuda_check.h"
 #include "gpu/dtype.cuh"
 
@@ -12,15 +11,15 @@ inline constexpr int kCopyThreads = 256;
 inline constexpr int kPerThread = 4;  // 16-byte vectors in flight per thread
 
 struct ReshapeArgs {
-  const uint4* key;            // [num_tokens, num_kv_heads, row_vecs]
-  const uint4* value;          // likewise
-  uint4* k_cache;              // [num_blocks, num_kv_heads, block_size, row_vecs]
-  uint4* v_cache;              // likewise
-  const int64_t* slots;        // [num_tokens]
+  const uint4* key;      // [num_tokens, num_kv_heads, row_vecs]
+  const uint4* value;    // likewise
+  uint4* k_cache;        // [num_blocks, num_kv_heads, block_size, row_vecs]
+  uint4* v_cache;        // likewise
+  const int64_t* slots;  // [num_tokens]
   int32_t num_tokens;
   int32_t num_kv_heads;
-  int32_t row_shift;           // log2(16-byte vectors per head row)
-  int32_t block_shift;         // log2(block_size)
+  int32_t row_shift;    // log2(16-byte vectors per head row)
+  int32_t block_shift;  // log2(block_size)
 };
 
 // Thread i moves vector i of the flattened [token, head, vec] input, for K and for V.
@@ -59,7 +58,7 @@ __global__ void __launch_bounds__(kCopyThreads) reshape_and_cache_kernel(const R
 struct CopyArgs {
   const uint4* src_k;  // [num_layers, src_blocks, block_vecs]
   const uint4* src_v;
-  uint4* dst_k;        // [num_layers, dst_blocks, block_vecs]
+  uint4* dst_k;  // [num_layers, dst_blocks, block_vecs]
   uint4* dst_v;
   const BlockCopy* copies;
   int64_t block_vecs;
@@ -71,10 +70,10 @@ struct CopyArgs {
 __global__ void __launch_bounds__(kCopyThreads) copy_blocks_kernel(const CopyArgs a) {
   const BlockCopy c = a.copies[blockIdx.x];
   const int64_t layer = blockIdx.y;
-  const uint4* src = (blockIdx.z == 0 ? a.src_k : a.src_v) + layer * a.src_layer_vecs +
-                     c.src * a.block_vecs;
-  uint4* dst = (blockIdx.z == 0 ? a.dst_k : a.dst_v) + layer * a.dst_layer_vecs +
-               c.dst * a.block_vecs;
+  const uint4* src =
+      (blockIdx.z == 0 ? a.src_k : a.src_v) + layer * a.src_layer_vecs + c.src * a.block_vecs;
+  uint4* dst =
+      (blockIdx.z == 0 ? a.dst_k : a.dst_v) + layer * a.dst_layer_vecs + c.dst * a.block_vecs;
   for (int64_t base = threadIdx.x; base < a.block_vecs; base += kCopyThreads * kPerThread) {
     uint4 x[kPerThread];
 #pragma unroll
@@ -157,7 +156,8 @@ cudaError_t copy_blocks(const PagedKv& src, const PagedKv& dst, const BlockCopy*
   a.block_vecs = block_bytes / 16;
   a.src_layer_vecs = a.block_vecs * src.num_blocks;
   a.dst_layer_vecs = a.block_vecs * dst.num_blocks;
-  copy_blocks_kernel<<<dim3(static_cast<unsigned>(num_copies), static_cast<unsigned>(src.num_layers), 2),
+  copy_blocks_kernel<<<dim3(static_cast<unsigned>(num_copies),
+                            static_cast<unsigned>(src.num_layers), 2),
                        kCopyThreads, 0, stream>>>(a);
   TS_CUDA_TRY_LAUNCH();
   return cudaSuccess;
@@ -167,8 +167,12 @@ cudaError_t synthesize_rows(const SyntheticRows& rows, cudaStream_t stream) {
   if (rows.count == 0) return cudaSuccess;
   const int threads = 128;
   switch (rows.dtype) {
-    case DType::kF32: synthesize_kernel<float><<<rows.count, threads, 0, stream>>>(rows); break;
-    case DType::kF16: synthesize_kernel<__half><<<rows.count, threads, 0, stream>>>(rows); break;
+    case DType::kF32:
+      synthesize_kernel<float><<<rows.count, threads, 0, stream>>>(rows);
+      break;
+    case DType::kF16:
+      synthesize_kernel<__half><<<rows.count, threads, 0, stream>>>(rows);
+      break;
     case DType::kBF16:
       synthesize_kernel<__nv_bfloat16><<<rows.count, threads, 0, stream>>>(rows);
       break;

@@ -9,10 +9,10 @@
 #include "core/kv_executor.h"
 #include "core/strings.h"
 
-#define TS_CUDA_TRY(call)                             \
-  do {                                                \
-    const cudaError_t ts_err_ = (call);               \
-    if (ts_err_ != cudaSuccess) return ts_err_;       \
+#define TS_CUDA_TRY(call)                       \
+  do {                                          \
+    const cudaError_t ts_err_ = (call);         \
+    if (ts_err_ != cudaSuccess) return ts_err_; \
   } while (0)
 
 // After a kernel launch: the launch error, if any.

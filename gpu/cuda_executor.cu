@@ -1,5 +1,3 @@
-#include "gpu/cuda_executor.h"
-
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -9,6 +7,7 @@
 #include "gpu/attention.h"
 #include "gpu/cache_ops.h"
 #include "gpu/cuda_check.h"
+#include "gpu/cuda_executor.h"
 #include "gpu/device.h"
 
 namespace tinyserve::gpu {
@@ -35,8 +34,8 @@ class Buffer {
     if (err != cudaSuccess) {
       cudaGetLastError();
       ptr_ = nullptr;
-      return Status::failure(cat("cannot allocate ", grown, kHost ? " bytes of pinned host memory"
-                                                                  : " bytes of GPU memory",
+      return Status::failure(cat("cannot allocate ", grown,
+                                 kHost ? " bytes of pinned host memory" : " bytes of GPU memory",
                                  " for ", what, ": ", cudaGetErrorString(err)));
     }
     bytes_ = grown;
@@ -54,7 +53,9 @@ class Buffer {
   size_t bytes_ = 0;
 };
 
-size_t align16(size_t n) { return (n + 15) & ~size_t{15}; }
+size_t align16(size_t n) {
+  return (n + 15) & ~size_t{15};
+}
 
 }  // namespace
 
@@ -125,7 +126,8 @@ struct CudaExecutor::Impl {
       }
     }
     if (cpu_bytes > 0) {
-      for (auto [host, device] : {std::pair{&cpu_k, &cpu_k_device}, std::pair{&cpu_v, &cpu_v_device}}) {
+      for (auto [host, device] :
+           {std::pair{&cpu_k, &cpu_k_device}, std::pair{&cpu_v, &cpu_v_device}}) {
         if (cudaHostAlloc(host, cpu_bytes, cudaHostAllocMapped) != cudaSuccess) {
           cudaGetLastError();
           *host = nullptr;
@@ -134,7 +136,8 @@ struct CudaExecutor::Impl {
                                      " blocks); use fewer CPU blocks"));
         }
         std::memset(*host, 0, cpu_bytes);
-        if (Status s = TS_CUDA_STATUS(cudaHostGetDevicePointer(device, *host, 0)); !s.ok()) return s;
+        if (Status s = TS_CUDA_STATUS(cudaHostGetDevicePointer(device, *host, 0)); !s.ok())
+          return s;
       }
     }
     return {};
@@ -155,12 +158,13 @@ Expected<std::unique_ptr<CudaExecutor>> CudaExecutor::create(const KvGeometry& g
   const auto free_bytes = static_cast<int64_t>(device.free_memory);
   if (pool_bytes + kStepReserveBytes > free_bytes) {
     const int64_t fits = std::max<int64_t>(0, (free_bytes - kStepReserveBytes) / per_block);
-    result.status = Status::failure(
-        cat("the GPU KV pool needs ", pool_bytes, " bytes (", geometry.num_gpu_blocks,
-            " blocks of ", per_block, " bytes: K and V of ", geometry.num_layers,
-            " layers) but only ", free_bytes, " bytes of GPU memory are free on ", device.name,
-            ", of which ", kStepReserveBytes, " stay free for step buffers; the largest pool that "
-            "fits is ", fits, " blocks"));
+    result.status = Status::failure(cat(
+        "the GPU KV pool needs ", pool_bytes, " bytes (", geometry.num_gpu_blocks, " blocks of ",
+        per_block, " bytes: K and V of ", geometry.num_layers, " layers) but only ", free_bytes,
+        " bytes of GPU memory are free on ", device.name, ", of which ", kStepReserveBytes,
+        " stay free for step buffers; the largest pool that "
+        "fits is ",
+        fits, " blocks"));
     return result;
   }
   auto impl = std::make_unique<Impl>();
@@ -175,10 +179,18 @@ Expected<std::unique_ptr<CudaExecutor>> CudaExecutor::create(const KvGeometry& g
 CudaExecutor::CudaExecutor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 CudaExecutor::~CudaExecutor() = default;
 
-const KvGeometry& CudaExecutor::geometry() const { return impl_->g; }
-const CudaExecutorOptions& CudaExecutor::options() const { return impl_->options; }
-void CudaExecutor::set_kernel(KernelVersion kernel) { impl_->options.kernel = kernel; }
-const std::string& CudaExecutor::device_name() const { return impl_->device_name; }
+const KvGeometry& CudaExecutor::geometry() const {
+  return impl_->g;
+}
+const CudaExecutorOptions& CudaExecutor::options() const {
+  return impl_->options;
+}
+void CudaExecutor::set_kernel(KernelVersion kernel) {
+  impl_->options.kernel = kernel;
+}
+const std::string& CudaExecutor::device_name() const {
+  return impl_->device_name;
+}
 
 StepResult CudaExecutor::execute(const StepPlan& plan) {
   Impl& s = *impl_;
@@ -229,7 +241,7 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
   AttentionOptions attention_options;
   attention_options.partition_tokens = s.options.partition_tokens;
   const AttentionPlan attention =
-      plan_attention(s.options.kernel, db, g.num_kv_heads, g.head_dim, attention_options);
+      plan_attention(s.options.kernel, g.dtype, db, g.num_kv_heads, g.head_dim, attention_options);
 
   s.output_batch = -1;  // growing `out` drops the previous output
   for (Status st : {s.host_arena.reserve(arena_bytes, "step indices"),
@@ -354,9 +366,9 @@ Expected<BlockData> CudaExecutor::read_block(Pool pool, int32_t layer, BlockId b
   Expected<BlockData> result;
   const int32_t blocks = pool == Pool::kGpu ? s.g.num_gpu_blocks : s.g.num_cpu_blocks;
   if (layer < 0 || layer >= s.g.num_layers || block < 0 || block >= blocks) {
-    result.status = Status::failure(cat("read_block: layer ", layer, " block ", block,
-                                        " out of range (", s.g.num_layers, " layers, ", blocks,
-                                        " blocks)"));
+    result.status =
+        Status::failure(cat("read_block: layer ", layer, " block ", block, " out of range (",
+                            s.g.num_layers, " layers, ", blocks, " blocks)"));
     return result;
   }
   const auto bytes = static_cast<size_t>(s.g.block_bytes());
@@ -368,10 +380,10 @@ Expected<BlockData> CudaExecutor::read_block(Pool pool, int32_t layer, BlockId b
     std::memcpy(result.value.v.data(), static_cast<const char*>(s.cpu_v) + offset, bytes);
     return result;
   }
-  for (auto [dst, src] : {std::pair{result.value.k.data(), s.gpu_k},
-                          std::pair{result.value.v.data(), s.gpu_v}}) {
-    result.status = TS_CUDA_STATUS(cudaMemcpy(dst, static_cast<const char*>(src) + offset, bytes,
-                                              cudaMemcpyDeviceToHost));
+  for (auto [dst, src] :
+       {std::pair{result.value.k.data(), s.gpu_k}, std::pair{result.value.v.data(), s.gpu_v}}) {
+    result.status = TS_CUDA_STATUS(
+        cudaMemcpy(dst, static_cast<const char*>(src) + offset, bytes, cudaMemcpyDeviceToHost));
     if (!result.ok()) return result;
   }
   return result;
@@ -384,12 +396,12 @@ Expected<std::vector<float>> CudaExecutor::read_output() const {
     result.status = Status::failure("no attention output: the last step did not complete");
     return result;
   }
-  const size_t n = static_cast<size_t>(s.g.num_layers) * s.output_batch * s.g.num_heads *
-                   s.g.head_dim;
+  const size_t n =
+      static_cast<size_t>(s.g.num_layers) * s.output_batch * s.g.num_heads * s.g.head_dim;
   std::vector<uint8_t> raw(n * dtype_size(s.g.dtype));
   if (n > 0) {
-    result.status = TS_CUDA_STATUS(
-        cudaMemcpy(raw.data(), s.out.get(), raw.size(), cudaMemcpyDeviceToHost));
+    result.status =
+        TS_CUDA_STATUS(cudaMemcpy(raw.data(), s.out.get(), raw.size(), cudaMemcpyDeviceToHost));
     if (!result.ok()) return result;
   }
   result.value.resize(n);

@@ -1,5 +1,3 @@
-#include "gpu/kernel_bench.h"
-
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -15,6 +13,7 @@
 #include "gpu/cache_ops.h"
 #include "gpu/device.h"
 #include "gpu/dtype.cuh"
+#include "gpu/kernel_bench.h"
 
 namespace tinyserve::gpu {
 namespace {
@@ -23,14 +22,14 @@ struct BenchError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-#define BENCH_CHECK(call)                                                                   \
-  do {                                                                                      \
-    const cudaError_t bench_err_ = (call);                                                  \
-    if (bench_err_ != cudaSuccess) {                                                        \
-      throw BenchError(cat(__FILE__, ":", __LINE__, ": ", #call, ": ",                      \
+#define BENCH_CHECK(call)                                                                      \
+  do {                                                                                         \
+    const cudaError_t bench_err_ = (call);                                                     \
+    if (bench_err_ != cudaSuccess) {                                                           \
+      throw BenchError(cat(__FILE__, ":", __LINE__, ": ", #call, ": ",                         \
                            cudaGetErrorName(bench_err_), " (", cudaGetErrorString(bench_err_), \
-                           ")"));                                                           \
-    }                                                                                       \
+                           ")"));                                                              \
+    }                                                                                          \
   } while (0)
 
 class DeviceMemory {
@@ -81,8 +80,12 @@ __global__ void fill_random_kernel(T* p, int64_t n, uint64_t seed) {
 
 void fill_random(void* p, DType t, int64_t n, uint64_t seed) {
   switch (t) {
-    case DType::kF32: fill_random_kernel<<<1024, 256>>>(static_cast<float*>(p), n, seed); break;
-    case DType::kF16: fill_random_kernel<<<1024, 256>>>(static_cast<__half*>(p), n, seed); break;
+    case DType::kF32:
+      fill_random_kernel<<<1024, 256>>>(static_cast<float*>(p), n, seed);
+      break;
+    case DType::kF16:
+      fill_random_kernel<<<1024, 256>>>(static_cast<__half*>(p), n, seed);
+      break;
     case DType::kBF16:
       fill_random_kernel<<<1024, 256>>>(static_cast<__nv_bfloat16*>(p), n, seed);
       break;
@@ -101,9 +104,10 @@ __global__ void gather_kernel(ContiguousKv dst, PagedKv src, const int32_t* tabl
   for (int i = threadIdx.x; i < n; i += blockDim.x) {
     const int t = i / row_vecs;
     const int vec = i % row_vecs;
-    const int64_t from = src.index(tables[static_cast<int64_t>(b) * max_blocks + t / src.block_size],
-                                   h, t % src.block_size, 0) *
-                         dtype_size(src.dtype) / 16;
+    const int64_t from =
+        src.index(tables[static_cast<int64_t>(b) * max_blocks + t / src.block_size], h,
+                  t % src.block_size, 0) *
+        dtype_size(src.dtype) / 16;
     const int64_t to = dst.index(b, h, t, 0) * dtype_size(dst.dtype) / 16;
     static_cast<uint4*>(dst.k)[to + vec] = static_cast<const uint4*>(src.k)[from + vec];
     static_cast<uint4*>(dst.v)[to + vec] = static_cast<const uint4*>(src.v)[from + vec];
@@ -292,12 +296,12 @@ class Bench {
   }
 
  private:
-  Row row(const std::string& config, const std::string& kernel, double ms, int64_t bytes,
-          int reps, std::string note = {}) {
+  Row row(const std::string& config, const std::string& kernel, double ms, int64_t bytes, int reps,
+          std::string note = {}) {
     Row r{config, kernel, ms, bytes / ms * 1e-6, 0.0, reps, std::move(note)};
     r.percent = 100.0 * r.gbps / copy_gbps_;
-    out_ << "  " << kernel << ": " << fmt("%.4f", ms) << " ms, " << fmt("%.0f", r.gbps)
-         << " GB/s, " << fmt("%.1f", r.percent) << "% of copy (" << reps << " runs"
+    out_ << "  " << kernel << ": " << fmt("%.4f", ms) << " ms, " << fmt("%.0f", r.gbps) << " GB/s, "
+         << fmt("%.1f", r.percent) << "% of copy (" << reps << " runs"
          << (r.note.empty() ? "" : "; " + r.note) << ")\n";
     rows_.push_back(r);
     return r;
@@ -308,8 +312,7 @@ class Bench {
     DeviceMemory a(bytes), b(bytes);
     BENCH_CHECK(cudaMemset(a.get(), 1, bytes));
     const double copy_ms = timer_.median_ms(
-        [&] { return cudaMemcpyAsync(b.get(), a.get(), bytes, cudaMemcpyDeviceToDevice); }, 3,
-        30);
+        [&] { return cudaMemcpyAsync(b.get(), a.get(), bytes, cudaMemcpyDeviceToDevice); }, 3, 30);
     copy_gbps_ = 2.0 * bytes / copy_ms * 1e-6;
     out_ << "device-to-device copy of 1 GiB: " << fmt("%.3f", copy_ms) << " ms, "
          << fmt("%.0f", copy_gbps_) << " GB/s (bytes read + written)\n";
@@ -354,14 +357,14 @@ class Bench {
          << c.head_dim << ", " << dtype_name(c.dtype) << ", block size " << c.block_size << "\n";
     PagedSetup p = make_paged(c, lens, c.block_size, o_.seed);
     const int64_t out_elems = static_cast<int64_t>(c.batch) * c.heads * c.head_dim;
-    DeviceMemory workspace(plan_attention(KernelVersion::kV4, p.batch, c.kv_heads, c.head_dim,
-                                          {128})
-                               .workspace_bytes);
+    DeviceMemory workspace(
+        plan_attention(KernelVersion::kV4, c.dtype, p.batch, c.kv_heads, c.head_dim, {128})
+            .workspace_bytes);
     std::vector<float> fast_out;
     std::vector<std::pair<std::string, std::vector<float>>> outputs;
     double fast_ms = 0.0;
     for (KernelVersion v : o_.versions) {
-      const AttentionPlan plan = plan_attention(v, p.batch, c.kv_heads, c.head_dim);
+      const AttentionPlan plan = plan_attention(v, c.dtype, p.batch, c.kv_heads, c.head_dim);
       const auto launch = [&] {
         return paged_attention(plan, p.cache, p.batch, workspace.get(), nullptr);
       };
@@ -383,8 +386,8 @@ class Bench {
     for (const auto& [name, values] : outputs) {
       const std::vector<float>& ref = fast_out.empty() ? outputs.front().second : fast_out;
       out_ << "  check: " << name << " output vs "
-           << (fast_out.empty() ? outputs.front().first : fast_name())
-           << ": relative difference " << fmt("%.2e", relative_diff(values, ref)) << "\n";
+           << (fast_out.empty() ? outputs.front().first : fast_name()) << ": relative difference "
+           << fmt("%.2e", relative_diff(values, ref)) << "\n";
     }
     if (fast_out.empty()) return;
 
@@ -396,18 +399,18 @@ class Bench {
     contiguous.num_kv_heads = c.kv_heads;
     contiguous.max_len = max_len;
     contiguous.head_dim = c.head_dim;
-    const auto bytes = static_cast<size_t>(c.batch) * c.kv_heads * max_len * c.head_dim *
-                       dtype_size(c.dtype);
+    const auto bytes =
+        static_cast<size_t>(c.batch) * c.kv_heads * max_len * c.head_dim * dtype_size(c.dtype);
     DeviceMemory ck(bytes), cv(bytes);
     BENCH_CHECK(cudaMemset(ck.get(), 0, bytes));
     BENCH_CHECK(cudaMemset(cv.get(), 0, bytes));
     contiguous.k = ck.get();
     contiguous.v = cv.get();
     gather_kernel<<<dim3(c.kv_heads, c.batch), 256>>>(contiguous, p.cache, p.batch.block_tables,
-                                                       p.batch.context_lens,
-                                                       p.batch.max_blocks_per_seq);
+                                                      p.batch.context_lens,
+                                                      p.batch.max_blocks_per_seq);
     BENCH_CHECK(cudaGetLastError());
-    const AttentionPlan plan = plan_attention(fast(), p.batch, c.kv_heads, c.head_dim);
+    const AttentionPlan plan = plan_attention(fast(), c.dtype, p.batch, c.kv_heads, c.head_dim);
     for (bool padded : {false, true}) {
       contiguous.read_padded = padded;
       const auto launch = [&] {
@@ -427,26 +430,22 @@ class Bench {
             cat(c.name, ": ", fast_name(), " paged / contiguous = ", fmt("%.4f", fast_ms / ms)));
       } else {
         row(c.name, fast_name() + " padded batch", ms, p.bytes, o_.repetitions,
-            cat("reads ", max_len, " positions per sequence; output vs paged ",
-                fmt("%.2e", diff)));
-        ratios_.push_back(cat(c.name, ": padded batch / ", fast_name(),
-                              " paged = ", fmt("%.3f", ms / fast_ms)));
+            cat("reads ", max_len, " positions per sequence; output vs paged ", fmt("%.2e", diff)));
+        ratios_.push_back(
+            cat(c.name, ": padded batch / ", fast_name(), " paged = ", fmt("%.3f", ms / fast_ms)));
       }
     }
 
     if (o_.partition_sweep) {
-      for (int32_t ctas : {3, 2}) {
-        if (ctas == 2 && (fast() != KernelVersion::kV5 || c.heads == c.kv_heads)) continue;
-        for (int32_t part : {128, 256, 512, 1024, 2048, 4096}) {
-          const AttentionPlan pp =
-              plan_attention(fast(), p.batch, c.kv_heads, c.head_dim, {part, ctas});
-          DeviceMemory ws(pp.workspace_bytes);
-          const double ms = timer_.median_ms(
-              [&] { return paged_attention(pp, p.cache, p.batch, ws.get(), nullptr); },
-              o_.warmup, o_.repetitions);
-          row(c.name, cat(fast_name(), " paged, partition ", part), ms, p.bytes, o_.repetitions,
-              ctas == 2 ? "sweep, 2 CTAs/SM" : "sweep");
-        }
+      for (int32_t part : {256, 512, 1024, 2048, 4096, 8192}) {
+        const AttentionPlan pp =
+            plan_attention(fast(), c.dtype, p.batch, c.kv_heads, c.head_dim, {part});
+        DeviceMemory ws(pp.workspace_bytes);
+        const double ms = timer_.median_ms(
+            [&] { return paged_attention(pp, p.cache, p.batch, ws.get(), nullptr); }, o_.warmup,
+            o_.repetitions);
+        row(c.name, cat(fast_name(), " paged, partition ", part), ms, p.bytes, o_.repetitions,
+            "sweep");
       }
     }
   }
@@ -461,7 +460,7 @@ class Bench {
     }
     for (int32_t bs : {8, 16, 32, 64, 128}) {
       PagedSetup p = make_paged(c, lens, bs, o_.seed);
-      const AttentionPlan plan = plan_attention(fast(), p.batch, c.kv_heads, c.head_dim);
+      const AttentionPlan plan = plan_attention(fast(), c.dtype, p.batch, c.kv_heads, c.head_dim);
       DeviceMemory ws(plan.workspace_bytes);
       const double ms = timer_.median_ms(
           [&] { return paged_attention(plan, p.cache, p.batch, ws.get(), nullptr); }, o_.warmup,
@@ -544,9 +543,9 @@ class Bench {
     out_ << "\nblock copies: " << n << " blocks of " << gpu.block_elements() * 2 * 2
          << " bytes (K and V)\n";
     DeviceMemory d_cow = upload(cow), d_out = upload(out), d_in = upload(in);
-    double ms = timer_.median_ms(
-        [&] { return copy_blocks(gpu, gpu, d_cow.get<BlockCopy>(), n, nullptr); }, o_.warmup,
-        o_.repetitions);
+    double ms =
+        timer_.median_ms([&] { return copy_blocks(gpu, gpu, d_cow.get<BlockCopy>(), n, nullptr); },
+                         o_.warmup, o_.repetitions);
     row("copies", "copy_blocks GPU->GPU", ms, 2 * moved, o_.repetitions, "bytes read + written");
 
     PagedKv cpu = gpu;
@@ -572,8 +571,8 @@ class Bench {
     char line[256];
     out_ << "\n=== summary (copy " << fmt("%.0f", copy_gbps_) << " GB/s, read-only kernel "
          << fmt("%.0f", read_gbps_) << " GB/s) ===\n";
-    std::snprintf(line, sizeof line, "%-8s %-28s %10s %8s %7s %5s  %s\n", "config", "kernel",
-                  "ms", "GB/s", "%copy", "runs", "note");
+    std::snprintf(line, sizeof line, "%-8s %-28s %10s %8s %7s %5s  %s\n", "config", "kernel", "ms",
+                  "GB/s", "%copy", "runs", "note");
     out_ << line;
     for (const Row& r : rows_) {
       std::snprintf(line, sizeof line, "%-8s %-28s %10.4f %8.0f %6.1f%% %5d  %s\n",

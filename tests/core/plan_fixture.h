@@ -18,7 +18,7 @@ class PlanFixture {
  public:
   struct Seq {
     std::vector<TokenId> tokens;
-    std::vector<BlockId> blocks;      // GPU blocks while running, CPU blocks while swapped
+    std::vector<BlockId> blocks;  // GPU blocks while running, CPU blocks while swapped
     bool swapped = false;
     bool just_swapped_in = false;  // swap-out runs before swap-in: not swapped out this step
   };
@@ -113,8 +113,8 @@ class PlanFixture {
   void write_token(StepPlan& plan, Seq& s, TokenId t) {
     const auto pos = static_cast<int32_t>(s.tokens.size());
     s.tokens.push_back(t);
-    plan.slot_mapping.push_back(static_cast<int64_t>(s.blocks[pos / g_.block_size]) *
-                                    g_.block_size + pos % g_.block_size);
+    plan.slot_mapping.push_back(
+        static_cast<int64_t>(s.blocks[pos / g_.block_size]) * g_.block_size + pos % g_.block_size);
     plan.new_tokens.push_back(t);
     plan.new_positions.push_back(pos);
   }
@@ -246,9 +246,12 @@ inline double relative_error(const float* out, const double* ref, size_t n) {
 // summed) and the output's rounding to the dtype: 2^-12 relative at most for fp16, 2^-9 for bf16.
 inline double tolerance(DType t) {
   switch (t) {
-    case DType::kF32: return 5e-5;
-    case DType::kF16: return 1e-3;
-    case DType::kBF16: return 5e-3;
+    case DType::kF32:
+      return 5e-5;
+    case DType::kF16:
+      return 1e-3;
+    case DType::kBF16:
+      return 5e-3;
   }
   return 0.0;
 }

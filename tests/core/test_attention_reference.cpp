@@ -1,11 +1,10 @@
-#include "core/attention_reference.h"
-
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 
+#include "core/attention_reference.h"
 #include "core/kv_executor.h"
 #include "core/rng.h"
 #include "core/synthetic_kv.h"
@@ -26,7 +25,11 @@ struct RandomPaged {
 
   RandomPaged(DType t, int32_t heads, int32_t kv_heads, int32_t dim, int32_t bs,
               std::vector<int32_t> lengths, uint64_t seed)
-      : dtype(t), num_heads(heads), num_kv_heads(kv_heads), head_dim(dim), block_size(bs),
+      : dtype(t),
+        num_heads(heads),
+        num_kv_heads(kv_heads),
+        head_dim(dim),
+        block_size(bs),
         lens(std::move(lengths)) {
     Rng rng(seed);
     const int32_t max_len = *std::max_element(lens.begin(), lens.end());
@@ -147,8 +150,7 @@ TEST_CASE("paged reference attention is independent of the block size") {
   for (int32_t bs : {1, 8, 16, 32, 64}) {
     CAPTURE(bs);
     RandomPaged p(DType::kF32, 4, 2, 128, bs, {3, 100, 64}, 11);
-    CHECK(relative_error(paged_attention_f64(p.cache, p.decode_batch(nullptr)), p.naive()) <
-          1e-12);
+    CHECK(relative_error(paged_attention_f64(p.cache, p.decode_batch(nullptr)), p.naive()) < 1e-12);
   }
 }
 

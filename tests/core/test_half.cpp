@@ -1,17 +1,21 @@
-#include "core/half.h"
-
 #include <doctest/doctest.h>
 
 #include <bit>
 #include <cmath>
 #include <limits>
 
+#include "core/half.h"
+
 using namespace tinyserve;
 
 namespace {
 
-float next_up(float x) { return std::nextafter(x, std::numeric_limits<float>::infinity()); }
-float next_down(float x) { return std::nextafter(x, -std::numeric_limits<float>::infinity()); }
+float next_up(float x) {
+  return std::nextafter(x, std::numeric_limits<float>::infinity());
+}
+float next_down(float x) {
+  return std::nextafter(x, -std::numeric_limits<float>::infinity());
+}
 
 // Every pair of neighbouring finite non-negative values of a 16-bit format: the midpoint rounds
 // to the even one, anything above it to the upper one, anything below to the lower one.

@@ -1,7 +1,6 @@
-#include "core/reference_executor.h"
-
 #include <doctest/doctest.h>
 
+#include "core/reference_executor.h"
 #include "tests/core/plan_fixture.h"
 
 using namespace tinyserve;
@@ -53,8 +52,8 @@ TEST_CASE("the CPU executor's attention equals attention recomputed from each to
           for (int32_t row = 0; row < plan.batch(); ++row) {
             const auto& seq = fixture.seqs()[fixture.decoded()[row]];
             const std::vector<double> exact = fixture.exact_attention(seq, l);
-            const float* got = out.value.data() + (static_cast<size_t>(l) * plan.batch() + row) *
-                                                      per_seq;
+            const float* got =
+                out.value.data() + (static_cast<size_t>(l) * plan.batch() + row) * per_seq;
             CAPTURE(step);
             CAPTURE(row);
             CHECK(testing::relative_error(got, exact.data(), per_seq) <

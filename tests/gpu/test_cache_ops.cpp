@@ -127,7 +127,8 @@ TEST_SUITE("gpu") {
     const std::vector<int32_t> positions = {0, 1, 2, 3, 9000};
     DeviceArray dtokens(tokens), dpositions(positions);
     for (DType t : kAllDTypes) {
-      for (SyntheticKind kind : {SyntheticKind::kKey, SyntheticKind::kValue, SyntheticKind::kQuery}) {
+      for (SyntheticKind kind :
+           {SyntheticKind::kKey, SyntheticKind::kValue, SyntheticKind::kQuery}) {
         gpu::SyntheticRows rows;
         rows.kind = kind;
         rows.seed = 77;

@@ -1,8 +1,7 @@
-#include "gpu/cuda_executor.h"
-
 #include <doctest/doctest.h>
 
 #include "core/reference_executor.h"
+#include "gpu/cuda_executor.h"
 #include "tests/core/plan_fixture.h"
 #include "tests/gpu/gpu_test_util.h"
 

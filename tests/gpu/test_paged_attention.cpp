@@ -27,7 +27,8 @@ struct Case {
   uint64_t seed = 1;
 };
 
-// Random K/V in randomly scattered blocks of a pool whose unused slots hold NaN, random q.
+// Random K/V in randomly scattered blocks of a pool whose unused slots hold NaN (a kernel that
+// lets an unused slot reach the output shows), random q.
 struct HostProblem {
   PagedKv cache;  // host pointers
   std::vector<uint8_t> k, v, q;
@@ -45,7 +46,9 @@ struct HostProblem {
     std::vector<int32_t> perm(static_cast<size_t>(num_blocks));
     std::iota(perm.begin(), perm.end(), 0);
     for (size_t i = perm.size() - 1; i > 0; --i) std::swap(perm[i], perm[rng.below(i + 1)]);
-    tables.assign(c.lens.size() * static_cast<size_t>(max_blocks), -1);
+    // Entries past a sequence's blocks hold garbage (kernels must not use them).
+    tables.assign(c.lens.size() * static_cast<size_t>(max_blocks), 0);
+    for (size_t i = 0; i < tables.size(); ++i) tables[i] = i % 2 ? -1 : 0x7fffffff;
     size_t next = 0;
     for (size_t b = 0; b < c.lens.size(); ++b) {
       for (int32_t i = 0; i < (c.lens[b] + c.block_size - 1) / c.block_size; ++i) {
@@ -114,7 +117,7 @@ std::vector<float> run_on_gpu(const Case& c, const HostProblem& p) {
   gpu::AttentionOptions options;
   options.partition_tokens = c.partition;
   const gpu::AttentionPlan plan =
-      gpu::plan_attention(c.version, db, c.kv_heads, c.head_dim, options);
+      gpu::plan_attention(c.version, c.dtype, db, c.kv_heads, c.head_dim, options);
   DeviceArray workspace(plan.workspace_bytes);
   workspace.poison();
   CHECK_CUDA(gpu::paged_attention(plan, cache, db, workspace.get(), nullptr));
@@ -307,7 +310,7 @@ TEST_SUITE("gpu") {
             gpu::AttentionOptions options;
             options.partition_tokens = part;
             const gpu::AttentionPlan plan =
-                gpu::plan_attention(version, db, c.kv_heads, c.head_dim, options);
+                gpu::plan_attention(version, c.dtype, db, c.kv_heads, c.head_dim, options);
             DeviceArray workspace(plan.workspace_bytes);
             workspace.poison();
             out.poison();
@@ -329,11 +332,11 @@ TEST_SUITE("gpu") {
     DecodeBatch db = p.batch;
     PagedKv cache = p.cache;
     cache.head_dim = 96;
-    const gpu::AttentionPlan plan = gpu::plan_attention(KernelVersion::kV4, db, 2, 96);
+    const gpu::AttentionPlan plan = gpu::plan_attention(KernelVersion::kV4, c.dtype, db, 2, 96);
     CHECK(gpu::paged_attention(plan, cache, db, nullptr, nullptr) == cudaErrorInvalidValue);
     cache = p.cache;
     cache.block_size = 12;
-    const gpu::AttentionPlan plan2 = gpu::plan_attention(KernelVersion::kV3, db, 2, 128);
+    const gpu::AttentionPlan plan2 = gpu::plan_attention(KernelVersion::kV3, c.dtype, db, 2, 128);
     CHECK(gpu::paged_attention(plan2, cache, db, nullptr, nullptr) == cudaErrorInvalidValue);
     CHECK(cudaGetLastError() == cudaSuccess);
   }
