@@ -244,6 +244,7 @@ AttentionPlan plan_attention(KernelVersion version, DType dtype, const DecodeBat
                              const AttentionOptions& options) {
   AttentionPlan plan;
   plan.version = version;
+  plan.tc_async = options.tc_async;
   const int32_t max_len = std::max(1, batch.max_context_len);
   plan.partition_tokens = max_len;
   if (version != KernelVersion::kV4 && version != KernelVersion::kV5) return plan;
@@ -261,8 +262,33 @@ AttentionPlan plan_attention(KernelVersion version, DType dtype, const DecodeBat
   return plan;
 }
 
+namespace {
+
+cudaError_t launch_paged(const AttentionPlan& plan, const PagedKv& cache, const DecodeBatch& batch,
+                         void* workspace, cudaStream_t stream, int* occupancy);
+
+}  // namespace
+
 cudaError_t paged_attention(const AttentionPlan& plan, const PagedKv& cache,
                             const DecodeBatch& batch, void* workspace, cudaStream_t stream) {
+  return launch_paged(plan, cache, batch, workspace, stream, nullptr);
+}
+
+int32_t attention_ctas_per_sm(const AttentionPlan& plan, const PagedKv& cache,
+                              const DecodeBatch& batch) {
+  int ctas = 0;
+  if (launch_paged(plan, cache, batch, reinterpret_cast<void*>(1), nullptr, &ctas) !=
+      cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  return ctas;
+}
+
+namespace {
+
+cudaError_t launch_paged(const AttentionPlan& plan, const PagedKv& cache, const DecodeBatch& batch,
+                         void* workspace, cudaStream_t stream, int* occupancy) {
   if (batch.batch == 0) return cudaSuccess;
   if (!plan_fits(plan, batch, workspace) || cache.num_layers != 1 ||
       batch.num_heads % cache.num_kv_heads != 0 || cache.head_dim > kMaxHeadDim) {
@@ -283,10 +309,13 @@ cudaError_t paged_attention(const AttentionPlan& plan, const PagedKv& cache,
                 cache.block_size,
                 batch.max_blocks_per_seq,
                 batch.scale};
+    if (occupancy != nullptr) return cudaSuccess;  // not reported for v1, v2
     return by_dtype(cache.dtype,
                     [&](auto t) { return launch_basic<decltype(t)>(plan.version, a, stream); });
   }
   fast::Launch l{};
+  l.occupancy = occupancy;
+  l.tc_async = plan.tc_async;
   l.args = fast_args(plan, batch, cache.num_kv_heads, workspace);
   l.args.k = cache.k;
   l.args.v = cache.v;
@@ -304,6 +333,8 @@ cudaError_t paged_attention(const AttentionPlan& plan, const PagedKv& cache,
   l.tensor_cores = plan.version == KernelVersion::kV5;
   return by_dtype(cache.dtype, [&](auto t) { return fast::launch<decltype(t)>(l, stream); });
 }
+
+}  // namespace
 
 cudaError_t contiguous_attention(const AttentionPlan& plan, const ContiguousKv& cache,
                                  const DecodeBatch& batch, void* workspace, cudaStream_t stream) {
@@ -327,6 +358,7 @@ cudaError_t contiguous_attention(const AttentionPlan& plan, const ContiguousKv& 
   l.num_kv_heads = cache.num_kv_heads;
   l.paged = false;
   l.grouped = true;
+  l.tc_async = plan.tc_async;
   l.tensor_cores = plan.version == KernelVersion::kV5;
   return by_dtype(cache.dtype, [&](auto t) { return fast::launch<decltype(t)>(l, stream); });
 }

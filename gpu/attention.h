@@ -15,6 +15,7 @@ namespace tinyserve::gpu {
 
 struct AttentionOptions {
   int32_t partition_tokens = 0;  // v4/v5: tokens per split-KV partition; 0 = chosen from the shape
+  bool tc_async = false;         // v5 tuning: cp.async shared-memory ring instead of registers
 };
 
 // What a launch will do: how the context is split and the device workspace it needs.
@@ -23,6 +24,7 @@ struct AttentionPlan {
   int32_t partition_tokens = 0;  // tokens per CTA; >= max_context_len means no split
   int32_t max_splits = 1;        // partitions of the longest sequence
   size_t workspace_bytes = 0;    // float partial outputs and (max, sum) pairs; 0 without splits
+  bool tc_async = false;
 };
 
 // Whether v5 runs its tensor-core kernel for this shape (fp16/bf16, head dim <= 128, group 2..8);
@@ -38,6 +40,10 @@ AttentionPlan plan_attention(KernelVersion version, DType dtype, const DecodeBat
 // One layer (cache.num_layers == 1). workspace: plan.workspace_bytes of device memory.
 cudaError_t paged_attention(const AttentionPlan& plan, const PagedKv& cache,
                             const DecodeBatch& batch, void* workspace, cudaStream_t stream);
+
+// Resident CTAs per SM of the kernel that paged_attention would launch (v3..v5; 0 for v1/v2).
+int32_t attention_ctas_per_sm(const AttentionPlan& plan, const PagedKv& cache,
+                              const DecodeBatch& batch);
 
 // The v4 or v5 kernel over the contiguous layout (cache.read_padded: the padded-batch baseline).
 // The plan must come from plan_attention(kV4 or kV5, ...), with batch.max_context_len ==

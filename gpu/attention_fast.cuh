@@ -395,11 +395,13 @@ struct TcShape {
 // token g (words 0-1 for k-step 2s, words 2-3 for 2s + 1); for O, output column g of n-tile j is
 // dim (D / 8) * g + j, so thread (g, t) takes dims [(D / 8) g, (D / 8)(g + 1)) of tokens 2t,
 // 2t+1, 2t+8, 2t+9 and pairs them with one byte permute per register.
-// Loads: each thread copies the 16-byte vectors it will itself use into its own slots of a
-// 3-stage shared-memory ring (cp.async), so two tiles per warp are in flight while one is used
-// and no barrier is needed until the end. The first tiles go out before the context length is
-// read (addresses clamped to the partition and the block table).
-template <typename T, int D, bool kPaged>
+// The first tiles' loads go out before the context length is read (addresses clamped to the
+// partition and the block table). Two ways to keep loads in flight (kAsync):
+//   false: the next tile's K goes into the K registers right after the scores, its V into the
+//          V registers right after the weighted sum (one tile ahead per warp);
+//   true:  each thread copies the vectors it will use into its own slots of a 3-stage shared
+//          ring (cp.async): two tiles ahead per warp, no barrier until the end.
+template <typename T, int D, bool kPaged, bool kAsync>
 __global__ void __launch_bounds__(kThreads, 2) attention_tc_kernel(const Args a) {
   static_assert(D == 64 || D == 128);
   using S = TcShape<D>;
@@ -408,6 +410,7 @@ __global__ void __launch_bounds__(kThreads, 2) attention_tc_kernel(const Args a)
   constexpr int NT = D / 8;  // n8 tiles of output dims
   constexpr int kTile = S::kTile;
   constexpr int kStages = S::kStages;
+  constexpr int kStride = kWarps * kTile;
   constexpr int G = 8;
   extern __shared__ uint4 smem[];
 
@@ -437,37 +440,60 @@ __global__ void __launch_bounds__(kThreads, 2) attention_tc_kernel(const Args a)
       return static_cast<int64_t>(b) * a.outer_stride + static_cast<int64_t>(tok) * D;
     }
   };
-  // Stage vectors: K of tokens base + g, base + 8 + g (2 x KV), then V of tokens base + 2t,
+  // Vector v of a tile: K of tokens base + g, base + 8 + g (2 x KV), then V of tokens base + 2t,
   // 2t + 1, 2t + 8, 2t + 9 (4 x VV).
+  uint4 kr[2][KV];
+  uint4 vr[4][VV];
+  const auto k_address = [&](int base, int last, int n, int s) {
+    return k_head + row_offset(base + 8 * n + g, last) + 32 * s + 8 * t;
+  };
+  const auto v_address = [&](int base, int last, int i, int s) {
+    return v_head + row_offset(base + 2 * t + (i & 1) + 8 * (i >> 1), last) + (D / 8) * g + 8 * s;
+  };
+  const auto load_k = [&](int base, int last) {
+#pragma unroll
+    for (int n = 0; n < 2; ++n) {
+#pragma unroll
+      for (int s = 0; s < KV; ++s) kr[n][s] = load_vec(k_address(base, last, n, s));
+    }
+  };
+  const auto load_v = [&](int base, int last) {
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+#pragma unroll
+      for (int s = 0; s < VV; ++s) vr[i][s] = load_vec(v_address(base, last, i, s));
+    }
+  };
   const auto issue = [&](int base, int last, int stage) {
     uint4* slot = ring + stage * S::kVecs * 32;
 #pragma unroll
     for (int n = 0; n < 2; ++n) {
-      const int64_t off = row_offset(base + 8 * n + g, last);
 #pragma unroll
-      for (int s = 0; s < KV; ++s)
-        copy_async(slot + (n * KV + s) * 32, k_head + off + 32 * s + 8 * t);
+      for (int s = 0; s < KV; ++s) copy_async(slot + (n * KV + s) * 32, k_address(base, last, n, s));
     }
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
-      const int64_t off = row_offset(base + 2 * t + (i & 1) + 8 * (i >> 1), last);
 #pragma unroll
       for (int s = 0; s < VV; ++s) {
-        copy_async(slot + (2 * KV + i * VV + s) * 32, v_head + off + (D / 8) * g + 8 * s);
+        copy_async(slot + (2 * KV + i * VV + s) * 32, v_address(base, last, i, s));
       }
     }
   };
 
   const int begin = split * a.partition;
   const int first = begin + warp * kTile;
-  constexpr int kStride = kWarps * kTile;
   {
     const int capacity = kPaged ? a.max_blocks_per_seq << a.block_shift : a.row_capacity;
     const int last = min(begin + a.partition, capacity) - 1;
+    if constexpr (kAsync) {
 #pragma unroll
-    for (int st = 0; st < kStages - 1; ++st) {
-      issue(first + st * kStride, last, st);
-      copy_async_commit();
+      for (int st = 0; st < kStages - 1; ++st) {
+        issue(first + st * kStride, last, st);
+        copy_async_commit();
+      }
+    } else {
+      load_k(first, last);
+      load_v(first, last);
     }
   }
   uint4 qv[KV];
@@ -483,7 +509,7 @@ __global__ void __launch_bounds__(kThreads, 2) attention_tc_kernel(const Args a)
   const int len = a.context_lens[b];
   const int read_len = a.padded_len > 0 ? a.padded_len : len;
   if (begin >= read_len) {
-    copy_async_wait<0>();
+    if constexpr (kAsync) copy_async_wait<0>();
     return;
   }
   const int end = min(begin + a.partition, read_len);
@@ -498,12 +524,20 @@ __global__ void __launch_bounds__(kThreads, 2) attention_tc_kernel(const Args a)
 
   int stage = 0;
   for (int base = first; base < end; base += kStride) {
-    const int ahead = base + (kStages - 1) * kStride;
-    if (ahead < end) issue(ahead, end - 1, (stage + kStages - 1) % kStages);
-    copy_async_commit();  // possibly empty: keeps one group per tile
-    copy_async_wait<kStages - 1>();
+    const int next = base + kStride;
     const uint4* slot = ring + stage * S::kVecs * 32;
-    stage = (stage + 1) % kStages;
+    if constexpr (kAsync) {
+      const int ahead = base + (kStages - 1) * kStride;
+      if (ahead < end) issue(ahead, end - 1, (stage + kStages - 1) % kStages);
+      copy_async_commit();  // possibly empty: one group per tile
+      copy_async_wait<kStages - 1>();
+      stage = (stage + 1) % kStages;
+#pragma unroll
+      for (int n = 0; n < 2; ++n) {
+#pragma unroll
+        for (int s = 0; s < KV; ++s) kr[n][s] = slot[(n * KV + s) * 32];
+      }
+    }
 
     float sc[2][2];
 #pragma unroll
@@ -511,9 +545,17 @@ __global__ void __launch_bounds__(kThreads, 2) attention_tc_kernel(const Args a)
       sc[n][0] = sc[n][1] = 0.0f;
 #pragma unroll
       for (int s = 0; s < KV; ++s) {
-        const uint4 kr = slot[(n * KV + s) * 32];
-        mma_16816<T>(sc[n], qv[s].x, qv[s].y, kr.x, kr.y);
-        mma_16816<T>(sc[n], qv[s].z, qv[s].w, kr.z, kr.w);
+        mma_16816<T>(sc[n], qv[s].x, qv[s].y, kr[n][s].x, kr[n][s].y);
+        mma_16816<T>(sc[n], qv[s].z, qv[s].w, kr[n][s].z, kr[n][s].w);
+      }
+    }
+    if constexpr (!kAsync) {
+      if (next < end) load_k(next, end - 1);
+    } else {
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+#pragma unroll
+        for (int s = 0; s < VV; ++s) vr[i][s] = slot[(2 * KV + i * VV + s) * 32];
       }
     }
     // sc[n][e]: head g, token base + 8n + 2t + e.
@@ -530,49 +572,49 @@ __global__ void __launch_bounds__(kThreads, 2) attention_tc_kernel(const Args a)
     tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 1));
     tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 2));
     const float m_new = fmaxf(m, tile_max);
-    if (m_new == -INFINITY) continue;  // no attended token yet (the same in every row)
-    if (m_new > m) {
-      const float alpha = exp2f(m - m_new);
-      l *= alpha;
+    if (m_new != -INFINITY) {  // some token attended (the same answer in every row)
+      if (m_new > m) {
+        const float alpha = exp2f(m - m_new);
+        l *= alpha;
+#pragma unroll
+        for (int j = 0; j < NT; ++j) {
+          o[j][0] *= alpha;
+          o[j][1] *= alpha;
+        }
+        m = m_new;
+      }
+      float p[2][2];
+#pragma unroll
+      for (int n = 0; n < 2; ++n) {
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          p[n][e] = exp2f(sc[n][e] - m);
+          l += p[n][e];
+        }
+      }
+      const uint32_t pa0 = pack2<T>(p[0][0], p[0][1]);
+      const uint32_t pa2 = pack2<T>(p[1][0], p[1][1]);
+      // Rows past the attended range hold whatever the pool holds there (possibly NaN, which a
+      // zero weight would not cancel): they enter as zeros.
+      bool row_valid[4];
+#pragma unroll
+      for (int i = 0; i < 4; ++i) row_valid[i] = base + 2 * t + (i & 1) + 8 * (i >> 1) < valid_end;
 #pragma unroll
       for (int j = 0; j < NT; ++j) {
-        o[j][0] *= alpha;
-        o[j][1] *= alpha;
-      }
-      m = m_new;
-    }
-    float p[2][2];
+        const int w = (j % 8) / 2;
+        const uint32_t selector = (j & 1) ? 0x7632u : 0x5410u;
+        uint32_t x[4];
 #pragma unroll
-    for (int n = 0; n < 2; ++n) {
-#pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        p[n][e] = exp2f(sc[n][e] - m);
-        l += p[n][e];
+        for (int i = 0; i < 4; ++i) x[i] = row_valid[i] ? word(vr[i][j / 8], w) : 0u;
+        mma_16816<T>(o[j], pa0, pa2, __byte_perm(x[0], x[1], selector),
+                     __byte_perm(x[2], x[3], selector));
       }
     }
-    const uint32_t pa0 = pack2<T>(p[0][0], p[0][1]);
-    const uint32_t pa2 = pack2<T>(p[1][0], p[1][1]);
-    uint4 vr[4][VV];
-#pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      // Rows past the attended range hold whatever the pool holds there (possibly NaN, which a
-      // zero weight would not cancel): zero them.
-      const bool valid = base + 2 * t + (i & 1) + 8 * (i >> 1) < valid_end;
-#pragma unroll
-      for (int s = 0; s < VV; ++s) {
-        vr[i][s] = valid ? slot[(2 * KV + i * VV + s) * 32] : make_uint4(0, 0, 0, 0);
-      }
-    }
-#pragma unroll
-    for (int j = 0; j < NT; ++j) {
-      const int w = (j % 8) / 2;
-      const uint32_t selector = (j & 1) ? 0x7632u : 0x5410u;
-      const uint32_t b0 = __byte_perm(word(vr[0][j / 8], w), word(vr[1][j / 8], w), selector);
-      const uint32_t b1 = __byte_perm(word(vr[2][j / 8], w), word(vr[3][j / 8], w), selector);
-      mma_16816<T>(o[j], pa0, pa2, b0, b1);
+    if constexpr (!kAsync) {
+      if (next < end) load_v(next, end - 1);
     }
   }
-  copy_async_wait<0>();
+  if constexpr (kAsync) copy_async_wait<0>();
   __syncthreads();  // the ring's memory now holds the warps' results
 
   l += __shfl_xor_sync(0xffffffffu, l, 1);
@@ -591,6 +633,12 @@ __global__ void __launch_bounds__(kThreads, 2) attention_tc_kernel(const Args a)
   }
   finish_cta<T, D, G>(a, sm_acc, sm_m, sm_w, b, head0, nheads, split, num_splits);
 }
+
+// Dynamic shared memory of attention_tc_kernel: the ring, or just the epilogue's arrays.
+template <int D, bool kAsync>
+inline constexpr int kTcSmemBytes =
+    kAsync ? TcShape<D>::kSmemBytes
+           : static_cast<int>(sizeof(float)) * kWarps * 8 * (D + kPad + 2);
 
 // Merges the partitions of each (sequence, query head); one thread per output element.
 template <typename T, int D>
@@ -625,6 +673,8 @@ struct Launch {
   bool paged;
   bool grouped;       // v4 or v5; false: v3
   bool tensor_cores;  // v5 (fp16/bf16, head dim <= 128, group >= 2)
+  bool tc_async;      // v5 loads through the cp.async shared-memory ring
+  int* occupancy;     // set: report the kernel's resident CTAs per SM instead of launching
 };
 
 template <typename T, int D>
@@ -638,6 +688,10 @@ cudaError_t launch_reduce(const Launch& l, cudaStream_t stream) {
 
 template <typename T, int D, int G, bool kPaged, bool kGrouped>
 cudaError_t launch_kernel(const Launch& l, cudaStream_t stream) {
+  if (l.occupancy != nullptr) {
+    return cudaOccupancyMaxActiveBlocksPerMultiprocessor(
+        l.occupancy, attention_kernel<T, D, G, kPaged, kGrouped>, kThreads, 0);
+  }
   const dim3 grid(kGrouped ? l.num_kv_heads : l.args.num_heads, l.batch,
                   kGrouped ? l.args.max_splits : 1);
   attention_kernel<T, D, G, kPaged, kGrouped><<<grid, kThreads, 0, stream>>>(l.args);
@@ -645,16 +699,32 @@ cudaError_t launch_kernel(const Launch& l, cudaStream_t stream) {
   return kGrouped ? launch_reduce<T, D>(l, stream) : cudaSuccess;
 }
 
-template <typename T, int D, bool kPaged>
-cudaError_t launch_tc(const Launch& l, cudaStream_t stream) {
-  constexpr int kSmem = TcShape<D>::kSmemBytes;
-  static const cudaError_t configured = cudaFuncSetAttribute(
-      attention_tc_kernel<T, D, kPaged>, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
+template <typename T, int D, bool kPaged, bool kAsync>
+cudaError_t launch_tc_variant(const Launch& l, cudaStream_t stream) {
+  constexpr int kSmem = kTcSmemBytes<D, kAsync>;
+  const auto kernel = attention_tc_kernel<T, D, kPaged, kAsync>;
+  static const cudaError_t configured = [&] {
+    const cudaError_t err =
+        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
+    return err != cudaSuccess ? err
+                              : cudaFuncSetAttribute(kernel,
+                                                     cudaFuncAttributePreferredSharedMemoryCarveout,
+                                                     cudaSharedmemCarveoutMaxShared);
+  }();
   TS_CUDA_TRY(configured);
+  if (l.occupancy != nullptr) {
+    return cudaOccupancyMaxActiveBlocksPerMultiprocessor(l.occupancy, kernel, kThreads, kSmem);
+  }
   const dim3 grid(l.num_kv_heads, l.batch, l.args.max_splits);
-  attention_tc_kernel<T, D, kPaged><<<grid, kThreads, kSmem, stream>>>(l.args);
+  kernel<<<grid, kThreads, kSmem, stream>>>(l.args);
   TS_CUDA_TRY_LAUNCH();
   return launch_reduce<T, D>(l, stream);
+}
+
+template <typename T, int D, bool kPaged>
+cudaError_t launch_tc(const Launch& l, cudaStream_t stream) {
+  return l.tc_async ? launch_tc_variant<T, D, kPaged, true>(l, stream)
+                    : launch_tc_variant<T, D, kPaged, false>(l, stream);
 }
 
 template <typename T, int D, bool kPaged>

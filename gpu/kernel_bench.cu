@@ -375,8 +375,11 @@ class Bench {
       const int reps = reps_for(v, estimate);
       const int warmup = reps < o_.repetitions ? 0 : o_.warmup;
       const double ms = timer_.median_ms(launch, warmup, reps);
-      const std::string note =
+      std::string note =
           plan.max_splits > 1 ? cat("partition ", plan.partition_tokens, " tokens") : "";
+      if (const int32_t ctas = attention_ctas_per_sm(plan, p.cache, p.batch); ctas > 0) {
+        note += cat(note.empty() ? "" : ", ", ctas, " CTAs/SM");
+      }
       row(c.name, cat(kernel_version_name(v), " paged"), ms, p.bytes, reps, note);
       if (v == fast()) {
         fast_ms = ms;
@@ -437,15 +440,23 @@ class Bench {
     }
 
     if (o_.partition_sweep) {
-      for (int32_t part : {256, 512, 1024, 2048, 4096, 8192}) {
-        const AttentionPlan pp =
-            plan_attention(fast(), c.dtype, p.batch, c.kv_heads, c.head_dim, {part});
-        DeviceMemory ws(pp.workspace_bytes);
-        const double ms = timer_.median_ms(
-            [&] { return paged_attention(pp, p.cache, p.batch, ws.get(), nullptr); }, o_.warmup,
-            o_.repetitions);
-        row(c.name, cat(fast_name(), " paged, partition ", part), ms, p.bytes, o_.repetitions,
-            "sweep");
+      const bool tc = uses_tensor_cores(fast(), c.dtype, c.head_dim, c.heads / c.kv_heads);
+      for (bool async : {false, true}) {
+        if (async && !tc) continue;
+        for (int32_t part : {256, 512, 1024, 2048, 4096, 8192}) {
+          AttentionOptions options;
+          options.partition_tokens = part;
+          options.tc_async = async;
+          const AttentionPlan pp =
+              plan_attention(fast(), c.dtype, p.batch, c.kv_heads, c.head_dim, options);
+          DeviceMemory ws(pp.workspace_bytes);
+          const double ms = timer_.median_ms(
+              [&] { return paged_attention(pp, p.cache, p.batch, ws.get(), nullptr); },
+              o_.warmup, o_.repetitions);
+          row(c.name, cat(fast_name(), async ? " cp.async" : " paged", ", partition ", part), ms,
+              p.bytes, o_.repetitions,
+              cat("sweep, ", attention_ctas_per_sm(pp, p.cache, p.batch), " CTAs/SM"));
+        }
       }
     }
   }
