@@ -244,7 +244,6 @@ AttentionPlan plan_attention(KernelVersion version, DType dtype, const DecodeBat
                              const AttentionOptions& options) {
   AttentionPlan plan;
   plan.version = version;
-  plan.tc_async = options.tc_async;
   const int32_t max_len = std::max(1, batch.max_context_len);
   plan.partition_tokens = max_len;
   if (version != KernelVersion::kV4 && version != KernelVersion::kV5) return plan;
@@ -277,8 +276,7 @@ cudaError_t paged_attention(const AttentionPlan& plan, const PagedKv& cache,
 int32_t attention_ctas_per_sm(const AttentionPlan& plan, const PagedKv& cache,
                               const DecodeBatch& batch) {
   int ctas = 0;
-  if (launch_paged(plan, cache, batch, reinterpret_cast<void*>(1), nullptr, &ctas) !=
-      cudaSuccess) {
+  if (launch_paged(plan, cache, batch, reinterpret_cast<void*>(1), nullptr, &ctas) != cudaSuccess) {
     cudaGetLastError();
     return 0;
   }
@@ -315,7 +313,6 @@ cudaError_t launch_paged(const AttentionPlan& plan, const PagedKv& cache, const 
   }
   fast::Launch l{};
   l.occupancy = occupancy;
-  l.tc_async = plan.tc_async;
   l.args = fast_args(plan, batch, cache.num_kv_heads, workspace);
   l.args.k = cache.k;
   l.args.v = cache.v;
@@ -358,7 +355,6 @@ cudaError_t contiguous_attention(const AttentionPlan& plan, const ContiguousKv& 
   l.num_kv_heads = cache.num_kv_heads;
   l.paged = false;
   l.grouped = true;
-  l.tc_async = plan.tc_async;
   l.tensor_cores = plan.version == KernelVersion::kV5;
   return by_dtype(cache.dtype, [&](auto t) { return fast::launch<decltype(t)>(l, stream); });
 }

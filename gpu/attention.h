@@ -15,7 +15,6 @@ namespace tinyserve::gpu {
 
 struct AttentionOptions {
   int32_t partition_tokens = 0;  // v4/v5: tokens per split-KV partition; 0 = chosen from the shape
-  bool tc_async = false;         // v5 tuning: cp.async shared-memory ring instead of registers
 };
 
 // What a launch will do: how the context is split and the device workspace it needs.
@@ -24,7 +23,6 @@ struct AttentionPlan {
   int32_t partition_tokens = 0;  // tokens per CTA; >= max_context_len means no split
   int32_t max_splits = 1;        // partitions of the longest sequence
   size_t workspace_bytes = 0;    // float partial outputs and (max, sum) pairs; 0 without splits
-  bool tc_async = false;
 };
 
 // Whether v5 runs its tensor-core kernel for this shape (fp16/bf16, head dim <= 128, group 2..8);

@@ -359,30 +359,6 @@ __device__ __forceinline__ uint32_t pack2(float lo, float hi) {
   }
 }
 
-// 16-byte asynchronous copy global -> shared (cp.async, sm_80+), bypassing L1 and registers.
-__device__ __forceinline__ void copy_async(uint4* smem, const void* gmem) {
-  const auto dst = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(dst), "l"(gmem));
-}
-__device__ __forceinline__ void copy_async_commit() {
-  asm volatile("cp.async.commit_group;");
-}
-template <int kPending>
-__device__ __forceinline__ void copy_async_wait() {
-  asm volatile("cp.async.wait_group %0;" ::"n"(kPending));
-}
-
-template <int D>
-struct TcShape {
-  static constexpr int kKv = D / 32;               // 16-byte K vectors per token per thread
-  static constexpr int kVv = D / 64;               // 16-byte V vectors per token per thread
-  static constexpr int kVecs = 2 * kKv + 4 * kVv;  // per thread per tile: 2 K rows, 4 V rows
-  static constexpr int kStages = 3;                // tiles per warp in shared memory
-  static constexpr int kTile = 16;                 // tokens per warp per tile
-  // The pipeline's shared memory: [warp][stage][vector][lane] 16-byte vectors.
-  static constexpr int kSmemBytes = kWarps * kStages * kVecs * 32 * 16;
-};
-
 // v5 for fp16/bf16, head dims up to 128 and GQA groups of 2 to 8: v4's work split (CTA per
 // sequence, KV head and partition), each warp taking 16-token tiles, with the group's scores and
 // weighted sums on the tensor cores. The group's (up to 8) query heads are the M rows of both
@@ -395,13 +371,22 @@ struct TcShape {
 // token g (words 0-1 for k-step 2s, words 2-3 for 2s + 1); for O, output column g of n-tile j is
 // dim (D / 8) * g + j, so thread (g, t) takes dims [(D / 8) g, (D / 8)(g + 1)) of tokens 2t,
 // 2t+1, 2t+8, 2t+9 and pairs them with one byte permute per register.
-// The first tiles' loads go out before the context length is read (addresses clamped to the
-// partition and the block table). Two ways to keep loads in flight (kAsync):
-//   false: the next tile's K goes into the K registers right after the scores, its V into the
-//          V registers right after the weighted sum (one tile ahead per warp);
-//   true:  each thread copies the vectors it will use into its own slots of a 3-stage shared
-//          ring (cp.async): two tiles ahead per warp, no barrier until the end.
-template <typename T, int D, bool kPaged, bool kAsync>
+// Loads stay in flight across the math: the next tile's K goes into the K registers right after
+// the scores, its V into the V registers right after the weighted sum, and the block-table
+// entries of the tile after that are fetched a tile ahead (so no load waits on a table read).
+// The first tile goes out before the context length is read (addresses clamped to the partition
+// and the block table).
+template <int D>
+struct TcShape {
+  static constexpr int kKv = D / 32;  // 16-byte K vectors per token per thread
+  static constexpr int kVv = D / 64;  // 16-byte V vectors per token per thread
+  static constexpr int kTile = 16;    // tokens per warp per tile
+  static constexpr int kStride = kWarps * kTile;
+  // Shared memory of the epilogue: [kWarps][8][D + kPad] outputs, then maxima and sums.
+  static constexpr int kSmemBytes = static_cast<int>(sizeof(float)) * kWarps * 8 * (D + kPad + 2);
+};
+
+template <typename T, int D, bool kPaged>
 __global__ void __launch_bounds__(kThreads, 2) attention_tc_kernel(const Args a) {
   static_assert(D == 64 || D == 128);
   using S = TcShape<D>;
@@ -409,10 +394,9 @@ __global__ void __launch_bounds__(kThreads, 2) attention_tc_kernel(const Args a)
   constexpr int VV = S::kVv;
   constexpr int NT = D / 8;  // n8 tiles of output dims
   constexpr int kTile = S::kTile;
-  constexpr int kStages = S::kStages;
-  constexpr int kStride = kWarps * kTile;
+  constexpr int kStride = S::kStride;
   constexpr int G = 8;
-  extern __shared__ uint4 smem[];
+  extern __shared__ float smem[];
 
   const int b = blockIdx.y;
   const int split = blockIdx.z;
@@ -427,56 +411,53 @@ __global__ void __launch_bounds__(kThreads, 2) attention_tc_kernel(const Args a)
   const T* v_head = static_cast<const T*>(a.v) + kv_head * a.head_stride;
   const int32_t* table = a.block_tables + static_cast<int64_t>(b) * a.max_blocks_per_seq;
   const int block_mask = (1 << a.block_shift) - 1;
-  uint4* ring = smem + warp * kStages * S::kVecs * 32 + lane;  // + (stage * kVecs + vec) * 32
 
-  // Element offset of token tok's row, tok clamped to `last`. Table entries past the sequence's
-  // blocks may hold anything, so they are clamped into the pool (such rows are masked out).
-  const auto row_offset = [&](int tok, int last) -> int64_t {
+  // The six tokens of a tile this thread loads: K of base + g, base + 8 + g; V of base + 2t,
+  // 2t + 1, 2t + 8, 2t + 9.
+  const auto token = [&](int base, int r) {
+    return r < 2 ? base + 8 * r + g : base + 2 * t + (r & 1) + 8 * ((r - 2) >> 1);
+  };
+  // Where a token's row starts: the block (paged; table entries past the sequence's blocks may
+  // hold anything, so they are clamped into the pool) or the sequence (contiguous), and the
+  // token's offset from there. Tokens are clamped to `last`; clamped rows are masked out.
+  struct Row {
+    int64_t start;
+    int offset;
+  };
+  const auto locate = [&](int tok, int last) -> Row {
     tok = min(tok, last);
     if constexpr (kPaged) {
-      const int block = min(max(__ldg(table + (tok >> a.block_shift)), 0), a.num_blocks - 1);
-      return static_cast<int64_t>(block) * a.outer_stride + (tok & block_mask) * D;
+      return {__ldg(table + (tok >> a.block_shift)), tok & block_mask};
     } else {
-      return static_cast<int64_t>(b) * a.outer_stride + static_cast<int64_t>(tok) * D;
+      return {b, tok};
     }
   };
-  // Vector v of a tile: K of tokens base + g, base + 8 + g (2 x KV), then V of tokens base + 2t,
-  // 2t + 1, 2t + 8, 2t + 9 (4 x VV).
+  const auto row_offset = [&](Row r) -> int64_t {
+    int64_t start = r.start;
+    if constexpr (kPaged) start = min(max(start, int64_t{0}), int64_t{a.num_blocks - 1});
+    return start * a.outer_stride + static_cast<int64_t>(r.offset) * D;
+  };
   uint4 kr[2][KV];
   uint4 vr[4][VV];
-  const auto k_address = [&](int base, int last, int n, int s) {
-    return k_head + row_offset(base + 8 * n + g, last) + 32 * s + 8 * t;
+  Row rows[6];  // of the next tile to load
+  const auto locate_tile = [&](int base, int last) {
+#pragma unroll
+    for (int r = 0; r < 6; ++r) rows[r] = locate(token(base, r), last);
   };
-  const auto v_address = [&](int base, int last, int i, int s) {
-    return v_head + row_offset(base + 2 * t + (i & 1) + 8 * (i >> 1), last) + (D / 8) * g + 8 * s;
-  };
-  const auto load_k = [&](int base, int last) {
+  const auto load_k = [&]() {
 #pragma unroll
     for (int n = 0; n < 2; ++n) {
+      const T* row = k_head + row_offset(rows[n]) + 8 * t;
 #pragma unroll
-      for (int s = 0; s < KV; ++s) kr[n][s] = load_vec(k_address(base, last, n, s));
+      for (int s = 0; s < KV; ++s) kr[n][s] = load_vec(row + 32 * s);
     }
   };
-  const auto load_v = [&](int base, int last) {
+  const auto load_v = [&]() {
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
+      const T* row = v_head + row_offset(rows[2 + i]) + (D / 8) * g;
 #pragma unroll
-      for (int s = 0; s < VV; ++s) vr[i][s] = load_vec(v_address(base, last, i, s));
-    }
-  };
-  const auto issue = [&](int base, int last, int stage) {
-    uint4* slot = ring + stage * S::kVecs * 32;
-#pragma unroll
-    for (int n = 0; n < 2; ++n) {
-#pragma unroll
-      for (int s = 0; s < KV; ++s) copy_async(slot + (n * KV + s) * 32, k_address(base, last, n, s));
-    }
-#pragma unroll
-    for (int i = 0; i < 4; ++i) {
-#pragma unroll
-      for (int s = 0; s < VV; ++s) {
-        copy_async(slot + (2 * KV + i * VV + s) * 32, v_address(base, last, i, s));
-      }
+      for (int s = 0; s < VV; ++s) vr[i][s] = load_vec(row + 8 * s);
     }
   };
 
@@ -485,16 +466,10 @@ __global__ void __launch_bounds__(kThreads, 2) attention_tc_kernel(const Args a)
   {
     const int capacity = kPaged ? a.max_blocks_per_seq << a.block_shift : a.row_capacity;
     const int last = min(begin + a.partition, capacity) - 1;
-    if constexpr (kAsync) {
-#pragma unroll
-      for (int st = 0; st < kStages - 1; ++st) {
-        issue(first + st * kStride, last, st);
-        copy_async_commit();
-      }
-    } else {
-      load_k(first, last);
-      load_v(first, last);
-    }
+    locate_tile(first, last);
+    load_k();
+    load_v();
+    locate_tile(first + kStride, last);
   }
   uint4 qv[KV];
 #pragma unroll
@@ -508,10 +483,7 @@ __global__ void __launch_bounds__(kThreads, 2) attention_tc_kernel(const Args a)
   }
   const int len = a.context_lens[b];
   const int read_len = a.padded_len > 0 ? a.padded_len : len;
-  if (begin >= read_len) {
-    if constexpr (kAsync) copy_async_wait<0>();
-    return;
-  }
+  if (begin >= read_len) return;
   const int end = min(begin + a.partition, read_len);
   const int valid_end = min(end, len);
   const int num_splits = (read_len + a.partition - 1) / a.partition;
@@ -522,23 +494,8 @@ __global__ void __launch_bounds__(kThreads, 2) attention_tc_kernel(const Args a)
   float m = -INFINITY;  // of head g, log2 units
   float l = 0.0f;       // this thread's share of head g's sum
 
-  int stage = 0;
   for (int base = first; base < end; base += kStride) {
     const int next = base + kStride;
-    const uint4* slot = ring + stage * S::kVecs * 32;
-    if constexpr (kAsync) {
-      const int ahead = base + (kStages - 1) * kStride;
-      if (ahead < end) issue(ahead, end - 1, (stage + kStages - 1) % kStages);
-      copy_async_commit();  // possibly empty: one group per tile
-      copy_async_wait<kStages - 1>();
-      stage = (stage + 1) % kStages;
-#pragma unroll
-      for (int n = 0; n < 2; ++n) {
-#pragma unroll
-        for (int s = 0; s < KV; ++s) kr[n][s] = slot[(n * KV + s) * 32];
-      }
-    }
-
     float sc[2][2];
 #pragma unroll
     for (int n = 0; n < 2; ++n) {
@@ -549,15 +506,7 @@ __global__ void __launch_bounds__(kThreads, 2) attention_tc_kernel(const Args a)
         mma_16816<T>(sc[n], qv[s].z, qv[s].w, kr[n][s].z, kr[n][s].w);
       }
     }
-    if constexpr (!kAsync) {
-      if (next < end) load_k(next, end - 1);
-    } else {
-#pragma unroll
-      for (int i = 0; i < 4; ++i) {
-#pragma unroll
-        for (int s = 0; s < VV; ++s) vr[i][s] = slot[(2 * KV + i * VV + s) * 32];
-      }
-    }
+    if (next < end) load_k();  // rows[] holds the next tile (clamped to the first guess)
     // sc[n][e]: head g, token base + 8n + 2t + e.
     float tile_max = -INFINITY;
 #pragma unroll
@@ -598,7 +547,7 @@ __global__ void __launch_bounds__(kThreads, 2) attention_tc_kernel(const Args a)
       // zero weight would not cancel): they enter as zeros.
       bool row_valid[4];
 #pragma unroll
-      for (int i = 0; i < 4; ++i) row_valid[i] = base + 2 * t + (i & 1) + 8 * (i >> 1) < valid_end;
+      for (int i = 0; i < 4; ++i) row_valid[i] = token(base, 2 + i) < valid_end;
 #pragma unroll
       for (int j = 0; j < NT; ++j) {
         const int w = (j % 8) / 2;
@@ -610,12 +559,14 @@ __global__ void __launch_bounds__(kThreads, 2) attention_tc_kernel(const Args a)
                      __byte_perm(x[2], x[3], selector));
       }
     }
-    if constexpr (!kAsync) {
-      if (next < end) load_v(next, end - 1);
+    if (next < end) {
+      load_v();
+      locate_tile(next + kStride, end - 1);
     }
   }
-  if constexpr (kAsync) copy_async_wait<0>();
-  __syncthreads();  // the ring's memory now holds the warps' results
+  // The prologue located the second tile before the length was known: its rows may have been
+  // clamped to a larger bound than end - 1. They stay inside the block table and the pool, and
+  // every row at or past valid_end is masked, so only the bound differs, not the result.
 
   l += __shfl_xor_sync(0xffffffffu, l, 1);
   l += __shfl_xor_sync(0xffffffffu, l, 2);
@@ -633,12 +584,6 @@ __global__ void __launch_bounds__(kThreads, 2) attention_tc_kernel(const Args a)
   }
   finish_cta<T, D, G>(a, sm_acc, sm_m, sm_w, b, head0, nheads, split, num_splits);
 }
-
-// Dynamic shared memory of attention_tc_kernel: the ring, or just the epilogue's arrays.
-template <int D, bool kAsync>
-inline constexpr int kTcSmemBytes =
-    kAsync ? TcShape<D>::kSmemBytes
-           : static_cast<int>(sizeof(float)) * kWarps * 8 * (D + kPad + 2);
 
 // Merges the partitions of each (sequence, query head); one thread per output element.
 template <typename T, int D>
@@ -673,7 +618,6 @@ struct Launch {
   bool paged;
   bool grouped;       // v4 or v5; false: v3
   bool tensor_cores;  // v5 (fp16/bf16, head dim <= 128, group >= 2)
-  bool tc_async;      // v5 loads through the cp.async shared-memory ring
   int* occupancy;     // set: report the kernel's resident CTAs per SM instead of launching
 };
 
@@ -699,18 +643,14 @@ cudaError_t launch_kernel(const Launch& l, cudaStream_t stream) {
   return kGrouped ? launch_reduce<T, D>(l, stream) : cudaSuccess;
 }
 
-template <typename T, int D, bool kPaged, bool kAsync>
-cudaError_t launch_tc_variant(const Launch& l, cudaStream_t stream) {
-  constexpr int kSmem = kTcSmemBytes<D, kAsync>;
-  const auto kernel = attention_tc_kernel<T, D, kPaged, kAsync>;
-  static const cudaError_t configured = [&] {
-    const cudaError_t err =
-        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
-    return err != cudaSuccess ? err
-                              : cudaFuncSetAttribute(kernel,
-                                                     cudaFuncAttributePreferredSharedMemoryCarveout,
-                                                     cudaSharedmemCarveoutMaxShared);
-  }();
+template <typename T, int D, bool kPaged>
+cudaError_t launch_tc(const Launch& l, cudaStream_t stream) {
+  constexpr int kSmem = TcShape<D>::kSmemBytes;
+  const auto kernel = attention_tc_kernel<T, D, kPaged>;
+  // Two resident CTAs need 2 x 17 KiB of shared memory; the rest of the 256 KiB stays L1, which
+  // holds the block tables and stages the loads in flight.
+  static const cudaError_t configured =
+      cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout, 20);
   TS_CUDA_TRY(configured);
   if (l.occupancy != nullptr) {
     return cudaOccupancyMaxActiveBlocksPerMultiprocessor(l.occupancy, kernel, kThreads, kSmem);
@@ -719,12 +659,6 @@ cudaError_t launch_tc_variant(const Launch& l, cudaStream_t stream) {
   kernel<<<grid, kThreads, kSmem, stream>>>(l.args);
   TS_CUDA_TRY_LAUNCH();
   return launch_reduce<T, D>(l, stream);
-}
-
-template <typename T, int D, bool kPaged>
-cudaError_t launch_tc(const Launch& l, cudaStream_t stream) {
-  return l.tc_async ? launch_tc_variant<T, D, kPaged, true>(l, stream)
-                    : launch_tc_variant<T, D, kPaged, false>(l, stream);
 }
 
 template <typename T, int D, bool kPaged>

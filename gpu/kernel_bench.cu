@@ -440,23 +440,17 @@ class Bench {
     }
 
     if (o_.partition_sweep) {
-      const bool tc = uses_tensor_cores(fast(), c.dtype, c.head_dim, c.heads / c.kv_heads);
-      for (bool async : {false, true}) {
-        if (async && !tc) continue;
-        for (int32_t part : {256, 512, 1024, 2048, 4096, 8192}) {
-          AttentionOptions options;
-          options.partition_tokens = part;
-          options.tc_async = async;
-          const AttentionPlan pp =
-              plan_attention(fast(), c.dtype, p.batch, c.kv_heads, c.head_dim, options);
-          DeviceMemory ws(pp.workspace_bytes);
-          const double ms = timer_.median_ms(
-              [&] { return paged_attention(pp, p.cache, p.batch, ws.get(), nullptr); },
-              o_.warmup, o_.repetitions);
-          row(c.name, cat(fast_name(), async ? " cp.async" : " paged", ", partition ", part), ms,
-              p.bytes, o_.repetitions,
-              cat("sweep, ", attention_ctas_per_sm(pp, p.cache, p.batch), " CTAs/SM"));
-        }
+      for (int32_t part : {256, 512, 1024, 2048, 4096, 8192}) {
+        AttentionOptions options;
+        options.partition_tokens = part;
+        const AttentionPlan pp =
+            plan_attention(fast(), c.dtype, p.batch, c.kv_heads, c.head_dim, options);
+        DeviceMemory ws(pp.workspace_bytes);
+        const double ms = timer_.median_ms(
+            [&] { return paged_attention(pp, p.cache, p.batch, ws.get(), nullptr); }, o_.warmup,
+            o_.repetitions);
+        row(c.name, cat(fast_name(), " paged, partition ", part), ms, p.bytes, o_.repetitions,
+            "sweep");
       }
     }
   }

@@ -24,9 +24,9 @@ inline bool skip_without_gpu() {
   return true;
 }
 
-#define CHECK_CUDA(call)                                                           \
-  do {                                                                             \
-    const cudaError_t check_err_ = (call);                                         \
+#define CHECK_CUDA(call)                                                                     \
+  do {                                                                                       \
+    const cudaError_t check_err_ = (call);                                                   \
     REQUIRE_MESSAGE(check_err_ == cudaSuccess, #call, ": ", cudaGetErrorString(check_err_)); \
   } while (0)
 
