@@ -186,18 +186,37 @@ int multiprocessors() {
   return count;
 }
 
-// Tokens per partition. v4 (CUDA cores, ~6 resident CTAs per SM): 512, small enough that the
-// last wave of CTAs is short, large enough that each CTA's prologue and merge stay a few percent
-// of its work; halved down to 128 while the grid would give fewer than 16 CTAs per SM. v5's
-// tensor-core kernel (2 resident CTAs per SM, two 16-token tiles per warp in flight) pays more
-// per CTA: the largest power of two up to 4096 that still gives two waves of CTAs.
-int32_t auto_partition(bool tensor_cores, int64_t pairs, int32_t max_len) {
-  const auto ctas = [&](int32_t part) { return pairs * ((max_len + part - 1) / part); };
+// Tokens per partition.
+// v4 (CUDA cores, ~6 resident CTAs per SM): 512, small enough that the last wave of CTAs is
+// short, large enough that each CTA's prologue and merge stay a few percent of its work; halved
+// down to 128 while the grid would give fewer than 16 CTAs per SM.
+// v5's tensor-core kernel (2 resident CTAs per SM, fixed by its launch bounds) pays more per CTA,
+// so it weighs the waves of CTAs against their length: the power of two in [256, 8192] with the
+// least ceil(ctas / slots) * (partition + 256), where 256 tokens stand for a CTA's fixed cost
+// (fitted to the H200 sweeps in docs/kernel_notes.md). CTAs are counted from the host's context
+// lengths when given, else from max_len for every sequence.
+int32_t auto_partition(bool tensor_cores, int64_t num_kv_heads, const DecodeBatch& batch,
+                       int32_t max_len, const int32_t* host_context_lens) {
+  const auto ctas = [&](int32_t part) {
+    if (host_context_lens == nullptr) {
+      return num_kv_heads * batch.batch * ((max_len + part - 1) / part);
+    }
+    int64_t n = 0;
+    for (int32_t b = 0; b < batch.batch; ++b) n += (host_context_lens[b] + part - 1) / part;
+    return num_kv_heads * n;
+  };
   if (tensor_cores) {
-    const int64_t two_waves = 2LL * 2 * multiprocessors();
-    int32_t part = 4096;
-    while (part > 256 && ctas(part) < two_waves) part /= 2;
-    return part;
+    const int64_t slots = 2LL * multiprocessors();
+    int32_t best = 8192;
+    int64_t best_cost = -1;
+    for (int32_t part = 8192; part >= 256; part /= 2) {
+      const int64_t cost = (ctas(part) + slots - 1) / slots * (part + 256);
+      if (best_cost < 0 || cost < best_cost) {
+        best = part;
+        best_cost = cost;
+      }
+    }
+    return best;
   }
   const int64_t target = 16LL * multiprocessors();
   int32_t part = 512;
@@ -251,7 +270,7 @@ AttentionPlan plan_attention(KernelVersion version, DType dtype, const DecodeBat
   if (part <= 0) {
     const bool tc =
         uses_tensor_cores(version, dtype, head_dim, batch.num_heads / std::max(1, num_kv_heads));
-    part = auto_partition(tc, static_cast<int64_t>(batch.batch) * num_kv_heads, max_len);
+    part = auto_partition(tc, num_kv_heads, batch, max_len, options.host_context_lens);
   }
   if (part >= max_len) return plan;
   plan.partition_tokens = part;

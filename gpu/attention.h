@@ -15,6 +15,9 @@ namespace tinyserve::gpu {
 
 struct AttentionOptions {
   int32_t partition_tokens = 0;  // v4/v5: tokens per split-KV partition; 0 = chosen from the shape
+  // Optional host copy of batch.context_lens ([batch]): lets v5 count its CTAs exactly when it
+  // chooses the partition.
+  const int32_t* host_context_lens = nullptr;
 };
 
 // What a launch will do: how the context is split and the device workspace it needs.

@@ -240,6 +240,7 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
   db.scale = attention_scale(g.head_dim);
   AttentionOptions attention_options;
   attention_options.partition_tokens = s.options.partition_tokens;
+  attention_options.host_context_lens = plan.context_lens.data();
   const AttentionPlan attention =
       plan_attention(s.options.kernel, g.dtype, db, g.num_kv_heads, g.head_dim, attention_options);
 

@@ -363,8 +363,11 @@ class Bench {
     std::vector<float> fast_out;
     std::vector<std::pair<std::string, std::vector<float>>> outputs;
     double fast_ms = 0.0;
+    AttentionOptions auto_options;
+    auto_options.host_context_lens = lens.data();
     for (KernelVersion v : o_.versions) {
-      const AttentionPlan plan = plan_attention(v, c.dtype, p.batch, c.kv_heads, c.head_dim);
+      const AttentionPlan plan =
+          plan_attention(v, c.dtype, p.batch, c.kv_heads, c.head_dim, auto_options);
       const auto launch = [&] {
         return paged_attention(plan, p.cache, p.batch, workspace.get(), nullptr);
       };
@@ -413,7 +416,10 @@ class Bench {
                                                       p.batch.context_lens,
                                                       p.batch.max_blocks_per_seq);
     BENCH_CHECK(cudaGetLastError());
-    const AttentionPlan plan = plan_attention(fast(), c.dtype, p.batch, c.kv_heads, c.head_dim);
+    AttentionOptions contiguous_options;
+    contiguous_options.host_context_lens = lens.data();
+    const AttentionPlan plan =
+        plan_attention(fast(), c.dtype, p.batch, c.kv_heads, c.head_dim, contiguous_options);
     for (bool padded : {false, true}) {
       contiguous.read_padded = padded;
       const auto launch = [&] {
@@ -465,7 +471,10 @@ class Bench {
     }
     for (int32_t bs : {8, 16, 32, 64, 128}) {
       PagedSetup p = make_paged(c, lens, bs, o_.seed);
-      const AttentionPlan plan = plan_attention(fast(), c.dtype, p.batch, c.kv_heads, c.head_dim);
+      AttentionOptions options;
+      options.host_context_lens = lens.data();
+      const AttentionPlan plan =
+          plan_attention(fast(), c.dtype, p.batch, c.kv_heads, c.head_dim, options);
       DeviceMemory ws(plan.workspace_bytes);
       const double ms = timer_.median_ms(
           [&] { return paged_attention(plan, p.cache, p.batch, ws.get(), nullptr); }, o_.warmup,
