@@ -1,7 +1,5 @@
-// What a backend executes each step, and the interface the engine drives. Index lists are built
-// once per step on the host; backends copy them to the device in one go. Order of execution:
-// swap-out, swap-in, block copies, K/V writes of the new tokens, then attention (a block freed by
-// swap-out or copied from may be reused by a later item of the same step).
+// The interface the engine drives each step: a backend executes a StepPlan (core/step_plan.h)
+// and reports its kernels' times.
 #pragma once
 
 #include <cstdint>
@@ -9,32 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "core/ids.h"
+#include "core/step_plan.h"
 
 namespace tinyserve {
-
-struct StepPlan {
-  int64_t step = 0;
-  std::vector<BlockCopy> swap_out;  // (GPU block, CPU block)
-  std::vector<BlockCopy> swap_in;   // (CPU block, GPU block)
-  std::vector<BlockCopy> copies;    // (GPU block, GPU block): copy-on-write and fork copies
-
-  // New tokens whose K/V is written this step: prefill chunks, then decode tokens.
-  std::vector<int64_t> slot_mapping;  // [num_new_tokens] physical slot, -1 for padding
-  std::vector<TokenId> new_tokens;    // [num_new_tokens]
-  std::vector<int32_t> new_positions; // [num_new_tokens]
-
-  // Attention: one query per sequence (decodes, and prefills that complete this step).
-  std::vector<SeqId> batch_seqs;        // [batch]
-  std::vector<int32_t> context_lens;    // [batch] tokens attended, the query's own included
-  std::vector<TokenId> query_tokens;    // [batch]
-  std::vector<int32_t> query_positions; // [batch]
-  std::vector<int32_t> block_tables;    // [batch, max_blocks_per_seq], padded with -1
-  int32_t max_blocks_per_seq = 0;
-
-  int32_t batch() const { return static_cast<int32_t>(batch_seqs.size()); }
-  void clear() { *this = StepPlan{}; }
-};
 
 // Per-kernel times of one step in milliseconds; negative when the backend did not measure it.
 struct KernelTimes {

@@ -1,0 +1,43 @@
+// KV-cache maintenance on the GPU: reshape_and_cache, block copies (copy-on-write within the
+// GPU pool; swap between the GPU pool and a mapped pinned host pool), and synthetic K/V/q rows.
+// Plain C++ over core/paged_kv.h; every launcher enqueues on a stream and returns the error.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+#include "core/ids.h"
+#include "core/paged_kv.h"
+#include "core/synthetic_kv.h"
+
+namespace tinyserve::gpu {
+
+// Writes the new tokens' K/V rows into their slots of one layer (cache.num_layers == 1);
+// negative slots are skipped. Slots must be distinct.
+cudaError_t reshape_and_cache(const PagedKv& cache, const NewKv& tokens, cudaStream_t stream);
+
+// Copies whole blocks, every layer, K and V, from src to dst (same geometry except num_blocks).
+// Either pool may live in mapped pinned host memory (its device pointer): one launch then moves a
+// whole batch of swaps. copies: device array [num_copies]; destinations distinct, and no block
+// both read and written when src and dst are the same pool.
+cudaError_t copy_blocks(const PagedKv& src, const PagedKv& dst, const BlockCopy* copies,
+                        int32_t num_copies, cudaStream_t stream);
+
+// Rows [count, heads, head_dim] of synthetic `kind` values for one layer: row (i, h) comes from
+// (tokens[i], positions[i], layer, h), exactly as core/synthetic_kv.h computes it on the host.
+struct SyntheticRows {
+  SyntheticKind kind = SyntheticKind::kKey;
+  uint64_t seed = 0;
+  int32_t layer = 0;
+  const int32_t* tokens = nullptr;     // [count], device
+  const int32_t* positions = nullptr;  // [count], device
+  int32_t count = 0;
+  int32_t heads = 0;
+  int32_t head_dim = 0;
+  DType dtype = DType::kF16;
+  void* out = nullptr;  // [count, heads, head_dim], device
+};
+cudaError_t synthesize_rows(const SyntheticRows& rows, cudaStream_t stream);
+
+}  // namespace tinyserve::gpu

@@ -1,0 +1,415 @@
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/strings.h"
+#include "gpu/attention.h"
+#include "gpu/cache_ops.h"
+#include "gpu/cuda_check.h"
+#include "gpu/cuda_executor.h"
+#include "gpu/device.h"
+
+namespace tinyserve::gpu {
+namespace {
+
+inline constexpr int64_t kStepReserveBytes = int64_t{256} << 20;  // kept free for step buffers
+inline constexpr const char* kStageNames[] = {"swap-out", "swap-in", "copy-on-write copies",
+                                              "writing new K/V", "attention"};
+
+// A device (or pinned host) allocation that only grows; growing frees the old contents.
+template <bool kHost>
+class Buffer {
+ public:
+  Buffer() = default;
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  ~Buffer() { release(); }
+
+  Status reserve(size_t need, const char* what) {
+    if (need <= bytes_) return {};
+    release();
+    const size_t grown = need + need / 2;
+    const cudaError_t err = kHost ? cudaMallocHost(&ptr_, grown) : cudaMalloc(&ptr_, grown);
+    if (err != cudaSuccess) {
+      cudaGetLastError();
+      ptr_ = nullptr;
+      return Status::failure(cat("cannot allocate ", grown,
+                                 kHost ? " bytes of pinned host memory" : " bytes of GPU memory",
+                                 " for ", what, ": ", cudaGetErrorString(err)));
+    }
+    bytes_ = grown;
+    return {};
+  }
+  char* get() const { return static_cast<char*>(ptr_); }
+
+ private:
+  void release() {
+    if (ptr_ != nullptr) kHost ? cudaFreeHost(ptr_) : cudaFree(ptr_);
+    ptr_ = nullptr;
+    bytes_ = 0;
+  }
+  void* ptr_ = nullptr;
+  size_t bytes_ = 0;
+};
+
+size_t align16(size_t n) {
+  return (n + 15) & ~size_t{15};
+}
+
+}  // namespace
+
+struct CudaExecutor::Impl {
+  KvGeometry g;
+  CudaExecutorOptions options;
+  std::string device_name;
+  cudaStream_t stream = nullptr;
+  cudaEvent_t events[6] = {};
+  void* gpu_k = nullptr;  // [num_layers, num_gpu_blocks, num_kv_heads, block_size, head_dim]
+  void* gpu_v = nullptr;
+  void* cpu_k = nullptr;  // [num_layers, num_cpu_blocks, ...], mapped pinned host memory
+  void* cpu_v = nullptr;
+  void* cpu_k_device = nullptr;  // the same memory, as the device addresses it
+  void* cpu_v_device = nullptr;
+  Buffer<true> host_arena;  // the step's index arrays, packed for one upload
+  Buffer<false> arena;
+  Buffer<false> staging_k;  // [new tokens, num_kv_heads, head_dim]
+  Buffer<false> staging_v;
+  Buffer<false> q;    // [num_layers, batch, num_heads, head_dim]
+  Buffer<false> out;  // [num_layers, batch, num_heads, head_dim]
+  Buffer<false> workspace;
+  int32_t output_batch = -1;  // batch of the output held in `out`; -1: none
+  std::string broken;         // set after an asynchronous device fault
+
+  ~Impl() {
+    if (stream != nullptr) cudaStreamSynchronize(stream);
+    for (cudaEvent_t e : events) {
+      if (e != nullptr) cudaEventDestroy(e);
+    }
+    if (stream != nullptr) cudaStreamDestroy(stream);
+    if (gpu_k != nullptr) cudaFree(gpu_k);
+    if (gpu_v != nullptr) cudaFree(gpu_v);
+    if (cpu_k != nullptr) cudaFreeHost(cpu_k);
+    if (cpu_v != nullptr) cudaFreeHost(cpu_v);
+  }
+
+  PagedKv pool(void* k, void* v, int32_t blocks) const {
+    PagedKv p;
+    p.k = k;
+    p.v = v;
+    p.dtype = g.dtype;
+    p.num_layers = g.num_layers;
+    p.num_blocks = blocks;
+    p.num_kv_heads = g.num_kv_heads;
+    p.block_size = g.block_size;
+    p.head_dim = g.head_dim;
+    return p;
+  }
+  PagedKv gpu_pool() const { return pool(gpu_k, gpu_v, g.num_gpu_blocks); }
+  PagedKv cpu_pool() const { return pool(cpu_k_device, cpu_v_device, g.num_cpu_blocks); }
+
+  Status allocate_pools() {
+    const auto gpu_bytes = static_cast<size_t>(g.block_bytes() * g.num_layers * g.num_gpu_blocks);
+    const auto cpu_bytes = static_cast<size_t>(g.block_bytes() * g.num_layers * g.num_cpu_blocks);
+    if (Status s = TS_CUDA_STATUS(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+        !s.ok()) {
+      return s;
+    }
+    for (cudaEvent_t& e : events) {
+      if (Status s = TS_CUDA_STATUS(cudaEventCreate(&e)); !s.ok()) return s;
+    }
+    if (gpu_bytes > 0) {
+      for (void** p : {&gpu_k, &gpu_v}) {
+        if (Status s = TS_CUDA_STATUS(cudaMalloc(p, gpu_bytes)); !s.ok()) return s;
+        // Zeroed, so that both executors start from the same pool contents.
+        if (Status s = TS_CUDA_STATUS(cudaMemset(*p, 0, gpu_bytes)); !s.ok()) return s;
+      }
+    }
+    if (cpu_bytes > 0) {
+      for (auto [host, device] :
+           {std::pair{&cpu_k, &cpu_k_device}, std::pair{&cpu_v, &cpu_v_device}}) {
+        if (cudaHostAlloc(host, cpu_bytes, cudaHostAllocMapped) != cudaSuccess) {
+          cudaGetLastError();
+          *host = nullptr;
+          return Status::failure(cat("cannot allocate the CPU swap pool: ", 2 * cpu_bytes,
+                                     " bytes of pinned host memory (", g.num_cpu_blocks,
+                                     " blocks); use fewer CPU blocks"));
+        }
+        std::memset(*host, 0, cpu_bytes);
+        if (Status s = TS_CUDA_STATUS(cudaHostGetDevicePointer(device, *host, 0)); !s.ok())
+          return s;
+      }
+    }
+    return {};
+  }
+};
+
+Expected<std::unique_ptr<CudaExecutor>> CudaExecutor::create(const KvGeometry& geometry,
+                                                             const CudaExecutorOptions& options) {
+  Expected<std::unique_ptr<CudaExecutor>> result;
+  if (result.status = geometry.validate(); !result.ok()) return result;
+  const DeviceInfo device = query_device();
+  if (!device.available) {
+    result.status = Status::failure(cat("the CUDA executor needs a GPU: ", device.reason));
+    return result;
+  }
+  const int64_t per_block = geometry.bytes_per_block();
+  const int64_t pool_bytes = per_block * geometry.num_gpu_blocks;
+  const auto free_bytes = static_cast<int64_t>(device.free_memory);
+  if (pool_bytes + kStepReserveBytes > free_bytes) {
+    const int64_t fits = std::max<int64_t>(0, (free_bytes - kStepReserveBytes) / per_block);
+    result.status = Status::failure(cat(
+        "the GPU KV pool needs ", pool_bytes, " bytes (", geometry.num_gpu_blocks, " blocks of ",
+        per_block, " bytes: K and V of ", geometry.num_layers, " layers) but only ", free_bytes,
+        " bytes of GPU memory are free on ", device.name, ", of which ", kStepReserveBytes,
+        " stay free for step buffers; the largest pool that "
+        "fits is ",
+        fits, " blocks"));
+    return result;
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->g = geometry;
+  impl->options = options;
+  impl->device_name = device.name;
+  if (result.status = impl->allocate_pools(); !result.ok()) return result;
+  result.value.reset(new CudaExecutor(std::move(impl)));
+  return result;
+}
+
+CudaExecutor::CudaExecutor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+CudaExecutor::~CudaExecutor() = default;
+
+const KvGeometry& CudaExecutor::geometry() const {
+  return impl_->g;
+}
+const CudaExecutorOptions& CudaExecutor::options() const {
+  return impl_->options;
+}
+void CudaExecutor::set_kernel(KernelVersion kernel) {
+  impl_->options.kernel = kernel;
+}
+const std::string& CudaExecutor::device_name() const {
+  return impl_->device_name;
+}
+
+StepResult CudaExecutor::execute(const StepPlan& plan) {
+  Impl& s = *impl_;
+  const KvGeometry& g = s.g;
+  StepResult r;
+  if (!s.broken.empty()) {
+    r.status = Status::failure("the CUDA executor is unusable after a device fault: " + s.broken);
+    return r;
+  }
+  if (r.status = validate_plan(g, plan); !r.ok()) return r;
+
+  // The step's index arrays, packed into one upload.
+  struct Array {
+    const void* data;
+    size_t bytes;
+    size_t offset;
+  };
+  Array arrays[] = {
+      {plan.swap_out.data(), plan.swap_out.size() * sizeof(BlockCopy), 0},
+      {plan.swap_in.data(), plan.swap_in.size() * sizeof(BlockCopy), 0},
+      {plan.copies.data(), plan.copies.size() * sizeof(BlockCopy), 0},
+      {plan.slot_mapping.data(), plan.slot_mapping.size() * sizeof(int64_t), 0},
+      {plan.new_tokens.data(), plan.new_tokens.size() * sizeof(int32_t), 0},
+      {plan.new_positions.data(), plan.new_positions.size() * sizeof(int32_t), 0},
+      {plan.block_tables.data(), plan.block_tables.size() * sizeof(int32_t), 0},
+      {plan.context_lens.data(), plan.context_lens.size() * sizeof(int32_t), 0},
+      {plan.query_tokens.data(), plan.query_tokens.size() * sizeof(int32_t), 0},
+      {plan.query_positions.data(), plan.query_positions.size() * sizeof(int32_t), 0},
+  };
+  size_t arena_bytes = 0;
+  for (Array& a : arrays) {
+    a.offset = arena_bytes;
+    arena_bytes += align16(a.bytes);
+  }
+
+  const auto num_new = static_cast<int32_t>(plan.slot_mapping.size());
+  const int32_t batch = plan.batch();
+  const auto elem = static_cast<size_t>(dtype_size(g.dtype));
+  const size_t staging_bytes = elem * num_new * g.num_kv_heads * g.head_dim;
+  const size_t layer_rows = static_cast<size_t>(batch) * g.num_heads * g.head_dim;
+  DecodeBatch db;
+  db.batch = batch;
+  db.num_heads = g.num_heads;
+  db.max_blocks_per_seq = plan.max_blocks_per_seq;
+  db.max_context_len =
+      batch > 0 ? *std::max_element(plan.context_lens.begin(), plan.context_lens.end()) : 0;
+  db.scale = attention_scale(g.head_dim);
+  AttentionOptions attention_options;
+  attention_options.partition_tokens = s.options.partition_tokens;
+  attention_options.host_context_lens = plan.context_lens.data();
+  const AttentionPlan attention =
+      plan_attention(s.options.kernel, g.dtype, db, g.num_kv_heads, g.head_dim, attention_options);
+
+  s.output_batch = -1;  // growing `out` drops the previous output
+  for (Status st : {s.host_arena.reserve(arena_bytes, "step indices"),
+                    s.arena.reserve(arena_bytes, "step indices"),
+                    s.staging_k.reserve(staging_bytes, "new keys"),
+                    s.staging_v.reserve(staging_bytes, "new values"),
+                    s.q.reserve(elem * layer_rows * g.num_layers, "queries"),
+                    s.out.reserve(elem * layer_rows * g.num_layers, "attention output"),
+                    s.workspace.reserve(attention.workspace_bytes, "split-KV partials")}) {
+    if (!st.ok()) {
+      r.status = st;
+      return r;
+    }
+  }
+  for (const Array& a : arrays) {
+    if (a.bytes > 0) std::memcpy(s.host_arena.get() + a.offset, a.data, a.bytes);
+  }
+  if (arena_bytes > 0) {
+    r.status = TS_CUDA_STATUS(cudaMemcpyAsync(s.arena.get(), s.host_arena.get(), arena_bytes,
+                                              cudaMemcpyHostToDevice, s.stream));
+    if (!r.ok()) return r;
+  }
+  const auto device_array = [&](int i) { return s.arena.get() + arrays[i].offset; };
+  const auto* swap_out = reinterpret_cast<const BlockCopy*>(device_array(0));
+  const auto* swap_in = reinterpret_cast<const BlockCopy*>(device_array(1));
+  const auto* copies = reinterpret_cast<const BlockCopy*>(device_array(2));
+  const auto* slots = reinterpret_cast<const int64_t*>(device_array(3));
+  const auto* new_tokens = reinterpret_cast<const int32_t*>(device_array(4));
+  const auto* new_positions = reinterpret_cast<const int32_t*>(device_array(5));
+  db.block_tables = reinterpret_cast<const int32_t*>(device_array(6));
+  db.context_lens = reinterpret_cast<const int32_t*>(device_array(7));
+  const auto* query_tokens = reinterpret_cast<const int32_t*>(device_array(8));
+  const auto* query_positions = reinterpret_cast<const int32_t*>(device_array(9));
+  const PagedKv gpu = s.gpu_pool();
+
+  const auto write_layer = [&](int32_t layer) -> cudaError_t {
+    SyntheticRows rows;
+    rows.seed = g.seed;
+    rows.layer = layer;
+    rows.tokens = new_tokens;
+    rows.positions = new_positions;
+    rows.count = num_new;
+    rows.heads = g.num_kv_heads;
+    rows.head_dim = g.head_dim;
+    rows.dtype = g.dtype;
+    rows.kind = SyntheticKind::kKey;
+    rows.out = s.staging_k.get();
+    TS_CUDA_TRY(synthesize_rows(rows, s.stream));
+    rows.kind = SyntheticKind::kValue;
+    rows.out = s.staging_v.get();
+    TS_CUDA_TRY(synthesize_rows(rows, s.stream));
+    const NewKv tokens{s.staging_k.get(), s.staging_v.get(), slots, num_new};
+    TS_CUDA_TRY(reshape_and_cache(gpu.layer(layer), tokens, s.stream));
+    rows.kind = SyntheticKind::kQuery;
+    rows.tokens = query_tokens;
+    rows.positions = query_positions;
+    rows.count = batch;
+    rows.heads = g.num_heads;
+    rows.out = s.q.get() + elem * layer_rows * layer;
+    return synthesize_rows(rows, s.stream);
+  };
+  const auto stage = [&](int i) -> cudaError_t {
+    switch (i) {
+      case 0:
+        return copy_blocks(gpu, s.cpu_pool(), swap_out, static_cast<int32_t>(plan.swap_out.size()),
+                           s.stream);
+      case 1:
+        return copy_blocks(s.cpu_pool(), gpu, swap_in, static_cast<int32_t>(plan.swap_in.size()),
+                           s.stream);
+      case 2:
+        return copy_blocks(gpu, gpu, copies, static_cast<int32_t>(plan.copies.size()), s.stream);
+      case 3:
+        for (int32_t l = 0; l < g.num_layers; ++l) TS_CUDA_TRY(write_layer(l));
+        return cudaSuccess;
+      default:
+        for (int32_t l = 0; l < g.num_layers; ++l) {
+          db.q = s.q.get() + elem * layer_rows * l;
+          db.out = s.out.get() + elem * layer_rows * l;
+          TS_CUDA_TRY(paged_attention(attention, gpu.layer(l), db, s.workspace.get(), s.stream));
+        }
+        return cudaSuccess;
+    }
+  };
+
+  cudaError_t err = cudaEventRecord(s.events[0], s.stream);
+  int done = 0;
+  while (err == cudaSuccess && done < 5) {
+    err = stage(done);
+    if (err == cudaSuccess) err = cudaEventRecord(s.events[done + 1], s.stream);
+    if (err == cudaSuccess) ++done;
+  }
+  const cudaError_t sync = cudaStreamSynchronize(s.stream);
+  if (sync != cudaSuccess) {
+    s.broken = cat(cudaGetErrorName(sync), " (", cudaGetErrorString(sync), ")");
+    r.status = Status::failure(
+        cat("device fault during the step (stages may be partly applied; the CUDA context is "
+            "lost): ",
+            s.broken));
+    return r;
+  }
+  r.stages_applied = done;
+  if (err != cudaSuccess) {
+    cudaGetLastError();
+    r.status = Status::failure(cat("the ", kStageNames[done], " stage failed to launch: ",
+                                   cudaGetErrorName(err), " (", cudaGetErrorString(err),
+                                   "); the stages before it were applied, this one may be "
+                                   "partly applied"));
+    return r;
+  }
+  double* times[] = {&r.times.swap_out_ms, &r.times.swap_in_ms, &r.times.copy_blocks_ms,
+                     &r.times.write_kv_ms, &r.times.attention_ms};
+  for (int i = 0; i < 5; ++i) {
+    float ms = 0.0f;
+    if (cudaEventElapsedTime(&ms, s.events[i], s.events[i + 1]) == cudaSuccess) *times[i] = ms;
+  }
+  s.output_batch = batch;
+  return r;
+}
+
+Expected<BlockData> CudaExecutor::read_block(Pool pool, int32_t layer, BlockId block) const {
+  const Impl& s = *impl_;
+  Expected<BlockData> result;
+  const int32_t blocks = pool == Pool::kGpu ? s.g.num_gpu_blocks : s.g.num_cpu_blocks;
+  if (layer < 0 || layer >= s.g.num_layers || block < 0 || block >= blocks) {
+    result.status =
+        Status::failure(cat("read_block: layer ", layer, " block ", block, " out of range (",
+                            s.g.num_layers, " layers, ", blocks, " blocks)"));
+    return result;
+  }
+  const auto bytes = static_cast<size_t>(s.g.block_bytes());
+  const size_t offset = (static_cast<size_t>(layer) * blocks + static_cast<size_t>(block)) * bytes;
+  result.value.k.resize(bytes);
+  result.value.v.resize(bytes);
+  if (pool == Pool::kCpu) {
+    std::memcpy(result.value.k.data(), static_cast<const char*>(s.cpu_k) + offset, bytes);
+    std::memcpy(result.value.v.data(), static_cast<const char*>(s.cpu_v) + offset, bytes);
+    return result;
+  }
+  for (auto [dst, src] :
+       {std::pair{result.value.k.data(), s.gpu_k}, std::pair{result.value.v.data(), s.gpu_v}}) {
+    result.status = TS_CUDA_STATUS(
+        cudaMemcpy(dst, static_cast<const char*>(src) + offset, bytes, cudaMemcpyDeviceToHost));
+    if (!result.ok()) return result;
+  }
+  return result;
+}
+
+Expected<std::vector<float>> CudaExecutor::read_output() const {
+  const Impl& s = *impl_;
+  Expected<std::vector<float>> result;
+  if (s.output_batch < 0) {
+    result.status = Status::failure("no attention output: the last step did not complete");
+    return result;
+  }
+  const size_t n =
+      static_cast<size_t>(s.g.num_layers) * s.output_batch * s.g.num_heads * s.g.head_dim;
+  std::vector<uint8_t> raw(n * dtype_size(s.g.dtype));
+  if (n > 0) {
+    result.status =
+        TS_CUDA_STATUS(cudaMemcpy(raw.data(), s.out.get(), raw.size(), cudaMemcpyDeviceToHost));
+    if (!result.ok()) return result;
+  }
+  result.value.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    result.value[i] = load_element(raw.data(), s.g.dtype, static_cast<int64_t>(i));
+  }
+  return result;
+}
+
+}  // namespace tinyserve::gpu

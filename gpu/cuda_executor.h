@@ -1,0 +1,48 @@
+// The CUDA executor: K/V pools for num_layers layers in device memory, a CPU swap pool in mapped
+// pinned host memory, and step plans (core/kv_executor.h) run on one stream with every stage
+// timed by CUDA events. Plain C++: the app and the tests compile this header with g++.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/kv_executor.h"
+
+namespace tinyserve::gpu {
+
+struct CudaExecutorOptions {
+  KernelVersion kernel = KernelVersion::kV5;
+  int32_t partition_tokens = 0;  // v4/v5 split-KV partition; 0 = chosen per step
+};
+
+class CudaExecutor final : public KvExecutor {
+ public:
+  // Fails without a device, on a bad geometry, or when the pools do not fit in free memory (the
+  // message gives both byte counts and the largest pool that would fit).
+  static Expected<std::unique_ptr<CudaExecutor>> create(const KvGeometry& geometry,
+                                                        const CudaExecutorOptions& options = {});
+  ~CudaExecutor() override;
+  CudaExecutor(const CudaExecutor&) = delete;
+  CudaExecutor& operator=(const CudaExecutor&) = delete;
+
+  std::string_view name() const override { return "cuda"; }
+  const KvGeometry& geometry() const override;
+  // Validates the plan whole, grows the step's buffers, then enqueues the five stages and waits
+  // for them. An invalid plan or a failed allocation changes nothing; a launch error stops the
+  // step after the stages already applied (StepResult::stages_applied); an asynchronous device
+  // fault makes this executor refuse further steps (the CUDA context is lost).
+  StepResult execute(const StepPlan& plan) override;
+  Expected<BlockData> read_block(Pool pool, int32_t layer, BlockId block) const override;
+  Expected<std::vector<float>> read_output() const override;
+
+  const CudaExecutorOptions& options() const;
+  void set_kernel(KernelVersion kernel);
+  const std::string& device_name() const;
+
+ private:
+  struct Impl;
+  explicit CudaExecutor(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tinyserve::gpu

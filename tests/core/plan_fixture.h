@@ -1,0 +1,259 @@
+// Random but self-consistent step plans for the executor tests: sequences that prefill, decode,
+// fork (copy-on-write), swap out and in, and finish, over a tiny block allocator; and the exact
+// attention of any decoding sequence recomputed from its token list.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "core/kv_executor.h"
+#include "core/rng.h"
+#include "core/synthetic_kv.h"
+
+namespace tinyserve::testing {
+
+class PlanFixture {
+ public:
+  struct Seq {
+    std::vector<TokenId> tokens;
+    std::vector<BlockId> blocks;  // GPU blocks while running, CPU blocks while swapped
+    bool swapped = false;
+    bool just_swapped_in = false;  // swap-out runs before swap-in: not swapped out this step
+  };
+
+  PlanFixture(const KvGeometry& g, uint64_t seed) : g_(g), rng_(seed), refs_(g.num_gpu_blocks) {
+    for (BlockId b = g.num_gpu_blocks - 1; b >= 0; --b) free_gpu_.push_back(b);
+    for (BlockId b = g.num_cpu_blocks - 1; b >= 0; --b) free_cpu_.push_back(b);
+  }
+
+  const std::vector<Seq>& seqs() const { return seqs_; }
+  // Index into seqs() of each decode-batch row of the last plan.
+  const std::vector<size_t>& decoded() const { return decoded_; }
+
+  StepPlan next() {
+    StepPlan plan;
+    decoded_.clear();
+    for (Seq& s : seqs_) s.just_swapped_in = false;
+    std::vector<BlockId> cpu_freed;
+    if (chance(0.3)) swap_in_one(plan, cpu_freed);
+    if (chance(0.3)) swap_out_one(plan);
+    if (chance(0.3)) fork_one();
+    if (chance(0.15)) finish_one();
+    for (size_t i = 0; i < seqs_.size(); ++i) {
+      if (!seqs_[i].swapped && !seqs_[i].tokens.empty()) decode(plan, i);
+    }
+    if (seqs_.size() < 12 && chance(0.6)) admit(plan);
+    for (int i = static_cast<int>(rng_.below(3)); i > 0; --i) {  // padding entries
+      const auto at = static_cast<std::ptrdiff_t>(rng_.below(plan.slot_mapping.size() + 1));
+      plan.slot_mapping.insert(plan.slot_mapping.begin() + at, -1);
+      plan.new_tokens.insert(plan.new_tokens.begin() + at, 0);
+      plan.new_positions.insert(plan.new_positions.begin() + at, 0);
+    }
+    finish_batch(plan);
+    free_cpu_.insert(free_cpu_.end(), cpu_freed.begin(), cpu_freed.end());
+    return plan;
+  }
+
+  // Exact attention of the sequence's last token over its tokens, one layer:
+  // [num_heads, head_dim].
+  std::vector<double> exact_attention(const Seq& s, int32_t layer) const {
+    const auto len = static_cast<int32_t>(s.tokens.size());
+    const int32_t d = g_.head_dim;
+    const int32_t group = g_.num_heads / g_.num_kv_heads;
+    // Row `head` of `kind` at `pos`, rounded to the dtype as the pools store it.
+    const auto row = [&](SyntheticKind kind, int32_t pos, int32_t head) {
+      const uint64_t key = synthetic_row(g_.seed, kind, s.tokens[pos], pos, layer, head);
+      std::vector<double> r(static_cast<size_t>(d));
+      for (int32_t i = 0; i < d; ++i) r[i] = round_to(g_.dtype, synthetic_value(key, i));
+      return r;
+    };
+    std::vector<double> out(static_cast<size_t>(g_.num_heads) * d, 0.0);
+    for (int32_t kv = 0; kv < g_.num_kv_heads; ++kv) {
+      std::vector<std::vector<double>> keys, values;
+      for (int32_t pos = 0; pos < len; ++pos) {
+        keys.push_back(row(SyntheticKind::kKey, pos, kv));
+        values.push_back(row(SyntheticKind::kValue, pos, kv));
+      }
+      for (int32_t h = kv * group; h < (kv + 1) * group; ++h) {
+        const std::vector<double> q = row(SyntheticKind::kQuery, len - 1, h);
+        std::vector<double> w(static_cast<size_t>(len));
+        double max_w = -1e300;
+        for (int32_t pos = 0; pos < len; ++pos) {
+          double dot = 0.0;
+          for (int32_t i = 0; i < d; ++i) dot += q[i] * keys[pos][i];
+          w[pos] = dot * attention_scale(d);
+          max_w = std::max(max_w, w[pos]);
+        }
+        double sum = 0.0;
+        for (double& x : w) sum += (x = std::exp(x - max_w));
+        for (int32_t pos = 0; pos < len; ++pos) {
+          for (int32_t i = 0; i < d; ++i) out[h * d + i] += w[pos] / sum * values[pos][i];
+        }
+      }
+    }
+    return out;
+  }
+
+ private:
+  bool chance(double p) { return rng_.uniform01() < p; }
+  TokenId token() { return static_cast<TokenId>(rng_.below(1000)); }
+
+  BlockId take_gpu() {
+    const BlockId b = free_gpu_.back();
+    free_gpu_.pop_back();
+    refs_[b] = 1;
+    return b;
+  }
+  void release_gpu(BlockId b) {
+    if (--refs_[b] == 0) free_gpu_.push_back(b);
+  }
+
+  void write_token(StepPlan& plan, Seq& s, TokenId t) {
+    const auto pos = static_cast<int32_t>(s.tokens.size());
+    s.tokens.push_back(t);
+    plan.slot_mapping.push_back(
+        static_cast<int64_t>(s.blocks[pos / g_.block_size]) * g_.block_size + pos % g_.block_size);
+    plan.new_tokens.push_back(t);
+    plan.new_positions.push_back(pos);
+  }
+
+  void admit(StepPlan& plan) {
+    const auto len = static_cast<int32_t>(rng_.uniform_int(1, 4 * g_.block_size + 3));
+    const int32_t blocks = (len + g_.block_size - 1) / g_.block_size;
+    if (static_cast<int32_t>(free_gpu_.size()) < blocks + 4) return;
+    Seq s;
+    for (int32_t i = 0; i < blocks; ++i) s.blocks.push_back(take_gpu());
+    for (int32_t i = 0; i < len; ++i) write_token(plan, s, token());
+    seqs_.push_back(std::move(s));
+    decoded_.push_back(seqs_.size() - 1);  // the prompt's last token is queried this step
+  }
+
+  void decode(StepPlan& plan, size_t i) {
+    Seq& s = seqs_[i];
+    const auto pos = static_cast<int32_t>(s.tokens.size());
+    if (pos % g_.block_size == 0) {
+      if (free_gpu_.empty()) return;
+      s.blocks.push_back(take_gpu());
+    } else if (refs_[s.blocks.back()] > 1) {  // shared last block: copy on write
+      if (free_gpu_.empty()) return;
+      const BlockId copy = take_gpu();
+      plan.copies.push_back({s.blocks.back(), copy});
+      release_gpu(s.blocks.back());
+      s.blocks.back() = copy;
+    }
+    write_token(plan, s, token());
+    decoded_.push_back(i);
+  }
+
+  void fork_one() {
+    std::vector<size_t> running;
+    for (size_t i = 0; i < seqs_.size(); ++i) {
+      if (!seqs_[i].swapped) running.push_back(i);
+    }
+    if (running.empty() || seqs_.size() >= 12) return;
+    Seq child = seqs_[running[rng_.below(running.size())]];
+    for (BlockId b : child.blocks) ++refs_[b];
+    seqs_.push_back(std::move(child));
+  }
+
+  void finish_one() {
+    if (seqs_.empty()) return;
+    const size_t i = rng_.below(seqs_.size());
+    for (BlockId b : seqs_[i].blocks) {
+      if (seqs_[i].swapped) {
+        free_cpu_.push_back(b);
+      } else {
+        release_gpu(b);
+      }
+    }
+    seqs_.erase(seqs_.begin() + static_cast<std::ptrdiff_t>(i));
+  }
+
+  // Only sequences whose blocks no other sequence shares are swapped.
+  void swap_out_one(StepPlan& plan) {
+    for (size_t i = 0; i < seqs_.size(); ++i) {
+      Seq& s = seqs_[i];
+      if (s.swapped || s.just_swapped_in || s.blocks.size() > free_cpu_.size()) continue;
+      if (std::any_of(s.blocks.begin(), s.blocks.end(), [&](BlockId b) { return refs_[b] > 1; })) {
+        continue;
+      }
+      for (BlockId& b : s.blocks) {
+        const BlockId cpu = free_cpu_.back();
+        free_cpu_.pop_back();
+        plan.swap_out.push_back({b, cpu});
+        release_gpu(b);
+        b = cpu;
+      }
+      s.swapped = true;
+      return;
+    }
+  }
+
+  void swap_in_one(StepPlan& plan, std::vector<BlockId>& cpu_freed) {
+    for (Seq& s : seqs_) {
+      if (!s.swapped || s.blocks.size() + 2 > free_gpu_.size()) continue;
+      for (BlockId& b : s.blocks) {
+        const BlockId gpu = take_gpu();
+        plan.swap_in.push_back({b, gpu});
+        cpu_freed.push_back(b);  // reusable from the next step on: swap-out runs first
+        b = gpu;
+      }
+      s.swapped = false;
+      s.just_swapped_in = true;
+      return;
+    }
+  }
+
+  void finish_batch(StepPlan& plan) {
+    int32_t max_blocks = 1;
+    for (size_t i : decoded_) {
+      max_blocks = std::max(max_blocks, static_cast<int32_t>(seqs_[i].blocks.size()));
+    }
+    plan.max_blocks_per_seq = max_blocks + static_cast<int32_t>(rng_.below(2));
+    for (size_t i : decoded_) {
+      const Seq& s = seqs_[i];
+      for (int32_t j = 0; j < plan.max_blocks_per_seq; ++j) {
+        plan.block_tables.push_back(j < static_cast<int32_t>(s.blocks.size()) ? s.blocks[j] : -1);
+      }
+      plan.context_lens.push_back(static_cast<int32_t>(s.tokens.size()));
+      plan.query_tokens.push_back(s.tokens.back());
+      plan.query_positions.push_back(static_cast<int32_t>(s.tokens.size()) - 1);
+    }
+  }
+
+  KvGeometry g_;
+  Rng rng_;
+  std::vector<int32_t> refs_;
+  std::vector<BlockId> free_gpu_, free_cpu_;
+  std::vector<Seq> seqs_;
+  std::vector<size_t> decoded_;
+};
+
+// Relative error ||out - ref|| / ||ref||.
+inline double relative_error(const float* out, const double* ref, size_t n) {
+  double diff = 0.0, norm = 0.0;
+  for (size_t i = 0; i < n; ++i) {
+    diff += (out[i] - ref[i]) * (out[i] - ref[i]);
+    norm += ref[i] * ref[i];
+  }
+  return norm == 0.0 ? std::sqrt(diff) : std::sqrt(diff / norm);
+}
+
+// Thresholds on relative error against a float64 reference, per dtype of the K/V/q/out tensors.
+// Inputs are exact in every dtype, so what remains is float32 arithmetic (up to 32k tokens
+// summed) and the output's rounding to the dtype: 2^-12 relative at most for fp16, 2^-9 for bf16.
+inline double tolerance(DType t) {
+  switch (t) {
+    case DType::kF32:
+      return 5e-5;
+    case DType::kF16:
+      return 1e-3;
+    case DType::kBF16:
+      return 5e-3;
+  }
+  return 0.0;
+}
+
+}  // namespace tinyserve::testing
