@@ -1,12 +1,74 @@
 #include "app/backends.h"
 
 #include "core/errors.h"
+#include "core/executor_backend.h"
+#include "core/reference_executor.h"
+#include "core/strings.h"
 
 #ifdef TINYSERVE_HAVE_CUDA
+#include "gpu/cuda_executor.h"
 #include "gpu/device.h"
 #endif
 
 namespace tinyserve::app {
+
+namespace {
+
+// The CPU reference runs double-precision scalar math: fine for small pools and as the kernels'
+// oracle, far too slow as a live backend for a realistic pool.
+constexpr int64_t kAutoCpuPoolBytes = int64_t{64} << 20;
+
+// What the paged kernels are built for (docs/kernels.md); "" when the scenario fits.
+std::string kernel_limits(const Scenario& sc) {
+  const int32_t bs = sc.engine.paged_cache.block_size;
+  if (bs != 8 && bs != 16 && bs != 32) {
+    return cat("cache.block_size = ", bs, ": the CUDA kernels support block sizes 8, 16 and 32");
+  }
+  const int32_t hd = sc.model.head_dim;
+  if (hd != 64 && hd != 128 && hd != 256) {
+    return cat("model head_dim = ", hd, ": the CUDA kernels support head dims 64, 128 and 256");
+  }
+  const int32_t heads = sc.model.num_heads, kv = sc.model.num_kv_heads;
+  if (kv <= 0 || heads % kv != 0 || heads / kv > 8) {
+    return cat("model heads ", heads, " / KV heads ", kv,
+               ": the CUDA kernels support GQA groups of 1 to 8");
+  }
+  return "";
+}
+
+int64_t pool_bytes(const KvGeometry& g) {
+  return g.block_bytes() * 2 * g.num_layers * (int64_t{g.num_gpu_blocks} + g.num_cpu_blocks);
+}
+
+std::unique_ptr<Backend> cpu_backend(const Scenario& sc, const std::string& why) {
+  auto created = ReferenceExecutor::create(kv_geometry(sc));
+  if (!created.ok()) throw InputError(sc.path, 0, "engine.backend = \"cpu\": " + created.status.error);
+  return std::make_unique<ExecutorBackend>(std::move(created.value), "cpu", "CPU reference: " + why);
+}
+
+#ifdef TINYSERVE_HAVE_CUDA
+// The CUDA backend, or the reason it cannot run (empty pointer).
+std::unique_ptr<Backend> cuda_backend(const Scenario& sc, std::string& why_not) {
+  const gpu::DeviceInfo device = gpu::query_device();
+  if (!device.available) {
+    why_not = device.reason;
+    return nullptr;
+  }
+  gpu::CudaExecutorOptions options;
+  parse_kernel_version(sc.kernel, options.kernel);
+  options.compare_contiguous = true;
+  auto created = gpu::CudaExecutor::create(kv_geometry(sc), options);
+  if (!created.ok()) {
+    why_not = created.status.error;
+    return nullptr;
+  }
+  const std::string name = created.value->device_name();
+  return std::make_unique<ExecutorBackend>(std::move(created.value), "cuda",
+                                           cat(name, " (kernel ", sc.kernel, ")"));
+}
+#endif
+
+}  // namespace
 
 std::string cuda_status() {
 #ifdef TINYSERVE_HAVE_CUDA
@@ -17,40 +79,35 @@ std::string cuda_status() {
 #endif
 }
 
-namespace {
-
-// What the paged kernels are built for (gpu/ and docs/kernels.md).
-std::string kernel_limits(const Scenario& sc) {
-  const int32_t bs = sc.engine.paged_cache.block_size;
-  if (bs != 8 && bs != 16 && bs != 32) {
-    return "cache.block_size = " + std::to_string(bs) + ": the CUDA kernels support block sizes 8, 16 and 32";
-  }
-  const int32_t hd = sc.model.head_dim;
-  if (hd != 64 && hd != 128 && hd != 256) {
-    return "model head_dim = " + std::to_string(hd) + ": the CUDA kernels support head dims 64, 128 and 256";
-  }
-  const int32_t heads = sc.model.num_heads, kv = sc.model.num_kv_heads;
-  if (kv <= 0 || heads % kv != 0 || heads / kv > 8) {
-    return "model heads " + std::to_string(heads) + " / KV heads " + std::to_string(kv) +
-           ": the CUDA kernels support GQA groups of 1 to 8";
-  }
-  return "";
-}
-
-}  // namespace
-
 std::unique_ptr<Backend> make_backend(const Scenario& sc) {
   if (sc.backend == "accounting") return std::make_unique<AccountingBackend>("modelled times");
+  if (sc.backend == "cpu") return cpu_backend(sc, "selected");
+  const std::string limits = kernel_limits(sc);
   if (sc.backend == "cuda") {
-    if (const std::string limit = kernel_limits(sc); !limit.empty()) throw InputError(sc.path, 0, limit);
-  }
-  if (sc.backend == "auto") {
-    return std::make_unique<AccountingBackend>("modelled times (" + cuda_status() + ")");
-  }
-  if (sc.backend == "cuda") {
+    if (!limits.empty()) throw InputError(sc.path, 0, limits);
+#ifdef TINYSERVE_HAVE_CUDA
+    std::string why_not;
+    if (auto backend = cuda_backend(sc, why_not)) return backend;
+    throw InputError(sc.path, 0, "engine.backend = \"cuda\": " + why_not);
+#else
     throw InputError(sc.path, 0, "engine.backend = \"cuda\": " + cuda_status());
+#endif
   }
-  throw InputError(sc.path, 0, "engine.backend = \"" + sc.backend + "\" is not available yet");
+  // auto: the GPU when it can run the scenario, else the CPU reference for small pools, else
+  // modelled times; the description says which and why.
+  std::string why_not = limits;
+#ifdef TINYSERVE_HAVE_CUDA
+  if (limits.empty()) {
+    if (auto backend = cuda_backend(sc, why_not)) return backend;
+  }
+#else
+  if (why_not.empty()) why_not = cuda_status();
+#endif
+  const int64_t bytes = pool_bytes(kv_geometry(sc));
+  if (bytes <= kAutoCpuPoolBytes) return cpu_backend(sc, why_not);
+  return std::make_unique<AccountingBackend>(
+      cat("modelled times (", why_not, "; the pool's ", bytes >> 20,
+          " MiB is more than the CPU reference runs live, ", kAutoCpuPoolBytes >> 20, " MiB)"));
 }
 
 }  // namespace tinyserve::app

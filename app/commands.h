@@ -38,6 +38,16 @@ int concurrency(const ConcurrencyOptions& options);
 // `tinyserve scenarios`
 int list_scenario_descriptions(const std::string& executable_dir);
 
+struct KernelBenchCliOptions {
+  std::vector<std::string> versions;  // empty: all
+  std::vector<std::string> configs;   // empty: A, B, C
+  int32_t repetitions = 100;
+  bool partition_sweep = false;
+  bool block_size_sweep = true;
+};
+// Needs a CUDA device; without one, a one-line message and exit code 2.
+int bench_kernels(const KernelBenchCliOptions& options);
+
 struct BenchEngineOptions {
   std::string scenario = "azure_conv";
   std::string out_dir;  // "": a temporary directory

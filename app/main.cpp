@@ -78,6 +78,17 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1000));
   bench_alloc->add_option("--policy", alloc_options.policies, "Only these free-list policies")
       ->check(CLI::IsMember({"lifo", "fifo", "lru", "best-fit", "random"}));
+  KernelBenchCliOptions kernel_options;
+  CLI::App* bench_kern = bench->add_subcommand(
+      "kernels", "Paged attention kernels: latency, bandwidth vs the device copy, paged vs contiguous");
+  bench_kern->add_option("--versions", kernel_options.versions, "Kernel versions (default: all)")
+      ->check(CLI::IsMember({"v1", "v2", "v3", "v4", "v5"}));
+  bench_kern->add_option("--configs", kernel_options.configs, "Reference configurations (default: A B C)")
+      ->check(CLI::IsMember({"A", "B", "C"}));
+  bench_kern->add_option("--repetitions", kernel_options.repetitions, "Timed runs per kernel (median)")
+      ->check(CLI::Range(1, 100000));
+  bench_kern->add_flag("--partition-sweep", kernel_options.partition_sweep, "Also sweep split-KV partition sizes");
+  bench_kern->add_flag("!--no-block-size-sweep", kernel_options.block_size_sweep, "Skip the block-size sweep");
   BenchEngineOptions engine_options;
   CLI::App* bench_eng = bench->add_subcommand(
       "engine", "Replay the whole Azure conversation trace with the accounting backend, outputs included");
@@ -102,6 +113,7 @@ int main(int argc, char** argv) {
     if (*concurrency_cmd) return concurrency(conc);
     if (*bench_alloc) return bench_allocator(alloc_options);
     if (*bench_eng) return bench_engine(engine_options, exe_dir);
+    if (*bench_kern) return bench_kernels(kernel_options);
     if (*demo || cli.get_subcommands().empty()) return block_map_demo();
   } catch (const InputError& e) {
     std::fprintf(stderr, "tinyserve: %s\n", e.what());

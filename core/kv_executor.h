@@ -82,6 +82,9 @@ struct StageTimes {
   double copy_blocks_ms = 0.0;
   double write_kv_ms = 0.0;  // synthesise K/V and q, reshape_and_cache
   double attention_ms = 0.0;
+  // The same batch's attention over a contiguous K/V layout (CudaExecutorOptions::
+  // compare_contiguous); -1 when not run. Not part of the step: total_ms() leaves it out.
+  double contiguous_attention_ms = -1.0;
   double total_ms() const {
     return swap_out_ms + swap_in_ms + copy_blocks_ms + write_kv_ms + attention_ms;
   }

@@ -385,7 +385,9 @@ Scenario parse_scenario(const std::string& text, const std::string& path,
   // [engine]
   Reader eng = top.table("engine");
   sc.backend = eng.choice("backend", "accounting", {"auto", "cuda", "cpu", "accounting"});
-  sc.kernel = eng.string("kernel", "v3");
+  sc.kernel = eng.choice("kernel", "v5", {"v1", "v2", "v3", "v4", "v5"});
+  const std::string dtype = eng.choice("dtype", "fp16", {"fp16", "bf16", "fp32"});
+  sc.dtype = dtype == "bf16" ? DType::kBF16 : dtype == "fp32" ? DType::kF32 : DType::kF16;
   const std::string clock = eng.choice("clock", "model", {"model", "measured"});
   sc.engine.clock = clock == "measured" ? ClockMode::kMeasured : ClockMode::kModel;
   sc.engine.gpu_layers = eng.int32("gpu_layers", 1, 1, std::max(sc.model.num_layers, 1));
@@ -459,6 +461,20 @@ std::vector<RequestSpec> load_requests(const Scenario& sc, TraceStats* stats) {
     }
   }
   return requests;
+}
+
+KvGeometry kv_geometry(const Scenario& sc) {
+  KvGeometry g;
+  g.num_layers = sc.engine.gpu_layers;
+  g.num_heads = sc.model.num_heads;
+  g.num_kv_heads = sc.model.num_kv_heads;
+  g.head_dim = sc.model.head_dim;
+  g.block_size = sc.engine.paged_cache.block_size;
+  g.dtype = sc.dtype;
+  g.num_gpu_blocks = static_cast<int32_t>(sc.num_gpu_blocks);
+  g.num_cpu_blocks = static_cast<int32_t>(sc.num_cpu_blocks);
+  g.seed = sc.seed;
+  return g;
 }
 
 namespace {

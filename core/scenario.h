@@ -9,7 +9,9 @@
 #include <vector>
 
 #include "core/engine.h"
+#include "core/half.h"
 #include "core/hardware.h"
+#include "core/kv_executor.h"
 #include "core/model.h"
 #include "core/request.h"
 #include "core/trace.h"
@@ -38,7 +40,8 @@ struct Scenario {
   TraceOptions trace;
 
   std::string backend = "accounting";  // auto | cuda | cpu | accounting
-  std::string kernel = "v3";
+  std::string kernel = "v5";           // paged attention version for the CUDA backend
+  DType dtype = DType::kF16;           // K/V element type of the executing backends
   EngineConfig engine;  // resolved
 };
 
@@ -51,6 +54,10 @@ Scenario parse_scenario(const std::string& text, const std::string& path,
 
 // The scenario's requests, sorted by arrival (reads the trace for trace workloads).
 std::vector<RequestSpec> load_requests(const Scenario& scenario, TraceStats* stats = nullptr);
+
+// The K/V geometry the executing backends (CPU reference, CUDA) hold for this scenario:
+// engine.gpu_layers layers of the model's attention shape over the scenario's pools.
+KvGeometry kv_geometry(const Scenario& scenario);
 
 // Locates a scenario given a name ("poisson_zipf") or a path: the path itself, then
 // NAME.toml in ./scenarios, next to the executable's ../../scenarios, and the source tree's

@@ -78,12 +78,18 @@ struct CudaExecutor::Impl {
   Buffer<false> q;    // [num_layers, batch, num_heads, head_dim]
   Buffer<false> out;  // [num_layers, batch, num_heads, head_dim]
   Buffer<false> workspace;
+  Buffer<false> contiguous_k, contiguous_v, contiguous_out;  // compare_contiguous scratch
+  size_t contiguous_filled = 0;  // bytes of contiguous_k/v holding finite values
+  cudaEvent_t compare_events[2] = {};
   int32_t output_batch = -1;  // batch of the output held in `out`; -1: none
   std::string broken;         // set after an asynchronous device fault
 
   ~Impl() {
     if (stream != nullptr) cudaStreamSynchronize(stream);
     for (cudaEvent_t e : events) {
+      if (e != nullptr) cudaEventDestroy(e);
+    }
+    for (cudaEvent_t e : compare_events) {
       if (e != nullptr) cudaEventDestroy(e);
     }
     if (stream != nullptr) cudaStreamDestroy(stream);
@@ -106,6 +112,7 @@ struct CudaExecutor::Impl {
     return p;
   }
   PagedKv gpu_pool() const { return pool(gpu_k, gpu_v, g.num_gpu_blocks); }
+  void compare_contiguous(const AttentionPlan& attention, DecodeBatch db, StepResult& r);
   PagedKv cpu_pool() const { return pool(cpu_k_device, cpu_v_device, g.num_cpu_blocks); }
 
   Status allocate_pools() {
@@ -116,6 +123,9 @@ struct CudaExecutor::Impl {
       return s;
     }
     for (cudaEvent_t& e : events) {
+      if (Status s = TS_CUDA_STATUS(cudaEventCreate(&e)); !s.ok()) return s;
+    }
+    for (cudaEvent_t& e : compare_events) {
       if (Status s = TS_CUDA_STATUS(cudaEventCreate(&e)); !s.ok()) return s;
     }
     if (gpu_bytes > 0) {
@@ -359,7 +369,56 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
     if (cudaEventElapsedTime(&ms, s.events[i], s.events[i + 1]) == cudaSuccess) *times[i] = ms;
   }
   s.output_batch = batch;
+  if (s.options.compare_contiguous && batch > 0) s.compare_contiguous(attention, db, r);
   return r;
+}
+
+// Times the step's batch on a contiguous layout of the same shape, every layer, on scratch
+// buffers filled once with a finite non-zero pattern (timing must not run on zeros). A failure
+// here only leaves contiguous_attention_ms at -1: the step itself is complete.
+void CudaExecutor::Impl::compare_contiguous(const AttentionPlan& attention, DecodeBatch db,
+                                            StepResult& r) {
+  Impl& s = *this;
+  const KvGeometry& g = s.g;
+  const auto elem = static_cast<size_t>(dtype_size(g.dtype));
+  const size_t bytes = elem * static_cast<size_t>(db.batch) * g.num_kv_heads *
+                       static_cast<size_t>(db.max_context_len) * g.head_dim;
+  if (2 * bytes > s.options.max_contiguous_bytes) return;
+  const size_t layer_rows = static_cast<size_t>(db.batch) * g.num_heads * g.head_dim;
+  for (Status st : {s.contiguous_k.reserve(bytes, "contiguous keys"),
+                    s.contiguous_v.reserve(bytes, "contiguous values"),
+                    s.contiguous_out.reserve(elem * layer_rows, "contiguous output")}) {
+    if (!st.ok()) return;
+  }
+  if (bytes > s.contiguous_filled) {
+    if (cudaMemsetAsync(s.contiguous_k.get(), 0x3c, bytes, s.stream) != cudaSuccess ||
+        cudaMemsetAsync(s.contiguous_v.get(), 0x3c, bytes, s.stream) != cudaSuccess) {
+      cudaGetLastError();
+      return;
+    }
+    s.contiguous_filled = bytes;
+  }
+  ContiguousKv kv;
+  kv.k = s.contiguous_k.get();
+  kv.v = s.contiguous_v.get();
+  kv.dtype = g.dtype;
+  kv.batch = db.batch;
+  kv.num_kv_heads = g.num_kv_heads;
+  kv.max_len = db.max_context_len;
+  kv.head_dim = g.head_dim;
+  db.out = s.contiguous_out.get();
+  cudaError_t err = cudaEventRecord(s.compare_events[0], s.stream);
+  for (int32_t l = 0; l < g.num_layers && err == cudaSuccess; ++l) {
+    db.q = s.q.get() + elem * layer_rows * l;
+    err = contiguous_attention(attention, kv, db, s.workspace.get(), s.stream);
+  }
+  if (err == cudaSuccess) err = cudaEventRecord(s.compare_events[1], s.stream);
+  if (err == cudaSuccess) err = cudaStreamSynchronize(s.stream);
+  float ms = 0.0f;
+  if (err == cudaSuccess && cudaEventElapsedTime(&ms, s.compare_events[0], s.compare_events[1]) == cudaSuccess) {
+    r.times.contiguous_attention_ms = ms;
+  }
+  cudaGetLastError();
 }
 
 Expected<BlockData> CudaExecutor::read_block(Pool pool, int32_t layer, BlockId block) const {

@@ -13,6 +13,11 @@ namespace tinyserve::gpu {
 struct CudaExecutorOptions {
   KernelVersion kernel = KernelVersion::kV5;
   int32_t partition_tokens = 0;  // v4/v5 split-KV partition; 0 = chosen per step
+  // After each step, time the same batch's attention over a contiguous layout
+  // ([batch, num_kv_heads, max_context_len, head_dim] per layer, filled once with finite values)
+  // when that scratch fits in max_contiguous_bytes: the paged vs contiguous comparison, live.
+  bool compare_contiguous = false;
+  size_t max_contiguous_bytes = size_t{2} << 30;
 };
 
 class CudaExecutor final : public KvExecutor {

@@ -1,21 +1,32 @@
 #!/bin/bash
-# What ran on the device machine for docs/benchmarks.md: the GPU tests, compute-sanitizer memcheck
-# and racecheck of subsets, and the full kernel benchmark. Expects tinyserve_tests and kernel_bench
-# (built for sm_90, see docs/benchmarks.md) beside it; writes logs under $OUT (default: here).
-cd "$(dirname "$0")"
-OUT=${OUT:-.}
+# What runs on the device machine (docs/benchmarks.md, docs/reliability.md). From the repository
+# root, with tinyserve and tinyserve_tests built for sm_90 in .device/bin (see docs/benchmarks.md):
+#   bash gpu/tools/run_on_device.sh [tests] [scenarios] [bench] [sanitize]
+# Logs go to $OUT (default: /tmp/tinyserve-device).
+OUT=${OUT:-/tmp/tinyserve-device}
+mkdir -p "$OUT"
+bin=.device/bin
 set -o pipefail
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv,noheader
-echo "== tests"
-timeout 200 ./tinyserve_tests -ts=gpu -d > $OUT/tests.log 2>&1; echo "tests rc=$?"
-grep -E "ERROR|FAILED|test cases" $OUT/tests.log | head -20
-timeout 100 compute-sanitizer --tool memcheck --error-exitcode 9 ./tinyserve_tests -ts=gpu \
-  -tc="reshape_and_cache*,copy_blocks*,synthetic rows*,an invalid plan*,*every block size,split-KV*,contiguous and padded*" \
-  > $OUT/memcheck.log 2>&1; echo "memcheck rc=$?"
-tail -2 $OUT/memcheck.log
-timeout 60 compute-sanitizer --tool racecheck --error-exitcode 9 ./tinyserve_tests -ts=gpu \
-  -tc="*every block size" > $OUT/racecheck.log 2>&1; echo "racecheck rc=$?"
-tail -1 $OUT/racecheck.log
-echo "== bench"
-timeout 200 ./kernel_bench --partition-sweep > $OUT/bench.log 2>&1; echo "bench rc=$?"
-sed -n '/=== summary/,$p' $OUT/bench.log
+for part in "$@"; do
+  start=$SECONDS
+  case $part in
+    tests)
+      timeout 300 $bin/tinyserve_tests -ts=gpu -d > $OUT/tests.log 2>&1; echo "tests rc=$?"
+      grep -E "ERROR|FAILED|test cases|SKIPPED" $OUT/tests.log | head -10 ;;
+    scenarios)
+      mkdir -p $OUT/scenarios
+      timeout 420 bash tests/gpu/compare_backends.sh $bin/tinyserve $OUT/scenarios > $OUT/scenarios.log 2>&1
+      echo "scenarios rc=$?"; cat $OUT/scenarios.log ;;
+    bench)
+      timeout 300 $bin/tinyserve bench kernels > $OUT/bench.log 2>&1; echo "bench rc=$?"
+      sed -n '/=== summary/,$p' $OUT/bench.log ;;
+    sanitize)
+      for tool in memcheck racecheck; do
+        TINYSERVE_GPU_TESTS_SMALL=1 timeout 280 compute-sanitizer --tool $tool --error-exitcode 9 \
+          $bin/tinyserve_tests -ts=gpu > $OUT/$tool.log 2>&1
+        echo "$tool rc=$?"; grep -E "ERROR SUMMARY|RACECHECK SUMMARY|test cases|Status" $OUT/$tool.log
+      done ;;
+  esac
+  echo "[$part: $((SECONDS - start)) s]"
+done

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -22,6 +23,13 @@ inline bool skip_without_gpu() {
   if (reason.starts_with("no CUDA device: ")) reason.erase(0, 16);
   std::printf("SKIPPED: no CUDA device (%s)\n", reason.c_str());
   return true;
+}
+
+// TINYSERVE_GPU_TESTS_SMALL=1 keeps every test case and code path but shrinks the sweeps
+// (shorter contexts, fewer steps), so the whole GPU suite fits under compute-sanitizer.
+inline bool small_gpu_tests() {
+  static const bool small = std::getenv("TINYSERVE_GPU_TESTS_SMALL") != nullptr;
+  return small;
 }
 
 #define CHECK_CUDA(call)                                                                     \

@@ -67,7 +67,7 @@ TEST_SUITE("gpu") {
           REQUIRE(cpu.ok());
           REQUIRE_MESSAGE(cuda.ok(), cuda.status.error);
           PlanFixture fixture(g, 17 + static_cast<uint64_t>(s.head_dim));
-          for (int step = 0; step < 20; ++step) {
+          for (int step = 0; step < (small_gpu_tests() ? 4 : 20); ++step) {
             CAPTURE(step);
             const StepPlan plan = fixture.next();
             const StepResult a = cpu.value->execute(plan);

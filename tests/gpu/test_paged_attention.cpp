@@ -126,7 +126,11 @@ std::vector<float> run_on_gpu(const Case& c, const HostProblem& p) {
 }
 
 // The relative error of the GPU output; every element must be finite (written).
-void check_case(const Case& c) {
+void check_case(Case c) {
+  if (small_gpu_tests()) {  // shorter contexts, same shapes and versions
+    for (int32_t& len : c.lens) len = std::min(len, 1100);
+    if (c.lens.size() > 64) c.lens.resize(64);
+  }
   CAPTURE(kernel_version_name(c.version));
   CAPTURE(dtype_name(c.dtype));
   CAPTURE(c.head_dim);
