@@ -1,5 +1,7 @@
 #include "app/backends.h"
 
+#include <fstream>
+
 #include "core/errors.h"
 #include "core/executor_backend.h"
 #include "core/reference_executor.h"
@@ -40,7 +42,35 @@ int64_t pool_bytes(const KvGeometry& g) {
   return g.block_bytes() * 2 * g.num_layers * (int64_t{g.num_gpu_blocks} + g.num_cpu_blocks);
 }
 
+// MemAvailable of /proc/meminfo in bytes; -1 when unknown.
+int64_t available_host_memory() {
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  int64_t kib = 0;
+  std::string unit;
+  while (meminfo >> key >> kib >> unit) {
+    if (key == "MemAvailable:") return kib * 1024;
+  }
+  return -1;
+}
+
+// Fails before allocating when what must live in host memory exceeds what is available.
+void check_host_memory(const Scenario& sc, int64_t bytes, const char* what) {
+  const int64_t available = available_host_memory();
+  if (available >= 0 && bytes > available) {
+    throw InputError(sc.path, 0,
+                     cat(what, ": ", bytes, " bytes of host memory needed, only ", available,
+                         " available; use fewer blocks (hardware.num_gpu_blocks, "
+                         "hardware.swap_space_gib) or layers (engine.gpu_layers)"));
+  }
+}
+
+// The simulator's own bookkeeping: about 64 bytes a block of either pool (counts, hashes, free
+// lists, recency links, fill, churn marks, the bitmap) plus the snapshot's view of the pool.
+constexpr int64_t kBookkeepingBytesPerBlock = 96;
+
 std::unique_ptr<Backend> cpu_backend(const Scenario& sc, const std::string& why) {
+  check_host_memory(sc, pool_bytes(kv_geometry(sc)), "the CPU reference backend's K/V pools");
   auto created = ReferenceExecutor::create(kv_geometry(sc));
   if (!created.ok()) throw InputError(sc.path, 0, "engine.backend = \"cpu\": " + created.status.error);
   return std::make_unique<ExecutorBackend>(std::move(created.value), "cpu", "CPU reference: " + why);
@@ -54,6 +84,9 @@ std::unique_ptr<Backend> cuda_backend(const Scenario& sc, std::string& why_not) 
     why_not = device.reason;
     return nullptr;
   }
+  const KvGeometry g = kv_geometry(sc);
+  check_host_memory(sc, g.block_bytes() * 2 * g.num_layers * g.num_cpu_blocks,
+                    "the CUDA backend's pinned CPU swap pool");
   gpu::CudaExecutorOptions options;
   parse_kernel_version(sc.kernel, options.kernel);
   options.compare_contiguous = true;
@@ -80,6 +113,8 @@ std::string cuda_status() {
 }
 
 std::unique_ptr<Backend> make_backend(const Scenario& sc) {
+  check_host_memory(sc, kBookkeepingBytesPerBlock * (sc.num_gpu_blocks + sc.num_cpu_blocks),
+                    "the simulator's block bookkeeping");
   if (sc.backend == "accounting") return std::make_unique<AccountingBackend>("modelled times");
   if (sc.backend == "cpu") return cpu_backend(sc, "selected");
   const std::string limits = kernel_limits(sc);
