@@ -12,6 +12,7 @@ if [ "${1:-}" = "--backend" ]; then other=$2; shift 2; fi
 scenarios=("$@")
 [ ${#scenarios[@]} -gt 0 ] || scenarios=(scenarios/*.toml)
 status=0
+mkdir -p "$out"
 for s in "${scenarios[@]}"; do
   name=$(basename "$s" .toml)
   for b in accounting $other; do
