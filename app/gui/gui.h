@@ -16,6 +16,7 @@ struct GuiOptions {
   int64_t steps_per_frame = 1;            // scripted mode
   std::string screenshot;                 // scripted mode: PNG of the last frame
   std::string size = "1600x1000";         // window size, WIDTHxHEIGHT
+  std::string mouse;                      // scripted mode: the mouse held at "X,Y" ("" away)
 };
 
 // Returns the exit code: 0, 1 internal failure, 2 bad input or no display.

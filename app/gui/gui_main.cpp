@@ -44,12 +44,20 @@ void print_glfw_error(int code, const char* description) {
   std::fprintf(stderr, "tinyserve: GLFW error %d: %s\n", code, description);
 }
 
-bool parse_size(const std::string& text, int& w, int& h) {
-  const size_t x = text.find('x');
-  if (x == std::string::npos) return false;
-  return parse_number(std::string_view(text).substr(0, x), w) &&
-         parse_number(std::string_view(text).substr(x + 1), h) && w >= 320 && h >= 240 &&
-         w <= 16384 && h <= 16384;
+// "1600x1000" (separator 'x') or "800,500" (separator ',').
+bool parse_pair(const std::string& text, char separator, int& a, int& b) {
+  const size_t at = text.find(separator);
+  if (at == std::string::npos) return false;
+  return parse_number(std::string_view(text).substr(0, at), a) &&
+         parse_number(std::string_view(text).substr(at + 1), b);
+}
+
+std::vector<KeyPress> g_keys;
+
+void record_key(GLFWwindow*, int key, int, int action, int mods) {
+  if (action == GLFW_PRESS || action == GLFW_REPEAT) {
+    g_keys.push_back({key, (mods & GLFW_MOD_CONTROL) != 0, (mods & GLFW_MOD_SHIFT) != 0});
+  }
 }
 
 void draw_frame(Gui& gui) {
@@ -69,7 +77,8 @@ void draw_frame(Gui& gui) {
   draw_kernel(gui, l.kernel);
   draw_events(gui, l.events);
   draw_status_bar(gui, l.status);
-  handle_shortcuts(gui);
+  handle_shortcuts(gui, g_keys);
+  g_keys.clear();
   gui.view.hover_valid = gui.view.hover_seen;
   gui.view.hover_seen = false;
 }
@@ -89,8 +98,13 @@ void print_frame_report(const Gui& gui, int64_t frames, int64_t steps) {
     std::printf("  frame %s ms: mean %.2f, p50 %.2f, p95 %.2f, max %.2f\n", what,
                 sum / static_cast<double>(t.size()), q(0.5), q(0.95), t.back());
   };
-  std::printf("tinyserve gui: %lld frames, %lld steps\n", static_cast<long long>(frames),
-              static_cast<long long>(steps));
+  const auto* renderer = reinterpret_cast<const char*>(glGetString(GL_RENDERER));
+  const auto* version = reinterpret_cast<const char*>(glGetString(GL_VERSION));
+  std::printf("tinyserve gui: %lld frames, %lld steps, %dx%d, GL %s (%s)\n",
+              static_cast<long long>(frames), static_cast<long long>(steps),
+              static_cast<int>(ImGui::GetIO().DisplaySize.x),
+              static_cast<int>(ImGui::GetIO().DisplaySize.y), version ? version : "?",
+              renderer ? renderer : "?");
   report("CPU", &FrameTimer::Sample::cpu_ms);
   report("wall", &FrameTimer::Sample::wall_ms);
 }
@@ -99,10 +113,21 @@ void print_frame_report(const Gui& gui, int64_t frames, int64_t steps) {
 
 int run_gui(const GuiOptions& o, const std::string& executable_dir) {
   int width = 0, height = 0;
-  if (!parse_size(o.size, width, height)) {
+  if (!parse_pair(o.size, 'x', width, height) || width < 320 || height < 240 || width > 16384 ||
+      height > 16384) {
     std::fprintf(stderr, "tinyserve: --size %s: expected WIDTHxHEIGHT such as 1600x1000\n",
                  o.size.c_str());
     return kExitBadInput;
+  }
+  ImVec2 mouse(-FLT_MAX, -FLT_MAX);
+  if (!o.mouse.empty()) {
+    int mx = 0, my = 0;
+    if (!parse_pair(o.mouse, ',', mx, my)) {
+      std::fprintf(stderr, "tinyserve: --mouse %s: expected X,Y such as 800,300\n",
+                   o.mouse.c_str());
+      return kExitBadInput;
+    }
+    mouse = ImVec2(static_cast<float>(mx), static_cast<float>(my));
   }
   const bool scripted = o.frames > 0 || !o.screenshot.empty();
   const int64_t frames = o.frames > 0 ? o.frames : 60;
@@ -162,6 +187,7 @@ int run_gui(const GuiOptions& o, const std::string& executable_dir) {
   float scale_x = 1, scale_y = 1;
   glfwGetWindowContentScale(window, &scale_x, &scale_y);
   theme::setup(std::clamp(scale_y, 1.0f, 3.0f));
+  glfwSetKeyCallback(window, record_key);  // Dear ImGui's callback chains to it
   ImGui_ImplGlfw_InitForOpenGL(window, true);
   ImGui_ImplOpenGL3_Init(kGlslVersion);
 
@@ -196,7 +222,7 @@ int run_gui(const GuiOptions& o, const std::string& executable_dir) {
       gui.timer.begin();
       ImGui_ImplOpenGL3_NewFrame();
       ImGui_ImplGlfw_NewFrame();
-      if (scripted) io.MousePos = ImVec2(-FLT_MAX, -FLT_MAX);  // no stray hover in screenshots
+      if (scripted) io.MousePos = mouse;  // no stray hover in screenshots unless asked
       ImGui::NewFrame();
       draw_frame(gui);
       ImGui::Render();

@@ -12,7 +12,7 @@ Layout compute_layout(ImVec2 display, float menu_height, float status_height) {
   const float top = menu_height;
   const float bottom = display.y - status_height;
   const float height = std::max(bottom - top, 100.0f);
-  const float left_w = std::clamp(display.x * 0.2f, 280.0f, 360.0f);
+  const float left_w = std::clamp(display.x * 0.21f, 280.0f, 380.0f);
   const float right_w = std::clamp(display.x * 0.295f, 340.0f, 560.0f);
   const float x1 = left_w;
   const float x2 = display.x - right_w;

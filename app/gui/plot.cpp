@@ -47,7 +47,14 @@ std::pair<size_t, size_t> visible(const std::vector<double>& xs, size_t n, doubl
   return {b, e};
 }
 
-void draw_series(ImDrawList* dl, const PlotSeries& s, const Frame& f) {
+// Where each pixel column's samples end, shared by the series of one run (one x vector).
+struct ColumnEnds {
+  const std::vector<double>* x = nullptr;
+  size_t n = 0;
+  std::vector<size_t> ends;  // [columns] one past the last sample of column px
+};
+
+void draw_series(ImDrawList* dl, const PlotSeries& s, const Frame& f, ColumnEnds& cache) {
   const std::vector<double>& xs = *s.x;
   const Column& col = *s.values;
   const size_t n = std::min(xs.size(), col.size());
@@ -75,17 +82,24 @@ void draw_series(ImDrawList* dl, const PlotSeries& s, const Frame& f) {
 
   // Dense: one pixel column at a time, the extremes of its samples from the pyramid.
   const auto columns = static_cast<int>(width);
-  const double dx = (f.x1 - f.x0) / width;
+  if (cache.x != &xs || cache.n != n) {
+    cache.x = &xs;
+    cache.n = n;
+    cache.ends.resize(static_cast<size_t>(std::max(columns, 0)));
+    const double dx = (f.x1 - f.x0) / width;
+    auto from = xs.begin() + static_cast<ptrdiff_t>(begin);
+    for (int px = 0; px < columns; ++px) {
+      from = std::lower_bound(from, xs.begin() + static_cast<ptrdiff_t>(end), f.x0 + (px + 1) * dx);
+      cache.ends[static_cast<size_t>(px)] =
+          px == columns - 1 ? end : static_cast<size_t>(from - xs.begin());
+    }
+  }
   size_t i = begin;
   int prev_px = -2;
   float prev_y = 0;
   for (int px = 0; px < columns && i < end; ++px) {
-    const double xb = f.x0 + (px + 1) * dx;
-    auto j = static_cast<size_t>(std::lower_bound(xs.begin() + static_cast<ptrdiff_t>(i),
-                                                  xs.begin() + static_cast<ptrdiff_t>(end), xb) -
-                                 xs.begin());
-    if (px == columns - 1) j = end;
-    if (j == i) continue;
+    const size_t j = cache.ends[static_cast<size_t>(px)];
+    if (j <= i) continue;
     const MinMax mm = col.range(i, j);
     float top = f.y_of(static_cast<double>(mm.max) * s.scale);
     float bottom = f.y_of(static_cast<double>(mm.min) * s.scale);
@@ -197,7 +211,7 @@ void plot(const char* id, std::span<const PlotSeries> series, const PlotSpec& sp
     f.y0 = lo;
     f.y1 = spec.y_max;
   } else {
-    if (hi < lo) hi = lo + 1;
+    if (hi - lo < 1e-12) hi = lo + 1;
     const double step = nice_step(std::max(hi - lo, 1e-9) / 3);
     f.y0 = std::isnan(spec.y_min) ? std::floor(lo / step) * step : lo;
     f.y1 = std::max(std::ceil((hi + (hi - lo) * 0.04) / step) * step, f.y0 + step);
@@ -303,8 +317,9 @@ void plot(const char* id, std::span<const PlotSeries> series, const PlotSpec& sp
   }
 
   dl->PushClipRect(f.area.Min, f.area.Max, true);
+  ColumnEnds ends;
   for (const PlotSeries& s : series) {
-    if (!metric_hidden(view, s.metric)) draw_series(dl, s, f);
+    if (!metric_hidden(view, s.metric)) draw_series(dl, s, f, ends);
   }
   if (view.hover_valid && view.hover_x >= f.x0 && view.hover_x <= f.x1) {
     const float px = f.x_of(view.hover_x);

@@ -13,6 +13,35 @@ namespace {
 
 constexpr int32_t kMinCellPixels = 4;  // smaller cells are texel-per-block, scaled
 constexpr int32_t kMaxTextureSide = 8192;
+constexpr int kShades = 16;  // fill levels of a texel-per-block cell
+
+// A used block's colours, per palette slot: full and empty slots, alone and shared, and the
+// shades of a texel-per-block cell by fill. Blending per block would dominate painting.
+struct BlockColours {
+  ImU32 full[2], empty[2];      // [shared]
+  ImU32 shade[2][kShades + 1];  // [shared][fill level]
+};
+
+const BlockColours& block_colours(SeqId owner) {
+  static const std::vector<BlockColours> table = [] {
+    std::vector<BlockColours> out(theme::kSeqPaletteSize);
+    for (size_t i = 0; i < out.size(); ++i) {
+      for (int shared = 0; shared < 2; ++shared) {
+        ImU32 full = theme::seq_color(static_cast<SeqId>(i));
+        if (shared) full = theme::mix(full, IM_COL32_WHITE, 0.25f);
+        const ImU32 empty = theme::mix(full, theme::kBlockFree, 0.72f);
+        out[i].full[shared] = full;
+        out[i].empty[shared] = empty;
+        for (int k = 0; k <= kShades; ++k) {
+          out[i].shade[shared][k] =
+              theme::mix(empty, full, 0.3f + 0.7f * static_cast<float>(k) / kShades);
+        }
+      }
+    }
+    return out;
+  }();
+  return table[static_cast<uint32_t>(owner) % theme::kSeqPaletteSize];
+}
 
 }  // namespace
 
@@ -124,18 +153,20 @@ void PoolTexture::paint(const Snapshot& snap, const PoolLayout& l, SeqId selecte
         pixels_.data() + static_cast<size_t>(row * t) * static_cast<size_t>(w) + col * t;
     const bool picked = in_selection_[b] != 0;
     const float fill = std::clamp(static_cast<float>(v.fill) / block_size, 0.0f, 1.0f);
+    const int shared = v.ref_count > 1 ? 1 : 0;
 
     ImU32 full = theme::kBlockFree, empty = theme::kBlockFree;
+    const BlockColours* colours = nullptr;
     if (v.state == BlockState::kCached) {
       full = empty = theme::kBlockCached;
     } else if (v.state == BlockState::kUsed) {
-      full = theme::seq_color(v.owner);
-      if (v.ref_count > 1) full = theme::mix(full, IM_COL32(255, 255, 255, 255), 0.25f);
-      empty = theme::mix(full, theme::kBlockFree, 0.72f);
+      colours = &block_colours(v.owner);
+      full = colours->full[shared];
+      empty = colours->empty[shared];
     }
 
     if (t == 1) {
-      ImU32 c = v.state == BlockState::kUsed ? theme::mix(empty, full, 0.3f + 0.7f * fill) : full;
+      ImU32 c = colours ? colours->shade[shared][std::lround(fill * kShades)] : full;
       if (picked) c = theme::kSelected;
       *origin = c;
       continue;

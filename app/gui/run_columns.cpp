@@ -1,5 +1,7 @@
 #include "app/gui/run_columns.h"
 
+#include <algorithm>
+
 namespace tinyserve::app {
 
 float metric_value(const StepMetrics& m, Metric metric) {
@@ -115,9 +117,39 @@ void RunColumns::sync(std::span<const StepMetrics> history) {
     const double dt = time_[i] - t0;
     columns_[static_cast<size_t>(Metric::kThroughputWindow)].push(
         dt > 0 ? static_cast<float>((generated_[i] - g0) / dt) : 0.0f);
+    if (sums_.empty()) sums_.emplace_back();
+    AttentionSums next = sums_.back();
+    next.modelled_ms += m.modelled_attention_ms;
+    ++next.steps;
+    if (m.attention_ms >= 0) {
+      next.measured_ms += m.attention_ms;
+      next.modelled_ms_of_measured += m.modelled_attention_ms;
+      ++next.measured_steps;
+    }
+    if (m.contiguous_attention_ms >= 0) {
+      next.contiguous_ms += m.contiguous_attention_ms;
+      ++next.contiguous_steps;
+    }
+    sums_.push_back(next);
     measured_ = measured_ || m.attention_ms >= 0;
     contiguous_measured_ = contiguous_measured_ || m.contiguous_attention_ms >= 0;
   }
+}
+
+AttentionSums RunColumns::attention_sums(size_t begin, size_t end) const {
+  end = std::min(end, size());
+  if (begin >= end) return {};
+  const AttentionSums& a = sums_[begin];
+  const AttentionSums& b = sums_[end];
+  AttentionSums d;
+  d.modelled_ms = b.modelled_ms - a.modelled_ms;
+  d.measured_ms = b.measured_ms - a.measured_ms;
+  d.modelled_ms_of_measured = b.modelled_ms_of_measured - a.modelled_ms_of_measured;
+  d.contiguous_ms = b.contiguous_ms - a.contiguous_ms;
+  d.steps = b.steps - a.steps;
+  d.measured_steps = b.measured_steps - a.measured_steps;
+  d.contiguous_steps = b.contiguous_steps - a.contiguous_steps;
+  return d;
 }
 
 }  // namespace tinyserve::app

@@ -39,7 +39,7 @@ class Run {
   // Changes whenever snapshot() returns a new snapshot.
   uint64_t version() const { return version_; }
   const RunColumns& columns() const { return columns_; }
-  // The engine's run summary as of the latest snapshot (its distributions sort: cached).
+  // The engine's run summary, refreshed at most twice a second while stepping.
   const RunSummary& summary();
   double progress() const;  // requests done / requests, in [0, 1]
 
@@ -54,6 +54,7 @@ class Run {
   RunColumns columns_;
   RunSummary summary_;
   uint64_t summary_version_ = 0;
+  double summary_time_ = -1e9;
   std::string error_;
 };
 

@@ -32,8 +32,8 @@ ImFont* load_first(const char* const (&paths)[N], float size) {
   return nullptr;
 }
 
-std::array<ImU32, 256> make_seq_palette() {
-  std::array<ImU32, 256> out{};
+std::array<ImU32, kSeqPaletteSize> make_seq_palette() {
+  std::array<ImU32, kSeqPaletteSize> out{};
   for (size_t i = 0; i < out.size(); ++i) {
     const float hue = static_cast<float>(i) * 0.6180339887f + 0.58f;
     const float h = hue - static_cast<float>(static_cast<int>(hue));
@@ -151,8 +151,8 @@ void setup(float scale) {
 }
 
 ImU32 seq_color(SeqId seq) {
-  static const std::array<ImU32, 256> kPalette = make_seq_palette();
-  return kPalette[static_cast<uint32_t>(seq) & 255u];
+  static const std::array<ImU32, kSeqPaletteSize> kPalette = make_seq_palette();
+  return kPalette[static_cast<uint32_t>(seq) % kSeqPaletteSize];
 }
 
 ImU32 metric_color(Metric metric) {

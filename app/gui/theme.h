@@ -46,7 +46,9 @@ const Fonts& fonts();
 // applies the style and palette.
 void setup(float scale = 1.0f);
 
-// A stable colour per sequence (RGBA in memory order, as IM_COL32).
+// A stable colour per sequence (RGBA in memory order, as IM_COL32), from a palette of
+// kSeqPaletteSize colours that neighbouring ids never share.
+inline constexpr size_t kSeqPaletteSize = 256;
 ImU32 seq_color(SeqId seq);
 ImU32 metric_color(Metric metric);
 ImU32 event_color(EventKind kind);

@@ -36,12 +36,12 @@ void metrics_table(Run& a, Run& b) {
       {"KV cache usage", pa.kv_cache_usage * 100, pb.kv_cache_usage * 100, "%.1f%%", true, true},
       {"token utilization", pa.token_utilization * 100, pb.token_utilization * 100, "%.1f%%", true,
        true},
-      {"reserved, not yet used", pa.reserved_fraction * 100, pb.reserved_fraction * 100, "%.1f%%",
+      {"reserved for later", pa.reserved_fraction * 100, pb.reserved_fraction * 100, "%.1f%%",
        false, true},
-      {"internal fragmentation", pa.internal_fragmentation * 100, pb.internal_fragmentation * 100,
-       "%.1f%%", false, true},
-      {"external fragmentation", pa.external_fragmentation * 100, pb.external_fragmentation * 100,
-       "%.1f%%", false, true},
+      {"internal frag.", pa.internal_fragmentation * 100, pb.internal_fragmentation * 100, "%.1f%%",
+       false, true},
+      {"external frag.", pa.external_fragmentation * 100, pb.external_fragmentation * 100, "%.1f%%",
+       false, true},
       {"F_total", pa.f_total, pb.f_total, "%.3f", false, false},
       {"preemptions", static_cast<double>(ra.preemptions), static_cast<double>(rb.preemptions),
        "%.0f", false, false},
@@ -101,10 +101,9 @@ void side(Gui& gui, size_t i, ImVec2 size) {
   ImGui::SameLine();
   ImGui::TextUnformatted((i == 0 ? setup.a : setup.b).c_str());
   ImGui::PushFont(theme::fonts().mono);
-  ImGui::TextColored(
-      theme::vec(theme::kTextDim), "%d blocks x %d   used %.1f%%   %d running   step %lld%s",
-      snap.stats.num_blocks, snap.block_size, snap.last.pool.kv_cache_usage * 100, snap.num_running,
-      static_cast<long long>(snap.step), snap.done ? "  done" : "");
+  ImGui::TextColored(theme::vec(theme::kTextDim), "%d x %d   used %.1f%%   %d running%s",
+                     snap.stats.num_blocks, snap.block_size, snap.last.pool.kv_cache_usage * 100,
+                     snap.num_running, snap.done ? "   done" : "");
   ImGui::PopFont();
   if (!run.error().empty()) ImGui::TextColored(theme::vec(theme::kBad), "%s", run.error().c_str());
   const ImVec2 avail = ImGui::GetContentRegionAvail();
@@ -119,8 +118,8 @@ void compare_picker(Gui& gui) {
   const auto presets = compare_presets();
   std::vector<const char*> names;
   for (const CompareSetup& c : presets) names.push_back(c.name.c_str());
-  const float button_w = 78;
-  const float combo_w = 190;
+  const float button_w = 76;
+  const float combo_w = 176;
   ImGui::SameLine(ImGui::GetWindowContentRegionMax().x - combo_w - button_w -
                   ImGui::GetStyle().ItemSpacing.x);
   ImGui::SetNextItemWidth(combo_w);
@@ -146,7 +145,7 @@ void draw_compare(Gui& gui, const ImRect& r) {
   if (!begin_panel("Compare", r, ImGuiWindowFlags_NoScrollWithMouse) || !gui.session.comparing() ||
       gui.session.num_runs() < 2) {
     if (!gui.session.comparing())
-      ImGui::TextDisabled("Pick two configurations in Controls > Compare.");
+      ImGui::TextDisabled("Pick two configurations with Compare, above the pool map.");
     ImGui::End();
     return;
   }
@@ -155,7 +154,7 @@ void draw_compare(Gui& gui, const ImRect& r) {
   ImGui::TextUnformatted(setup.name.c_str());
   ImGui::PopFont();
   ImGui::SameLine();
-  ImGui::TextDisabled("one workload, two configurations, stepping in lockstep");
+  ImGui::TextDisabled("in lockstep");
   compare_picker(gui);
 
   const float w = ImGui::GetContentRegionAvail().x;

@@ -213,7 +213,12 @@ void parameters_section(Gui& gui) {
   Run& run = gui.session.run();
   const Scenario& sc = run.scenario();
   // Two columns of label-above-field cells.
-  if (!ImGui::BeginTable("params", 2, ImGuiTableFlags_SizingStretchSame)) return;
+  ImGui::PushStyleVar(ImGuiStyleVar_ItemSpacing, ImVec2(8, 1));
+  ImGui::PushStyleVar(ImGuiStyleVar_CellPadding, ImVec2(4, 2));
+  if (!ImGui::BeginTable("params", 2, ImGuiTableFlags_SizingStretchSame)) {
+    ImGui::PopStyleVar(2);
+    return;
+  }
   auto cell = [](const char* label) {
     ImGui::TableNextColumn();
     ImGui::TextDisabled("%s", label);
@@ -262,6 +267,7 @@ void parameters_section(Gui& gui) {
   cell("seed");
   ImGui::InputInt("##seed", &p.seed, 0, 0);
   ImGui::EndTable();
+  ImGui::PopStyleVar(2);
 
   const std::vector<std::string> wanted = edited_overrides(p, run, gui.session.overrides());
   const bool changed = wanted != gui.session.overrides();

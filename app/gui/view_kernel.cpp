@@ -14,12 +14,12 @@ namespace tinyserve::app {
 namespace {
 
 constexpr int kBins = 48;
+constexpr size_t kMaxSamples = 8192;
 
 struct Histogram {
   std::array<int64_t, kBins> counts{};
   double max = 0;  // upper edge of the last bin
   int64_t total = 0;
-  double sum = 0;
   double quantile(double q) const {
     const auto target = static_cast<int64_t>(q * static_cast<double>(total));
     int64_t seen = 0;
@@ -31,15 +31,17 @@ struct Histogram {
   }
 };
 
+// Over long ranges every stride-th value: the cost stays bounded, the shape the same.
 Histogram histogram(std::span<const float> values, double hi) {
   Histogram h;
   h.max = hi > 0 ? hi : 1;
-  for (float v : values) {
+  const size_t stride = std::max<size_t>(1, (values.size() + kMaxSamples - 1) / kMaxSamples);
+  for (size_t i = 0; i < values.size(); i += stride) {
+    const float v = values[i];
     if (v < 0) continue;
     const int bin = std::min(kBins - 1, static_cast<int>(v / h.max * kBins));
     ++h.counts[static_cast<size_t>(bin)];
     ++h.total;
-    h.sum += v;
   }
   return h;
 }
@@ -175,35 +177,33 @@ void draw_kernel(Gui& gui, const ImRect& r) {
   ImGui::SameLine();
   ImGui::BeginGroup();
   ImGui::PushFont(theme::fonts().mono);
-  ImGui::TextDisabled("%lld visible steps", static_cast<long long>(h.total));
-  if (h.total > 0) {
-    ImGui::Text("mean %8.4f ms", h.sum / static_cast<double>(h.total));
+  const AttentionSums sums = c.attention_sums(b, e);
+  ImGui::TextDisabled("%lld visible steps", static_cast<long long>(sums.steps));
+  const double mean =
+      measured ? (sums.measured_steps ? sums.measured_ms / static_cast<double>(sums.measured_steps)
+                                      : 0.0)
+               : (sums.steps ? sums.modelled_ms / static_cast<double>(sums.steps) : 0.0);
+  if (sums.steps > 0) {
+    ImGui::Text("mean %8.4f ms", mean);
     ImGui::Text("p50  %8.4f ms", h.quantile(0.5));
     ImGui::Text("p99  %8.4f ms", h.quantile(0.99));
-    if (contiguous && hc.total > 0) {
+    if (contiguous && sums.contiguous_steps > 0) {
       ImGui::TextColored(theme::vec(theme::metric_color(Metric::kContiguousAttentionMs)),
-                         "contig %6.4f ms", hc.sum / static_cast<double>(hc.total));
+                         "contig %6.4f ms",
+                         sums.contiguous_ms / static_cast<double>(sums.contiguous_steps));
     }
   }
   // K/V bytes read by attention, recovered from the modelled time (bytes / bandwidth).
   const CostModel& cm = run.engine().config().cost;
   const double bandwidth = cm.mem_bandwidth * cm.mem_efficiency;
-  const Column& modelled = c[Metric::kModelledAttentionMs];
-  double bytes = 0, seconds = 0;
   const EngineConfig& ec = run.engine().config();
   const double layer_share =
       static_cast<double>(ec.gpu_layers) / static_cast<double>(std::max(ec.model_layers, 1));
-  for (size_t i = b; i < e && i < modelled.size(); ++i) {
-    const double kv = static_cast<double>(modelled[i]) * 1e-3 * bandwidth;
-    if (measured) {
-      const float t = c[Metric::kAttentionMs][i];
-      if (t <= 0) continue;
-      bytes += kv * layer_share;
-      seconds += static_cast<double>(t) * 1e-3;
-    } else {
-      bytes += kv;
-      seconds += static_cast<double>(modelled[i]) * 1e-3;
-    }
+  double bytes = sums.modelled_ms * 1e-3 * bandwidth;
+  double seconds = sums.modelled_ms * 1e-3;
+  if (measured) {
+    bytes = sums.modelled_ms_of_measured * 1e-3 * bandwidth * layer_share;
+    seconds = sums.measured_ms * 1e-3;
   }
   if (seconds > 0) {
     ImGui::Text("%6.0f GB/s effective", bytes / seconds / 1e9);

@@ -26,10 +26,6 @@ void export_csv(Gui& gui) {
   show_notice(gui, "saved " + saved);
 }
 
-bool key(int glfw_key) {
-  return ImGui::IsKeyPressed(glfw_key, true);
-}
-
 }  // namespace
 
 void draw_menu_bar(Gui& gui) {
@@ -104,26 +100,50 @@ void draw_menu_bar(Gui& gui) {
   }
 }
 
-void handle_shortcuts(Gui& gui) {
-  const ImGuiIO& io = ImGui::GetIO();
-  if (io.WantTextInput) return;
+void handle_shortcuts(Gui& gui, std::span<const KeyPress> keys) {
+  if (ImGui::GetIO().WantTextInput) return;
   Session& s = gui.session;
   ViewState& v = gui.view;
-  if (io.KeyCtrl) {
-    if (key(GLFW_KEY_S)) gui.screenshot_requested = true;
-    if (key(GLFW_KEY_E)) export_csv(gui);
-    if (key(GLFW_KEY_Q)) gui.quit_requested = true;
-    return;
+  for (const KeyPress& k : keys) {
+    if (k.ctrl) {
+      if (k.key == GLFW_KEY_S) gui.screenshot_requested = true;
+      if (k.key == GLFW_KEY_E) export_csv(gui);
+      if (k.key == GLFW_KEY_Q) gui.quit_requested = true;
+      continue;
+    }
+    switch (k.key) {
+      case GLFW_KEY_SPACE:
+        if (!s.done()) s.toggle_play();
+        break;
+      case GLFW_KEY_RIGHT:
+      case GLFW_KEY_N:
+        if (!s.done()) s.step(k.shift ? v.step_n : 1);
+        break;
+      case GLFW_KEY_E:
+        if (!s.done()) s.run_to_end();
+        break;
+      case GLFW_KEY_R:
+        gui.params.error = s.reset();
+        break;
+      case GLFW_KEY_C:
+        v.compare_view = s.comparing() && !v.compare_view;
+        break;
+      case GLFW_KEY_T:
+        v.axis_in_steps = !v.axis_in_steps;
+        break;
+      case GLFW_KEY_F:
+        v.axis_follow = !v.axis_follow;
+        break;
+      case GLFW_KEY_ESCAPE:
+        v.selected = kNoSeq;
+        break;
+      case GLFW_KEY_F1:
+        v.show_help = !v.show_help;
+        break;
+      default:
+        break;
+    }
   }
-  if (key(GLFW_KEY_SPACE) && !s.done()) s.toggle_play();
-  if ((key(GLFW_KEY_RIGHT) || key(GLFW_KEY_N)) && !s.done()) s.step(io.KeyShift ? v.step_n : 1);
-  if (key(GLFW_KEY_E) && !s.done()) s.run_to_end();
-  if (key(GLFW_KEY_R)) gui.params.error = s.reset();
-  if (key(GLFW_KEY_C) && s.comparing()) v.compare_view = !v.compare_view;
-  if (key(GLFW_KEY_T)) v.axis_in_steps = !v.axis_in_steps;
-  if (key(GLFW_KEY_F)) v.axis_follow = !v.axis_follow;
-  if (key(GLFW_KEY_ESCAPE)) v.selected = kNoSeq;
-  if (key(GLFW_KEY_F1)) v.show_help = !v.show_help;
 }
 
 void draw_status_bar(Gui& gui, const ImRect& r) {
@@ -154,8 +174,12 @@ void draw_status_bar(Gui& gui, const ImRect& r) {
       ImGui::TextColored(theme::vec(theme::kAccent), "%s", gui.notice.c_str());
     }
     char frame[128];
-    std::snprintf(frame, sizeof frame, "engine %5.2f ms   frame %5.2f ms CPU   %4.0f FPS",
-                  gui.engine_ms, gui.timer.mean_cpu_ms(), ImGui::GetIO().Framerate);
+    char fps[32] = "on input";  // paused, the loop waits for events
+    if (s.mode() != PlayMode::kPaused || s.steps_taken() > 0) {
+      std::snprintf(fps, sizeof fps, "%4.0f FPS", static_cast<double>(ImGui::GetIO().Framerate));
+    }
+    std::snprintf(frame, sizeof frame, "engine %5.2f ms   frame %5.2f ms CPU   %s", gui.engine_ms,
+                  gui.timer.mean_cpu_ms(), fps);
     ImGui::PushFont(theme::fonts().mono);
     const float w = ImGui::CalcTextSize(frame).x;
     ImGui::SameLine(ImGui::GetWindowContentRegionMax().x - w);
@@ -165,7 +189,7 @@ void draw_status_bar(Gui& gui, const ImRect& r) {
       ImGui::SetTooltip(
           "frame: the main thread's CPU time to build a frame (snapshot, views, draw lists,\n"
           "texture uploads), mean of the last 120 frames; engine: wall time spent stepping\n"
-          "the engine this frame");
+          "the engine this frame. Paused, frames are drawn on input only.");
     }
   }
   ImGui::End();

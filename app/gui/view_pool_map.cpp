@@ -68,15 +68,23 @@ void block_tooltip(const Snapshot& snap, BlockId b) {
   ImGui::EndTooltip();
 }
 
-void legend_swatch(ImU32 colour, const char* label, bool corner = false) {
+void legend_swatch(ImU32 colour, const char* label, bool corner = false, bool hatch = false) {
   ImDrawList* dl = ImGui::GetWindowDrawList();
   const ImVec2 p = ImGui::GetCursorScreenPos();
   const float s = ImGui::GetTextLineHeight() - 4;
   const ImVec2 a(p.x, p.y + 2), b(p.x + s, p.y + 2 + s);
   dl->AddRectFilled(a, b, colour);
-  if (corner)
+  if (hatch) {
+    dl->PushClipRect(a, b, true);
+    for (float x = a.x - s; x < b.x; x += 4) {
+      dl->AddLine(ImVec2(x, b.y), ImVec2(x + s, a.y), IM_COL32(110, 145, 185, 255));
+    }
+    dl->PopClipRect();
+  }
+  if (corner) {
     dl->AddTriangleFilled(ImVec2(b.x - s * 0.45f, a.y), ImVec2(b.x, a.y),
                           ImVec2(b.x, a.y + s * 0.45f), IM_COL32_WHITE);
+  }
   ImGui::Dummy(ImVec2(s, s));
   ImGui::SameLine(0, 4);
   ImGui::TextColored(theme::vec(theme::kTextDim), "%s", label);
@@ -138,24 +146,30 @@ void draw_pool_map(Gui& gui, const ImRect& r) {
     const PoolStats& st = snap.stats;
     const int32_t free_blocks = st.num_blocks - st.used_blocks - st.cached_blocks;
     ImGui::PushFont(theme::fonts().mono);
-    ImGui::Text(
-        "%d blocks x %d slots   used %d (%.1f%%)   cached %d   free %d   %lld tokens stored",
-        st.num_blocks, st.block_size, st.used_blocks,
-        st.num_blocks ? 100.0 * st.used_blocks / st.num_blocks : 0.0, st.cached_blocks, free_blocks,
-        static_cast<long long>(st.stored_tokens));
-    if (st.cpu_num_blocks > 0) {
+    ImGui::Text("%d blocks x %d slots   used %d (%.1f%%)   cached %d   free %d", st.num_blocks,
+                st.block_size, st.used_blocks,
+                st.num_blocks ? 100.0 * st.used_blocks / st.num_blocks : 0.0, st.cached_blocks,
+                free_blocks);
+    if (ImGui::IsItemHovered()) {
+      ImGui::SetTooltip("%lld tokens stored in %d used blocks (shared blocks counted once)",
+                        static_cast<long long>(st.stored_tokens), st.used_blocks);
+    }
+    // The CPU pool matters once something is swapped out.
+    if (st.cpu_num_blocks > 0 &&
+        (st.cpu_used_blocks > 0 ||
+         run.engine().config().scheduler.preemption == PreemptionMode::kSwap)) {
       ImGui::SameLine();
-      ImGui::TextColored(theme::vec(theme::kTextDim), "  CPU pool %d / %d", st.cpu_used_blocks,
-                         st.cpu_num_blocks);
+      ImGui::TextColored(theme::vec(theme::metric_color(Metric::kSwapped)), "  CPU %d / %d",
+                         st.cpu_used_blocks, st.cpu_num_blocks);
     }
     ImGui::PopFont();
     ImGui::AlignTextToFramePadding();
-    legend_swatch(theme::seq_color(3), "used (colour: sequence)");
+    legend_swatch(theme::seq_color(3), "sequence");
     legend_swatch(theme::mix(theme::seq_color(3), theme::kBlockFree, 0.72f), "empty slots");
     legend_swatch(theme::seq_color(5), "shared", true);
-    legend_swatch(theme::kBlockCached, "cached");
+    legend_swatch(theme::kBlockCached, "cached", false, true);
     legend_swatch(theme::kBlockFree, "free");
-    legend_swatch(theme::kWarn, "copy-on-write");
+    legend_swatch(theme::kWarn, "CoW");
     compare_picker(gui);
     const ImVec2 avail = ImGui::GetContentRegionAvail();
     pool_map_widget(gui, run, gui.pool_map, ImVec2(avail.x, avail.y - 2));

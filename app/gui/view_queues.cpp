@@ -67,7 +67,10 @@ void queue_table(Gui& gui, const Snapshot& snap, QueueKind queue) {
 void draw_queues(Gui& gui, const ImRect& r) {
   if (begin_panel("Queues", r) && gui.session.has_run()) {
     const Snapshot& snap = gui.session.run().snapshot();
-    if (ImGui::BeginTabBar("queues")) {
+    ImGui::PushStyleVar(ImGuiStyleVar_FramePadding, ImVec2(6, 4));
+    const bool tabs_open = ImGui::BeginTabBar("queues");
+    ImGui::PopStyleVar();
+    if (tabs_open) {
       const struct {
         const char* name;
         QueueKind queue;

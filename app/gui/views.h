@@ -5,6 +5,7 @@
 #include <imgui.h>
 #include <imgui_internal.h>
 
+#include <span>
 #include <string>
 #include <vector>
 
@@ -82,7 +83,13 @@ void draw_kernel(Gui& gui, const ImRect& r);
 void draw_events(Gui& gui, const ImRect& r);
 void draw_compare(Gui& gui, const ImRect& r);
 void draw_status_bar(Gui& gui, const ImRect& r);
-void handle_shortcuts(Gui& gui);
+// A key pressed since the last frame (recorded from GLFW's callback, so that a press and release
+// within one frame still count).
+struct KeyPress {
+  int key = 0;  // GLFW_KEY_*
+  bool ctrl = false, shift = false;
+};
+void handle_shortcuts(Gui& gui, std::span<const KeyPress> keys);
 
 // The compare picker (a preset and Compare / Stop), on the pool map's and Compare's header line.
 void compare_picker(Gui& gui);
