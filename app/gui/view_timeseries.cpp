@@ -47,7 +47,7 @@ void draw_timeseries(Gui& gui, const ImRect& r) {
   if (ImGui::Checkbox("whole run", &v.axis_follow) && v.axis_follow) follow_axis(v, xs);
   ImGui::SameLine();
   ImGui::TextDisabled(
-      "%zu steps   wheel zoom, drag pan, double-click whole run, click a legend entry to hide it",
+      "%zu steps   ·   wheel zoom, drag pan, double-click whole run",
       c.size());
 
   const float avail = ImGui::GetContentRegionAvail().y;
