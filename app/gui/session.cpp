@@ -39,7 +39,7 @@ Run::Run(const std::string& path, std::vector<std::string> overrides, const Back
 }
 
 void Run::step() {
-  if (engine_->done()) return;
+  if (done()) return;
   try {
     engine_->step();
   } catch (const std::exception& e) {

@@ -29,7 +29,7 @@ class Run {
   const Scenario& scenario() const { return scenario_; }
   const Engine& engine() const { return *engine_; }
   const std::vector<std::string>& overrides() const { return overrides_; }
-  bool done() const { return engine_->done(); }
+  bool done() const { return engine_->done() || !error_.empty(); }
   // One engine step; a backend failure is kept in error() and stops the run.
   void step();
   const std::string& error() const { return error_; }

@@ -117,7 +117,12 @@ void compare_picker(Gui& gui) {
   Session& s = gui.session;
   const auto presets = compare_presets();
   std::vector<const char*> names;
-  for (const CompareSetup& c : presets) names.push_back(c.name.c_str());
+  for (size_t i = 0; i < presets.size(); ++i) {
+    names.push_back(presets[i].name.c_str());
+    if (s.comparing() && presets[i].name == s.compare_setup().name) {
+      gui.params.compare_preset = static_cast<int>(i);  // opened with --compare
+    }
+  }
   const float button_w = 76;
   const float combo_w = 176;
   ImGui::SameLine(ImGui::GetWindowContentRegionMax().x - combo_w - button_w -
