@@ -198,13 +198,17 @@ int run_gui(const GuiOptions& o, const std::string& executable_dir) {
     gui.view.compare_view = gui.session.comparing();
     gui.timer.keep_all(scripted);
     int64_t steps = 0;
+    int quiet_frames = 0;    // frames since the last input or command
+    int screenshot_in = -1;  // frames until a requested screenshot (menus closed first)
     auto last = std::chrono::steady_clock::now();
     for (int64_t frame = 0; !glfwWindowShouldClose(window); ++frame) {
-      const bool idle = !scripted && gui.session.mode() == PlayMode::kPaused;
-      if (idle) {
+      // Idle, wait for input; Dear ImGui settles a few frames after each event.
+      if (!scripted && !gui.session.busy() && quiet_frames >= 3) {
         glfwWaitEventsTimeout(0.25);
+        quiet_frames = 0;
       } else {
         glfwPollEvents();
+        ++quiet_frames;
       }
       const auto now = std::chrono::steady_clock::now();
       const double dt = std::chrono::duration<double>(now - last).count();
@@ -236,9 +240,13 @@ int run_gui(const GuiOptions& o, const std::string& executable_dir) {
       glClear(GL_COLOR_BUFFER_BIT);
       ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
 
-      const bool last_frame = scripted && frame + 1 >= frames;
-      if (gui.screenshot_requested || (last_frame && !o.screenshot.empty())) {
+      if (gui.screenshot_requested) {
         gui.screenshot_requested = false;
+        screenshot_in = 2;
+        quiet_frames = 0;
+      }
+      const bool last_frame = scripted && frame + 1 >= frames;
+      if ((screenshot_in >= 0 && screenshot_in-- == 0) || (last_frame && !o.screenshot.empty())) {
         const Snapshot& snap = gui.session.run().snapshot();
         const std::string path = last_frame && !o.screenshot.empty()
                                      ? o.screenshot

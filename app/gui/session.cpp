@@ -2,11 +2,10 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <limits>
-
-#include "core/errors.h"
 
 namespace tinyserve::app {
 

@@ -92,6 +92,10 @@ class Session {
   void set_speed(double steps_per_s) { speed_ = steps_per_s; }
   double speed() const { return speed_; }
   PlayMode mode() const { return mode_; }
+  // Something to do at the next advance(): playing, running, or a command waiting.
+  bool busy() const {
+    return mode_ != PlayMode::kPaused || pending_steps_ > 0 || replace_runs_ || drop_second_;
+  }
 
   // Once per frame, before the views: applies the commands, then advances the runs as the mode
   // asks for at most budget_s of wall time.

@@ -46,7 +46,8 @@ void draw_timeseries(Gui& gui, const ImRect& r) {
   ImGui::SameLine();
   if (ImGui::Checkbox("whole run", &v.axis_follow) && v.axis_follow) follow_axis(v, xs);
   ImGui::SameLine();
-  ImGui::TextDisabled("%zu steps   ·   wheel zoom, drag pan, double-click whole run", c.size());
+  ImGui::TextDisabled("%zu step%s   ·   wheel zoom, drag pan, double-click whole run", c.size(),
+                      c.size() == 1 ? "" : "s");
 
   const float avail = ImGui::GetContentRegionAvail().y;
   const float h = std::max(60.0f, (avail - 4) / 5.0f);
