@@ -78,6 +78,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 40))->capture_default_str();
   gui->add_option("--screenshot", gui_options.screenshot, "Scripted: save the last frame as this PNG");
   gui->add_option("--size", gui_options.size, "Window size, WIDTHxHEIGHT")->capture_default_str();
+  gui->add_option("--mouse", gui_options.mouse, "Scripted: hold the mouse at X,Y (tooltips in screenshots)");
 
   CLI::App* bench = cli.add_subcommand("bench", "Benchmarks");
   bench->require_subcommand(1);

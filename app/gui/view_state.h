@@ -12,7 +12,6 @@ namespace tinyserve::app {
 
 struct ViewState {
   SeqId selected = kNoSeq;  // kNoSeq: follow the oldest running sequence
-  bool selection_pinned = false;
 
   // The time axis every plot shares, in simulated seconds (or steps).
   bool axis_in_steps = false;
@@ -28,11 +27,9 @@ struct ViewState {
   int64_t event_request = -1;  // -1: every request
   bool event_follow = true;    // keep the newest event in view
 
-  int32_t queue_tab = 0;
   int32_t step_n = 10;
   bool compare_view = false;
   bool show_help = false;
-  bool show_imgui_demo = false;
 };
 
 inline bool metric_hidden(const ViewState& v, Metric m) {
