@@ -219,6 +219,7 @@ void plot(const char* id, std::span<const PlotSeries> series, const PlotSpec& sp
 
   // Legend: title, then a swatch, label and value per series; click toggles a series.
   {
+    dl->PushClipRect(origin, ImVec2(origin.x + width, origin.y + legend_h), true);
     ImVec2 p(origin.x + 4, origin.y + 1);
     ImGui::PushFont(theme::fonts().heading);
     dl->AddText(p, theme::kText, spec.title);
@@ -249,6 +250,7 @@ void plot(const char* id, std::span<const PlotSeries> series, const PlotSpec& sp
       }
       p.x = item_max.x + 14;
     }
+    dl->PopClipRect();
   }
 
   // Interaction over the plot area.

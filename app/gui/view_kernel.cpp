@@ -122,7 +122,7 @@ void draw_kernel(Gui& gui, const ImRect& r) {
   const std::vector<double>& xs = axis_of(c, v);
   std::vector<PlotSeries> series;
   PlotSeries paged;
-  paged.label = measured ? "paged (measured)" : "paged (modelled)";
+  paged.label = "paged";
   paged.metric = paged_metric;
   paged.values = &c[paged_metric];
   paged.x = &xs;
@@ -131,7 +131,7 @@ void draw_kernel(Gui& gui, const ImRect& r) {
   series.push_back(paged);
   if (contiguous) {
     PlotSeries s = paged;
-    s.label = "contiguous (measured)";
+    s.label = "contiguous";
     s.metric = Metric::kContiguousAttentionMs;
     s.values = &c[Metric::kContiguousAttentionMs];
     s.color = theme::metric_color(Metric::kContiguousAttentionMs);
