@@ -288,7 +288,7 @@ void plot(const char* id, std::span<const PlotSeries> series, const PlotSpec& sp
   dl->AddRectFilled(f.area.Min, f.area.Max, theme::kPlotBackground);
   {
     const double step = nice_step(
-        (f.y1 - f.y0) / std::max(1.0, std::floor(static_cast<double>(f.area.GetHeight()) / 28)));
+        (f.y1 - f.y0) / std::max(2.0, std::floor(static_cast<double>(f.area.GetHeight()) / 28)));
     for (double y = std::ceil(f.y0 / step) * step; y <= f.y1 + step * 1e-6; y += step) {
       const float py = f.y_of(y);
       dl->AddLine(ImVec2(f.area.Min.x, py), ImVec2(f.area.Max.x, py), theme::kGrid);
