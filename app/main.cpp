@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "app/commands.h"
+#include "app/gui/gui.h"
 #include "app/run_command.h"
 #include "core/errors.h"
 
@@ -63,6 +64,22 @@ int main(int argc, char** argv) {
 
   CLI::App* demo = cli.add_subcommand("demo", "Walk through the memory manager, printing block maps");
 
+  GuiOptions gui_options;
+  CLI::App* gui = cli.add_subcommand("gui", "Open the desktop app on a scenario (what no subcommand does)");
+  gui->add_option("scenario", gui_options.scenario, "Scenario name or .toml path")->capture_default_str();
+  gui->add_option("--set", gui_options.overrides, "Override a scenario value, e.g. --set cache.block_size=32")
+      ->allow_extra_args(false);
+  gui->add_option("--compare", gui_options.compare,
+                  "Open comparing two configurations: paged-vs-contiguous, lru-vs-lifo, recompute-vs-swap, "
+                  "block-size-16-vs-64, prefix-caching-on-vs-off");
+  gui->add_option("--frames", gui_options.frames, "Scripted: run this many frames, then exit")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+  gui->add_option("--steps-per-frame", gui_options.steps_per_frame, "Scripted: engine steps per frame")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40))->capture_default_str();
+  gui->add_option("--screenshot", gui_options.screenshot, "Scripted: save the last frame as this PNG");
+  gui->add_option("--size", gui_options.size, "Window size, WIDTHxHEIGHT")->capture_default_str();
+  gui->add_option("--mouse", gui_options.mouse, "Scripted: hold the mouse at X,Y (tooltips in screenshots)");
+
   CLI::App* bench = cli.add_subcommand("bench", "Benchmarks");
   bench->require_subcommand(1);
   BenchAllocatorOptions alloc_options;
@@ -114,7 +131,16 @@ int main(int argc, char** argv) {
     if (*bench_alloc) return bench_allocator(alloc_options);
     if (*bench_eng) return bench_engine(engine_options, exe_dir);
     if (*bench_kern) return bench_kernels(kernel_options);
-    if (*demo || cli.get_subcommands().empty()) return block_map_demo();
+    if (*demo) return block_map_demo();
+    if (*gui || cli.get_subcommands().empty()) {
+#ifdef TINYSERVE_HAVE_GUI
+      return run_gui(gui_options, exe_dir);
+#else
+      std::fprintf(stderr, "tinyserve: built without the desktop app (GLFW, OpenGL or Dear ImGui not "
+                           "found); `tinyserve run %s` runs it headless\n", gui_options.scenario.c_str());
+      return kExitBadInput;
+#endif
+    }
   } catch (const InputError& e) {
     std::fprintf(stderr, "tinyserve: %s\n", e.what());
     return kExitBadInput;

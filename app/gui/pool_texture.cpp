@@ -1,0 +1,210 @@
+#include "app/gui/pool_texture.h"
+
+#include <GL/gl.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "app/gui/theme.h"
+
+namespace tinyserve::app {
+
+namespace {
+
+constexpr int32_t kMinCellPixels = 4;  // smaller cells are texel-per-block, scaled
+constexpr int32_t kMaxTextureSide = 8192;
+constexpr int kShades = 16;  // fill levels of a texel-per-block cell
+
+// A used block's colours, per palette slot: full and empty slots, alone and shared, and the
+// shades of a texel-per-block cell by fill. Blending per block would dominate painting.
+struct BlockColours {
+  ImU32 full[2], empty[2];      // [shared]
+  ImU32 shade[2][kShades + 1];  // [shared][fill level]
+};
+
+const BlockColours& block_colours(SeqId owner) {
+  static const std::vector<BlockColours> table = [] {
+    std::vector<BlockColours> out(theme::kSeqPaletteSize);
+    for (size_t i = 0; i < out.size(); ++i) {
+      for (int shared = 0; shared < 2; ++shared) {
+        ImU32 full = theme::seq_color(static_cast<SeqId>(i));
+        if (shared) full = theme::mix(full, IM_COL32_WHITE, 0.25f);
+        const ImU32 empty = theme::mix(full, theme::kBlockFree, 0.72f);
+        out[i].full[shared] = full;
+        out[i].empty[shared] = empty;
+        for (int k = 0; k <= kShades; ++k) {
+          out[i].shade[shared][k] =
+              theme::mix(empty, full, 0.3f + 0.7f * static_cast<float>(k) / kShades);
+        }
+      }
+    }
+    return out;
+  }();
+  return table[static_cast<uint32_t>(owner) % theme::kSeqPaletteSize];
+}
+
+}  // namespace
+
+BlockId PoolLayout::block_at(ImVec2 offset) const {
+  if (offset.x < 0 || offset.y < 0 || offset.x >= size.x || offset.y >= size.y) return kNoBlock;
+  const auto col = static_cast<int32_t>(offset.x / cell);
+  const auto row = static_cast<int32_t>(offset.y / cell);
+  if (col >= columns || row >= rows) return kNoBlock;
+  const int64_t b = static_cast<int64_t>(row) * columns + col;
+  return b < num_blocks ? static_cast<BlockId>(b) : kNoBlock;
+}
+
+ImVec2 PoolLayout::cell_min(BlockId b) const {
+  return ImVec2(static_cast<float>(b % columns) * cell, static_cast<float>(b / columns) * cell);
+}
+
+PoolLayout layout_pool(int32_t num_blocks, ImVec2 area) {
+  PoolLayout l;
+  l.num_blocks = num_blocks;
+  if (num_blocks <= 0 || area.x < 1 || area.y < 1) return l;
+  const double n = num_blocks;
+  const auto ideal = static_cast<int32_t>(std::sqrt(static_cast<double>(area.x) * area.y / n));
+  for (int32_t s = std::min(ideal, 48); s >= kMinCellPixels; --s) {
+    const int32_t cols = static_cast<int32_t>(area.x) / s;
+    const int32_t rows = (num_blocks + cols - 1) / cols;
+    if (rows * s <= static_cast<int32_t>(area.y)) {
+      l.columns = cols;
+      l.rows = rows;
+      l.texels = s;
+      l.cell = static_cast<float>(s);
+      l.size = ImVec2(static_cast<float>(cols * s), static_cast<float>(rows * s));
+      return l;
+    }
+  }
+  // Texel per block: the grid with the area's aspect, scaled to fit.
+  int32_t cols = static_cast<int32_t>(std::ceil(std::sqrt(n * area.x / area.y)));
+  cols = std::clamp(cols, 1, std::min(num_blocks, kMaxTextureSide));
+  int32_t rows = (num_blocks + cols - 1) / cols;
+  l.columns = cols;
+  l.rows = rows;
+  l.texels = 1;
+  l.cell = std::min(area.x / static_cast<float>(cols), area.y / static_cast<float>(rows));
+  l.size = ImVec2(l.cell * static_cast<float>(cols), l.cell * static_cast<float>(rows));
+  return l;
+}
+
+PoolTexture::~PoolTexture() {
+  if (texture_ != 0) glDeleteTextures(1, &texture_);
+}
+
+ImTextureID PoolTexture::id() const {
+  return reinterpret_cast<ImTextureID>(static_cast<intptr_t>(texture_));
+}
+
+void PoolTexture::update(const Snapshot& snapshot, uint64_t version, const PoolLayout& layout,
+                         SeqId selected) {
+  if (layout.columns == 0) return;
+  if (version == version_ && selected == selected_ && layout.columns == columns_ &&
+      layout.rows == rows_ && layout.texels == texels_) {
+    return;
+  }
+  version_ = version;
+  selected_ = selected;
+  columns_ = layout.columns;
+  rows_ = layout.rows;
+  texels_ = layout.texels;
+  paint(snapshot, layout, selected);
+
+  const int32_t w = layout.columns * layout.texels;
+  const int32_t h = layout.rows * layout.texels;
+  if (texture_ == 0) glGenTextures(1, &texture_);
+  glBindTexture(GL_TEXTURE_2D, texture_);
+  glPixelStorei(GL_UNPACK_ALIGNMENT, 4);
+  glPixelStorei(GL_UNPACK_ROW_LENGTH, 0);
+  if (w != width_ || h != height_) {
+    const GLint min_filter = layout.cell < 1.0f ? GL_LINEAR : GL_NEAREST;
+    glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MIN_FILTER, min_filter);
+    glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MAG_FILTER, GL_NEAREST);
+    glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_WRAP_S, GL_CLAMP_TO_EDGE);
+    glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_WRAP_T, GL_CLAMP_TO_EDGE);
+    glTexImage2D(GL_TEXTURE_2D, 0, GL_RGBA8, w, h, 0, GL_RGBA, GL_UNSIGNED_BYTE, pixels_.data());
+    width_ = w;
+    height_ = h;
+  } else {
+    glTexSubImage2D(GL_TEXTURE_2D, 0, 0, 0, w, h, GL_RGBA, GL_UNSIGNED_BYTE, pixels_.data());
+  }
+}
+
+void PoolTexture::paint(const Snapshot& snap, const PoolLayout& l, SeqId selected) {
+  const int32_t t = l.texels;
+  const int32_t w = l.columns * t;
+  pixels_.assign(static_cast<size_t>(w) * static_cast<size_t>(l.rows * t), theme::kBlockGap);
+
+  in_selection_.assign(snap.blocks.size(), 0);
+  if (const SeqView* s = selected != kNoSeq ? snap.find(selected) : nullptr) {
+    for (BlockId b : snap.table(*s)) {
+      if (b >= 0 && static_cast<size_t>(b) < in_selection_.size())
+        in_selection_[static_cast<size_t>(b)] = 1;
+    }
+  }
+
+  const float block_size = static_cast<float>(std::max(snap.block_size, 1));
+  const int32_t inner = t > 1 ? t - 1 : 1;  // one texel of gap between large cells
+  for (size_t b = 0; b < snap.blocks.size(); ++b) {
+    const BlockView& v = snap.blocks[b];
+    const int32_t col = static_cast<int32_t>(b) % l.columns;
+    const int32_t row = static_cast<int32_t>(b) / l.columns;
+    uint32_t* origin =
+        pixels_.data() + static_cast<size_t>(row * t) * static_cast<size_t>(w) + col * t;
+    const bool picked = in_selection_[b] != 0;
+    const float fill = std::clamp(static_cast<float>(v.fill) / block_size, 0.0f, 1.0f);
+    const int shared = v.ref_count > 1 ? 1 : 0;
+
+    ImU32 full = theme::kBlockFree, empty = theme::kBlockFree;
+    const BlockColours* colours = nullptr;
+    if (v.state == BlockState::kCached) {
+      full = empty = theme::kBlockCached;
+    } else if (v.state == BlockState::kUsed) {
+      colours = &block_colours(v.owner);
+      full = colours->full[shared];
+      empty = colours->empty[shared];
+    }
+
+    if (t == 1) {
+      ImU32 c = colours ? colours->shade[shared][std::lround(fill * kShades)] : full;
+      if (picked) c = theme::kSelected;
+      *origin = c;
+      continue;
+    }
+    const auto filled_rows = static_cast<int32_t>(std::lround(fill * static_cast<float>(inner)));
+    for (int32_t y = 0; y < inner; ++y) {
+      uint32_t* line = origin + static_cast<size_t>(y) * static_cast<size_t>(w);
+      const ImU32 c = (inner - y) <= filled_rows ? full : empty;
+      for (int32_t x = 0; x < inner; ++x) line[x] = c;
+    }
+    if (v.ref_count > 1 && inner >= 5) {
+      // Shared: a white corner.
+      const int32_t k = std::max(2, inner / 3);
+      for (int32_t y = 0; y < k; ++y) {
+        uint32_t* line = origin + static_cast<size_t>(y) * static_cast<size_t>(w);
+        for (int32_t x = inner - k + y; x < inner; ++x) line[x] = IM_COL32(255, 255, 255, 255);
+      }
+    }
+    if (v.state == BlockState::kCached && inner >= 5) {
+      // Cached but free: a diagonal hatch.
+      for (int32_t y = 0; y < inner; ++y) {
+        uint32_t* line = origin + static_cast<size_t>(y) * static_cast<size_t>(w);
+        for (int32_t x = 0; x < inner; ++x) {
+          if ((x + y) % 4 == 0) line[x] = IM_COL32(110, 145, 185, 255);
+        }
+      }
+    }
+    if (picked) {
+      for (int32_t x = 0; x < inner; ++x) {
+        origin[x] = theme::kSelected;
+        origin[static_cast<size_t>(inner - 1) * static_cast<size_t>(w) + x] = theme::kSelected;
+      }
+      for (int32_t y = 0; y < inner; ++y) {
+        origin[static_cast<size_t>(y) * static_cast<size_t>(w)] = theme::kSelected;
+        origin[static_cast<size_t>(y) * static_cast<size_t>(w) + inner - 1] = theme::kSelected;
+      }
+    }
+  }
+}
+
+}  // namespace tinyserve::app

@@ -1,0 +1,180 @@
+// The physical pool map: every block of the GPU pool as a cell of one texture.
+#include <algorithm>
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+
+#include "app/gui/theme.h"
+#include "app/gui/views.h"
+
+namespace tinyserve::app {
+
+namespace {
+
+const char* state_name(const BlockView& v) {
+  switch (v.state) {
+    case BlockState::kFree:
+      return "free";
+    case BlockState::kCached:
+      return "cached (free, reusable by a prefix hit)";
+    case BlockState::kUsed:
+      return v.ref_count > 1 ? "used, shared" : "used";
+  }
+  return "?";
+}
+
+void block_tooltip(const Snapshot& snap, BlockId b) {
+  const BlockView& v = snap.blocks[static_cast<size_t>(b)];
+  ImGui::BeginTooltip();
+  ImGui::PushFont(theme::fonts().heading);
+  ImGui::Text("Block %d", b);
+  ImGui::PopFont();
+  ImGui::SameLine();
+  ImGui::TextColored(theme::vec(theme::kTextDim), "%s", state_name(v));
+  ImGui::PushFont(theme::fonts().mono);
+  if (v.state == BlockState::kUsed) {
+    ImGui::Text("ref count %d   filled %d / %d slots", v.ref_count, v.fill, snap.block_size);
+    int shown = 0, total = 0;
+    std::string owners;
+    for (const SeqView& s : snap.seqs) {
+      for (BlockId x : snap.table(s)) {
+        if (x != b) continue;
+        ++total;
+        if (shown < 8) {
+          char text[64];
+          std::snprintf(text, sizeof text, "%sseq %d (req %" PRId64 ")", shown ? ", " : "", s.id,
+                        s.request);
+          owners += text;
+          ++shown;
+        }
+        break;
+      }
+    }
+    if (total > shown) owners += ", ... " + std::to_string(total - shown) + " more";
+    if (total == 0 && v.owner != kNoSeq) owners = "seq " + std::to_string(v.owner);
+    ImGui::PushTextWrapPos(ImGui::GetFontSize() * 28.0f);
+    ImGui::Text("owners: %s", owners.c_str());
+    ImGui::PopTextWrapPos();
+  }
+  if (v.hash != kNoHash) ImGui::Text("hash %016" PRIx64, static_cast<uint64_t>(v.hash));
+  for (const BlockCopy& c : snap.last_copies) {
+    if (c.dst == b)
+      ImGui::TextColored(theme::vec(theme::kWarn), "copied from block %d this step", c.src);
+    if (c.src == b)
+      ImGui::TextColored(theme::vec(theme::kWarn), "copied to block %d this step", c.dst);
+  }
+  ImGui::PopFont();
+  if (v.owner != kNoSeq) ImGui::TextDisabled("click: inspect seq %d", v.owner);
+  ImGui::EndTooltip();
+}
+
+void legend_swatch(ImU32 colour, const char* label, bool corner = false, bool hatch = false) {
+  ImDrawList* dl = ImGui::GetWindowDrawList();
+  const ImVec2 p = ImGui::GetCursorScreenPos();
+  const float s = ImGui::GetTextLineHeight() - 4;
+  const ImVec2 a(p.x, p.y + 2), b(p.x + s, p.y + 2 + s);
+  dl->AddRectFilled(a, b, colour);
+  if (hatch) {
+    dl->PushClipRect(a, b, true);
+    for (float x = a.x - s; x < b.x; x += 4) {
+      dl->AddLine(ImVec2(x, b.y), ImVec2(x + s, a.y), IM_COL32(110, 145, 185, 255));
+    }
+    dl->PopClipRect();
+  }
+  if (corner) {
+    dl->AddTriangleFilled(ImVec2(b.x - s * 0.45f, a.y), ImVec2(b.x, a.y),
+                          ImVec2(b.x, a.y + s * 0.45f), IM_COL32_WHITE);
+  }
+  ImGui::Dummy(ImVec2(s, s));
+  ImGui::SameLine(0, 4);
+  ImGui::TextColored(theme::vec(theme::kTextDim), "%s", label);
+  ImGui::SameLine(0, 14);
+}
+
+}  // namespace
+
+void pool_map_widget(Gui& gui, Run& run, PoolTexture& texture, ImVec2 size) {
+  const Snapshot& snap = run.snapshot();
+  const SeqId shown = shown_sequence(snap, gui.view);
+  const PoolLayout l = layout_pool(static_cast<int32_t>(snap.blocks.size()), size);
+  if (l.columns == 0) {
+    ImGui::TextDisabled("(no GPU blocks)");
+    return;
+  }
+  texture.update(snap, run.version(), l, shown);
+
+  const ImVec2 cursor = ImGui::GetCursorScreenPos();
+  const ImVec2 p(cursor.x + std::floor((size.x - l.size.x) * 0.5f), cursor.y);
+  ImGui::SetCursorScreenPos(p);
+  ImGui::InvisibleButton("pool", l.size);
+  ImDrawList* dl = ImGui::GetWindowDrawList();
+  dl->AddImage(texture.id(), p, ImVec2(p.x + l.size.x, p.y + l.size.y));
+
+  // Copy-on-write copies of the last step: an arrow from source to destination.
+  const float half = l.cell * 0.5f;
+  int drawn = 0;
+  for (const BlockCopy& c : snap.last_copies) {
+    if (c.src < 0 || c.dst < 0 || c.src >= l.num_blocks || c.dst >= l.num_blocks || ++drawn > 64)
+      continue;
+    const ImVec2 a = l.cell_min(c.src), b = l.cell_min(c.dst);
+    const ImVec2 pa(p.x + a.x + half, p.y + a.y + half), pb(p.x + b.x + half, p.y + b.y + half);
+    dl->AddLine(pa, pb, theme::kWarn, 1.5f);
+    dl->AddCircleFilled(pb, std::max(2.0f, half * 0.6f), theme::kWarn);
+  }
+
+  if (ImGui::IsItemHovered()) {
+    const ImVec2 m = ImGui::GetIO().MousePos;
+    const BlockId b = l.block_at(ImVec2(m.x - p.x, m.y - p.y));
+    if (b != kNoBlock) {
+      const ImVec2 c = l.cell_min(b);
+      const float s = std::max(l.cell, 3.0f);
+      dl->AddRect(ImVec2(p.x + c.x - 1, p.y + c.y - 1), ImVec2(p.x + c.x + s, p.y + c.y + s),
+                  IM_COL32_WHITE, 0, 0, 1.5f);
+      block_tooltip(snap, b);
+      if (ImGui::IsItemClicked(ImGuiMouseButton_Left)) {
+        const SeqId owner = snap.blocks[static_cast<size_t>(b)].owner;
+        gui.view.selected = owner;
+      }
+    }
+  }
+}
+
+void draw_pool_map(Gui& gui, const ImRect& r) {
+  if (begin_panel("Physical pool map", r) && gui.session.has_run()) {
+    Run& run = gui.session.run();
+    const Snapshot& snap = run.snapshot();
+    const PoolStats& st = snap.stats;
+    const int32_t free_blocks = st.num_blocks - st.used_blocks - st.cached_blocks;
+    ImGui::PushFont(theme::fonts().mono);
+    ImGui::Text("%d blocks x %d slots   used %d (%.1f%%)   cached %d   free %d", st.num_blocks,
+                st.block_size, st.used_blocks,
+                st.num_blocks ? 100.0 * st.used_blocks / st.num_blocks : 0.0, st.cached_blocks,
+                free_blocks);
+    if (ImGui::IsItemHovered()) {
+      ImGui::SetTooltip("%lld tokens stored in %d used blocks (shared blocks counted once)",
+                        static_cast<long long>(st.stored_tokens), st.used_blocks);
+    }
+    // The CPU pool matters once something is swapped out.
+    if (st.cpu_num_blocks > 0 &&
+        (st.cpu_used_blocks > 0 ||
+         run.engine().config().scheduler.preemption == PreemptionMode::kSwap)) {
+      ImGui::SameLine();
+      ImGui::TextColored(theme::vec(theme::metric_color(Metric::kSwapped)), "  CPU %d / %d",
+                         st.cpu_used_blocks, st.cpu_num_blocks);
+    }
+    ImGui::PopFont();
+    ImGui::AlignTextToFramePadding();
+    legend_swatch(theme::seq_color(3), "sequence");
+    legend_swatch(theme::mix(theme::seq_color(3), theme::kBlockFree, 0.72f), "empty slots");
+    legend_swatch(theme::seq_color(5), "shared", true);
+    legend_swatch(theme::kBlockCached, "cached", false, true);
+    legend_swatch(theme::kBlockFree, "free");
+    legend_swatch(theme::kWarn, "CoW");
+    compare_picker(gui);
+    const ImVec2 avail = ImGui::GetContentRegionAvail();
+    pool_map_widget(gui, run, gui.pool_map, ImVec2(avail.x, avail.y - 2));
+  }
+  ImGui::End();
+}
+
+}  // namespace tinyserve::app

@@ -1,0 +1,95 @@
+// Queues: the waiting, running and swapped sequences with their lengths and ages.
+#include <cinttypes>
+#include <cstdio>
+
+#include "app/gui/theme.h"
+#include "app/gui/views.h"
+
+namespace tinyserve::app {
+
+namespace {
+
+void queue_table(Gui& gui, const Snapshot& snap, QueueKind queue) {
+  // The snapshot lists running, then waiting, then swapped sequences.
+  size_t begin = 0;
+  while (begin < snap.seqs.size() && snap.seqs[begin].queue != queue) ++begin;
+  size_t end = begin;
+  while (end < snap.seqs.size() && snap.seqs[end].queue == queue) ++end;
+  if (begin == end) {
+    ImGui::TextDisabled("(empty)");
+    return;
+  }
+  constexpr ImGuiTableFlags kFlags = ImGuiTableFlags_ScrollY | ImGuiTableFlags_RowBg |
+                                     ImGuiTableFlags_BordersInnerV | ImGuiTableFlags_SizingFixedFit;
+  if (!ImGui::BeginTable("queue", 6, kFlags)) return;
+  ImGui::TableSetupScrollFreeze(0, 1);
+  ImGui::TableSetupColumn("seq");
+  ImGui::TableSetupColumn("req");
+  ImGui::TableSetupColumn("tokens");
+  ImGui::TableSetupColumn("out");
+  ImGui::TableSetupColumn("blocks");
+  ImGui::TableSetupColumn("age", ImGuiTableColumnFlags_WidthStretch);
+  ImGui::TableHeadersRow();
+  ImGui::PushFont(theme::fonts().mono);
+  const SeqId shown = shown_sequence(snap, gui.view);
+  ImGuiListClipper clipper;
+  clipper.Begin(static_cast<int>(end - begin));
+  while (clipper.Step()) {
+    for (int row = clipper.DisplayStart; row < clipper.DisplayEnd; ++row) {
+      const SeqView& s = snap.seqs[begin + static_cast<size_t>(row)];
+      ImGui::TableNextRow();
+      ImGui::TableNextColumn();
+      char label[32];
+      std::snprintf(label, sizeof label, "%d", s.id);
+      ImGui::PushStyleColor(ImGuiCol_Text, theme::seq_color(s.id));
+      if (ImGui::Selectable(label, s.id == shown, ImGuiSelectableFlags_SpanAllColumns))
+        gui.view.selected = s.id;
+      ImGui::PopStyleColor();
+      ImGui::TableNextColumn();
+      ImGui::Text("%" PRId64, s.request);
+      ImGui::TableNextColumn();
+      ImGui::Text("%d", s.tokens);
+      ImGui::TableNextColumn();
+      ImGui::Text("%d/%d", std::max(s.tokens - s.prompt_len, 0), s.output_len);
+      ImGui::TableNextColumn();
+      ImGui::Text("%d", s.table_size);
+      ImGui::TableNextColumn();
+      ImGui::Text("%.1fs%s%s", snap.time_s - s.arrival, s.in_prefill ? " prefill" : "",
+                  s.preemptions > 0 ? " *" : "");
+    }
+  }
+  ImGui::PopFont();
+  ImGui::EndTable();
+}
+
+}  // namespace
+
+void draw_queues(Gui& gui, const ImRect& r) {
+  if (begin_panel("Queues", r) && gui.session.has_run()) {
+    const Snapshot& snap = gui.session.run().snapshot();
+    ImGui::PushStyleVar(ImGuiStyleVar_FramePadding, ImVec2(6, 4));
+    const bool tabs_open = ImGui::BeginTabBar("queues");
+    ImGui::PopStyleVar();
+    if (tabs_open) {
+      const struct {
+        const char* name;
+        QueueKind queue;
+        int32_t count;
+      } tabs[] = {{"Running", QueueKind::kRunning, snap.num_running},
+                  {"Waiting", QueueKind::kWaiting, snap.num_waiting},
+                  {"Swapped", QueueKind::kSwapped, snap.num_swapped}};
+      for (const auto& t : tabs) {
+        char label[48];
+        std::snprintf(label, sizeof label, "%s %d###%s", t.name, t.count, t.name);
+        if (ImGui::BeginTabItem(label)) {
+          queue_table(gui, snap, t.queue);
+          ImGui::EndTabItem();
+        }
+      }
+      ImGui::EndTabBar();
+    }
+  }
+  ImGui::End();
+}
+
+}  // namespace tinyserve::app
