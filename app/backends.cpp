@@ -141,8 +141,8 @@ std::unique_ptr<Backend> make_backend(const Scenario& sc) {
   const int64_t bytes = pool_bytes(kv_geometry(sc));
   if (bytes <= kAutoCpuPoolBytes) return cpu_backend(sc, why_not);
   return std::make_unique<AccountingBackend>(
-      cat("modelled times (", why_not, "; the pool's ", bytes >> 20,
-          " MiB is more than the CPU reference runs live, ", kAutoCpuPoolBytes >> 20, " MiB)"));
+      cat("modelled times (", why_not, "; a ", bytes >> 20, " MiB pool is too large for the CPU reference, ",
+          kAutoCpuPoolBytes >> 20, " MiB)"));
 }
 
 }  // namespace tinyserve::app

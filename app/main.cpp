@@ -77,6 +77,8 @@ int main(int argc, char** argv) {
   gui->add_option("--steps-per-frame", gui_options.steps_per_frame, "Scripted: engine steps per frame")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 40))->capture_default_str();
   gui->add_option("--screenshot", gui_options.screenshot, "Scripted: save the last frame as this PNG");
+  gui->add_option("--backend", gui_options.backend, "Backend: auto, cuda, cpu or accounting")
+      ->check(CLI::IsMember({"auto", "cuda", "cpu", "accounting"}))->capture_default_str();
   gui->add_option("--size", gui_options.size, "Window size, WIDTHxHEIGHT")->capture_default_str();
   gui->add_option("--mouse", gui_options.mouse, "Scripted: hold the mouse at X,Y (tooltips in screenshots)");
 

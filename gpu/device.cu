@@ -8,8 +8,11 @@ DeviceInfo query_device() {
   DeviceInfo info;
   int count = 0;
   if (cudaError_t err = cudaGetDeviceCount(&count); err != cudaSuccess) {
-    info.reason = std::string("no CUDA device: ") + cudaGetErrorString(err) + " (error " +
-                  std::to_string(static_cast<int>(err)) + ")";
+    // Error 35 is what a machine without an NVIDIA driver reports.
+    const std::string what = err == cudaErrorInsufficientDriver
+                                 ? "no usable NVIDIA driver"
+                                 : std::string(cudaGetErrorString(err));
+    info.reason = "no CUDA device: " + what + " (error " + std::to_string(static_cast<int>(err)) + ")";
     cudaGetLastError();  // clear the sticky error
     return info;
   }

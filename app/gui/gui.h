@@ -11,6 +11,7 @@ namespace tinyserve::app {
 struct GuiOptions {
   std::string scenario = "poisson_zipf";  // name or path
   std::vector<std::string> overrides;     // --set key=value
+  std::string backend = "auto";           // the GPU when it can run the scenario (app/backends.h)
   std::string compare;                    // a compare preset to open with ("" none)
   int64_t frames = 0;                     // > 0: scripted mode
   int64_t steps_per_frame = 1;            // scripted mode

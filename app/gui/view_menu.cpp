@@ -160,7 +160,19 @@ void draw_status_bar(Gui& gui, const ImRect& r) {
     const bool gpu = snap.backend == "cuda";
     ImGui::TextColored(theme::vec(gpu ? theme::kGood : theme::kWarn), "%s", gpu ? "GPU" : "CPU");
     ImGui::SameLine();
-    ImGui::Text("%s", snap.backend_description.c_str());
+    // The backend's description can be long (why no GPU runs): it gets what the right-hand
+    // figures leave, elided, with the whole text on hover.
+    const float room = ImGui::GetWindowContentRegionMax().x - ImGui::GetCursorPosX() - 620.0f;
+    const std::string& description = snap.backend_description;
+    std::string shown = description;
+    if (ImGui::CalcTextSize(shown.c_str()).x > room) {
+      while (!shown.empty() && ImGui::CalcTextSize((shown + "...").c_str()).x > room) shown.pop_back();
+      shown += "...";
+    }
+    ImGui::TextUnformatted(shown.c_str());
+    if (shown.size() != description.size() && ImGui::IsItemHovered()) {
+      ImGui::SetTooltip("%s", description.c_str());
+    }
     ImGui::SameLine(0, 24);
     ImGui::TextColored(theme::vec(theme::kTextDim), "%s", snap.scenario.c_str());
     ImGui::SameLine(0, 24);
