@@ -16,10 +16,11 @@
 
 namespace tinyserve {
 
-#ifdef NDEBUG
-inline constexpr bool kDebugBuild = false;
-#else
+// Debug builds (CMAKE_BUILD_TYPE=Debug) check every invariant after every operation.
+#ifdef TINYSERVE_DEBUG_CHECKS
 inline constexpr bool kDebugBuild = true;
+#else
+inline constexpr bool kDebugBuild = false;
 #endif
 
 struct KvCacheConfig {

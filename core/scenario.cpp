@@ -429,12 +429,13 @@ Scenario parse_scenario(const std::string& text, const std::string& path,
   e.paged_cache.enable_prefix_caching = prefix;
   e.paged_cache.watermark = watermark;
   e.paged_cache.seed = sc.seed;
-  e.paged_cache.check_invariants = false;
+  e.paged_cache.check_invariants = kDebugBuild;
   e.contiguous_cache.block_size = block_size;
   e.contiguous_cache.num_blocks = static_cast<int32_t>(sc.num_gpu_blocks);
   e.contiguous_cache.max_model_len = sc.model.max_model_len;
   e.contiguous_cache.reservation = *parse_reservation(reservation);
   e.contiguous_cache.watermark = watermark;
+  e.contiguous_cache.check_invariants = kDebugBuild;
   e.model_layers = std::max(sc.model.num_layers, 1);
   const double gpus = sc.num_gpus;
   cm.weight_bytes = static_cast<double>(sc.model.weight_bytes());
