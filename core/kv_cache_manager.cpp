@@ -216,53 +216,46 @@ bool KvCacheManager::can_swap_in(std::span<const SeqId> ids) const {
 
 std::vector<BlockCopy> KvCacheManager::swap_out(std::span<const SeqId> ids) {
   assert(can_swap_out(ids));
-  std::vector<BlockCopy> copies;
-  std::unordered_map<BlockId, BlockId> moved;  // GPU block -> CPU block
-  for (SeqId id : ids) {
-    Seq& s = seq(id);
-    assert(s.tier == Tier::kGpu);
-    for (BlockId& b : s.table.blocks) {
-      auto [it, inserted] = moved.emplace(b, kNoBlock);
-      if (inserted) {
-        it->second = cpu_.allocate(copies.empty() ? kNoBlock : copies.back().dst);
-        cpu_fill_[static_cast<size_t>(it->second)] = fill_[static_cast<size_t>(b)];
-        copies.push_back({b, it->second});
-      } else {
-        cpu_.incref(it->second);
-      }
-      release_gpu(b);
-      b = it->second;
-    }
-    s.tier = Tier::kCpu;
-  }
-  verify("swap_out");
-  return copies;
+  return move_group(ids, Tier::kCpu);
 }
 
 std::vector<BlockCopy> KvCacheManager::swap_in(std::span<const SeqId> ids) {
   assert(gpu_.num_available() >= blocks_to_swap(ids));
+  return move_group(ids, Tier::kGpu);
+}
+
+// Moves a group's blocks to the other pool: each distinct block is copied once (the returned
+// copies), and every table entry takes one reference on the copy.
+std::vector<BlockCopy> KvCacheManager::move_group(std::span<const SeqId> ids, Tier to) {
+  const bool out = to == Tier::kCpu;
+  BlockPool& dst_pool = out ? cpu_ : gpu_;
+  std::vector<int32_t>& src_fill = out ? fill_ : cpu_fill_;
+  std::vector<int32_t>& dst_fill = out ? cpu_fill_ : fill_;
   std::vector<BlockCopy> copies;
-  std::unordered_map<BlockId, BlockId> moved;  // CPU block -> GPU block
+  std::unordered_map<BlockId, BlockId> moved;  // source block -> destination block
   for (SeqId id : ids) {
     Seq& s = seq(id);
-    assert(s.tier == Tier::kCpu);
+    assert(s.tier != to);
     for (BlockId& b : s.table.blocks) {
       auto [it, inserted] = moved.emplace(b, kNoBlock);
       if (inserted) {
-        const BlockId g = gpu_.allocate(copies.empty() ? kNoBlock : copies.back().dst);
-        fill_[static_cast<size_t>(g)] = cpu_fill_[static_cast<size_t>(b)];
-        stored_tokens_ += fill_[static_cast<size_t>(g)];
-        it->second = g;
-        copies.push_back({b, g});
+        it->second = dst_pool.allocate(copies.empty() ? kNoBlock : copies.back().dst);
+        dst_fill[static_cast<size_t>(it->second)] = src_fill[static_cast<size_t>(b)];
+        if (!out) stored_tokens_ += dst_fill[static_cast<size_t>(it->second)];
+        copies.push_back({b, it->second});
       } else {
-        gpu_.incref(it->second);
+        dst_pool.incref(it->second);
       }
-      cpu_.release(b);
+      if (out) {
+        release_gpu(b);
+      } else {
+        cpu_.release(b);
+      }
       b = it->second;
     }
-    s.tier = Tier::kGpu;
+    s.tier = to;
   }
-  verify("swap_in");
+  verify(out ? "swap_out" : "swap_in");
   return copies;
 }
 

@@ -116,6 +116,7 @@ class KvCacheManager final : public KvAllocator {
   Seq& add_seq(SeqId id);
   void remove_seq(SeqId id);
   void release_gpu(BlockId b);
+  std::vector<BlockCopy> move_group(std::span<const SeqId> ids, Tier to);
   void verify(const char* operation) const;
   // The request's hash chain over its first n full blocks: given, or computed into scratch.
   std::span<const BlockHash> chain_of(const AllocRequest& request, int32_t n,
