@@ -41,7 +41,8 @@ int main(int argc, char** argv) {
   run->add_option("--out", run_options.out_dir, "Output directory (default: out/<scenario>)");
   run->add_option("--backend", run_options.backend, "Backend: auto, cuda, cpu or accounting")
       ->check(CLI::IsMember({"auto", "cuda", "cpu", "accounting"}));
-  run->add_option("--kernel", run_options.kernel, "Paged attention kernel version for the CUDA backend");
+  run->add_option("--kernel", run_options.kernel, "Paged attention kernel version for the CUDA backend")
+      ->check(CLI::IsMember({"v1", "v2", "v3", "v4", "v5"}));
   run->add_flag("!--no-progress", run_options.progress, "No progress output");
 
   CLI::App* scenarios = cli.add_subcommand("scenarios", "List the scenarios with their descriptions");
