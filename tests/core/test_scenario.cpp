@@ -80,6 +80,9 @@ TEST_CASE("scenario errors name the file, the line and what was expected") {
   CHECK(error_of("name = \"t\"\ndescription = \"d\"\nseed = [1\n").starts_with("FILE:3: malformed TOML"));
   CHECK(error_of(std::string(kMinimal) + "[workload.prompt]\ndistribution = \"uniform\"\nmin = 100\nmax = 10\n")
             .find("max: expected max >= min (100), found 10") != std::string::npos);
+  CHECK(error_of(std::string(kMinimal) +
+                 "[workload.prompt]\ndistribution = \"zipf\"\nmin = 1\nmax = 9000000\n") ==
+        "FILE: workload.prompt.max: a Zipf range holds at most 4194304 values, found [1, 9000000]");
   CHECK(error_of(std::string(kMinimal) + "[scheduler]\nmax_num_seqs = 512\nmax_num_batched_tokens = 256\n")
             .find("max_num_batched_tokens: expected >= max_num_seqs (512)") != std::string::npos);
   CHECK(error_of(std::string(kMinimal) + "[workload]\n") ==
