@@ -138,7 +138,11 @@ std::unique_ptr<Backend> make_backend(const Scenario& sc) {
 #else
   if (why_not.empty()) why_not = cuda_status();
 #endif
-  const int64_t bytes = pool_bytes(kv_geometry(sc));
+  const KvGeometry geometry = kv_geometry(sc);
+  if (const Status unsupported = geometry.validate(); !unsupported.ok()) {
+    return std::make_unique<AccountingBackend>(cat("modelled times (", why_not, "; ", unsupported.error, ")"));
+  }
+  const int64_t bytes = pool_bytes(geometry);
   if (bytes <= kAutoCpuPoolBytes) return cpu_backend(sc, why_not);
   return std::make_unique<AccountingBackend>(
       cat("modelled times (", why_not, "; a ", bytes >> 20, " MiB pool is too large for the CPU reference, ",
