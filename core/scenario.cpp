@@ -195,11 +195,16 @@ void apply_override(toml::table& root, const std::string& text, Context& ctx) {
     start = dot + 1;
   }
   const std::string leaf = key.substr(start);
-  // The value in TOML syntax (42, 0.5, true, "text", [1, 2]); a bare word is a string.
+  // The value in TOML syntax (42, 0.5, true, "text", [1, 2]); a bare word is a string, and so is
+  // anything toml++ must not see (non-ASCII outside quotes: core/toml_text.h).
+  const std::string toml_value = "v = " + value;
   try {
-    toml::table parsed = toml::parse("v = " + value);
+    check_toml_text(toml_value, origin);
+    toml::table parsed = toml::parse(toml_value);
     table->insert_or_assign(leaf, std::move(*parsed.get("v")));
   } catch (const toml::parse_error&) {
+    table->insert_or_assign(leaf, value);
+  } catch (const InputError&) {
     table->insert_or_assign(leaf, value);
   }
   ctx.overrides[key] = origin;
