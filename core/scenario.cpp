@@ -163,9 +163,9 @@ std::string read_file(const std::string& path) {
 }
 
 toml::table parse_text(const std::string& text, const std::string& path) {
-  check_toml_text(text, path);
+  const std::string ascii = ascii_toml(text, path);  // toml++ sees ASCII only: core/toml_text.h
   try {
-    return toml::parse(text, path);
+    return toml::parse(ascii, path);
   } catch (const toml::parse_error& e) {
     throw InputError(path, static_cast<int64_t>(e.source().begin.line),
                      cat("malformed TOML: ", e.description()));
@@ -196,11 +196,9 @@ void apply_override(toml::table& root, const std::string& text, Context& ctx) {
   }
   const std::string leaf = key.substr(start);
   // The value in TOML syntax (42, 0.5, true, "text", [1, 2]); a bare word is a string, and so is
-  // anything toml++ must not see (non-ASCII outside quotes: core/toml_text.h).
-  const std::string toml_value = "v = " + value;
+  // non-ASCII text outside quotes (core/toml_text.h).
   try {
-    check_toml_text(toml_value, origin);
-    toml::table parsed = toml::parse(toml_value);
+    toml::table parsed = toml::parse(ascii_toml("v = " + value, origin));
     table->insert_or_assign(leaf, std::move(*parsed.get("v")));
   } catch (const toml::parse_error&) {
     table->insert_or_assign(leaf, value);

@@ -181,8 +181,26 @@ TEST_CASE("non-ASCII text is accepted in strings and comments and refused where 
   CHECK(error_of(base + "[workload]\nnum_requests = 2\n") == "");
   CHECK(error_of(base + "[workload]\nnum_requests = 2\u00e9\n") ==
         "FILE:6: non-ASCII character outside a string or comment, expected TOML syntax");
-  CHECK(error_of("name = \"t\"\ndescription = \"\"\"a \\\n  \ufebf b\"\"\"\n") ==
-        "FILE:3: non-ASCII character right after a line-ending backslash");
+  CHECK(error_of(std::string(kMinimal) + "x = +\"\u015a|~\n").starts_with("FILE:7: malformed TOML: "));
+  CHECK(error_of(std::string(kMinimal) + "x = 1 \u00e9\n") ==
+        "FILE:7: non-ASCII character outside a string or comment, expected TOML syntax");
+  CHECK(error_of("name = \"t\"\ndescription = \"\\\u00e9\"\n") ==
+        "FILE:2: non-ASCII character after a backslash, expected an escape sequence");
+  CHECK(error_of("name = \"t\"\ndescription = \"\xc3\"\n") == "FILE:2: invalid UTF-8, expected UTF-8 text");
+  CHECK(error_of("name = \"t\"\ndescription = \"\xed\xa0\x80\"\n") == "FILE:2: invalid UTF-8, expected UTF-8 text");
   CHECK(error_of(std::string("name = \"t\0\"\n", 12)) == "FILE:1: unexpected NUL byte, expected UTF-8 text");
   CHECK(error_of("name = 't'\ndescription = '''x ''' # ok\n[hardware]\nnum_gpu_blocks = 64\n") == "");
+}
+
+TEST_CASE("strings keep their exact text through the ASCII form toml++ is given") {
+  const auto described = [](const std::string& toml_string) {
+    TempScenario t("name = \"t\"\ndescription = " + toml_string + "\n[hardware]\nnum_gpu_blocks = 64\n");
+    return load_scenario(t.path.string()).description;
+  };
+  CHECK(described("\"d\u00e9j\u00e0 \\\"vu\\\" \U0001F600\"") == "d\u00e9j\u00e0 \"vu\" \U0001F600");
+  CHECK(described("'C:\\caf\u00e9 \"x\"'") == "C:\\caf\u00e9 \"x\"");
+  CHECK(described("'''\nline \u00fc\n\\ \"q\" ''''") == "line \u00fc\n\\ \"q\" '");
+  CHECK(described("\"\"\"a \\\n  \ufebf b\"\"\"") == "a \ufebf b");
+  CHECK(described("\"\"\"x\"\"\"\" # \u00e9t\u00e9") == "x\"");
+  CHECK(described("\"caf\u00e9\" # \u00e9t\u00e9 \U0001F600") == "caf\u00e9");
 }
