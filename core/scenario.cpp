@@ -372,13 +372,7 @@ Scenario parse_scenario(const std::string& text, const std::string& path,
     w.system_prompt.length = sys.int32("length", 0, 0, 10'000'000);
     w.system_prompt.count = sys.int32("count", 1, 1, 1'000'000);
     sys.reject_unknown();
-    if (std::string e = workload_error(w); !e.empty()) {
-      // The generator names its fields; scenario files call them workload.prompt / .output.
-      for (auto [from, to] : {std::pair{"prompt_len.", "prompt."}, std::pair{"output_len.", "output."}}) {
-        for (size_t at = e.find(from); at != std::string::npos; at = e.find(from, at)) {
-          e.replace(at, std::strlen(from), to);
-        }
-      }
+    if (const std::string e = workload_error(w, "prompt", "output"); !e.empty()) {
       throw InputError(path, 0, "workload." + e);
     }
   } else {

@@ -128,13 +128,14 @@ LengthDist seed_mix() {
   return d;
 }
 
-std::string workload_error(const WorkloadConfig& c) {
+std::string workload_error(const WorkloadConfig& c, const char* prompt_name,
+                           const char* output_name) {
   if (c.num_requests < 1 || c.num_requests > kMaxRequests) {
     return cat("num_requests: expected a whole number in [1, ", kMaxRequests, "], found ",
                c.num_requests);
   }
-  if (std::string e = length_error(c.prompt_len, "prompt_len"); !e.empty()) return e;
-  if (std::string e = length_error(c.output_len, "output_len"); !e.empty()) return e;
+  if (std::string e = length_error(c.prompt_len, prompt_name); !e.empty()) return e;
+  if (std::string e = length_error(c.output_len, output_name); !e.empty()) return e;
   if (c.arrival.kind != ArrivalKind::kAllAtOnce &&
       !(c.arrival.rate > 0.0 && std::isfinite(c.arrival.rate))) {
     return cat("arrival.rate: expected requests per second > 0, found ", c.arrival.rate);

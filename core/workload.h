@@ -64,8 +64,10 @@ struct WorkloadConfig {
 };
 
 // "" when the config is valid, else the first problem, naming the field as in
-// "prompt_len.max: expected >= prompt_len.min (64), found 10".
-std::string workload_error(const WorkloadConfig& config);
+// "prompt_len.max: expected >= prompt_len.min (64), found 10". The two length distributions are
+// named prompt_name and output_name (a scenario file calls them prompt and output).
+std::string workload_error(const WorkloadConfig& config, const char* prompt_name = "prompt_len",
+                           const char* output_name = "output_len");
 
 // Requests sorted by arrival with ids 0..N-1; the same config and seed give the same requests on
 // any platform. Each aspect (prompt lengths, output lengths, arrivals, system prompt choice,
