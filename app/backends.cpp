@@ -2,10 +2,10 @@
 
 #include <fstream>
 
-#include "core/errors.h"
-#include "core/executor_backend.h"
-#include "core/reference_executor.h"
-#include "core/strings.h"
+#include "core/base/errors.h"
+#include "core/execution/executor_backend.h"
+#include "core/execution/reference_executor.h"
+#include "core/base/strings.h"
 
 #ifdef TINYSERVE_HAVE_CUDA
 #include "gpu/cuda_executor.h"

@@ -5,8 +5,8 @@
 #include <memory>
 #include <string>
 
-#include "core/backend.h"
-#include "core/scenario.h"
+#include "core/execution/backend.h"
+#include "core/config/scenario.h"
 
 namespace tinyserve::app {
 

@@ -6,9 +6,9 @@
 #include <vector>
 
 #include "app/commands.h"
-#include "core/block_pool.h"
-#include "core/kv_cache_manager.h"
-#include "core/rng.h"
+#include "core/memory/block_pool.h"
+#include "core/memory/kv_cache_manager.h"
+#include "core/base/rng.h"
 
 namespace tinyserve::app {
 

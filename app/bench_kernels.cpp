@@ -1,4 +1,4 @@
-// `tinyserve bench kernels`: the kernel benchmark of gpu/kernel_bench.h, when a device exists.
+// `tinyserve bench kernels`: the kernel benchmark of gpu/tools/kernel_bench.h, when a device exists.
 #include <cstdio>
 #include <iostream>
 
@@ -7,7 +7,7 @@
 
 #ifdef TINYSERVE_HAVE_CUDA
 #include "gpu/device.h"
-#include "gpu/kernel_bench.h"
+#include "gpu/tools/kernel_bench.h"
 #endif
 
 namespace tinyserve::app {

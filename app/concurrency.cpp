@@ -10,11 +10,11 @@
 #include <vector>
 
 #include "app/commands.h"
-#include "core/contiguous_allocator.h"
-#include "core/errors.h"
-#include "core/kv_cache_manager.h"
-#include "core/model.h"
-#include "core/workload.h"
+#include "core/memory/contiguous_allocator.h"
+#include "core/base/errors.h"
+#include "core/memory/kv_cache_manager.h"
+#include "core/config/model.h"
+#include "core/workload/workload.h"
 
 namespace tinyserve::app {
 

@@ -4,8 +4,8 @@
 #include <vector>
 
 #include "app/commands.h"
-#include "core/block_map.h"
-#include "core/kv_cache_manager.h"
+#include "core/memory/block_map.h"
+#include "core/memory/kv_cache_manager.h"
 
 namespace tinyserve::app {
 

@@ -10,7 +10,7 @@
 #include "app/commands.h"
 #include "app/gui/gui.h"
 #include "app/run_command.h"
-#include "core/errors.h"
+#include "core/base/errors.h"
 
 using namespace tinyserve;
 using namespace tinyserve::app;

@@ -10,10 +10,10 @@
 #include "app/backends.h"
 #include "app/commands.h"
 #include "app/run_writer.h"
-#include "core/engine.h"
-#include "core/errors.h"
-#include "core/scenario.h"
-#include "core/strings.h"
+#include "core/engine/engine.h"
+#include "core/base/errors.h"
+#include "core/config/scenario.h"
+#include "core/base/strings.h"
 
 namespace tinyserve::app {
 

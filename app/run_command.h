@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "core/scenario.h"
+#include "core/config/scenario.h"
 
 namespace tinyserve::app {
 

@@ -5,7 +5,7 @@
 #include <cstring>
 #include <filesystem>
 
-#include "core/errors.h"
+#include "core/base/errors.h"
 
 namespace tinyserve::app {
 

@@ -7,8 +7,8 @@
 #include <span>
 #include <string>
 
-#include "core/events.h"
-#include "core/step_metrics.h"
+#include "core/scheduling/events.h"
+#include "core/engine/step_metrics.h"
 
 namespace tinyserve::app {
 

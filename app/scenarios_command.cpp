@@ -7,8 +7,8 @@
 
 #include "app/commands.h"
 #include "app/run_command.h"
-#include "core/errors.h"
-#include "core/scenario.h"
+#include "core/base/errors.h"
+#include "core/config/scenario.h"
 
 namespace tinyserve::app {
 

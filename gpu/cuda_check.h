@@ -1,13 +1,15 @@
 // Checked CUDA calls. TS_CUDA_TRY returns the error from the enclosing function (a launcher
-// returning cudaError_t); TS_CUDA_STATUS turns it into a Status with file, line and call.
+// returning cudaError_t); TS_CUDA_STATUS turns it into a Status with file, line and call;
+// TS_CUDA_CHECK throws it as a CudaError (tools and benchmarks, where a failure ends the run).
 #pragma once
 
 #include <cuda_runtime.h>
 
+#include <stdexcept>
 #include <string>
 
-#include "core/kv_executor.h"
-#include "core/strings.h"
+#include "core/execution/kv_executor.h"
+#include "core/base/strings.h"
 
 #define TS_CUDA_TRY(call)                       \
   do {                                          \
@@ -26,6 +28,16 @@ inline Status cuda_status(cudaError_t err, const char* call, const char* file, i
                              cudaGetErrorString(err), ")"));
 }
 
+struct CudaError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 }  // namespace tinyserve::gpu
 
 #define TS_CUDA_STATUS(call) ::tinyserve::gpu::cuda_status((call), #call, __FILE__, __LINE__)
+
+#define TS_CUDA_CHECK(call)                                                         \
+  do {                                                                              \
+    const ::tinyserve::Status ts_status_ = TS_CUDA_STATUS(call);                    \
+    if (!ts_status_.ok()) throw ::tinyserve::gpu::CudaError(ts_status_.error);      \
+  } while (0)

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "core/strings.h"
-#include "gpu/attention.h"
+#include "core/base/strings.h"
+#include "gpu/decode_attention.h"
 #include "gpu/cache_ops.h"
 #include "gpu/cuda_check.h"
 #include "gpu/cuda_executor.h"

@@ -1,12 +1,12 @@
 // The CUDA executor: K/V pools for num_layers layers in device memory, a CPU swap pool in mapped
-// pinned host memory, and step plans (core/kv_executor.h) run on one stream with every stage
+// pinned host memory, and step plans (core/execution/kv_executor.h) run on one stream with every stage
 // timed by CUDA events. Plain C++: the app and the tests compile this header with g++.
 #pragma once
 
 #include <memory>
 #include <string>
 
-#include "core/kv_executor.h"
+#include "core/execution/kv_executor.h"
 
 namespace tinyserve::gpu {
 

@@ -19,7 +19,7 @@
 #include "app/gui/gui.h"
 #include "app/gui/theme.h"
 #include "app/gui/views.h"
-#include "core/strings.h"
+#include "core/base/strings.h"
 
 namespace tinyserve::app {
 

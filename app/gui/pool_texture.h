@@ -8,8 +8,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/ids.h"
-#include "core/snapshot.h"
+#include "core/base/ids.h"
+#include "core/engine/snapshot.h"
 
 namespace tinyserve::app {
 

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "app/gui/column.h"
-#include "core/step_metrics.h"
+#include "core/engine/step_metrics.h"
 
 namespace tinyserve::app {
 

@@ -13,9 +13,9 @@
 #include <vector>
 
 #include "app/gui/run_columns.h"
-#include "core/engine.h"
-#include "core/scenario.h"
-#include "core/snapshot.h"
+#include "core/engine/engine.h"
+#include "core/config/scenario.h"
+#include "core/engine/snapshot.h"
 
 namespace tinyserve::app {
 

@@ -7,8 +7,8 @@
 #include <cstdint>
 
 #include "app/gui/run_columns.h"
-#include "core/events.h"
-#include "core/ids.h"
+#include "core/scheduling/events.h"
+#include "core/base/ids.h"
 
 namespace tinyserve::app::theme {
 

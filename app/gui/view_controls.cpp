@@ -7,7 +7,7 @@
 
 #include "app/gui/theme.h"
 #include "app/gui/views.h"
-#include "core/errors.h"
+#include "core/base/errors.h"
 
 namespace tinyserve::app {
 

@@ -5,7 +5,7 @@
 
 #include "app/gui/theme.h"
 #include "app/gui/views.h"
-#include "core/strings.h"
+#include "core/base/strings.h"
 
 namespace tinyserve::app {
 

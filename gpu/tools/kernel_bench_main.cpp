@@ -7,8 +7,8 @@
 #include <sstream>
 #include <string>
 
-#include "core/strings.h"
-#include "gpu/kernel_bench.h"
+#include "core/base/strings.h"
+#include "gpu/tools/kernel_bench.h"
 
 namespace {
 

@@ -4,7 +4,7 @@
 #include <memory>
 #include <vector>
 
-#include "core/engine.h"
+#include "core/engine/engine.h"
 
 namespace tinyserve::testing {
 

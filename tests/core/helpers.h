@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/ids.h"
-#include "core/kv_allocator.h"
+#include "core/base/ids.h"
+#include "core/memory/kv_allocator.h"
 
 namespace tinyserve::testing {
 

@@ -8,9 +8,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/kv_executor.h"
-#include "core/rng.h"
-#include "core/synthetic_kv.h"
+#include "core/execution/kv_executor.h"
+#include "core/base/rng.h"
+#include "core/execution/synthetic_kv.h"
 
 namespace tinyserve::testing {
 

@@ -4,10 +4,10 @@
 #include <cmath>
 #include <numeric>
 
-#include "core/attention_reference.h"
-#include "core/kv_executor.h"
-#include "core/rng.h"
-#include "core/synthetic_kv.h"
+#include "core/execution/attention_reference.h"
+#include "core/execution/kv_executor.h"
+#include "core/base/rng.h"
+#include "core/execution/synthetic_kv.h"
 
 using namespace tinyserve;
 

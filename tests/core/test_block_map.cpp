@@ -1,9 +1,9 @@
-#include "core/block_map.h"
+#include "core/memory/block_map.h"
 
 #include <doctest/doctest.h>
 
-#include "core/contiguous_allocator.h"
-#include "core/kv_cache_manager.h"
+#include "core/memory/contiguous_allocator.h"
+#include "core/memory/kv_cache_manager.h"
 #include "tests/core/helpers.h"
 
 using namespace tinyserve;

@@ -1,4 +1,4 @@
-#include "core/block_pool.h"
+#include "core/memory/block_pool.h"
 
 #include <doctest/doctest.h>
 

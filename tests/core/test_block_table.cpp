@@ -1,11 +1,11 @@
-#include "core/block_table.h"
+#include "core/memory/block_table.h"
 
 #include <doctest/doctest.h>
 
 #include <map>
 
-#include "core/id_map.h"
-#include "core/rng.h"
+#include "core/base/id_map.h"
+#include "core/base/rng.h"
 
 using namespace tinyserve;
 

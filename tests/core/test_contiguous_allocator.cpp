@@ -1,10 +1,10 @@
-#include "core/contiguous_allocator.h"
+#include "core/memory/contiguous_allocator.h"
 
 #include <doctest/doctest.h>
 
 #include <vector>
 
-#include "core/pool_metrics.h"
+#include "core/memory/pool_metrics.h"
 #include "tests/core/helpers.h"
 
 using namespace tinyserve;

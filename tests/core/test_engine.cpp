@@ -1,4 +1,4 @@
-#include "core/engine.h"
+#include "core/engine/engine.h"
 
 #include <doctest/doctest.h>
 

@@ -11,7 +11,7 @@
 #include <optional>
 #include <string>
 
-#include "core/errors.h"
+#include "core/base/errors.h"
 
 namespace tinyserve::testing {
 

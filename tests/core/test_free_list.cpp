@@ -1,4 +1,4 @@
-#include "core/free_list.h"
+#include "core/memory/free_list.h"
 
 #include <doctest/doctest.h>
 

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <limits>
 
-#include "core/half.h"
+#include "core/base/half.h"
 
 using namespace tinyserve;
 

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "core/hardware.h"
+#include "core/config/hardware.h"
 #include "tests/core/test_files.h"
 
 using namespace tinyserve;

@@ -1,5 +1,5 @@
-#include "core/kv_cache_manager.h"
-#include "core/prefix_cache.h"
+#include "core/memory/kv_cache_manager.h"
+#include "core/memory/prefix_cache.h"
 
 #include <doctest/doctest.h>
 

@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include "core/model.h"
+#include "core/config/model.h"
 #include "tests/core/test_files.h"
 
 using namespace tinyserve;

@@ -1,12 +1,12 @@
-#include "core/pool_metrics.h"
+#include "core/memory/pool_metrics.h"
 
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <vector>
 
-#include "core/kv_cache_manager.h"
-#include "core/rng.h"
+#include "core/memory/kv_cache_manager.h"
+#include "core/base/rng.h"
 #include "tests/core/helpers.h"
 
 using namespace tinyserve;

@@ -6,9 +6,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "core/contiguous_allocator.h"
-#include "core/kv_cache_manager.h"
-#include "core/rng.h"
+#include "core/memory/contiguous_allocator.h"
+#include "core/memory/kv_cache_manager.h"
+#include "core/base/rng.h"
 
 using namespace tinyserve;
 

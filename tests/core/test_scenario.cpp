@@ -1,4 +1,4 @@
-#include "core/scenario.h"
+#include "core/config/scenario.h"
 
 #include <doctest/doctest.h>
 
@@ -6,8 +6,8 @@
 #include <fstream>
 #include <string>
 
-#include "core/errors.h"
-#include "core/snapshot.h"
+#include "core/base/errors.h"
+#include "core/engine/snapshot.h"
 
 using namespace tinyserve;
 namespace fs = std::filesystem;

@@ -1,5 +1,5 @@
 // The scheduler's decisions on hand-built cases, driven through the engine.
-#include "core/scheduler.h"
+#include "core/scheduling/scheduler.h"
 
 #include <doctest/doctest.h>
 

@@ -7,8 +7,8 @@
 #include <cstdio>
 #include <fstream>
 
-#include "core/engine.h"
-#include "core/scenario.h"
+#include "core/engine/engine.h"
+#include "core/config/scenario.h"
 
 using namespace tinyserve;
 

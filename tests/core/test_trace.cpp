@@ -6,9 +6,9 @@
 #include <set>
 #include <unordered_set>
 
-#include "core/prefix_cache.h"
-#include "core/rng.h"
-#include "core/trace.h"
+#include "core/memory/prefix_cache.h"
+#include "core/base/rng.h"
+#include "core/workload/trace.h"
 #include "tests/core/test_files.h"
 
 using namespace tinyserve;

@@ -5,7 +5,7 @@
 #include <map>
 #include <set>
 
-#include "core/workload.h"
+#include "core/workload/workload.h"
 #include "tests/core/test_files.h"
 
 using namespace tinyserve;

@@ -1,4 +1,4 @@
-#include "core/contiguous_allocator.h"
+#include "core/memory/contiguous_allocator.h"
 #include "tests/fuzz/kv_ops.inc"
 
 using namespace tinyserve;

@@ -7,7 +7,7 @@
 #include <memory>
 #include <vector>
 
-#include "core/engine.h"
+#include "core/engine/engine.h"
 #include "tests/fuzz/fuzz_util.h"
 
 using namespace tinyserve;

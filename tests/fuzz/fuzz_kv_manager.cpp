@@ -1,4 +1,4 @@
-#include "core/kv_cache_manager.h"
+#include "core/memory/kv_cache_manager.h"
 #include "tests/fuzz/kv_ops.inc"
 
 using namespace tinyserve;

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "core/errors.h"
-#include "core/scenario.h"
+#include "core/base/errors.h"
+#include "core/config/scenario.h"
 #include "tests/fuzz/fuzz_util.h"
 
 using namespace tinyserve;

@@ -2,9 +2,9 @@
 
 #include <numeric>
 
-#include "core/attention_reference.h"
-#include "core/rng.h"
-#include "core/synthetic_kv.h"
+#include "core/execution/attention_reference.h"
+#include "core/base/rng.h"
+#include "core/execution/synthetic_kv.h"
 #include "gpu/cache_ops.h"
 #include "tests/gpu/gpu_test_util.h"
 

@@ -5,10 +5,10 @@
 #include <cmath>
 #include <memory>
 
-#include "core/engine.h"
-#include "core/executor_backend.h"
-#include "core/reference_executor.h"
-#include "core/scenario.h"
+#include "core/engine/engine.h"
+#include "core/execution/executor_backend.h"
+#include "core/execution/reference_executor.h"
+#include "core/config/scenario.h"
 #include "gpu/cuda_executor.h"
 #include "tests/core/plan_fixture.h"
 #include "tests/gpu/gpu_test_util.h"

@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include "core/reference_executor.h"
+#include "core/execution/reference_executor.h"
 #include "gpu/cuda_executor.h"
 #include "tests/core/plan_fixture.h"
 #include "tests/gpu/gpu_test_util.h"

@@ -4,9 +4,9 @@
 #include <cmath>
 #include <numeric>
 
-#include "core/attention_reference.h"
-#include "core/rng.h"
-#include "gpu/attention.h"
+#include "core/execution/attention_reference.h"
+#include "core/base/rng.h"
+#include "gpu/decode_attention.h"
 #include "tests/core/plan_fixture.h"
 #include "tests/gpu/gpu_test_util.h"
 

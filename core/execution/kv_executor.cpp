@@ -1,0 +1,160 @@
+#include "core/execution/kv_executor.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/base/strings.h"
+
+namespace tinyserve {
+
+std::string_view kernel_version_name(KernelVersion v) {
+  switch (v) {
+    case KernelVersion::kV1:
+      return "v1";
+    case KernelVersion::kV2:
+      return "v2";
+    case KernelVersion::kV3:
+      return "v3";
+    case KernelVersion::kV4:
+      return "v4";
+    case KernelVersion::kV5:
+      return "v5";
+  }
+  return "?";
+}
+
+bool parse_kernel_version(std::string_view text, KernelVersion& out) {
+  for (KernelVersion v : kAllKernelVersions) {
+    if (text == kernel_version_name(v)) {
+      out = v;
+      return true;
+    }
+  }
+  return false;
+}
+
+float attention_scale(int32_t head_dim) {
+  return static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim)));
+}
+
+Status KvGeometry::validate() const {
+  if (num_layers < 1) return Status::failure(cat("num_layers must be >= 1, got ", num_layers));
+  if (head_dim != 64 && head_dim != 128 && head_dim != 256) {
+    return Status::failure(cat("head_dim must be 64, 128 or 256, got ", head_dim));
+  }
+  if (block_size < 1 || block_size > 256 || (block_size & (block_size - 1)) != 0) {
+    return Status::failure(cat("block_size must be a power of two in [1, 256], got ", block_size));
+  }
+  if (num_kv_heads < 1 || num_heads < num_kv_heads || num_heads % num_kv_heads != 0 ||
+      num_heads / num_kv_heads > 8) {
+    return Status::failure(cat("num_heads (", num_heads, ") must be num_kv_heads (", num_kv_heads,
+                               ") times a group size of 1 to 8"));
+  }
+  if (num_gpu_blocks < 0 || num_cpu_blocks < 0) {
+    return Status::failure("block counts must not be negative");
+  }
+  return {};
+}
+
+namespace {
+
+// Destinations must be distinct; within one pool no block may be both a source and a
+// destination (the copies of one list run in parallel).
+Status check_copies(const char* what, const std::vector<BlockCopy>& copies, int32_t src_blocks,
+                    int32_t dst_blocks, bool same_pool) {
+  std::vector<BlockId> dsts;
+  dsts.reserve(copies.size());
+  for (const BlockCopy& c : copies) {
+    if (c.src < 0 || c.src >= src_blocks || c.dst < 0 || c.dst >= dst_blocks) {
+      return Status::failure(cat(what, ": copy ", c.src, " -> ", c.dst, " out of range (",
+                                 src_blocks, " source blocks, ", dst_blocks, " destination)"));
+    }
+    dsts.push_back(c.dst);
+  }
+  std::sort(dsts.begin(), dsts.end());
+  if (auto it = std::adjacent_find(dsts.begin(), dsts.end()); it != dsts.end()) {
+    return Status::failure(cat(what, ": block ", *it, " is written twice"));
+  }
+  if (same_pool) {
+    for (const BlockCopy& c : copies) {
+      if (std::binary_search(dsts.begin(), dsts.end(), c.src)) {
+        return Status::failure(cat(what, ": block ", c.src, " is both copied and overwritten"));
+      }
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+Status validate_plan(const KvGeometry& g, const StepPlan& plan) {
+  if (Status s = check_copies("swap_out", plan.swap_out, g.num_gpu_blocks, g.num_cpu_blocks, false);
+      !s.ok()) {
+    return s;
+  }
+  if (Status s = check_copies("swap_in", plan.swap_in, g.num_cpu_blocks, g.num_gpu_blocks, false);
+      !s.ok()) {
+    return s;
+  }
+  if (Status s = check_copies("copies", plan.copies, g.num_gpu_blocks, g.num_gpu_blocks, true);
+      !s.ok()) {
+    return s;
+  }
+
+  const size_t n = plan.slot_mapping.size();
+  if (plan.new_tokens.size() != n || plan.new_positions.size() != n) {
+    return Status::failure(cat("new tokens: ", n, " slots but ", plan.new_tokens.size(),
+                               " token ids and ", plan.new_positions.size(), " positions"));
+  }
+  const int64_t num_slots = static_cast<int64_t>(g.num_gpu_blocks) * g.block_size;
+  std::vector<int64_t> slots;
+  slots.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    const int64_t slot = plan.slot_mapping[i];
+    if (slot >= num_slots) {
+      return Status::failure(cat("new token ", i, ": slot ", slot, " >= ", num_slots, " slots"));
+    }
+    if (plan.new_positions[i] < 0) {
+      return Status::failure(cat("new token ", i, ": negative position"));
+    }
+    if (slot >= 0) slots.push_back(slot);
+  }
+  std::sort(slots.begin(), slots.end());
+  if (auto it = std::adjacent_find(slots.begin(), slots.end()); it != slots.end()) {
+    return Status::failure(cat("slot ", *it, " is written twice in one step"));
+  }
+
+  const size_t batch = plan.context_lens.size();
+  if (plan.query_tokens.size() != batch || plan.query_positions.size() != batch) {
+    return Status::failure(cat("decode batch: ", batch, " context lengths but ",
+                               plan.query_tokens.size(), " query tokens and ",
+                               plan.query_positions.size(), " query positions"));
+  }
+  if (batch == 0) return {};
+  if (plan.max_blocks_per_seq < 1 ||
+      plan.block_tables.size() != batch * static_cast<size_t>(plan.max_blocks_per_seq)) {
+    return Status::failure(cat("decode batch: block_tables holds ", plan.block_tables.size(),
+                               " entries, expected ", batch, " x ", plan.max_blocks_per_seq));
+  }
+  for (size_t b = 0; b < batch; ++b) {
+    const int32_t len = plan.context_lens[b];
+    if (len < 1 || len > plan.max_blocks_per_seq * g.block_size) {
+      return Status::failure(cat("sequence ", b, ": context length ", len, " outside [1, ",
+                                 plan.max_blocks_per_seq * g.block_size, "]"));
+    }
+    if (plan.query_positions[b] < 0) {
+      return Status::failure(cat("sequence ", b, ": negative query position"));
+    }
+    const int32_t used = (len + g.block_size - 1) / g.block_size;
+    for (int32_t i = 0; i < used; ++i) {
+      const int32_t block = plan.block_tables[b * static_cast<size_t>(plan.max_blocks_per_seq) + i];
+      if (block < 0 || block >= g.num_gpu_blocks) {
+        return Status::failure(
+            cat("sequence ", b, ": logical block ", i, " maps to invalid block ", block));
+      }
+    }
+  }
+  return {};
+}
+
+}  // namespace tinyserve

@@ -1,0 +1,127 @@
+// The API shared by the two executors of a step's K/V work: the CPU ReferenceExecutor
+// (core/execution/reference_executor.h) and the CudaExecutor (gpu/cuda_executor.h). An executor owns K/V
+// pools for num_layers layers on its device and a CPU swap pool, and runs one step plan at a time:
+//   1. swap-out copies (GPU block -> CPU block)
+//   2. swap-in copies (CPU block -> GPU block)
+//   3. copy-on-write block copies (GPU -> GPU)
+//   4. the new tokens' synthetic K/V written into their slots, for every layer
+//   5. paged decode attention of the decode batch, for every layer (q synthesised per sequence)
+// A plan is validated whole before anything is applied; an invalid plan changes nothing.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/base/half.h"
+#include "core/base/ids.h"
+#include "core/execution/step_plan.h"
+
+namespace tinyserve {
+
+// An error message, or none.
+struct Status {
+  std::string error;
+  bool ok() const { return error.empty(); }
+  static Status success() { return {}; }
+  static Status failure(std::string message) { return {std::move(message)}; }
+};
+
+template <typename T>
+struct Expected {
+  T value{};
+  Status status;
+  bool ok() const { return status.ok(); }
+};
+
+// Attention kernel versions (the seed's V1..V4 story, continued). The CPU executor ignores it.
+enum class KernelVersion : uint8_t {
+  kV1,  // one thread per (sequence, head), scalar loads
+  kV2,  // one CTA per (sequence, head), parallel threads, shared-memory reductions
+  kV3,  // one CTA per (sequence, head), 16-byte loads, a thread group per token, online softmax
+  kV4,  // one CTA per (sequence, KV head, split): GQA group shares each K/V load, split-KV with a
+        // reduce kernel, the next tokens' loads in flight while the current ones are used
+  kV5,  // v4 with a GQA group's scores and weighted sums on the tensor cores (fp16/bf16, head
+        // dim <= 128, group 2..8; MHA and other shapes run v4)
+};
+inline constexpr KernelVersion kAllKernelVersions[] = {KernelVersion::kV1, KernelVersion::kV2,
+                                                       KernelVersion::kV3, KernelVersion::kV4,
+                                                       KernelVersion::kV5};
+std::string_view kernel_version_name(KernelVersion v);  // "v1".."v5"
+bool parse_kernel_version(std::string_view text, KernelVersion& out);
+
+struct KvGeometry {
+  int32_t num_layers = 1;
+  int32_t num_heads = 32;
+  int32_t num_kv_heads = 32;
+  int32_t head_dim = 128;
+  int32_t block_size = 16;
+  DType dtype = DType::kF16;
+  int32_t num_gpu_blocks = 0;
+  int32_t num_cpu_blocks = 0;
+  uint64_t seed = 0;  // of the synthetic K/V/q contents
+
+  // Bytes of one block's K (or V) in one layer.
+  int64_t block_bytes() const {
+    return static_cast<int64_t>(num_kv_heads) * block_size * head_dim * dtype_size(dtype);
+  }
+  // Bytes of one block across layers, K and V.
+  int64_t bytes_per_block() const { return 2 * num_layers * block_bytes(); }
+  // Supported: head_dim 64, 128 or 256; block_size a power of two in [1, 256]; GQA group 1..8.
+  Status validate() const;
+};
+
+enum class Pool : uint8_t { kGpu, kCpu };
+
+// Milliseconds per stage (CUDA events on the GPU, the host clock on the CPU).
+struct StageTimes {
+  double swap_out_ms = 0.0;
+  double swap_in_ms = 0.0;
+  double copy_blocks_ms = 0.0;
+  double write_kv_ms = 0.0;  // synthesise K/V and q, reshape_and_cache
+  double attention_ms = 0.0;
+  // The same batch's attention over a contiguous K/V layout (CudaExecutorOptions::
+  // compare_contiguous); -1 when not run. Not part of the step: total_ms() leaves it out.
+  double contiguous_attention_ms = -1.0;
+  double total_ms() const {
+    return swap_out_ms + swap_in_ms + copy_blocks_ms + write_kv_ms + attention_ms;
+  }
+};
+
+struct StepResult {
+  Status status;
+  StageTimes times;
+  // Stages fully applied, in order (0..5). An invalid plan fails with 0; a device error after
+  // validation names the stage it hit, and the stages before it stay applied.
+  int32_t stages_applied = 0;
+  bool ok() const { return status.ok(); }
+};
+
+// One block's K and V in one layer, raw bytes in the pool's dtype: [num_kv_heads, block_size,
+// head_dim] each.
+struct BlockData {
+  std::vector<uint8_t> k;
+  std::vector<uint8_t> v;
+};
+
+class KvExecutor {
+ public:
+  virtual ~KvExecutor() = default;
+  virtual std::string_view name() const = 0;
+  virtual const KvGeometry& geometry() const = 0;
+  virtual StepResult execute(const StepPlan& plan) = 0;
+  virtual Expected<BlockData> read_block(Pool pool, int32_t layer, BlockId block) const = 0;
+  // The last step's attention output as float: [num_layers, batch, num_heads, head_dim].
+  virtual Expected<std::vector<float>> read_output() const = 0;
+};
+
+// Checks a plan against a geometry: sizes, ranges, used block-table entries, no two writes to
+// one block or slot. Empty on success.
+Status validate_plan(const KvGeometry& geometry, const StepPlan& plan);
+
+// The q/K/V scale of every executor and benchmark: 1 / sqrt(head_dim).
+float attention_scale(int32_t head_dim);
+
+}  // namespace tinyserve

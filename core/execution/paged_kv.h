@@ -1,0 +1,94 @@
+// The plain structs that the attention kernels and the CPU reference take by value: the paged
+// K/V pools, the contiguous layout, a decode batch, new tokens to cache. Pointers are host or
+// device pointers depending on who receives the struct; nothing here owns memory.
+#pragma once
+
+#include <cstdint>
+
+#include "core/base/half.h"
+
+#if defined(__CUDACC__)
+#define TINYSERVE_HD __host__ __device__
+#else
+#define TINYSERVE_HD
+#endif
+
+namespace tinyserve {
+
+// Paged K/V pools for num_layers layers. K and V are each
+//   [num_layers, num_blocks, num_kv_heads, block_size, head_dim]
+// row-major in dtype: layer-major, then block; one (layer, block, kv head) is a contiguous
+// [block_size, head_dim] tile. Token slot s lives in block s / block_size at offset
+// s % block_size.
+struct PagedKv {
+  void* k = nullptr;
+  void* v = nullptr;
+  DType dtype = DType::kF16;
+  int32_t num_layers = 1;
+  int32_t num_blocks = 0;
+  int32_t num_kv_heads = 0;
+  int32_t block_size = 0;
+  int32_t head_dim = 0;
+
+  TINYSERVE_HD int64_t block_elements() const {
+    return static_cast<int64_t>(num_kv_heads) * block_size * head_dim;
+  }
+  TINYSERVE_HD int64_t layer_elements() const { return block_elements() * num_blocks; }
+  // Element offset of (block, kv head, offset in block, dim) within one layer.
+  TINYSERVE_HD int64_t index(int64_t block, int32_t kv_head, int32_t offset, int32_t dim) const {
+    return ((block * num_kv_heads + kv_head) * block_size + offset) * head_dim + dim;
+  }
+  // The one-layer view of layer l (num_layers == 1).
+  TINYSERVE_HD PagedKv layer(int32_t l) const {
+    PagedKv view = *this;
+    const int64_t bytes = layer_elements() * dtype_size(dtype) * l;
+    view.k = static_cast<char*>(k) + bytes;
+    view.v = static_cast<char*>(v) + bytes;
+    view.num_layers = 1;
+    return view;
+  }
+};
+
+// Contiguous K/V of one layer, each [batch, num_kv_heads, max_len, head_dim] in dtype: what a
+// serving engine without paging reserves per request. With read_padded, attention reads every
+// position up to max_len and masks those at or past the sequence's length (the padded-batch
+// baseline, like a naive masked PyTorch implementation); otherwise it reads the real lengths.
+struct ContiguousKv {
+  void* k = nullptr;
+  void* v = nullptr;
+  DType dtype = DType::kF16;
+  int32_t batch = 0;
+  int32_t num_kv_heads = 0;
+  int32_t max_len = 0;
+  int32_t head_dim = 0;
+  bool read_padded = false;
+
+  TINYSERVE_HD int64_t index(int64_t seq, int32_t kv_head, int64_t position, int32_t dim) const {
+    return ((seq * num_kv_heads + kv_head) * max_len + position) * head_dim + dim;
+  }
+};
+
+// One decode step: one query token per sequence. Query head h reads KV head
+// h / (num_heads / num_kv_heads) (GQA; num_heads % num_kv_heads == 0, group size 1..8).
+struct DecodeBatch {
+  const void* q = nullptr;                // [batch, num_heads, head_dim], the cache's dtype
+  void* out = nullptr;                    // [batch, num_heads, head_dim], the cache's dtype
+  const int32_t* block_tables = nullptr;  // [batch, max_blocks_per_seq]; paged layout only
+  const int32_t* context_lens = nullptr;  // [batch], each in [1, max_context_len]
+  int32_t batch = 0;
+  int32_t num_heads = 0;
+  int32_t max_blocks_per_seq = 0;
+  int32_t max_context_len = 0;  // host-known bound on context_lens (the padded length if padded)
+  float scale = 1.0f;           // usually 1 / sqrt(head_dim)
+};
+
+// New tokens' K/V to write into the paged pools of one layer (reshape_and_cache).
+struct NewKv {
+  const void* key = nullptr;              // [num_tokens, num_kv_heads, head_dim], the cache's dtype
+  const void* value = nullptr;            // [num_tokens, num_kv_heads, head_dim]
+  const int64_t* slot_mapping = nullptr;  // [num_tokens]; slot = block * block_size + offset,
+                                          // negative = padding (skipped)
+  int32_t num_tokens = 0;
+};
+
+}  // namespace tinyserve

@@ -1,0 +1,170 @@
+#include "core/execution/reference_executor.h"
+
+#include <chrono>
+#include <cstring>
+
+#include "core/execution/attention_reference.h"
+#include "core/base/strings.h"
+#include "core/execution/synthetic_kv.h"
+
+namespace tinyserve {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+// Synthesises rows [count, heads, head_dim] of `kind` for one layer into out.
+void synthesize_rows(const KvGeometry& g, SyntheticKind kind, int32_t layer, int32_t heads,
+                     const TokenId* tokens, const int32_t* positions, size_t count, void* out) {
+  for (size_t i = 0; i < count; ++i) {
+    for (int32_t h = 0; h < heads; ++h) {
+      const uint64_t row = synthetic_row(g.seed, kind, tokens[i], positions[i], layer, h);
+      const int64_t base = (static_cast<int64_t>(i) * heads + h) * g.head_dim;
+      for (int32_t d = 0; d < g.head_dim; ++d) {
+        store_element(out, g.dtype, base + d, synthetic_value(row, d));
+      }
+    }
+  }
+}
+
+}  // namespace
+
+Expected<std::unique_ptr<ReferenceExecutor>> ReferenceExecutor::create(const KvGeometry& geometry,
+                                                                       int64_t max_pool_bytes) {
+  Expected<std::unique_ptr<ReferenceExecutor>> result;
+  if (result.status = geometry.validate(); !result.ok()) return result;
+  const int64_t bytes = geometry.bytes_per_block() *
+                        (static_cast<int64_t>(geometry.num_gpu_blocks) + geometry.num_cpu_blocks);
+  if (bytes > max_pool_bytes) {
+    result.status = Status::failure(cat("the CPU reference executor's pools would take ", bytes,
+                                        " bytes of host memory, more than its limit of ",
+                                        max_pool_bytes, " bytes; use fewer blocks or layers"));
+    return result;
+  }
+  result.value.reset(new ReferenceExecutor(geometry));
+  return result;
+}
+
+ReferenceExecutor::ReferenceExecutor(const KvGeometry& geometry) : geometry_(geometry) {
+  const auto layer_bytes = [&](int32_t blocks) {
+    return static_cast<size_t>(geometry.block_bytes() * blocks * geometry.num_layers);
+  };
+  gpu_k_.resize(layer_bytes(geometry.num_gpu_blocks));
+  gpu_v_.resize(layer_bytes(geometry.num_gpu_blocks));
+  cpu_k_.resize(layer_bytes(geometry.num_cpu_blocks));
+  cpu_v_.resize(layer_bytes(geometry.num_cpu_blocks));
+}
+
+PagedKv ReferenceExecutor::view(std::vector<uint8_t>& k, std::vector<uint8_t>& v,
+                                int32_t num_blocks) {
+  PagedKv p;
+  p.k = k.data();
+  p.v = v.data();
+  p.dtype = geometry_.dtype;
+  p.num_layers = geometry_.num_layers;
+  p.num_blocks = num_blocks;
+  p.num_kv_heads = geometry_.num_kv_heads;
+  p.block_size = geometry_.block_size;
+  p.head_dim = geometry_.head_dim;
+  return p;
+}
+
+StepResult ReferenceExecutor::execute(const StepPlan& plan) {
+  StepResult result;
+  if (result.status = validate_plan(geometry_, plan); !result.ok()) return result;
+  auto start = Clock::now();
+  copy_blocks_reference(gpu_pool(), cpu_pool(), plan.swap_out);
+  result.times.swap_out_ms = ms_since(start);
+  start = Clock::now();
+  copy_blocks_reference(cpu_pool(), gpu_pool(), plan.swap_in);
+  result.times.swap_in_ms = ms_since(start);
+  start = Clock::now();
+  copy_blocks_reference(gpu_pool(), gpu_pool(), plan.copies);
+  result.times.copy_blocks_ms = ms_since(start);
+  start = Clock::now();
+  write_new_tokens(plan);
+  result.times.write_kv_ms = ms_since(start);
+  start = Clock::now();
+  attention(plan);
+  result.times.attention_ms = ms_since(start);
+  result.stages_applied = 5;
+  return result;
+}
+
+void ReferenceExecutor::write_new_tokens(const StepPlan& plan) {
+  const KvGeometry& g = geometry_;
+  const size_t n = plan.slot_mapping.size();
+  if (n == 0) return;
+  std::vector<uint8_t> key(n *
+                           static_cast<size_t>(g.num_kv_heads * g.head_dim * dtype_size(g.dtype)));
+  std::vector<uint8_t> value(key.size());
+  for (int32_t l = 0; l < g.num_layers; ++l) {
+    synthesize_rows(g, SyntheticKind::kKey, l, g.num_kv_heads, plan.new_tokens.data(),
+                    plan.new_positions.data(), n, key.data());
+    synthesize_rows(g, SyntheticKind::kValue, l, g.num_kv_heads, plan.new_tokens.data(),
+                    plan.new_positions.data(), n, value.data());
+    NewKv tokens;
+    tokens.key = key.data();
+    tokens.value = value.data();
+    tokens.slot_mapping = plan.slot_mapping.data();
+    tokens.num_tokens = static_cast<int32_t>(n);
+    reshape_and_cache_reference(gpu_pool().layer(l), tokens);
+  }
+}
+
+void ReferenceExecutor::attention(const StepPlan& plan) {
+  const KvGeometry& g = geometry_;
+  const int32_t batch = plan.batch();
+  const size_t per_layer = static_cast<size_t>(batch) * g.num_heads * g.head_dim;
+  output_.assign(per_layer * g.num_layers, 0.0f);
+  if (batch == 0) return;
+  std::vector<uint8_t> q(per_layer * dtype_size(g.dtype));
+  std::vector<uint8_t> out(q.size());
+  for (int32_t l = 0; l < g.num_layers; ++l) {
+    synthesize_rows(g, SyntheticKind::kQuery, l, g.num_heads, plan.query_tokens.data(),
+                    plan.query_positions.data(), static_cast<size_t>(batch), q.data());
+    DecodeBatch db;
+    db.q = q.data();
+    db.out = out.data();
+    db.block_tables = plan.block_tables.data();
+    db.context_lens = plan.context_lens.data();
+    db.batch = batch;
+    db.num_heads = g.num_heads;
+    db.max_blocks_per_seq = plan.max_blocks_per_seq;
+    db.max_context_len = plan.max_blocks_per_seq * g.block_size;
+    db.scale = attention_scale(g.head_dim);
+    paged_attention_reference(gpu_pool().layer(l), db);
+    for (size_t i = 0; i < per_layer; ++i) {
+      output_[l * per_layer + i] = load_element(out.data(), g.dtype, static_cast<int64_t>(i));
+    }
+  }
+}
+
+Expected<BlockData> ReferenceExecutor::read_block(Pool pool, int32_t layer, BlockId block) const {
+  Expected<BlockData> result;
+  const int32_t blocks = pool == Pool::kGpu ? geometry_.num_gpu_blocks : geometry_.num_cpu_blocks;
+  if (layer < 0 || layer >= geometry_.num_layers || block < 0 || block >= blocks) {
+    result.status =
+        Status::failure(cat("read_block: layer ", layer, " block ", block, " out of range (",
+                            geometry_.num_layers, " layers, ", blocks, " blocks)"));
+    return result;
+  }
+  const auto& k = pool == Pool::kGpu ? gpu_k_ : cpu_k_;
+  const auto& v = pool == Pool::kGpu ? gpu_v_ : cpu_v_;
+  const auto bytes = static_cast<size_t>(geometry_.block_bytes());
+  const size_t offset = (static_cast<size_t>(layer) * blocks + static_cast<size_t>(block)) * bytes;
+  result.value.k.assign(k.begin() + static_cast<std::ptrdiff_t>(offset),
+                        k.begin() + static_cast<std::ptrdiff_t>(offset + bytes));
+  result.value.v.assign(v.begin() + static_cast<std::ptrdiff_t>(offset),
+                        v.begin() + static_cast<std::ptrdiff_t>(offset + bytes));
+  return result;
+}
+
+Expected<std::vector<float>> ReferenceExecutor::read_output() const {
+  return {output_, {}};
+}
+
+}  // namespace tinyserve

@@ -1,0 +1,45 @@
+// The CPU executor: runs step plans (core/execution/kv_executor.h) on host memory with the reference math
+// of core/execution/attention_reference.h. The oracle of the CUDA executor and the CPU backend's engine
+// room; meant for small geometries (its pools live in host memory, its attention is scalar).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/execution/kv_executor.h"
+#include "core/execution/paged_kv.h"
+
+namespace tinyserve {
+
+class ReferenceExecutor final : public KvExecutor {
+ public:
+  // Pools larger than max_pool_bytes (GPU and CPU pools together) are refused.
+  static Expected<std::unique_ptr<ReferenceExecutor>> create(const KvGeometry& geometry,
+                                                             int64_t max_pool_bytes = int64_t{4}
+                                                                                      << 30);
+
+  std::string_view name() const override { return "cpu-reference"; }
+  const KvGeometry& geometry() const override { return geometry_; }
+  StepResult execute(const StepPlan& plan) override;
+  Expected<BlockData> read_block(Pool pool, int32_t layer, BlockId block) const override;
+  Expected<std::vector<float>> read_output() const override;
+
+  // Views of the pools (host pointers), all layers.
+  PagedKv gpu_pool() { return view(gpu_k_, gpu_v_, geometry_.num_gpu_blocks); }
+  PagedKv cpu_pool() { return view(cpu_k_, cpu_v_, geometry_.num_cpu_blocks); }
+
+ private:
+  explicit ReferenceExecutor(const KvGeometry& geometry);
+  PagedKv view(std::vector<uint8_t>& k, std::vector<uint8_t>& v, int32_t num_blocks);
+  void write_new_tokens(const StepPlan& plan);
+  void attention(const StepPlan& plan);
+
+  KvGeometry geometry_;
+  std::vector<uint8_t> gpu_k_, gpu_v_;  // [num_layers, num_gpu_blocks, num_kv_heads, block_size,
+                                        //  head_dim] in dtype
+  std::vector<uint8_t> cpu_k_, cpu_v_;  // [num_layers, num_cpu_blocks, ...] likewise
+  std::vector<float> output_;           // [num_layers, batch, num_heads, head_dim]
+};
+
+}  // namespace tinyserve

@@ -1,0 +1,37 @@
+// What one engine step asks a backend to execute, as index lists built once on the host (a
+// backend copies them to its device in one go). Order of execution: swap-out, swap-in, block
+// copies, K/V writes of the new tokens, then attention (a block freed by swap-out or read by a
+// copy may be reused by a later item of the same step).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/base/ids.h"
+
+namespace tinyserve {
+
+struct StepPlan {
+  int64_t step = 0;
+  std::vector<BlockCopy> swap_out;  // (GPU block, CPU block)
+  std::vector<BlockCopy> swap_in;   // (CPU block, GPU block)
+  std::vector<BlockCopy> copies;    // (GPU block, GPU block): copy-on-write and fork copies
+
+  // New tokens whose K/V is written this step: prefill chunks, then decode tokens.
+  std::vector<int64_t> slot_mapping;   // [num_new_tokens] block * block_size + offset; < 0: padding
+  std::vector<TokenId> new_tokens;     // [num_new_tokens]
+  std::vector<int32_t> new_positions;  // [num_new_tokens]
+
+  // Attention: one query per sequence (decodes, and prefills that complete this step).
+  std::vector<SeqId> batch_seqs;         // [batch] (informative; executors do not need it)
+  std::vector<int32_t> context_lens;     // [batch] >= 1, tokens attended, the query's own included
+  std::vector<TokenId> query_tokens;     // [batch]
+  std::vector<int32_t> query_positions;  // [batch]
+  std::vector<int32_t> block_tables;     // [batch, max_blocks_per_seq] row-major, padded with -1
+  int32_t max_blocks_per_seq = 0;
+
+  int32_t batch() const { return static_cast<int32_t>(context_lens.size()); }
+  void clear() { *this = StepPlan{}; }
+};
+
+}  // namespace tinyserve
