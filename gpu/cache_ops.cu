@@ -176,6 +176,9 @@ cudaError_t synthesize_rows(const SyntheticRows& rows, cudaStream_t stream) {
     case DType::kBF16:
       synthesize_kernel<__nv_bfloat16><<<rows.count, threads, 0, stream>>>(rows);
       break;
+    case DType::kFp8E4M3:
+    case DType::kFp8E5M2:
+      return cudaErrorNotSupported;  // KvGeometry::validate refuses fp8 pools
   }
   TS_CUDA_TRY_LAUNCH();
   return cudaSuccess;

@@ -168,6 +168,9 @@ cudaError_t by_dtype(DType t, Fn fn) {
       return fn(__half{});
     case DType::kBF16:
       return fn(__nv_bfloat16{});
+    case DType::kFp8E4M3:
+    case DType::kFp8E5M2:
+      return cudaErrorNotSupported;  // KvGeometry::validate refuses fp8 pools
   }
   return cudaErrorInvalidValue;
 }

@@ -50,6 +50,9 @@ Status KvGeometry::validate() const {
     return Status::failure(cat("num_heads (", num_heads, ") must be num_kv_heads (", num_kv_heads,
                                ") times a group size of 1 to 8"));
   }
+  if (is_fp8(dtype)) {
+    return Status::failure(cat("the executors do not hold ", dtype_name(dtype), " pools"));
+  }
   if (num_gpu_blocks < 0 || num_cpu_blocks < 0) {
     return Status::failure("block counts must not be negative");
   }

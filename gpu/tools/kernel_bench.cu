@@ -80,6 +80,9 @@ void fill_random(void* p, DType t, int64_t n, uint64_t seed) {
     case DType::kBF16:
       fill_random_kernel<<<1024, 256>>>(static_cast<__nv_bfloat16*>(p), n, seed);
       break;
+    case DType::kFp8E4M3:
+    case DType::kFp8E5M2:
+      throw BenchError("fill_random: fp8 is not supported");
   }
   TS_CUDA_CHECK(cudaGetLastError());
 }

@@ -135,7 +135,7 @@ double relative_error(const std::vector<double>& out, const std::vector<double>&
 }  // namespace
 
 TEST_CASE("paged reference attention matches the naive formula for every dtype and GQA group") {
-  for (DType t : kAllDTypes) {
+  for (DType t : kExecutorDTypes) {
     for (int32_t group : {1, 2, 4, 8}) {
       CAPTURE(dtype_name(t));
       CAPTURE(group);
@@ -186,7 +186,7 @@ TEST_CASE("contiguous reference attention matches the paged one, padded or not")
 }
 
 TEST_CASE("reference attention stores its output rounded to the cache's dtype") {
-  for (DType t : kAllDTypes) {
+  for (DType t : kExecutorDTypes) {
     RandomPaged p(t, 4, 4, 64, 16, {20, 7}, 5);
     std::vector<uint8_t> out(static_cast<size_t>(2 * 4 * 64 * dtype_size(t)));
     const DecodeBatch db = p.decode_batch(out.data());
@@ -200,7 +200,7 @@ TEST_CASE("reference attention stores its output rounded to the cache's dtype") 
 }
 
 TEST_CASE("reshape_and_cache writes each token into its slot and skips padding") {
-  for (DType t : kAllDTypes) {
+  for (DType t : kExecutorDTypes) {
     PagedKv cache;
     cache.dtype = t;
     cache.num_blocks = 4;

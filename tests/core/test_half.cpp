@@ -1,10 +1,14 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <limits>
+#include <utility>
+#include <vector>
 
 #include "core/base/half.h"
+#include "core/base/rng.h"
 
 using namespace tinyserve;
 
@@ -116,4 +120,75 @@ TEST_CASE("dtype names parse back to the same dtype") {
   CHECK_FALSE(parse_dtype("int8", t));
   CHECK(dtype_size(DType::kF32) == 4);
   CHECK(dtype_size(DType::kBF16) == 2);
+}
+
+namespace {
+
+// The finite values of an fp8 format, by brute force over its 256 codes.
+template <int E, int M>
+std::vector<std::pair<float, uint8_t>> fp8_grid() {
+  std::vector<std::pair<float, uint8_t>> grid;
+  for (int b = 0; b < 256; ++b) {
+    const float v = fp8_bits_to_float<E, M>(static_cast<uint8_t>(b));
+    if (std::isfinite(v)) grid.emplace_back(v, static_cast<uint8_t>(b));
+  }
+  return grid;
+}
+
+// Round to nearest on the grid, ties to the even code, saturating: the conversion's definition,
+// computed independently of it.
+template <int E, int M>
+float nearest_on_grid(float x, const std::vector<std::pair<float, uint8_t>>& grid) {
+  float best = 0.0f;
+  double best_err = INFINITY;
+  uint8_t best_code = 0;
+  for (const auto& [v, code] : grid) {
+    const double err = std::fabs(static_cast<double>(v) - x);
+    if (err < best_err || (err == best_err && (code & 1) == 0 && (best_code & 1) != 0)) {
+      best = v;
+      best_err = err;
+      best_code = code;
+    }
+  }
+  return best;
+}
+
+template <int E, int M>
+void check_fp8_format(float max_finite) {
+  const auto grid = fp8_grid<E, M>();
+  // Every finite code decodes and encodes back to itself (but -0 and +0 are distinct codes).
+  for (const auto& [v, code] : grid) CHECK(float_to_fp8_bits<E, M>(v) == code);
+  float largest = 0.0f;
+  for (const auto& entry : grid) largest = std::max(largest, entry.first);
+  CHECK(largest == max_finite);
+  // Random values over the whole range, midpoints between neighbours and beyond the largest value.
+  Rng rng(7);
+  for (int i = 0; i < 20000; ++i) {
+    const float x = static_cast<float>((rng.uniform01() * 2 - 1) * max_finite * 1.2);
+    const float got = fp8_bits_to_float<E, M>(float_to_fp8_bits<E, M>(x));
+    CHECK(std::fabs(got - nearest_on_grid<E, M>(x, grid)) == 0.0f);
+  }
+  std::vector<float> values;
+  for (const auto& entry : grid) values.push_back(entry.first);
+  std::sort(values.begin(), values.end());
+  for (size_t i = 0; i + 1 < values.size(); ++i) {
+    const float mid = (values[i] + values[i + 1]) / 2;
+    const float got = fp8_bits_to_float<E, M>(float_to_fp8_bits<E, M>(mid));
+    CHECK(got == nearest_on_grid<E, M>(mid, grid));
+  }
+  CHECK(fp8_bits_to_float<E, M>(float_to_fp8_bits<E, M>(INFINITY)) == max_finite);
+  CHECK(fp8_bits_to_float<E, M>(float_to_fp8_bits<E, M>(-1e30f)) == -max_finite);
+  CHECK(std::isnan(fp8_bits_to_float<E, M>(float_to_fp8_bits<E, M>(std::nanf("")))));
+}
+
+}  // namespace
+
+TEST_CASE("fp8 e4m3 and e5m2 round to the nearest value, ties to even, saturating") {
+  check_fp8_format<4, 3>(448.0f);
+  check_fp8_format<5, 2>(57344.0f);
+  CHECK(float_to_e4m3_bits(1.0f) == 0x38);
+  CHECK(float_to_e5m2_bits(1.0f) == 0x3c);
+  CHECK(e4m3_bits_to_float(0x01) == 0x1p-9f);   // the smallest subnormal
+  CHECK(e5m2_bits_to_float(0x01) == 0x1p-16f);
+  CHECK(dtype_size(DType::kFp8E4M3) == 1);
 }

@@ -25,7 +25,7 @@ std::vector<uint8_t> random_bytes(size_t n, uint64_t seed) {
 TEST_SUITE("gpu") {
   TEST_CASE("reshape_and_cache on the GPU writes the same bytes as the CPU reference") {
     if (skip_without_gpu()) return;
-    for (DType t : kAllDTypes) {
+    for (DType t : kExecutorDTypes) {
       for (int32_t bs : {8, 16, 32}) {
         for (int32_t d : {64, 256}) {
           CAPTURE(dtype_name(t));
@@ -126,7 +126,7 @@ TEST_SUITE("gpu") {
     const std::vector<int32_t> tokens = {0, 7, 127999, 42, 42};
     const std::vector<int32_t> positions = {0, 1, 2, 3, 9000};
     DeviceArray dtokens(tokens), dpositions(positions);
-    for (DType t : kAllDTypes) {
+    for (DType t : kExecutorDTypes) {
       for (SyntheticKind kind :
            {SyntheticKind::kKey, SyntheticKind::kValue, SyntheticKind::kQuery}) {
         gpu::SyntheticRows rows;

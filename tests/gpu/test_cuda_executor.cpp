@@ -53,7 +53,7 @@ TEST_SUITE("gpu") {
       int32_t heads, kv_heads, head_dim, block_size;
     };
     for (KernelVersion version : kAllKernelVersions) {
-      for (DType t : kAllDTypes) {
+      for (DType t : kExecutorDTypes) {
         for (Shape s : {Shape{4, 2, 64, 8}, Shape{8, 1, 128, 16}, Shape{3, 3, 256, 32}}) {
           CAPTURE(kernel_version_name(version));
           CAPTURE(dtype_name(t));

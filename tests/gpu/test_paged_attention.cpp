@@ -169,7 +169,7 @@ TEST_SUITE("gpu") {
   TEST_CASE("paged attention matches the CPU reference for every head dim and dtype") {
     if (skip_without_gpu()) return;
     for (KernelVersion v : kAllKernelVersions) {
-      for (DType t : kAllDTypes) {
+      for (DType t : kExecutorDTypes) {
         for (int32_t d : {64, 128, 256}) {
           Case c;
           c.version = v;
@@ -243,7 +243,7 @@ TEST_SUITE("gpu") {
     std::vector<int32_t> lens(12);
     for (int32_t& len : lens) len = static_cast<int32_t>(rng.uniform_int(1, 3000));
     for (int32_t part : {1, 7, 16, 100, 512, 4096}) {
-      for (DType t : kAllDTypes) {
+      for (DType t : kExecutorDTypes) {
         for (KernelVersion v : {KernelVersion::kV4, KernelVersion::kV5}) {
           Case c;
           c.version = v;
@@ -261,7 +261,7 @@ TEST_SUITE("gpu") {
 
   TEST_CASE("contiguous and padded attention match the paged reference") {
     if (skip_without_gpu()) return;
-    for (DType t : kAllDTypes) {
+    for (DType t : kExecutorDTypes) {
       for (int32_t part : {0, 64}) {
         for (KernelVersion version : {KernelVersion::kV4, KernelVersion::kV5}) {
           Case c;
