@@ -86,19 +86,26 @@ __global__ void __launch_bounds__(kThreads, G <= 4 ? 4 : 2) attention_kernel(con
   const int32_t* table = a.block_tables + static_cast<int64_t>(b) * a.max_blocks_per_seq;
   const int block_mask = (1 << a.block_shift) - 1;
 
+  using Tq = QueryT<T>;
+  const float q_scale = a.scale_log2 * (kIsFp8<T> ? a.k_scale_of(kv_head) : 1.0f);
   float q[G][E];
 #pragma unroll
   for (int g = 0; g < G; ++g) {
     if (g < nheads) {
-      const T* qh =
-          static_cast<const T*>(a.q) + (static_cast<int64_t>(b) * a.num_heads + head0 + g) * D;
+      const Tq* qh =
+          static_cast<const Tq*>(a.q) + (static_cast<int64_t>(b) * a.num_heads + head0 + g) * D;
 #pragma unroll
       for (int j = 0; j < VPL; ++j) {
-        vec_to_float<T>(*reinterpret_cast<const uint4*>(qh + (j * L + sub) * kVec),
-                        &q[g][j * kVec]);
+        // kVec query elements (one or two 16-byte vectors) go with each K vector.
+#pragma unroll
+        for (int h = 0; h < kVec / kVecElems<Tq>; ++h) {
+          vec_to_float<Tq>(*reinterpret_cast<const uint4*>(qh + (j * L + sub) * kVec +
+                                                            h * kVecElems<Tq>),
+                           &q[g][j * kVec + h * kVecElems<Tq>]);
+        }
       }
 #pragma unroll
-      for (int e = 0; e < E; ++e) q[g][e] *= a.scale_log2;
+      for (int e = 0; e < E; ++e) q[g][e] *= q_scale;
     } else {
 #pragma unroll
       for (int e = 0; e < E; ++e) q[g][e] = 0.0f;

@@ -390,7 +390,7 @@ Scenario parse_scenario(const std::string& text, const std::string& path,
   // [engine]
   Reader eng = top.table("engine");
   sc.backend = eng.choice("backend", "accounting", {"auto", "cuda", "cpu", "accounting"});
-  sc.kernel = eng.choice("kernel", "v5", {"v1", "v2", "v3", "v4", "v5"});
+  sc.kernel = eng.choice("kernel", "v5", {"v1", "v2", "v3", "v4", "v5", "v6"});
   const std::string dtype = eng.choice("dtype", "fp16", {"fp16", "bf16", "fp32"});
   sc.dtype = dtype == "bf16" ? DType::kBF16 : dtype == "fp32" ? DType::kF32 : DType::kF16;
   const std::string clock = eng.choice("clock", "model", {"model", "measured"});
