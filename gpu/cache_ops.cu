@@ -68,6 +68,13 @@ struct ReshapeFp8Args {
   int32_t block_shift;
 };
 
+// One fp16 value (bits h) / scale, as float: NaN stays NaN with its sign (the device's
+// arithmetic would make it the canonical, positive NaN; the host keeps the sign).
+__device__ __forceinline__ float scaled(uint32_t h, float scale) {
+  if ((h & 0x7fffu) > 0x7c00u) return __uint_as_float((h & 0x8000u) ? 0xffc00000u : 0x7fc00000u);
+  return __fdiv_rn(__half2float(__ushort_as_half(static_cast<unsigned short>(h))), scale);
+}
+
 // 16 fp16 values (two vectors) / scale as 16 fp8 elements.
 template <typename T>
 __device__ __forceinline__ uint4 quantize16(uint4 lo, uint4 hi, float scale) {
@@ -78,10 +85,8 @@ __device__ __forceinline__ uint4 quantize16(uint4 lo, uint4 hi, float scale) {
     uint32_t bytes[2];
 #pragma unroll
     for (int j = 0; j < 2; ++j) {
-      __half2 h;
-      memcpy(&h, &in[2 * i + j], 4);
-      const float2 f = __half22float2(h);
-      bytes[j] = float2_to_fp8x2_bits<T>(__fdiv_rn(f.x, scale), __fdiv_rn(f.y, scale));
+      const uint32_t w = in[2 * i + j];
+      bytes[j] = float2_to_fp8x2_bits<T>(scaled(w & 0xffffu, scale), scaled(w >> 16, scale));
     }
     out[i] = bytes[0] | (bytes[1] << 16);
   }

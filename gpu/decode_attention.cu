@@ -324,10 +324,12 @@ AttentionPlan plan_attention(KernelVersion version, DType dtype, const DecodeBat
                               : v6::default_v6_warps(v6_ctas_per_sm(dtype, head_dim),
                                                      multiprocessors());
     plan.work = v6::build_work_list(options.host_context_lens, std::max(1, batch.batch), max_len,
-                                    std::max(1, num_kv_heads), tile, warps);
+                                    std::max(1, num_kv_heads), tile, warps,
+                                    options.v6_item_cost);
     const size_t group = static_cast<size_t>(batch.num_heads / std::max(1, num_kv_heads));
     plan.workspace_bytes = align256(plan.work.image_bytes()) +
-                           sizeof(float) * plan.work.num_parts * group * (head_dim + 2);
+                           align256(sizeof(float) * 2 * plan.work.num_parts * group) +
+                           sizeof(float) * plan.work.num_parts * group * head_dim;
     return plan;
   }
   if (version != KernelVersion::kV4 && version != KernelVersion::kV5) return plan;
@@ -393,7 +395,8 @@ v6::Args v6_args(const AttentionPlan& plan, const DecodeBatch& batch, int32_t nu
   a.counters = words + w.counters_offset;
   const size_t group = static_cast<size_t>(batch.num_heads / num_kv_heads);
   a.part_ml = reinterpret_cast<float*>(static_cast<char*>(workspace) + align256(w.image_bytes()));
-  a.part_out = a.part_ml + 2 * group * w.num_parts;
+  a.part_out = reinterpret_cast<float*>(reinterpret_cast<char*>(a.part_ml) +
+                                        align256(sizeof(float) * 2 * group * w.num_parts));
   a.table_head_stride = batch.table_head_stride;
   a.table_seq_stride = static_cast<int64_t>(batch.max_blocks_per_seq) *
                        (batch.table_head_stride > 0 ? num_kv_heads : 1);

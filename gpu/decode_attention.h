@@ -21,6 +21,7 @@ struct AttentionOptions {
   // max_context_len: right, but unbalanced). When given it must equal the device's lengths.
   const int32_t* host_context_lens = nullptr;
   int32_t v6_warps = 0;  // v6: warps to spread the work over; 0 = one wave of resident warps
+  int32_t v6_item_cost = v6::kDefaultItemCost;  // v6: a (sequence, KV head)'s fixed cost, in tiles
 };
 
 // What a launch will do: how the context is split and the device workspace it needs.

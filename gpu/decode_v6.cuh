@@ -141,10 +141,24 @@ __global__ void __launch_bounds__(kThreads, 2) decode_v6_kernel(const Args a) {
     }
     return static_cast<const T*>(pool) + at;
   };
+  // Where the next item's query row (this thread's words) and length are read from: fetched
+  // into L1 when the loads reach the item, so that starting it later does not wait on memory.
+  const auto prefetch_start = [&](const WorkItem& it) {
+    asm volatile("prefetch.global.L1 [%0];" ::"l"(a.context_lens + it.seq));
+    if (g < a.group) {
+      const Tq* row = static_cast<const Tq*>(a.q) +
+                      (static_cast<int64_t>(it.seq) * a.num_heads + it.kv_head * a.group + g) * D;
+#pragma unroll
+      for (int r = 0; r < F::kKRuns; ++r) {
+        asm volatile("prefetch.global.L1 [%0];" ::"l"(row + r * 4 * F::kE + t * F::kE));
+      }
+    }
+  };
   const auto advance_load = [&]() {
     if (++load_tile == load_item_desc.tiles) {
       load_item_desc = load_item(a.items, ++load_index);
       load_tile = 0;
+      prefetch_start(load_item_desc);
     }
   };
 
@@ -257,40 +271,52 @@ __global__ void __launch_bounds__(kThreads, 2) decode_v6_kernel(const Args a) {
     if (lane == 0) ticket = atomicAdd(a.counters + comp_index, 1);
     ticket = __shfl_sync(0xffffffffu, ticket, 0);
     if (ticket != comp.parts - 1) return;
-    // The last part: merge all of them. Lane e handles 4 dims of (head e / (D / 4)), ...
+    // The last part: merge all of them, in one pass over the parts with a running maximum.
+    // Lane handles dims d .. d + 3 of the rows r0, r0 + kStep, ... (every row for D = 128).
     __threadfence();
-    const int first = comp.part_base;
     constexpr int kQuads = D / 4;
+    constexpr int kStep = 32 / kQuads;
+    constexpr int kRowsPerLane = 8 / kStep;
+    const int d = 4 * (lane % kQuads);
+    const int r0 = lane / kQuads;
+    float mx[kRowsPerLane], sum[kRowsPerLane];
+    float4 acc[kRowsPerLane];
 #pragma unroll
-    for (int i = 0; i < 8 * kQuads / 32; ++i) {
-      const int e = lane + 32 * i;
-      const int gg = e / kQuads;
-      if (gg >= a.group) break;
-      const int d = 4 * (e % kQuads);
-      float mx = -INFINITY;
-      for (int p = 0; p < comp.parts; ++p) {
-        mx = fmaxf(mx, __ldcg(reinterpret_cast<const float2*>(a.part_ml) +
-                              static_cast<int64_t>(first + p) * a.group + gg)
-                           .x);
+    for (int k = 0; k < kRowsPerLane; ++k) {
+      mx[k] = -INFINITY;
+      sum[k] = 0.0f;
+      acc[k] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    }
+#pragma unroll 2
+    for (int p = 0; p < comp.parts; ++p) {
+      const int64_t part_row = static_cast<int64_t>(comp.part_base + p) * a.group;
+#pragma unroll
+      for (int k = 0; k < kRowsPerLane; ++k) {
+        const int gg = r0 + k * kStep;
+        if (gg >= a.group) continue;
+        const float2 ml = __ldcg(reinterpret_cast<const float2*>(a.part_ml) + part_row + gg);
+        const float4 x = __ldcg(reinterpret_cast<const float4*>(a.part_out + (part_row + gg) * D + d));
+        if (ml.x == -INFINITY) continue;  // a part with no attended token
+        const float m_new = fmaxf(mx[k], ml.x);
+        const float old = exp2f(mx[k] - m_new);
+        const float w = exp2f(ml.x - m_new);
+        mx[k] = m_new;
+        sum[k] = sum[k] * old + w * ml.y;
+        acc[k].x = acc[k].x * old + w * x.x;
+        acc[k].y = acc[k].y * old + w * x.y;
+        acc[k].z = acc[k].z * old + w * x.z;
+        acc[k].w = acc[k].w * old + w * x.w;
       }
-      float sum = 0.0f;
-      float4 acc = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-      for (int p = 0; p < comp.parts; ++p) {
-        const int64_t at = static_cast<int64_t>(first + p) * a.group + gg;
-        const float2 ml = __ldcg(reinterpret_cast<const float2*>(a.part_ml) + at);
-        const float4 x = __ldcg(reinterpret_cast<const float4*>(a.part_out + at * D + d));
-        const float w = ml.x == -INFINITY ? 0.0f : exp2f(ml.x - mx);
-        sum += w * ml.y;
-        acc.x += w * x.x;
-        acc.y += w * x.y;
-        acc.z += w * x.z;
-        acc.w += w * x.w;
-      }
-      const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+    }
+#pragma unroll
+    for (int k = 0; k < kRowsPerLane; ++k) {
+      const int gg = r0 + k * kStep;
+      if (gg >= a.group) continue;
+      const float inv = sum[k] > 0.0f ? 1.0f / sum[k] : 0.0f;
       Tq* out = static_cast<Tq*>(a.out) +
                 (static_cast<int64_t>(comp.seq) * a.num_heads + head0 + gg) * D + d;
-      *reinterpret_cast<uint2*>(out) =
-          make_uint2(fast::pack2<Tq>(acc.x * inv, acc.y * inv), fast::pack2<Tq>(acc.z * inv, acc.w * inv));
+      *reinterpret_cast<uint2*>(out) = make_uint2(fast::pack2<Tq>(acc[k].x * inv, acc[k].y * inv),
+                                                  fast::pack2<Tq>(acc[k].z * inv, acc[k].w * inv));
     }
     if (lane == 0) a.counters[comp_index] = 0;  // ready for the next launch
   };

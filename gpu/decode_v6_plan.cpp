@@ -6,7 +6,9 @@
 namespace tinyserve::gpu::v6 {
 
 WorkList build_work_list(const int32_t* lens, int32_t batch, int32_t max_len,
-                         int32_t num_kv_heads, int32_t tile_tokens, int32_t warps) {
+                         int32_t num_kv_heads, int32_t tile_tokens, int32_t warps,
+                         int32_t item_cost) {
+  item_cost = std::max(item_cost, 0);
   assert(batch >= 1 && num_kv_heads >= 1 && tile_tokens >= 1 && max_len >= 1);
   WorkList w;
   w.tile_tokens = tile_tokens;
@@ -29,9 +31,23 @@ WorkList build_work_list(const int32_t* lens, int32_t batch, int32_t max_len,
   w.total_tiles = static_cast<int32_t>(total);
   w.num_warps = static_cast<int32_t>(std::clamp<int64_t>(warps, 1, total));
 
+  // Cut the cost space (item i at [flat_begin + i * item_cost, + tiles + item_cost)) into equal
+  // shares; a cut that falls in an item's tiles-free tail moves to the item's end.
+  const int64_t cost = total + static_cast<int64_t>(item_cost) * w.num_items;
   std::vector<int32_t> begin(static_cast<size_t>(w.num_warps) + 1);
+  size_t at = 0;
   for (int32_t i = 0; i <= w.num_warps; ++i) {
-    begin[i] = static_cast<int32_t>(total * i / w.num_warps);
+    const int64_t c = cost * i / w.num_warps;
+    while (at < items.size() &&
+           items[at].flat_begin + static_cast<int64_t>(at + 1) * item_cost + items[at].tiles <= c) {
+      ++at;
+    }
+    if (at == items.size()) {
+      begin[i] = static_cast<int32_t>(total);
+    } else {
+      const int64_t into = c - (items[at].flat_begin + static_cast<int64_t>(at) * item_cost);
+      begin[i] = items[at].flat_begin + static_cast<int32_t>(std::min<int64_t>(into, items[at].tiles));
+    }
   }
   // The warp whose range holds flat tile f.
   const auto warp_of = [&](int32_t f) {
@@ -42,8 +58,10 @@ WorkList build_work_list(const int32_t* lens, int32_t batch, int32_t max_len,
   int32_t parts = 0;
   size_t item = 0;
   for (int32_t i = 0; i < w.num_warps; ++i) {
-    while (items[item].flat_begin + items[item].tiles <= begin[i]) ++item;
-    first_item[i] = static_cast<int32_t>(item);
+    while (item + 1 < items.size() && items[item].flat_begin + items[item].tiles <= begin[i]) {
+      ++item;
+    }
+    first_item[i] = static_cast<int32_t>(item);  // meaningless for an empty range
   }
   for (WorkItem& it : items) {
     it.first_warp = warp_of(it.flat_begin);

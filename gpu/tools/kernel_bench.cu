@@ -513,6 +513,14 @@ class Bench {
         row(c.name, cat("v6 paged, ", fmt("%.2f", waves), " waves"), ms, p.bytes,
             o_.repetitions, cat(plan.work.num_warps, " warps; sweep"));
       }
+      for (int32_t cost : {0, 3, 8}) {
+        AttentionOptions options = auto_options;
+        options.v6_item_cost = cost;
+        const AttentionPlan plan =
+            plan_attention(KernelVersion::kV6, c.dtype, p.batch, c.kv_heads, c.head_dim, options);
+        const double ms = time_paged(plan, p, o_.repetitions, o_.warmup).first;
+        row(c.name, cat("v6 paged, item cost ", cost), ms, p.bytes, o_.repetitions, "sweep");
+      }
     }
     for (const auto& [name, values] : outputs) {
       const std::vector<float>& ref = fast_out.empty() ? outputs.front().second : fast_out;
