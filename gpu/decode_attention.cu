@@ -206,11 +206,13 @@ int multiprocessors() {
 // down to 128 while the grid would give fewer than 16 CTAs per SM.
 // v5's tensor-core kernel (2 resident CTAs per SM, fixed by its launch bounds) pays more per CTA,
 // so it weighs the waves of CTAs against their length: the power of two in [256, 8192] with the
-// least ceil(ctas / slots) * (partition + 256), where 256 tokens stand for a CTA's fixed cost
+// least ceil(ctas / slots) * (partition * bytes per element + 512), where 512 bytes per head
+// dim (256 fp16 tokens) stand for a CTA's fixed cost; fp8 tokens weigh half as much
 // (fitted to the H200 sweeps in docs/kernel_notes.md). CTAs are counted from the host's context
 // lengths when given, else from max_len for every sequence.
-int32_t auto_partition(bool tensor_cores, int64_t num_kv_heads, const DecodeBatch& batch,
-                       int32_t max_len, const int32_t* host_context_lens) {
+int32_t auto_partition(bool tensor_cores, int32_t elem_bytes, int64_t num_kv_heads,
+                       const DecodeBatch& batch, int32_t max_len,
+                       const int32_t* host_context_lens) {
   const auto ctas = [&](int32_t part) {
     if (host_context_lens == nullptr) {
       return num_kv_heads * batch.batch * ((max_len + part - 1) / part);
@@ -224,7 +226,8 @@ int32_t auto_partition(bool tensor_cores, int64_t num_kv_heads, const DecodeBatc
     int32_t best = 8192;
     int64_t best_cost = -1;
     for (int32_t part = 8192; part >= 256; part /= 2) {
-      const int64_t cost = (ctas(part) + slots - 1) / slots * (part + 256);
+      // A CTA's time: its bytes (an fp8 token is half an fp16 one) plus the fixed cost.
+      const int64_t cost = (ctas(part) + slots - 1) / slots * (part * elem_bytes + 512);
       if (best_cost < 0 || cost < best_cost) {
         best = part;
         best_cost = cost;
@@ -337,7 +340,8 @@ AttentionPlan plan_attention(KernelVersion version, DType dtype, const DecodeBat
   if (part <= 0) {
     const bool tc =
         uses_tensor_cores(version, dtype, head_dim, batch.num_heads / std::max(1, num_kv_heads));
-    part = auto_partition(tc, num_kv_heads, batch, max_len, options.host_context_lens);
+    part = auto_partition(tc, dtype_size(dtype), num_kv_heads, batch, max_len,
+                          options.host_context_lens);
   }
   if (part >= max_len) return plan;
   plan.partition_tokens = part;
@@ -456,11 +460,11 @@ cudaError_t launch_paged(const AttentionPlan& plan, const PagedKv& cache, const 
   // An occupancy query launches nothing, so it needs no workspace.
   const bool has_workspace = occupancy != nullptr || workspace != nullptr;
   if (!plan_fits(plan, batch, has_workspace) || cache.num_layers != 1 ||
-      batch.num_heads % cache.num_kv_heads != 0 || cache.head_dim > kMaxHeadDim ||
-      batch.table_head_stride != 0) {  // per-head block tables: v6 only
+      batch.num_heads % cache.num_kv_heads != 0 || cache.head_dim > kMaxHeadDim) {
     return cudaErrorInvalidValue;
   }
   if (plan.version == KernelVersion::kV1 || plan.version == KernelVersion::kV2) {
+    if (batch.table_head_stride != 0) return cudaErrorInvalidValue;  // one row per sequence
     if (is_fp8(cache.dtype)) return cudaErrorNotSupported;  // the seed's kernels read fp16/bf16/f32
     BasicArgs a{cache.k,
                 cache.v,
@@ -493,6 +497,9 @@ cudaError_t launch_paged(const AttentionPlan& plan, const PagedKv& cache, const 
   l.args.outer_stride = cache.block_elements();
   l.args.head_stride = static_cast<int64_t>(cache.block_size) * cache.head_dim;
   l.args.num_blocks = cache.num_blocks;
+  l.args.table_head_stride = batch.table_head_stride;
+  l.args.table_seq_stride = static_cast<int64_t>(batch.max_blocks_per_seq) *
+                            (batch.table_head_stride > 0 ? cache.num_kv_heads : 1);
   l.args.block_shift = 0;
   while ((1 << l.args.block_shift) < cache.block_size) ++l.args.block_shift;
   if ((1 << l.args.block_shift) != cache.block_size) return cudaErrorInvalidValue;

@@ -83,7 +83,8 @@ __global__ void __launch_bounds__(kThreads, G <= 4 ? 4 : 2) attention_kernel(con
 
   const T* k_head = static_cast<const T*>(a.k) + kv_head * a.head_stride;
   const T* v_head = static_cast<const T*>(a.v) + kv_head * a.head_stride;
-  const int32_t* table = a.block_tables + static_cast<int64_t>(b) * a.max_blocks_per_seq;
+  const int32_t* table = a.block_tables + b * a.table_seq_stride +
+                         static_cast<int64_t>(kv_head) * a.table_head_stride;
   const int block_mask = (1 << a.block_shift) - 1;
 
   using Tq = QueryT<T>;
@@ -285,7 +286,7 @@ cudaError_t launch_kernel(const Launch& l, cudaStream_t stream) {
 
 template <typename T, int D, bool kPaged>
 cudaError_t launch_tc(const Launch& l, cudaStream_t stream) {
-  constexpr int kSmem = TcShape<D>::kSmemBytes;
+  constexpr int kSmem = TcShape<T, D>::kSmemBytes;
   const auto kernel = attention_tc_kernel<T, D, kPaged>;
   // Two resident CTAs need 2 x 17 KiB of shared memory; the rest of the 256 KiB stays L1, which
   // holds the block tables and stages the loads in flight.

@@ -20,9 +20,12 @@ namespace tinyserve::gpu::fast {
 // entries of the tile after that are fetched a tile ahead (so no load waits on a table read).
 // The first tile goes out before the context length is read (addresses clamped to the partition
 // and the block table).
-template <int D>
+template <typename T, int D>
 struct TcShape {
-  static constexpr int kTile = 16;  // tokens per warp per tile
+  // fp8 tiles are two 16-token subtiles, so that a tile moves as many bytes as an fp16 one.
+  static constexpr int kSub = kIsFp8<T> ? 2 : 1;
+  static constexpr int kTile = 16 * kSub;  // tokens per warp per tile
+  static constexpr int kRows = 6 * kSub;   // rows a thread loads per tile: 2 K + 4 V per subtile
   static constexpr int kStride = kWarps * kTile;
   // Shared memory of the epilogue: [kWarps][8][D + kPad] outputs, then maxima and sums.
   static constexpr int kSmemBytes = static_cast<int>(sizeof(float)) * kWarps * 8 * (D + kPad + 2);
@@ -31,7 +34,9 @@ struct TcShape {
 template <typename T, int D, bool kPaged>
 __global__ void __launch_bounds__(kThreads, 2) attention_tc_kernel(const Args a) {
   static_assert(D == 64 || D == 128);
-  using S = TcShape<D>;
+  using S = TcShape<T, D>;
+  constexpr int kSub = S::kSub;
+  constexpr int kRows = S::kRows;
   using F = Frag<T, D>;
   using Tm = MmaT<T>;
   constexpr int KR = F::kKRuns;
@@ -53,13 +58,16 @@ __global__ void __launch_bounds__(kThreads, 2) attention_tc_kernel(const Args a)
   const int t = lane & 3;
   const T* k_head = static_cast<const T*>(a.k) + kv_head * a.head_stride;
   const T* v_head = static_cast<const T*>(a.v) + kv_head * a.head_stride;
-  const int32_t* table = a.block_tables + static_cast<int64_t>(b) * a.max_blocks_per_seq;
+  const int32_t* table = a.block_tables + b * a.table_seq_stride +
+                         static_cast<int64_t>(kv_head) * a.table_head_stride;
   const int block_mask = (1 << a.block_shift) - 1;
 
-  // The six tokens of a tile this thread loads: K of base + g, base + 8 + g; V of base + 2t,
-  // 2t + 1, 2t + 8, 2t + 9.
+  // The tokens of a tile this thread loads: per subtile s (16 tokens at base + 16s), K of g and
+  // 8 + g (rows 2s, 2s + 1); V of 2t, 2t + 1, 2t + 8, 2t + 9 (rows 2 kSub + 4s ..).
   const auto token = [&](int base, int r) {
-    return r < 2 ? base + 8 * r + g : base + 2 * t + (r & 1) + 8 * ((r - 2) >> 1);
+    if (r < 2 * kSub) return base + 16 * (r >> 1) + 8 * (r & 1) + g;
+    const int i = r - 2 * kSub;
+    return base + 16 * (i >> 2) + 2 * t + (i & 1) + 8 * ((i & 3) >> 1);
   };
   // Where a token's row starts: the block (paged; table entries past the sequence's blocks may
   // hold anything, so they are clamped into the pool) or the sequence (contiguous), and the
@@ -81,20 +89,30 @@ __global__ void __launch_bounds__(kThreads, 2) attention_tc_kernel(const Args a)
     if constexpr (kPaged) start = min(max(start, int64_t{0}), int64_t{a.num_blocks - 1});
     return start * a.outer_stride + static_cast<int64_t>(r.offset) * D;
   };
-  uint4 kr[2][KR];
-  uint32_t vr[4][VW];
-  Row rows[6];  // of the next tile to load
+  uint4 kr[kSub][2][KR];
+  uint32_t vr[kSub][4][VW];
+  Row rows[kRows];  // of the next tile to load
   const auto locate_tile = [&](int base, int last) {
 #pragma unroll
-    for (int r = 0; r < 6; ++r) rows[r] = locate(token(base, r), last);
+    for (int r = 0; r < kRows; ++r) rows[r] = locate(token(base, r), last);
   };
   const auto load_k = [&]() {
 #pragma unroll
-    for (int n = 0; n < 2; ++n) load_k_runs<T, D>(k_head + row_offset(rows[n]), t, kr[n]);
+    for (int s = 0; s < kSub; ++s) {
+#pragma unroll
+      for (int n = 0; n < 2; ++n) {
+        load_k_runs<T, D>(k_head + row_offset(rows[2 * s + n]), t, kr[s][n]);
+      }
+    }
   };
   const auto load_v = [&]() {
 #pragma unroll
-    for (int i = 0; i < 4; ++i) load_v_slice<T, D>(v_head + row_offset(rows[2 + i]), g, vr[i]);
+    for (int s = 0; s < kSub; ++s) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        load_v_slice<T, D>(v_head + row_offset(rows[2 * kSub + 4 * s + i]), g, vr[s][i]);
+      }
+    }
   };
 
   const int begin = split * a.partition;
@@ -131,27 +149,33 @@ __global__ void __launch_bounds__(kThreads, 2) attention_tc_kernel(const Args a)
 
   for (int base = first; base < end; base += kStride) {
     const int next = base + kStride;
-    float sc[2][2];
+    float sc[kSub][2][2];
 #pragma unroll
-    for (int n = 0; n < 2; ++n) {
-      sc[n][0] = sc[n][1] = 0.0f;
+    for (int s = 0; s < kSub; ++s) {
 #pragma unroll
-      for (int kk = 0; kk < D / 16; ++kk) {
-        uint32_t b0, b1;
-        k_fragment<T, D>(kr[n], kk, b0, b1);
-        mma_16816<Tm>(sc[n], qw[2 * kk], qw[2 * kk + 1], b0, b1);
+      for (int n = 0; n < 2; ++n) {
+        sc[s][n][0] = sc[s][n][1] = 0.0f;
+#pragma unroll
+        for (int kk = 0; kk < D / 16; ++kk) {
+          uint32_t b0, b1;
+          k_fragment<T, D>(kr[s][n], kk, b0, b1);
+          mma_16816<Tm>(sc[s][n], qw[2 * kk], qw[2 * kk + 1], b0, b1);
+        }
       }
     }
     if (next < end) load_k();  // rows[] holds the next tile (clamped to the first guess)
-    // sc[n][e]: head g, token base + 8n + 2t + e.
+    // sc[s][n][e]: head g, token base + 16s + 8n + 2t + e.
     float tile_max = -INFINITY;
 #pragma unroll
-    for (int n = 0; n < 2; ++n) {
+    for (int s = 0; s < kSub; ++s) {
 #pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        const bool valid = base + 8 * n + 2 * t + e < valid_end;
-        sc[n][e] = valid ? sc[n][e] * score_scale : -INFINITY;
-        tile_max = fmaxf(tile_max, sc[n][e]);
+      for (int n = 0; n < 2; ++n) {
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          const bool valid = base + 16 * s + 8 * n + 2 * t + e < valid_end;
+          sc[s][n][e] = valid ? sc[s][n][e] * score_scale : -INFINITY;
+          tile_max = fmaxf(tile_max, sc[s][n][e]);
+        }
       }
     }
     tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 1));
@@ -168,31 +192,34 @@ __global__ void __launch_bounds__(kThreads, 2) attention_tc_kernel(const Args a)
         }
         m = m_new;
       }
-      float p[2][2];
 #pragma unroll
-      for (int n = 0; n < 2; ++n) {
+      for (int s = 0; s < kSub; ++s) {
+        float p[2][2];
 #pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          p[n][e] = exp2f(sc[n][e] - m);
-          l += p[n][e];
+        for (int n = 0; n < 2; ++n) {
+#pragma unroll
+          for (int e = 0; e < 2; ++e) {
+            p[n][e] = exp2f(sc[s][n][e] - m);
+            l += p[n][e];
+          }
         }
-      }
-      const uint32_t pa0 = pack2<Tm>(p[0][0], p[0][1]);
-      const uint32_t pa2 = pack2<Tm>(p[1][0], p[1][1]);
-      // Rows past the attended range hold whatever the pool holds there (possibly NaN, which a
-      // zero weight would not cancel): they enter as zeros.
-      uint32_t x[4][VW];
+        const uint32_t pa0 = pack2<Tm>(p[0][0], p[0][1]);
+        const uint32_t pa2 = pack2<Tm>(p[1][0], p[1][1]);
+        // Rows past the attended range hold whatever the pool holds there (possibly NaN, which
+        // a zero weight would not cancel): they enter as zeros.
+        uint32_t x[4][VW];
 #pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        const bool row_valid = token(base, 2 + i) < valid_end;
+        for (int i = 0; i < 4; ++i) {
+          const bool row_valid = token(base, 2 * kSub + 4 * s + i) < valid_end;
 #pragma unroll
-        for (int w = 0; w < VW; ++w) x[i][w] = row_valid ? vr[i][w] : 0u;
-      }
+          for (int w = 0; w < VW; ++w) x[i][w] = row_valid ? vr[s][i][w] : 0u;
+        }
 #pragma unroll
-      for (int j = 0; j < NT; ++j) {
-        uint32_t b0, b1;
-        v_fragment<T, D>(x[0], x[1], x[2], x[3], j, b0, b1);
-        mma_16816<Tm>(o[j], pa0, pa2, b0, b1);
+        for (int j = 0; j < NT; ++j) {
+          uint32_t b0, b1;
+          v_fragment<T, D>(x[0], x[1], x[2], x[3], j, b0, b1);
+          mma_16816<Tm>(o[j], pa0, pa2, b0, b1);
+        }
       }
     }
     if (next < end) {

@@ -91,7 +91,7 @@ struct ContiguousKv {
 //                + h * table_head_stride
 // so one row per sequence (table_head_stride 0, the usual case) or one per (sequence, KV head)
 // ([batch, num_kv_heads, max_blocks_per_seq] with table_head_stride = max_blocks_per_seq: each
-// KV head may read its own selection of blocks). Only the CPU reference and v6 read per-head rows.
+// KV head may read its own selection of blocks). v1 and v2 read only one row per sequence.
 struct DecodeBatch {
   const void* q = nullptr;                // [batch, num_heads, head_dim], query_dtype(cache dtype)
   void* out = nullptr;                    // [batch, num_heads, head_dim], query_dtype(cache dtype)

@@ -614,6 +614,23 @@ class Bench {
       const std::string note =
           contiguous_ms > 0 ? cat("paged / contiguous ", fmt("%.4f", ms / contiguous_ms)) : "";
       row(cat("B bs", bs), fast_name() + " paged", ms, p.bytes, o_.repetitions, note);
+      if (o_.fp8) {  // the same blocks in fp8: a (block, KV head) tile is half as many bytes
+        PagedKv cache = p.cache;
+        cache.dtype = DType::kFp8E4M3;
+        cache.scales.k = cache.scales.v = kDefaultFp8Scale;
+        const int64_t elems = p.cache.layer_elements();
+        DeviceMemory k(static_cast<size_t>(elems)), v(static_cast<size_t>(elems));
+        quantize_pool(p.cache.k, cache.dtype, k.get(), elems, kDefaultFp8Scale);
+        quantize_pool(p.cache.v, cache.dtype, v.get(), elems, kDefaultFp8Scale);
+        cache.k = k.get();
+        cache.v = v.get();
+        const AttentionPlan plan8 =
+            plan_attention(fast(), cache.dtype, p.batch, c.kv_heads, c.head_dim, options);
+        const double ms8 = time_paged(plan8, p, o_.repetitions, o_.warmup, &cache).first;
+        const int64_t q_bytes = 2 * static_cast<int64_t>(c.batch) * c.heads * c.head_dim * 2;
+        row(cat("B bs", bs), fast_name() + " paged fp8_e4m3", ms8, (p.bytes - q_bytes) / 2 + q_bytes,
+            o_.repetitions, cat("x", fmt("%.2f", ms / ms8), " vs fp16"));
+      }
     }
   }
 

@@ -347,28 +347,32 @@ TEST_SUITE("gpu") {
     }
   }
 
-  TEST_CASE("v6 reads a block-table row per KV head when given one") {
+  TEST_CASE("v3 to v6 read a block-table row per KV head when given one") {
     if (skip_without_gpu()) return;
-    for (DType t : {DType::kF16, DType::kFp8E5M2}) {
-      for (int32_t bs : {8, 16, 32}) {
-        Case c;
-        c.version = KernelVersion::kV6;
-        c.dtype = t;
-        c.block_size = bs;
-        c.per_head_tables = true;
-        c.heads = 8;
-        c.kv_heads = 4;
-        c.lens = {5, 100, 1000, 2049};
-        c.v6_warps = 7;
-        check_case(c);
+    for (KernelVersion v : {KernelVersion::kV3, KernelVersion::kV4, KernelVersion::kV5,
+                            KernelVersion::kV6}) {
+      for (DType t : {DType::kF16, DType::kFp8E5M2}) {
+        for (int32_t bs : {8, 16, 32}) {
+          Case c;
+          c.version = v;
+          c.dtype = t;
+          c.block_size = bs;
+          c.per_head_tables = true;
+          c.heads = 8;
+          c.kv_heads = 4;
+          c.lens = {5, 100, 1000, 2049};
+          c.v6_warps = 7;
+          c.partition = bs == 16 ? 128 : 0;
+          check_case(c);
+        }
       }
     }
-    // The other versions refuse per-head tables instead of reading the wrong rows.
+    // The seed's kernels refuse per-head tables instead of reading the wrong rows.
     Case c;
     c.per_head_tables = true;
     c.lens = {10};
     HostProblem p(c);
-    const gpu::AttentionPlan plan = gpu::plan_attention(KernelVersion::kV5, c.dtype, p.batch, 2, 128);
+    const gpu::AttentionPlan plan = gpu::plan_attention(KernelVersion::kV2, c.dtype, p.batch, 2, 128);
     CHECK(gpu::paged_attention(plan, p.cache, p.batch, nullptr, nullptr) == cudaErrorInvalidValue);
   }
 
