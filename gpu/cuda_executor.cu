@@ -9,6 +9,7 @@
 #include "gpu/cache_ops.h"
 #include "gpu/cuda_check.h"
 #include "gpu/cuda_executor.h"
+#include "gpu/supports.h"
 #include "gpu/device.h"
 
 namespace tinyserve::gpu {
@@ -176,13 +177,7 @@ struct CudaExecutor::Impl {
 Expected<std::unique_ptr<CudaExecutor>> CudaExecutor::create(const KvGeometry& geometry,
                                                              const CudaExecutorOptions& options) {
   Expected<std::unique_ptr<CudaExecutor>> result;
-  if (result.status = geometry.validate(); !result.ok()) return result;
-  if (!kernel_supports(options.kernel, geometry.dtype)) {
-    result.status = Status::failure(cat("kernel ", kernel_version_name(options.kernel),
-                                        " does not read ", dtype_name(geometry.dtype),
-                                        " pools; v3 to v6 do"));
-    return result;
-  }
+  if (result.status = supports(geometry, options.kernel); !result.ok()) return result;
   const DeviceInfo device = query_device();
   if (!device.available) {
     result.status = Status::failure(cat("the CUDA executor needs a GPU: ", device.reason));
@@ -220,9 +215,6 @@ const KvGeometry& CudaExecutor::geometry() const {
 const CudaExecutorOptions& CudaExecutor::options() const {
   return impl_->options;
 }
-void CudaExecutor::set_kernel(KernelVersion kernel) {
-  impl_->options.kernel = kernel;
-}
 const std::string& CudaExecutor::device_name() const {
   return impl_->device_name;
 }
@@ -236,11 +228,6 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
     return r;
   }
   if (r.status = validate_plan(g, plan); !r.ok()) return r;
-  if (!kernel_supports(s.options.kernel, g.dtype)) {
-    r.status = Status::failure(cat("kernel ", kernel_version_name(s.options.kernel),
-                                   " does not read ", dtype_name(g.dtype), " pools; v3 to v6 do"));
-    return r;
-  }
 
   // The step's index arrays, packed into one upload.
   struct Array {

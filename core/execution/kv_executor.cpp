@@ -56,6 +56,9 @@ Status KvGeometry::validate() const {
     return Status::failure(cat("num_heads (", num_heads, ") must be num_kv_heads (", num_kv_heads,
                                ") times a group size of 1 to 8"));
   }
+  if (kv_latent_dim > 0) {
+    return Status::failure("multi-head latent attention (MLA) caches are modelled, not executed");
+  }
   if (num_gpu_blocks < 0 || num_cpu_blocks < 0) {
     return Status::failure("block counts must not be negative");
   }
@@ -119,6 +122,10 @@ Status check_copies(const char* what, const std::vector<BlockCopy>& copies, int3
 }  // namespace
 
 Status validate_plan(const KvGeometry& g, const StepPlan& plan) {
+  if (plan.block_size != g.block_size) {
+    return Status::failure(cat("the plan is for blocks of ", plan.block_size,
+                               " tokens, the pools hold blocks of ", g.block_size));
+  }
   if (Status s = check_copies("swap_out", plan.swap_out, g.num_gpu_blocks, g.num_cpu_blocks, false);
       !s.ok()) {
     return s;

@@ -107,16 +107,10 @@ TEST_SUITE("gpu") {
     const auto r = gpu::CudaExecutor::create(geometry(DType::kFp8E4M3, 4, 2, 64, 8), options);
     REQUIRE_FALSE(r.ok());
     CHECK(r.status.error.find("does not read fp8_e4m3 pools") != std::string::npos);
-    auto ok = gpu::CudaExecutor::create(geometry(DType::kFp8E5M2, 4, 2, 64, 8));
-    REQUIRE(ok.ok());
-    ok.value->set_kernel(KernelVersion::kV1);
-    StepPlan plan;
-    plan.slot_mapping = {0};
-    plan.new_tokens = {1};
-    plan.new_positions = {0};
-    const StepResult step = ok.value->execute(plan);
-    CHECK_FALSE(step.ok());
-    CHECK(step.stages_applied == 0);
+    options.kernel = KernelVersion::kV1;
+    CHECK_FALSE(gpu::CudaExecutor::create(geometry(DType::kFp8E5M2, 4, 2, 64, 8), options).ok());
+    options.kernel = KernelVersion::kV3;
+    CHECK(gpu::CudaExecutor::create(geometry(DType::kFp8E5M2, 4, 2, 64, 8), options).ok());
   }
 
   TEST_CASE("a pool larger than free GPU memory is refused with both byte counts") {
@@ -139,6 +133,7 @@ TEST_SUITE("gpu") {
     auto cuda = gpu::CudaExecutor::create(g);
     REQUIRE(cuda.ok());
     StepPlan fill;
+    fill.block_size = g.block_size;
     fill.slot_mapping = {0, 1, 2};
     fill.new_tokens = {5, 6, 7};
     fill.new_positions = {0, 1, 2};
@@ -154,6 +149,7 @@ TEST_SUITE("gpu") {
     CHECK(cuda.value->read_block(Pool::kGpu, 1, 1).value.k != before.k);
 
     StepPlan good;
+    good.block_size = g.block_size;
     good.slot_mapping = {3};
     good.new_tokens = {8};
     good.new_positions = {3};
