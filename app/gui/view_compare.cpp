@@ -179,7 +179,7 @@ void draw_compare(Gui& gui, const ImRect& r) {
   ImGui::BeginChild("plots", ImVec2(0, rest_h), false, ImGuiWindowFlags_NoScrollWithMouse);
   ViewState& v = gui.view;
   const std::vector<double>* xs[] = {&axis_of(a.columns(), v), &axis_of(b.columns(), v)};
-  follow_axis(v, xs);
+  update_axis(v, xs);
   // Legend entries of both runs are not toggles (Metric::kCount): hiding is the single view's.
   auto pair = [&](Metric m, const char* la, const char* lb, float scale) {
     std::array<PlotSeries, 2> s;
