@@ -109,7 +109,7 @@ int bench_allocator(const BenchAllocatorOptions& options) {
               static_cast<long long>(options.mix_ops), options.repetitions);
   std::printf("%-9s %16s %10s %18s %10s\n", "policy", "alloc+free /s", "ns/pair", "manager ops /s",
               "ns/op");
-  for (FreeListPolicy policy : kAllFreeListPolicies) {
+  for (const auto& [policy, policy_name] : kFreeListPolicyNames) {
     const std::string name(to_string(policy));
     if (!options.policies.empty() &&
         std::find(options.policies.begin(), options.policies.end(), name) == options.policies.end()) {

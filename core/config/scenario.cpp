@@ -430,7 +430,7 @@ Scenario parse_scenario(const std::string& text, const std::string& path,
   e.paged_cache.block_size = block_size;
   e.paged_cache.num_gpu_blocks = static_cast<int32_t>(sc.num_gpu_blocks);
   e.paged_cache.num_cpu_blocks = static_cast<int32_t>(sc.num_cpu_blocks);
-  e.paged_cache.policy = *parse_free_list_policy(policy);
+  e.paged_cache.policy = *parse_named<FreeListPolicy>(kFreeListPolicyNames, policy);
   e.paged_cache.enable_prefix_caching = prefix;
   e.paged_cache.watermark = watermark;
   e.paged_cache.seed = sc.seed;

@@ -124,7 +124,7 @@ struct Driver {
 }  // namespace
 
 TEST_CASE("random operations keep the paged manager's invariants under every policy") {
-  for (FreeListPolicy policy : kAllFreeListPolicies) {
+  for (const auto& [policy, policy_name] : kFreeListPolicyNames) {
     for (bool prefix : {false, true}) {
       CAPTURE(to_string(policy));
       CAPTURE(prefix);

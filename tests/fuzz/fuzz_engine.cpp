@@ -21,7 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   c.paged_cache.block_size = bs;
   c.paged_cache.num_gpu_blocks = blocks;
   c.paged_cache.num_cpu_blocks = in.range(0, 64);
-  c.paged_cache.policy = kAllFreeListPolicies[in.byte() % 5];
+  c.paged_cache.policy = kFreeListPolicyNames[in.byte() % 5].value;
   c.paged_cache.enable_prefix_caching = in.flag();
   c.paged_cache.watermark = in.range(0, 2) * 0.05;
   c.paged_cache.check_invariants = false;
