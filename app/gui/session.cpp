@@ -29,9 +29,7 @@ const std::array<CompareSetup, 5> kPresets = {{
 }  // namespace
 
 Run::Run(const std::string& path, std::vector<std::string> overrides, const BackendFactory& backend)
-    : scenario_(load_scenario(path, overrides)),
-      overrides_(std::move(overrides)),
-      events_(kEventLogCapacity) {
+    : scenario_(load_scenario(path, overrides)), events_(kEventLogCapacity) {
   scenario_.engine.keep_history = true;
   std::vector<RequestSpec> requests = load_requests(scenario_);
   engine_ = std::make_unique<Engine>(scenario_.engine, std::move(requests), backend(scenario_));
@@ -46,6 +44,16 @@ void Run::step() {
   }
   events_.add(engine_->step_events());
   stale_ = true;
+  const size_t steps = engine_->history().size();
+  if (steps > totals_.size()) {
+    Totals t = totals_.empty() ? Totals{} : totals_.back();
+    const std::span<const double> ttfts = engine_->ttfts();
+    for (auto i = static_cast<size_t>(t.first_tokens); i < ttfts.size(); ++i)
+      t.ttft_sum_s += ttfts[i];
+    t.first_tokens = static_cast<int64_t>(ttfts.size());
+    t.generated += engine_->last().generated_tokens;
+    totals_.resize(steps, t);
+  }
 }
 
 const Snapshot& Run::snapshot() {
@@ -56,18 +64,6 @@ const Snapshot& Run::snapshot() {
     stale_ = false;
   }
   return *snapshot_;
-}
-
-const RunSummary& Run::summary() {
-  snapshot();
-  // Its latency distributions sort every finished request: twice a second at most while stepping.
-  const double now = now_s();
-  if (summary_version_ != version_ && (now - summary_time_ >= 0.5 || engine_->done())) {
-    summary_ = engine_->summary();
-    summary_version_ = version_;
-    summary_time_ = now;
-  }
-  return summary_;
 }
 
 double Run::progress() const {
@@ -119,19 +115,24 @@ void set_override(std::vector<std::string>& overrides, const std::string& key_va
   overrides.push_back(key_value);
 }
 
-Session::Session(std::string executable_dir, BackendFactory backend)
-    : executable_dir_(std::move(executable_dir)), backend_(std::move(backend)) {}
+Session::Session(std::string executable_dir, BackendFactory backend,
+                 std::vector<std::string> base_overrides)
+    : executable_dir_(std::move(executable_dir)),
+      backend_(std::move(backend)),
+      base_overrides_(std::move(base_overrides)) {}
 
 std::string Session::build(const std::string& path, const std::vector<std::string>& overrides,
                            const CompareSetup* setup) {
   std::vector<std::unique_ptr<Run>> runs;
   try {
     const std::string file = find_scenario(path, executable_dir_);
+    std::vector<std::string> all = base_overrides_;
+    for (const std::string& o : overrides) set_override(all, o);
     if (setup == nullptr) {
-      runs.push_back(std::make_unique<Run>(file, overrides, backend_));
+      runs.push_back(std::make_unique<Run>(file, all, backend_));
     } else {
       for (const std::string& side : {setup->a, setup->b}) {
-        std::vector<std::string> o = overrides;
+        std::vector<std::string> o = all;
         set_override(o, side);
         runs.push_back(std::make_unique<Run>(file, std::move(o), backend_));
       }
@@ -205,10 +206,29 @@ double Session::progress() const {
   return p;
 }
 
+void Session::tick(double deadline_s) {
+  if (runs_.size() == 1 || lockstep_ == Lockstep::kSteps) {
+    for (auto& r : runs_) r->step();
+    return;
+  }
+  // By time: the run furthest behind steps, then the others catch up to it (a run that jumped
+  // far ahead, over an idle gap say, is caught up over later ticks when the deadline passes).
+  Run* behind = nullptr;
+  for (auto& r : runs_) {
+    if (!r->done() && (behind == nullptr || r->now() < behind->now())) behind = r.get();
+  }
+  if (behind == nullptr) return;
+  behind->step();
+  for (auto& r : runs_) {
+    while (r.get() != behind && !r->done() && r->now() < behind->now() && now_s() <= deadline_s)
+      r->step();
+  }
+}
+
 int64_t Session::step_all(int64_t n, double deadline_s) {
   int64_t taken = 0;
   while (taken < n && !done()) {
-    for (auto& r : runs_) r->step();
+    tick(deadline_s);
     ++taken;
     if (now_s() > deadline_s) break;
   }

@@ -1,10 +1,11 @@
 // Compare: two configurations of one workload stepping in lockstep, their pool maps and key
-// metrics side by side.
+// metrics side by side, the metrics read at one simulated time.
 #include <array>
 #include <cmath>
 #include <cstdio>
 #include <vector>
 
+#include "app/gui/compare_table.h"
 #include "app/gui/plot.h"
 #include "app/gui/theme.h"
 #include "app/gui/views.h"
@@ -13,76 +14,70 @@ namespace tinyserve::app {
 
 namespace {
 
-struct Row {
-  const char* name;
-  double a, b;
-  const char* format;  // printf format of one value
-  bool higher_is_better;
-  bool percent;
-};
-
-void metrics_table(Run& a, Run& b) {
-  const Snapshot& sa = a.snapshot();
-  const Snapshot& sb = b.snapshot();
-  const RunSummary& ra = a.summary();
-  const RunSummary& rb = b.summary();
-  const PoolMetrics& pa = sa.last.pool;
-  const PoolMetrics& pb = sb.last.pool;
-  const Row rows[] = {
-      {"running requests", static_cast<double>(sa.num_running), static_cast<double>(sb.num_running),
-       "%.0f", true, false},
-      {"waiting requests", static_cast<double>(sa.num_waiting), static_cast<double>(sb.num_waiting),
-       "%.0f", false, false},
-      {"KV cache usage", pa.kv_cache_usage * 100, pb.kv_cache_usage * 100, "%.1f%%", true, true},
-      {"token utilization", pa.token_utilization * 100, pb.token_utilization * 100, "%.1f%%", true,
-       true},
-      {"reserved for later", pa.reserved_fraction * 100, pb.reserved_fraction * 100, "%.1f%%",
-       false, true},
-      {"internal frag.", pa.internal_fragmentation * 100, pb.internal_fragmentation * 100, "%.1f%%",
-       false, true},
-      {"external frag.", pa.external_fragmentation * 100, pb.external_fragmentation * 100, "%.1f%%",
-       false, true},
-      {"F_total", pa.f_total, pb.f_total, "%.3f", false, false},
-      {"preemptions", static_cast<double>(ra.preemptions), static_cast<double>(rb.preemptions),
-       "%.0f", false, false},
-      {"finished requests", static_cast<double>(ra.finished), static_cast<double>(rb.finished),
-       "%.0f", true, false},
-      {"throughput (tok/s)", ra.throughput_tok_s, rb.throughput_tok_s, "%.0f", true, false},
-      {"simulated time (s)", ra.simulated_s, rb.simulated_s, "%.1f", false, false},
-      {"mean TTFT (s)", ra.ttft_s.mean, rb.ttft_s.mean, "%.3f", false, false},
-  };
+void metrics_table(const Run& a, const Run& b) {
+  const CompareTable t = compare_at_equal_time(a, b);
+  ImGui::BeginGroup();
+  ImGui::PushFont(theme::fonts().mono);
+  ImGui::TextColored(theme::vec(theme::kTextDim), "at t = %.2f s", t.time_s);
+  ImGui::SameLine();
+  ImGui::TextColored(theme::vec(theme::kRunA), "A step %lld", static_cast<long long>(t.steps_a));
+  ImGui::SameLine();
+  ImGui::TextColored(theme::vec(theme::kRunB), "B step %lld", static_cast<long long>(t.steps_b));
+  ImGui::PopFont();
+  ImGui::EndGroup();
+  if (ImGui::IsItemHovered()) {
+    ImGui::SetTooltip(
+        "Both runs at the latest simulated time both have reached (a finished run keeps its "
+        "last state), each at its last step ending by then.");
+  }
   constexpr ImGuiTableFlags kFlags =
       ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV | ImGuiTableFlags_SizingStretchProp;
-  if (!ImGui::BeginTable("metrics", 4, kFlags)) return;
+  if (!ImGui::BeginTable("metrics", 5, kFlags)) return;
   ImGui::TableSetupColumn("metric", ImGuiTableColumnFlags_WidthStretch, 2.2f);
+  ImGui::TableSetupColumn("better", ImGuiTableColumnFlags_WidthFixed,
+                          ImGui::CalcTextSize("better").x);
   ImGui::TableSetupColumn("A", ImGuiTableColumnFlags_WidthStretch, 1.0f);
   ImGui::TableSetupColumn("B", ImGuiTableColumnFlags_WidthStretch, 1.0f);
-  ImGui::TableSetupColumn("B vs A", ImGuiTableColumnFlags_WidthStretch, 1.2f);
+  ImGui::TableSetupColumn("B vs A", ImGuiTableColumnFlags_WidthStretch, 1.1f);
   ImGui::TableHeadersRow();
   ImGui::PushFont(theme::fonts().mono);
-  for (const Row& r : rows) {
+  for (const CompareRow& r : t.rows) {
     ImGui::TableNextRow();
     ImGui::TableNextColumn();
     ImGui::TextUnformatted(r.name);
+    const bool hovered = ImGui::IsItemHovered();
     ImGui::TableNextColumn();
-    ImGui::TextColored(theme::vec(theme::kRunA), r.format, r.a);
+    const char* arrow = r.better == Better::kHigher  ? "\u2191"
+                        : r.better == Better::kLower ? "\u2193"
+                                                     : "-";
+    ImGui::TextColored(theme::vec(theme::kTextDim), "%s", arrow);
+    if (hovered || ImGui::IsItemHovered()) {
+      ImGui::BeginTooltip();
+      ImGui::PushTextWrapPos(ImGui::GetFontSize() * 28.0f);
+      ImGui::TextColored(theme::vec(theme::kAccent), "%s", better_label(r.better));
+      ImGui::TextUnformatted(r.help);
+      ImGui::PopTextWrapPos();
+      ImGui::EndTooltip();
+    }
     ImGui::TableNextColumn();
-    ImGui::TextColored(theme::vec(theme::kRunB), r.format, r.b);
+    ImGui::TextColored(theme::vec(theme::kRunA), "%s", format_value(r, r.a).c_str());
     ImGui::TableNextColumn();
-    const double d = r.b - r.a;
-    if (std::fabs(d) < 1e-9) {
-      ImGui::TextDisabled("=");
-    } else {
-      const bool better = (d > 0) == r.higher_is_better;
-      char text[48];
-      if (r.percent) {
-        std::snprintf(text, sizeof text, "%+.1f pt", d);
-      } else if (std::fabs(r.a) > 1e-12) {
-        std::snprintf(text, sizeof text, "%+.0f%%", 100 * d / std::fabs(r.a));
-      } else {
-        std::snprintf(text, sizeof text, "%+g", d);
-      }
-      ImGui::TextColored(theme::vec(better ? theme::kGood : theme::kBad), "%s", text);
+    ImGui::TextColored(theme::vec(theme::kRunB), "%s", format_value(r, r.b).c_str());
+    ImGui::TableNextColumn();
+    const std::string d = difference(r);
+    switch (verdict(r)) {
+      case Verdict::kEqual:
+        ImGui::TextDisabled("%s", d.c_str());
+        break;
+      case Verdict::kNotColoured:
+        ImGui::TextUnformatted(d.c_str());
+        break;
+      case Verdict::kBetter:
+        ImGui::TextColored(theme::vec(theme::kGood), "%s", d.c_str());
+        break;
+      case Verdict::kWorse:
+        ImGui::TextColored(theme::vec(theme::kBad), "%s", d.c_str());
+        break;
     }
   }
   ImGui::PopFont();
@@ -101,9 +96,12 @@ void side(Gui& gui, size_t i, ImVec2 size) {
   ImGui::SameLine();
   ImGui::TextUnformatted((i == 0 ? setup.a : setup.b).c_str());
   ImGui::PushFont(theme::fonts().mono);
-  ImGui::TextColored(theme::vec(theme::kTextDim), "%d x %d   used %.1f%%   %d running%s",
-                     snap.stats.num_blocks, snap.block_size, snap.last.pool.kv_cache_usage * 100,
-                     snap.num_running, snap.done ? "   done" : "");
+  char line[160];
+  std::snprintf(line, sizeof line, "step %lld  %.2f s%s   %d x %d   used %.1f%%   %d running",
+                static_cast<long long>(snap.step), snap.time_s, snap.done ? " done" : "",
+                snap.stats.num_blocks, snap.block_size, snap.last.pool.kv_cache_usage * 100,
+                snap.num_running);
+  text_elided(line, ImGui::GetContentRegionAvail().x, theme::kTextDim);
   ImGui::PopFont();
   if (!run.error().empty()) ImGui::TextColored(theme::vec(theme::kBad), "%s", run.error().c_str());
   const ImVec2 avail = ImGui::GetContentRegionAvail();
@@ -112,6 +110,25 @@ void side(Gui& gui, size_t i, ImVec2 size) {
 }
 
 }  // namespace
+
+namespace {
+
+float picker_button_width() {
+  return ImGui::CalcTextSize("Compare").x + ImGui::GetStyle().FramePadding.x * 2 + 8;
+}
+
+float picker_combo_width() {
+  float longest = 0;
+  for (const CompareSetup& p : compare_presets())
+    longest = std::max(longest, ImGui::CalcTextSize(p.name.c_str()).x);
+  return longest + ImGui::GetStyle().FramePadding.x * 2 + ImGui::GetFrameHeight();
+}
+
+}  // namespace
+
+float compare_picker_width() {
+  return picker_combo_width() + ImGui::GetStyle().ItemSpacing.x + picker_button_width();
+}
 
 void compare_picker(Gui& gui) {
   Session& s = gui.session;
@@ -123,10 +140,12 @@ void compare_picker(Gui& gui) {
       gui.params.compare_preset = static_cast<int>(i);  // opened with --compare
     }
   }
-  const float button_w = 76;
-  const float combo_w = 176;
-  ImGui::SameLine(ImGui::GetWindowContentRegionMax().x - combo_w - button_w -
-                  ImGui::GetStyle().ItemSpacing.x);
+  const float button_w = picker_button_width();
+  const float combo_w = picker_combo_width();
+  const float x = ImGui::GetWindowContentRegionMax().x - compare_picker_width();
+  ImGui::SameLine();
+  if (ImGui::GetCursorPosX() > x) ImGui::NewLine();
+  ImGui::SetCursorPosX(std::max(x, ImGui::GetCursorPosX()));
   ImGui::SetNextItemWidth(combo_w);
   ImGui::BeginDisabled(s.comparing());
   ImGui::Combo("##preset", &gui.params.compare_preset, names.data(),
@@ -158,8 +177,22 @@ void draw_compare(Gui& gui, const ImRect& r) {
   ImGui::PushFont(theme::fonts().heading);
   ImGui::TextUnformatted(setup.name.c_str());
   ImGui::PopFont();
+  ImGui::SameLine(0, 14);
+  ImGui::TextDisabled("lockstep by");
+  Session& s = gui.session;
   ImGui::SameLine();
-  ImGui::TextDisabled("in lockstep");
+  if (ImGui::RadioButton("time", s.lockstep() == Lockstep::kTime)) s.set_lockstep(Lockstep::kTime);
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip(
+        "The run behind in simulated time steps, the other catches up: both show "
+        "the same moment");
+  ImGui::SameLine();
+  if (ImGui::RadioButton("steps", s.lockstep() == Lockstep::kSteps))
+    s.set_lockstep(Lockstep::kSteps);
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip(
+        "Both runs step once per tick, whatever time each step covers; the table "
+        "still compares them at one simulated time");
   compare_picker(gui);
 
   const float w = ImGui::GetContentRegionAvail().x;

@@ -6,6 +6,7 @@
 
 #include "app/gui/theme.h"
 #include "app/gui/views.h"
+#include "core/base/strings.h"
 
 namespace tinyserve::app {
 
@@ -68,10 +69,17 @@ void block_tooltip(const Snapshot& snap, BlockId b) {
   ImGui::EndTooltip();
 }
 
-void legend_swatch(ImU32 colour, const char* label, bool corner = false, bool hatch = false) {
+// One legend entry, on the current line when it fits, else on the next.
+void legend_swatch(bool first, ImU32 colour, const char* label, bool corner = false,
+                   bool hatch = false) {
+  const float s = ImGui::GetTextLineHeight() - 4;
+  const float w = s + 4 + ImGui::CalcTextSize(label).x;
+  if (!first) {
+    ImGui::SameLine(0, 14);
+    if (ImGui::GetCursorPosX() + w > ImGui::GetWindowContentRegionMax().x) ImGui::NewLine();
+  }
   ImDrawList* dl = ImGui::GetWindowDrawList();
   const ImVec2 p = ImGui::GetCursorScreenPos();
-  const float s = ImGui::GetTextLineHeight() - 4;
   const ImVec2 a(p.x, p.y + 2), b(p.x + s, p.y + 2 + s);
   dl->AddRectFilled(a, b, colour);
   if (hatch) {
@@ -88,7 +96,6 @@ void legend_swatch(ImU32 colour, const char* label, bool corner = false, bool ha
   ImGui::Dummy(ImVec2(s, s));
   ImGui::SameLine(0, 4);
   ImGui::TextColored(theme::vec(theme::kTextDim), "%s", label);
-  ImGui::SameLine(0, 14);
 }
 
 }  // namespace
@@ -145,32 +152,45 @@ void draw_pool_map(Gui& gui, const ImRect& r) {
     const Snapshot& snap = run.snapshot();
     const PoolStats& st = snap.stats;
     const int32_t free_blocks = st.num_blocks - st.used_blocks - st.cached_blocks;
-    ImGui::PushFont(theme::fonts().mono);
-    ImGui::Text("%d blocks x %d slots   used %d (%.1f%%)   cached %d   free %d", st.num_blocks,
-                st.block_size, st.used_blocks,
-                st.num_blocks ? 100.0 * st.used_blocks / st.num_blocks : 0.0, st.cached_blocks,
-                free_blocks);
-    if (ImGui::IsItemHovered()) {
-      ImGui::SetTooltip("%lld tokens stored in %d used blocks (shared blocks counted once)",
-                        static_cast<long long>(st.stored_tokens), st.used_blocks);
-    }
+    // First line: the counts (shorter when the panel is narrow; the whole on hover) and the
+    // compare picker.
+    std::string cpu;
     // The CPU pool matters once something is swapped out.
     if (st.cpu_num_blocks > 0 &&
         (st.cpu_used_blocks > 0 ||
          run.engine().config().scheduler.preemption == PreemptionMode::kSwap)) {
-      ImGui::SameLine();
-      ImGui::TextColored(theme::vec(theme::metric_color(Metric::kSwapped)), "  CPU %d / %d",
-                         st.cpu_used_blocks, st.cpu_num_blocks);
+      cpu = cat("   CPU ", st.cpu_used_blocks, " / ", st.cpu_num_blocks);
+    }
+    const double used_pct = st.num_blocks ? 100.0 * st.used_blocks / st.num_blocks : 0.0;
+    char used[32];
+    std::snprintf(used, sizeof used, "%.1f%%", used_pct);
+    const std::string counts[] = {
+        cat(st.num_blocks, " blocks x ", st.block_size, " slots   used ", st.used_blocks, " (",
+            used, ")   cached ", st.cached_blocks, "   free ", free_blocks, cpu),
+        cat(st.num_blocks, " x ", st.block_size, "   used ", used, "   free ", free_blocks, cpu),
+        cat("used ", used, cpu), cat("used ", used)};
+    const float room = std::max(0.0f, ImGui::GetContentRegionAvail().x - compare_picker_width() -
+                                          2 * ImGui::GetStyle().ItemSpacing.x);
+    ImGui::AlignTextToFramePadding();
+    ImGui::PushFont(theme::fonts().mono);
+    size_t shown = 0;
+    while (shown + 1 < std::size(counts) && ImGui::CalcTextSize(counts[shown].c_str()).x > room)
+      ++shown;
+    ImGui::TextUnformatted(elided(counts[shown], room).c_str());
+    if (ImGui::IsItemHovered()) {
+      ImGui::SetTooltip("%s\n%lld tokens stored in %d used blocks (shared blocks counted once)",
+                        counts[0].c_str(), static_cast<long long>(st.stored_tokens),
+                        st.used_blocks);
     }
     ImGui::PopFont();
-    ImGui::AlignTextToFramePadding();
-    legend_swatch(theme::seq_color(3), "sequence");
-    legend_swatch(theme::mix(theme::seq_color(3), theme::kBlockFree, 0.72f), "empty slots");
-    legend_swatch(theme::seq_color(5), "shared", true);
-    legend_swatch(theme::kBlockCached, "cached", false, true);
-    legend_swatch(theme::kBlockFree, "free");
-    legend_swatch(theme::kWarn, "CoW");
     compare_picker(gui);
+    // Second line (and more when narrow): the legend.
+    legend_swatch(true, theme::seq_color(3), "sequence");
+    legend_swatch(false, theme::mix(theme::seq_color(3), theme::kBlockFree, 0.72f), "empty slots");
+    legend_swatch(false, theme::seq_color(5), "shared", true);
+    legend_swatch(false, theme::kBlockCached, "cached", false, true);
+    legend_swatch(false, theme::kBlockFree, "free");
+    legend_swatch(false, theme::kWarn, "CoW");
     const ImVec2 avail = ImGui::GetContentRegionAvail();
     pool_map_widget(gui, run, gui.pool_map, ImVec2(avail.x, avail.y - 2));
   }

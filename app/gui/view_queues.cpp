@@ -30,6 +30,11 @@ void queue_table(Gui& gui, const Snapshot& snap, QueueKind queue) {
   ImGui::TableSetupColumn("blocks");
   ImGui::TableSetupColumn("age", ImGuiTableColumnFlags_WidthStretch);
   ImGui::TableHeadersRow();
+  if (ImGui::TableGetColumnFlags(5) & ImGuiTableColumnFlags_IsHovered) {
+    ImGui::SetTooltip(
+        "Seconds since the request arrived; \"prefill\": its prompt is still being computed;\n"
+        "\u21ba N: preempted N times (recomputed or swapped out).");
+  }
   ImGui::PushFont(theme::fonts().mono);
   const SeqId shown = shown_sequence(snap, gui.view);
   ImGuiListClipper clipper;
@@ -54,8 +59,15 @@ void queue_table(Gui& gui, const Snapshot& snap, QueueKind queue) {
       ImGui::TableNextColumn();
       ImGui::Text("%d", s.table_size);
       ImGui::TableNextColumn();
-      ImGui::Text("%.1fs%s%s", snap.time_s - s.arrival, s.in_prefill ? " prefill" : "",
-                  s.preemptions > 0 ? " *" : "");
+      char preempted[16] = "";
+      if (s.preemptions > 0) std::snprintf(preempted, sizeof preempted, " \u21ba%d", s.preemptions);
+      ImGui::Text("%.1fs%s%s", snap.time_s - s.arrival, s.in_prefill ? " prefill" : "", preempted);
+      if (ImGui::IsItemHovered()) {
+        ImGui::SetTooltip(
+            "seq %d of request %" PRId64 ": %.2f s since arrival%s, preempted %d time%s", s.id,
+            s.request, snap.time_s - s.arrival, s.in_prefill ? ", prompt still being computed" : "",
+            s.preemptions, s.preemptions == 1 ? "" : "s");
+      }
     }
   }
   ImGui::PopFont();

@@ -46,8 +46,11 @@ void draw_timeseries(Gui& gui, const ImRect& r) {
   ImGui::SameLine();
   if (ImGui::Checkbox("whole run", &v.axis_follow) && v.axis_follow) update_axis(v, xs);
   ImGui::SameLine();
-  ImGui::TextDisabled("%zu step%s   ·   wheel zoom, drag pan, double-click whole run", c.size(),
-                      c.size() == 1 ? "" : "s");
+  char hint[96];
+  std::snprintf(hint, sizeof hint,
+                "%zu step%s   \u00b7   wheel zoom, drag pan, double-click whole run", c.size(),
+                c.size() == 1 ? "" : "s");
+  text_elided(hint, ImGui::GetContentRegionAvail().x, theme::kTextDim);
 
   const float avail = ImGui::GetContentRegionAvail().y;
   const float h = std::max(60.0f, (avail - 4) / 5.0f);
