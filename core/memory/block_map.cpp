@@ -77,10 +77,11 @@ std::string dump_block_map(const KvAllocator& allocator, int32_t width,
   out << '\n';
   for (size_t i : seqs) {
     const BlockTable& t = allocator.table(order[i]);
-    out << "seq " << order[i] << " (" << owner_letter(static_cast<int32_t>(i)) << "): " << t.num_tokens
-        << " tokens, blocks [";
+    out << "seq " << order[i] << " (" << owner_letter(static_cast<int32_t>(i))
+        << "): " << t.num_tokens << " tokens, blocks [";
     for (size_t j = 0; j < t.blocks.size(); ++j) out << (j ? " " : "") << t.blocks[j];
-    out << "]" << (allocator.tier(order[i]) == Tier::kCpu ? " (swapped out: CPU blocks)" : "") << "\n";
+    out << "]" << (allocator.tier(order[i]) == Tier::kCpu ? " (swapped out: CPU blocks)" : "")
+        << "\n";
   }
   return out.str();
 }
