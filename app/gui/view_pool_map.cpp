@@ -69,6 +69,23 @@ void block_tooltip(const Snapshot& snap, BlockId b) {
   ImGui::EndTooltip();
 }
 
+// A cell of an aggregated map: its blocks and how many are in use.
+void usage_tooltip(const Snapshot& snap, const PoolLayout& l, int64_t cell) {
+  const BlockId first = l.first_block(cell), end = l.end_block(cell);
+  const auto n = static_cast<uint32_t>(count_used(snap.available_bits, first, end));
+  ImGui::BeginTooltip();
+  ImGui::PushFont(theme::fonts().heading);
+  ImGui::Text("Blocks %d - %d", first, end - 1);
+  ImGui::PopFont();
+  ImGui::PushFont(theme::fonts().mono);
+  ImGui::Text("%u of %d used (%.1f%%)", n, end - first,
+              100.0 * n / std::max<int32_t>(end - first, 1));
+  ImGui::PopFont();
+  ImGui::TextDisabled("one pixel: %lld blocks (more than the map has pixels)",
+                      static_cast<long long>(l.blocks_per_cell));
+  ImGui::EndTooltip();
+}
+
 // One legend entry, on the current line when it fits, else on the next.
 void legend_swatch(bool first, ImU32 colour, const char* label, bool corner = false,
                    bool hatch = false) {
@@ -103,7 +120,7 @@ void legend_swatch(bool first, ImU32 colour, const char* label, bool corner = fa
 void pool_map_widget(Gui& gui, Run& run, PoolTexture& texture, ImVec2 size) {
   const Snapshot& snap = run.snapshot();
   const SeqId shown = shown_sequence(snap, gui.view);
-  const PoolLayout l = layout_pool(static_cast<int32_t>(snap.blocks.size()), size);
+  const PoolLayout l = layout_pool(snap.stats.num_blocks, size.x, size.y);
   if (l.columns == 0) {
     ImGui::TextDisabled("(no GPU blocks)");
     return;
@@ -111,11 +128,11 @@ void pool_map_widget(Gui& gui, Run& run, PoolTexture& texture, ImVec2 size) {
   texture.update(snap, run.version(), l, shown);
 
   const ImVec2 cursor = ImGui::GetCursorScreenPos();
-  const ImVec2 p(cursor.x + std::floor((size.x - l.size.x) * 0.5f), cursor.y);
+  const ImVec2 p(cursor.x + std::floor((size.x - l.width) * 0.5f), cursor.y);
   ImGui::SetCursorScreenPos(p);
-  ImGui::InvisibleButton("pool", l.size);
+  ImGui::InvisibleButton("pool", ImVec2(l.width, l.height));
   ImDrawList* dl = ImGui::GetWindowDrawList();
-  dl->AddImage(texture.id(), p, ImVec2(p.x + l.size.x, p.y + l.size.y));
+  dl->AddImage(texture.id(), p, ImVec2(p.x + l.width, p.y + l.height));
 
   // Copy-on-write copies of the last step: an arrow from source to destination.
   const float half = l.cell * 0.5f;
@@ -123,24 +140,28 @@ void pool_map_widget(Gui& gui, Run& run, PoolTexture& texture, ImVec2 size) {
   for (const BlockCopy& c : snap.last_copies) {
     if (c.src < 0 || c.dst < 0 || c.src >= l.num_blocks || c.dst >= l.num_blocks || ++drawn > 64)
       continue;
-    const ImVec2 a = l.cell_min(c.src), b = l.cell_min(c.dst);
-    const ImVec2 pa(p.x + a.x + half, p.y + a.y + half), pb(p.x + b.x + half, p.y + b.y + half);
+    const int64_t a = l.cell_of(c.src), b = l.cell_of(c.dst);
+    const ImVec2 pa(p.x + l.cell_x(a) + half, p.y + l.cell_y(a) + half);
+    const ImVec2 pb(p.x + l.cell_x(b) + half, p.y + l.cell_y(b) + half);
     dl->AddLine(pa, pb, theme::kWarn, 1.5f);
     dl->AddCircleFilled(pb, std::max(2.0f, half * 0.6f), theme::kWarn);
   }
 
   if (ImGui::IsItemHovered()) {
     const ImVec2 m = ImGui::GetIO().MousePos;
-    const BlockId b = l.block_at(ImVec2(m.x - p.x, m.y - p.y));
-    if (b != kNoBlock) {
-      const ImVec2 c = l.cell_min(b);
+    const int64_t c = l.cell_at(m.x - p.x, m.y - p.y);
+    if (c >= 0) {
+      const ImVec2 corner(p.x + l.cell_x(c), p.y + l.cell_y(c));
       const float s = std::max(l.cell, 3.0f);
-      dl->AddRect(ImVec2(p.x + c.x - 1, p.y + c.y - 1), ImVec2(p.x + c.x + s, p.y + c.y + s),
+      dl->AddRect(ImVec2(corner.x - 1, corner.y - 1), ImVec2(corner.x + s, corner.y + s),
                   IM_COL32_WHITE, 0, 0, 1.5f);
-      block_tooltip(snap, b);
-      if (ImGui::IsItemClicked(ImGuiMouseButton_Left)) {
-        const SeqId owner = snap.blocks[static_cast<size_t>(b)].owner;
-        gui.view.selected = owner;
+      if (l.aggregated() || !snap.has_block_views()) {
+        usage_tooltip(snap, l, c);
+      } else {
+        const BlockId b = l.first_block(c);
+        block_tooltip(snap, b);
+        if (ImGui::IsItemClicked(ImGuiMouseButton_Left))
+          gui.view.selected = snap.blocks[static_cast<size_t>(b)].owner;
       }
     }
   }
@@ -184,13 +205,30 @@ void draw_pool_map(Gui& gui, const ImRect& r) {
     }
     ImGui::PopFont();
     compare_picker(gui);
-    // Second line (and more when narrow): the legend.
-    legend_swatch(true, theme::seq_color(3), "sequence");
-    legend_swatch(false, theme::mix(theme::seq_color(3), theme::kBlockFree, 0.72f), "empty slots");
-    legend_swatch(false, theme::seq_color(5), "shared", true);
-    legend_swatch(false, theme::kBlockCached, "cached", false, true);
-    legend_swatch(false, theme::kBlockFree, "free");
-    legend_swatch(false, theme::kWarn, "CoW");
+    // Second line (and more when narrow): the legend, of blocks or, when they outnumber the
+    // map's pixels, of pixels shaded by the share of their blocks in use.
+    const ImVec2 area = ImGui::GetContentRegionAvail();
+    const PoolLayout probe =
+        layout_pool(st.num_blocks, area.x, area.y - ImGui::GetFrameHeightWithSpacing());
+    if (probe.aggregated() || !snap.has_block_views()) {
+      legend_swatch(true, theme::kBlockFree, "free");
+      legend_swatch(false, theme::mix(theme::kBlockFree, theme::kBlockUsed, 0.5f), "partly used");
+      legend_swatch(false, theme::kBlockUsed, "used");
+      const std::string per_pixel = cat("1 pixel = ", probe.blocks_per_cell, " blocks");
+      ImGui::SameLine(0, 14);
+      if (ImGui::GetCursorPosX() + ImGui::CalcTextSize(per_pixel.c_str()).x >
+          ImGui::GetWindowContentRegionMax().x)
+        ImGui::NewLine();
+      ImGui::TextColored(theme::vec(theme::kTextDim), "%s", per_pixel.c_str());
+    } else {
+      legend_swatch(true, theme::seq_color(3), "sequence");
+      legend_swatch(false, theme::mix(theme::seq_color(3), theme::kBlockFree, 0.72f),
+                    "empty slots");
+      legend_swatch(false, theme::seq_color(5), "shared", true);
+      legend_swatch(false, theme::kBlockCached, "cached", false, true);
+      legend_swatch(false, theme::kBlockFree, "free");
+      legend_swatch(false, theme::kWarn, "CoW");
+    }
     const ImVec2 avail = ImGui::GetContentRegionAvail();
     pool_map_widget(gui, run, gui.pool_map, ImVec2(avail.x, avail.y - 2));
   }

@@ -29,7 +29,9 @@ std::shared_ptr<const Snapshot> make_snapshot(const Engine& engine, const std::d
   s.backend_description = engine.backend().description();
   s.block_size = kv.block_size();
   s.stats = kv.stats();
-  kv.block_views(s.blocks);
+  if (s.stats.num_blocks <= Snapshot::kMaxBlockViews) kv.block_views(s.blocks);
+  const std::span<const uint64_t> bits = kv.available_bits();
+  s.available_bits.assign(bits.begin(), bits.end());
   s.requests_total = engine.num_requests();
   s.requests_done = engine.num_done();
 
