@@ -84,6 +84,46 @@ void metrics_table(const Run& a, const Run& b) {
   ImGui::EndTable();
 }
 
+// Both runs' usage, running and finished requests on one time axis.
+void compare_plots(ViewState& v, const Run& a, const Run& b) {
+  const std::vector<double>* xs[] = {&axis_of(a.columns(), v), &axis_of(b.columns(), v)};
+  // Legend entries of both runs are not toggles (Metric::kCount): hiding is the single view's.
+  auto pair = [&](Metric m, const char* la, const char* lb, float scale) {
+    std::array<PlotSeries, 2> s;
+    s[0] = {la, Metric::kCount, &a.columns()[m], xs[0], theme::kRunA, scale, false};
+    s[1] = {lb, Metric::kCount, &b.columns()[m], xs[1], theme::kRunB, scale, false};
+    return s;
+  };
+  const float h = (ImGui::GetContentRegionAvail().y - 8) / 3;
+  {
+    const auto s = pair(Metric::kKvCacheUsage, "A", "B", 100);
+    PlotSpec spec;
+    spec.title = "KV cache usage";
+    spec.unit = "%";
+    spec.y_max = 100;
+    spec.height = h;
+    spec.x_labels = false;
+    plot("usage", s, spec, v);
+  }
+  {
+    const auto s = pair(Metric::kRunning, "A", "B", 1);
+    PlotSpec spec;
+    spec.title = "Running requests";
+    spec.height = h;
+    spec.decimals = 0;
+    spec.x_labels = false;
+    plot("running", s, spec, v);
+  }
+  {
+    const auto s = pair(Metric::kFinishedTotal, "A", "B", 1);
+    PlotSpec spec;
+    spec.title = "Finished requests";
+    spec.height = ImGui::GetContentRegionAvail().y;
+    spec.decimals = 0;
+    plot("finished", s, spec, v);
+  }
+}
+
 void side(Gui& gui, size_t i, ImVec2 size) {
   Run& run = gui.session.run(i);
   const Snapshot& snap = run.snapshot();
@@ -203,52 +243,35 @@ void draw_compare(Gui& gui, const ImRect& r) {
 
   Run& a = gui.session.run(0);
   Run& b = gui.session.run(1);
-  const float table_w = std::min(w * 0.5f, 420.0f);
+  // The shared axis follows both runs whether their plots show or not (the kernel panel reads it).
+  const std::vector<double>* xs[] = {&axis_of(a.columns(), gui.view),
+                                     &axis_of(b.columns(), gui.view)};
+  update_axis(gui.view, xs);
+  // Wide: the table beside the plots; narrow: one or the other, in tabs.
   const float rest_h = ImGui::GetContentRegionAvail().y;
-  ImGui::BeginChild("table", ImVec2(table_w, rest_h), false);
-  metrics_table(a, b);
-  ImGui::EndChild();
-  ImGui::SameLine(0, 10);
-  ImGui::BeginChild("plots", ImVec2(0, rest_h), false, ImGuiWindowFlags_NoScrollWithMouse);
-  ViewState& v = gui.view;
-  const std::vector<double>* xs[] = {&axis_of(a.columns(), v), &axis_of(b.columns(), v)};
-  update_axis(v, xs);
-  // Legend entries of both runs are not toggles (Metric::kCount): hiding is the single view's.
-  auto pair = [&](Metric m, const char* la, const char* lb, float scale) {
-    std::array<PlotSeries, 2> s;
-    s[0] = {la, Metric::kCount, &a.columns()[m], xs[0], theme::kRunA, scale, false};
-    s[1] = {lb, Metric::kCount, &b.columns()[m], xs[1], theme::kRunB, scale, false};
-    return s;
-  };
-  const float h = (ImGui::GetContentRegionAvail().y - 8) / 3;
-  {
-    const auto s = pair(Metric::kKvCacheUsage, "A", "B", 100);
-    PlotSpec spec;
-    spec.title = "KV cache usage";
-    spec.unit = "%";
-    spec.y_max = 100;
-    spec.height = h;
-    spec.x_labels = false;
-    plot("usage", s, spec, v);
+  if (w >= 640) {
+    ImGui::BeginChild("table", ImVec2(std::min(w * 0.5f, 440.0f), rest_h), false);
+    metrics_table(a, b);
+    ImGui::EndChild();
+    ImGui::SameLine(0, 10);
+    ImGui::BeginChild("plots", ImVec2(0, rest_h), false, ImGuiWindowFlags_NoScrollWithMouse);
+    compare_plots(gui.view, a, b);
+    ImGui::EndChild();
+  } else if (ImGui::BeginTabBar("compare tabs")) {
+    if (ImGui::BeginTabItem("Metrics")) {
+      ImGui::BeginChild("table", ImVec2(0, 0), false);
+      metrics_table(a, b);
+      ImGui::EndChild();
+      ImGui::EndTabItem();
+    }
+    if (ImGui::BeginTabItem("Plots")) {
+      ImGui::BeginChild("plots", ImVec2(0, 0), false, ImGuiWindowFlags_NoScrollWithMouse);
+      compare_plots(gui.view, a, b);
+      ImGui::EndChild();
+      ImGui::EndTabItem();
+    }
+    ImGui::EndTabBar();
   }
-  {
-    const auto s = pair(Metric::kRunning, "A", "B", 1);
-    PlotSpec spec;
-    spec.title = "Running requests";
-    spec.height = h;
-    spec.decimals = 0;
-    spec.x_labels = false;
-    plot("running", s, spec, v);
-  }
-  {
-    const auto s = pair(Metric::kFinishedTotal, "A", "B", 1);
-    PlotSpec spec;
-    spec.title = "Finished requests";
-    spec.height = ImGui::GetContentRegionAvail().y;
-    spec.decimals = 0;
-    plot("finished", s, spec, v);
-  }
-  ImGui::EndChild();
   ImGui::End();
 }
 
