@@ -71,7 +71,7 @@ double manager_ops_per_second(FreeListPolicy policy, int32_t num_blocks, int64_t
       const AllocRequest req{prompt, static_cast<int32_t>(prompt.size()), 1};
       if (kv.can_allocate(req) == AllocStatus::kOk) {
         kv.allocate(next, req);
-        kv.mark_computed(next, prompt, static_cast<int32_t>(prompt.size()));
+        kv.mark_computed(next, static_cast<int32_t>(prompt.size()));
         live.push_back(next++);
       }
     } else if (live.empty()) {

@@ -227,7 +227,6 @@ def run(workload: list[ts.WorkloadRequest], cfg: dict, verbose_path: str | None)
 
     # Scheduler request string id <-> harness int64 id.
     sid_to_int: dict[str, int] = {}
-    prompt_len_of: dict[int, int] = {}
     pending = deque(workload)
     n_sched_requests = 0
     for r in workload:
@@ -264,7 +263,6 @@ def run(workload: list[ts.WorkloadRequest], cfg: dict, verbose_path: str | None)
     finished_total = 0
     batch_queue: deque = deque()
     empty_streak = 0
-    cur: dict | None = None  # the record of the step being built
 
     def add_arrivals(now: int) -> None:
         while pending and pending[0].arrival <= now:
@@ -276,7 +274,6 @@ def run(workload: list[ts.WorkloadRequest], cfg: dict, verbose_path: str | None)
                 # child requests "{k}_{parent}", each with n = 1, added in k order.
                 sid = str(r.id) if r.n == 1 else f"{k}_{r.id}"
                 sid_to_int[sid] = iid
-                prompt_len_of[iid] = r.prompt_len
                 scheduler.add_request(
                     make_request(sid, prompt, r.output_len, r.arrival, block_hasher)
                 )
@@ -332,19 +329,20 @@ def run(workload: list[ts.WorkloadRequest], cfg: dict, verbose_path: str | None)
         for sid, n in nst.items():
             req = scheduler.requests[sid]
             start = req.num_computed_tokens - n  # computed tokens before this step
-            is_decode = n == 1 and start >= req.num_prompt_tokens
+            samples = not req.is_prefill_chunk  # reaches the end of the known tokens
+            is_decode = n == 1 and start >= req.num_prompt_tokens and samples
             if is_decode:
                 decode_reqs += 1
             else:
                 prefill_tokens += n
-            if not req.is_prefill_chunk:
+            if samples:
                 sampling.append(sid)
-            elif not is_decode:
+            else:
                 totals["partial_prefill_chunks"] += 1
             if vfile:
                 per_req.append(
                     [sid_to_int[sid], start, n, req.num_prompt_tokens, req.num_tokens,
-                     "D" if is_decode else "P", 0 if req.is_prefill_chunk else 1]
+                     "D" if is_decode else "P", 1 if samples else 0]
                 )
         admitted = [
             sid_to_int[r.request_id]
