@@ -44,16 +44,27 @@ void Run::step() {
   }
   events_.add(engine_->step_events());
   stale_ = true;
-  const size_t steps = engine_->history().size();
-  if (steps > totals_.size()) {
-    Totals t = totals_.empty() ? Totals{} : totals_.back();
-    const std::span<const double> ttfts = engine_->ttfts();
-    for (auto i = static_cast<size_t>(t.first_tokens); i < ttfts.size(); ++i)
-      t.ttft_sum_s += ttfts[i];
-    t.first_tokens = static_cast<int64_t>(ttfts.size());
-    t.generated += engine_->last().generated_tokens;
-    totals_.resize(steps, t);
-  }
+  if (engine_->history().size() > totals_.size()) count_step();
+}
+
+// A request's first token comes at the end of one step, when it is running: it is then still
+// running, or has left the engine in that very step (finished, say, after one token).
+void Run::count_step() {
+  Totals t = totals_.empty() ? Totals{} : totals_.back();
+  const double end = engine_->now();
+  auto count = [&](double first_token, double arrival) {
+    if (first_token != end) return;  // none yet, or counted at an earlier step
+    ++t.first_tokens;
+    t.ttft_sum_s += first_token - arrival;
+  };
+  const GroupTable& groups = engine_->groups();
+  for (GroupId g : engine_->scheduler().running())
+    count(groups[g].first_token_time, groups[g].arrival);
+  const std::vector<RequestResult>& left = engine_->request_results();
+  for (size_t i = results_seen_; i < left.size(); ++i) count(left[i].first_token, left[i].arrival);
+  results_seen_ = left.size();
+  t.generated += engine_->last().generated_tokens;
+  totals_.resize(engine_->history().size(), t);
 }
 
 const Snapshot& Run::snapshot() {

@@ -51,6 +51,8 @@ class Run {
   const std::vector<Totals>& totals() const { return totals_; }
 
  private:
+  void count_step();
+
   Scenario scenario_;
   std::unique_ptr<Engine> engine_;
   EventRing events_;
@@ -59,6 +61,7 @@ class Run {
   uint64_t version_ = 0;
   RunColumns columns_;
   std::vector<Totals> totals_;
+  size_t results_seen_ = 0;  // of the engine's request results (those that left)
   std::string error_;
 };
 

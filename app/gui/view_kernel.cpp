@@ -102,7 +102,7 @@ std::vector<PlotSeries> attention_series(const Run& run, const std::vector<doubl
   const Metric metric = c.measured() ? Metric::kAttentionMs : Metric::kModelledAttentionMs;
   std::vector<PlotSeries> series;
   PlotSeries main;
-  main.label = run.engine().config().paged ? "paged" : "contiguous regions";
+  main.label = run.engine().config().paged() ? "paged" : "contiguous regions";
   main.metric = metric;
   main.values = &c[metric];
   main.x = &xs;

@@ -52,8 +52,6 @@ class Engine {
   // Copy-on-write and fork copies executed by the last step.
   const std::vector<BlockCopy>& last_copies() const { return last_copies_; }
   RunSummary summary() const;
-  // Time to first token of every request that has produced one, in the order they did (seconds).
-  std::span<const double> ttfts() const { return ttft_; }
 
   const KvAllocatorView& allocator() const { return *allocator_; }
   const Scheduler& scheduler() const { return *scheduler_; }
