@@ -188,8 +188,11 @@ void draw_pool_map(Gui& gui, const ImRect& r) {
     const std::string counts[] = {
         cat(st.num_blocks, " blocks x ", st.block_size, " slots   used ", st.used_blocks, " (",
             used, ")   cached ", st.cached_blocks, "   free ", free_blocks, cpu),
-        cat(st.num_blocks, " x ", st.block_size, "   used ", used, "   free ", free_blocks, cpu),
-        cat("used ", used, cpu), cat("used ", used)};
+        cat(st.num_blocks, " x ", st.block_size, "  used ", st.used_blocks, " (", used,
+            ")  cached ", st.cached_blocks, "  free ", free_blocks, cpu),
+        cat(st.num_blocks, " x ", st.block_size, "  used ", used, "  cached ", st.cached_blocks,
+            "  free ", free_blocks, cpu),
+        cat("used ", used, "  cached ", st.cached_blocks, cpu), cat("used ", used)};
     const float room = std::max(0.0f, ImGui::GetContentRegionAvail().x - compare_picker_width() -
                                           2 * ImGui::GetStyle().ItemSpacing.x);
     ImGui::AlignTextToFramePadding();
