@@ -116,7 +116,8 @@ void PoolTexture::paint_usage(const Snapshot& snap, const PoolLayout& l, SeqId s
             : std::max<int64_t>(1, (static_cast<int64_t>(used) * kShades + blocks / 2) / blocks);
     pixels_[static_cast<size_t>(c)] = shades[static_cast<size_t>(level)];
   }
-  if (const SeqView* s = selected != kNoSeq ? snap.find(selected) : nullptr) {
+  const SeqView* s = selected != kNoSeq ? snap.find(selected) : nullptr;
+  if (s != nullptr && s->tier == Tier::kGpu) {  // a swapped-out table holds CPU block ids
     for (BlockId b : snap.table(*s)) {
       if (b >= 0 && b < l.num_blocks) pixels_[static_cast<size_t>(l.cell_of(b))] = theme::kSelected;
     }
@@ -129,7 +130,8 @@ void PoolTexture::paint_blocks(const Snapshot& snap, const PoolLayout& l, SeqId 
   pixels_.assign(static_cast<size_t>(w) * static_cast<size_t>(l.rows * t), theme::kBlockGap);
 
   in_selection_.assign(snap.blocks.size(), 0);
-  if (const SeqView* s = selected != kNoSeq ? snap.find(selected) : nullptr) {
+  const SeqView* s = selected != kNoSeq ? snap.find(selected) : nullptr;
+  if (s != nullptr && s->tier == Tier::kGpu) {  // a swapped-out table holds CPU block ids
     for (BlockId b : snap.table(*s)) {
       if (b >= 0 && static_cast<size_t>(b) < in_selection_.size())
         in_selection_[static_cast<size_t>(b)] = 1;
