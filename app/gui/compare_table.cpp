@@ -67,12 +67,13 @@ CompareTable compare_at_equal_time(const Run& a, const Run& b) {
       "neither.",
       Better::kNeither, pa.kv_cache_usage * 100, pb.kv_cache_usage * 100, "%.1f%%", true);
   row("token utilization",
-      "Tokens stored over the allocated slots. Higher is better: fewer allocated slots stand "
-      "empty.",
+      "Slots holding a computed token over the allocated slots. Higher is better: fewer "
+      "allocated slots stand empty or wait.",
       Better::kHigher, pa.token_utilization * 100, pb.token_utilization * 100, "%.1f%%", true);
   row("reserved for later",
-      "Allocated slots held for tokens still to come (contiguous reservations) over the allocated "
-      "slots. Lower is better: no other request can use them meanwhile.",
+      "Allocated slots held for tokens still to come (a contiguous reservation's future output, "
+      "prompt chunks not prefilled yet) over the allocated slots. Lower is better: no other "
+      "request can use them meanwhile.",
       Better::kLower, pa.reserved_fraction * 100, pb.reserved_fraction * 100, "%.1f%%", true);
   row("internal frag.",
       "Allocated slots that will never hold a token over the allocated slots. Lower is better.",
