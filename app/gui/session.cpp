@@ -18,12 +18,16 @@ double now_s() {
   return std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
 }
 
-const std::array<CompareSetup, 5> kPresets = {{
-    {"paged vs contiguous", "cache.allocator=paged", "cache.allocator=contiguous"},
+// A side may set several keys, separated by ';' (the contiguous allocator has no prefix cache and
+// cannot swap, so its side turns both off rather than be refused).
+const std::array<CompareSetup, 6> kPresets = {{
+    {"paged vs contiguous", "cache.allocator=paged",
+     "cache.allocator=contiguous;cache.prefix_caching=false;scheduler.preemption=recompute"},
     {"LRU vs LIFO", "cache.free_list=lru", "cache.free_list=lifo"},
     {"recompute vs swap", "scheduler.preemption=recompute", "scheduler.preemption=swap"},
     {"block size 16 vs 64", "cache.block_size=16", "cache.block_size=64"},
     {"prefix caching on vs off", "cache.prefix_caching=true", "cache.prefix_caching=false"},
+    {"KV fp16 vs fp8", "cache.kv_dtype=fp16", "cache.kv_dtype=fp8_e4m3"},
 }};
 
 }  // namespace
@@ -144,7 +148,11 @@ std::string Session::build(const std::string& path, const std::vector<std::strin
     } else {
       for (const std::string& side : {setup->a, setup->b}) {
         std::vector<std::string> o = all;
-        set_override(o, side);
+        for (size_t start = 0; start <= side.size();) {
+          const size_t end = std::min(side.find(';', start), side.size());
+          if (end > start) set_override(o, side.substr(start, end - start));
+          start = end + 1;
+        }
         runs.push_back(std::make_unique<Run>(file, std::move(o), backend_));
       }
     }
