@@ -45,8 +45,11 @@ struct Scenario {
   EngineConfig engine;  // resolved
 };
 
-// Reads and validates path, applying overrides ("section.key=value", TOML syntax for the value,
-// a bare word taken as a string) on top of the file.
+// Reads and validates path, applying overrides ("section.key=value") on top of the file. The value
+// is one TOML value (16, 0.5, true, "text", [1, 2]) and nothing else; a word that is not TOML and
+// does not begin as TOML does (a digit, a sign or dot before a digit, a quote, '[' or '{') is text.
+// A leading UTF-8 byte order mark is accepted; keys longer than kMaxKeyParts parts or
+// kMaxKeyChars characters (core/text/toml_text.h) are refused.
 Scenario load_scenario(const std::string& path, const std::vector<std::string>& overrides = {});
 // The same on text in memory; path names it in errors and anchors relative paths.
 Scenario parse_scenario(const std::string& text, const std::string& path,
