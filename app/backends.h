@@ -24,4 +24,8 @@ std::vector<RequestSpec> load_requests_within_memory(const Scenario& scenario,
 // One line for the status bar and logs: which backend runs, and why.
 std::string cuda_status();
 
+// "" when the CUDA kernels can run the scenario's geometry (gpu::supports), else why not (also
+// when the CUDA backend is not built). The command line and the GUI ask here.
+std::string kernel_support(const Scenario& scenario);
+
 }  // namespace tinyserve::app

@@ -14,6 +14,7 @@
 #include "app/gui/gui.h"
 #include "app/outputs.h"
 #include "app/run_command.h"
+#include "app/vllm_flags.h"
 #include "core/base/errors.h"
 #include "core/base/strings.h"
 
@@ -134,7 +135,11 @@ int main(int argc, char** argv) {
   const std::string exe_dir = executable_dir(argv[0]);
 
   RunOptions run_options;
-  CLI::App* run = cli.add_subcommand("run", "Run a scenario headless and write metrics.csv, summary.json, events.jsonl");
+  VllmFlags run_flags;
+  CLI::App* run = cli.add_subcommand(
+      "run", "Run a scenario headless and write metrics.csv, requests.csv, summary.json, "
+             "events.jsonl. Every scenario key is listed in docs/scenarios.md "
+             "(`tinyserve scenarios --keys`)");
   run->add_option("scenario", run_options.scenario, "Scenario name (see `tinyserve scenarios`) or .toml path")->required();
   run->add_option("--steps", run_options.steps,
                   "Stop after N steps (default: until every request is done)")
@@ -150,14 +155,29 @@ int main(int argc, char** argv) {
       ->check(one_of({"v1", "v2", "v3", "v4", "v5"}));
   bool no_progress = false;
   run->add_flag("--no-progress", no_progress, "No progress output");
+  add_vllm_flags(*run, run_flags);
   run->footer(std::string(kSetHelp) + "\n\n" + kExitHelp);
 
   CLI::App* scenarios = cli.add_subcommand("scenarios", "List the scenarios with their descriptions");
+  bool scenario_keys = false;
+  scenarios->add_flag("--keys", scenario_keys,
+                      "Print every scenario key with its type, default, range and meaning "
+                      "(docs/scenarios.md)");
+
+  CompareOptions compare_options;
+  CLI::App* compare = cli.add_subcommand("compare", "Two runs' summaries side by side, with differences");
+  compare->add_option("run_a", compare_options.run_a, "A run's output folder or its summary.json")->required();
+  compare->add_option("run_b", compare_options.run_b, "Another run's output folder or summary.json")->required();
 
   ConcurrencyOptions conc;
   CLI::App* concurrency_cmd = cli.add_subcommand(
       "concurrency", "The seed's max-concurrency stress test: contiguous reservation vs paged");
   concurrency_cmd->add_option("--model", conc.model, "Model preset")->capture_default_str();
+  concurrency_cmd
+      ->add_option("--kv-cache-dtype", conc.kv_dtype,
+                   "KV cache dtype: auto (the model's), fp16, bf16, fp8_e4m3, fp8_e5m2")
+      ->check(one_of({"auto", "fp16", "bf16", "fp8", "fp8_e4m3", "fp8_e5m2"}))
+      ->capture_default_str();
   concurrency_cmd
       ->add_option("--budget-gb", conc.budget_gb, "KV-cache memory budget in GB (1e9 bytes)")
       ->check(decimal(0.001, 1e6))
@@ -168,9 +188,9 @@ int main(int argc, char** argv) {
   concurrency_cmd->add_option("--lengths", conc.lengths, "seed-mix or uniform")
       ->check(one_of({"seed-mix", "uniform"}))
       ->capture_default_str();
-  concurrency_cmd->add_option("--min-len", conc.min_len, "uniform: shortest sequence")
+  concurrency_cmd->add_option("--min-len", conc.min_len, "uniform: shortest sequence (default 64)")
       ->check(whole_number(1, 10'000'000));
-  concurrency_cmd->add_option("--max-len", conc.max_len, "uniform: longest sequence")
+  concurrency_cmd->add_option("--max-len", conc.max_len, "uniform: longest sequence (default 4096)")
       ->check(whole_number(1, 10'000'000));
   concurrency_cmd
       ->add_option("--max-model-len", conc.max_model_len,
@@ -181,6 +201,7 @@ int main(int argc, char** argv) {
   CLI::App* demo = cli.add_subcommand("demo", "Walk through the memory manager, printing block maps");
 
   GuiOptions gui_options;
+  VllmFlags gui_flags;
   CLI::App* gui = cli.add_subcommand("gui", "Open the desktop app on a scenario (what no subcommand does)");
   gui->add_option("scenario", gui_options.scenario, "Scenario name or .toml path")->capture_default_str();
   gui->add_option("--set", gui_options.overrides,
@@ -202,6 +223,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   gui->add_option("--size", gui_options.size, "Window size, WIDTHxHEIGHT")->capture_default_str();
   gui->add_option("--mouse", gui_options.mouse, "Scripted: hold the mouse at X,Y (tooltips in screenshots)");
+  add_vllm_flags(*gui, gui_flags);
 
   CLI::App* bench = cli.add_subcommand("bench", "Benchmarks");
   bench->require_subcommand(1);
@@ -266,9 +288,13 @@ int main(int argc, char** argv) {
   // Past a file size limit (ulimit -f) a write fails with EFBIG and is reported, not a signal.
   std::signal(SIGXFSZ, SIG_IGN);
 
+  for (std::string& o : vllm_overrides(run_flags)) run_options.overrides.push_back(std::move(o));
+  for (std::string& o : vllm_overrides(gui_flags)) gui_options.overrides.push_back(std::move(o));
+
   const auto run_command = [&]() -> int {
     if (*run) return run_scenario(run_options, exe_dir).exit_code;
-    if (*scenarios) return list_scenario_descriptions(exe_dir);
+    if (*scenarios) return list_scenario_descriptions(exe_dir, scenario_keys);
+    if (*compare) return compare_runs(compare_options);
     if (*concurrency_cmd) return concurrency(conc);
     if (*bench_alloc) return bench_allocator(alloc_options);
     if (*bench_eng) return bench_engine(engine_options, exe_dir);

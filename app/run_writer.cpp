@@ -55,68 +55,72 @@ RunWriter::RunWriter(std::string dir, const std::string& holder)
     : dir_(std::move(dir)), lock_(dir_, holder) {
   std::error_code ec;
   const fs::path absolute = fs::absolute(dir_, ec).lexically_normal();
-  for (File* f : {&metrics_, &events_, &summary_}) {
-    f->name = f == &metrics_ ? "metrics.csv" : f == &events_ ? "events.jsonl" : "summary.json";
-    const fs::path final_path = absolute / f->name;
+  for (int i = 0; i < kNumOutputs; ++i) {
+    const fs::path final_path = absolute / kNames[i];
     const fs::file_status status = fs::symlink_status(final_path, ec);
     if (fs::exists(status) && !fs::is_regular_file(status) && !fs::is_symlink(status)) {
       throw InputError(final_path.string(), 0,
                        "exists and is not a file (a folder?), so the run could not write its "
                        "output there; remove it or choose another --out");
     }
-    f->path = final_path.string() + ".partial";
+    files_[i].path = final_path.string() + ".partial";
   }
-  for (File* f : {&metrics_, &events_, &summary_}) {
-    f->fd = ::open(f->path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (f->fd < 0) {
+  for (File& f : files_) {
+    f.fd = ::open(f.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (f.fd < 0) {
       const int error = errno;
       close_all(false);
-      for (File* g : {&metrics_, &events_, &summary_}) {
-        if (g != f && !g->path.empty()) ::unlink(g->path.c_str());
+      for (const File& g : files_) {
+        if (&g == &f) break;
+        ::unlink(g.path.c_str());
       }
-      throw InputError(f->path, 0, std::string("cannot write: ") + std::strerror(error));
+      throw InputError(f.path, 0, std::string("cannot write: ") + std::strerror(error));
     }
   }
-  metrics_.buffer = metrics_csv_header() + "\n";
+  files_[kMetrics].buffer = metrics_csv_header() + "\n";
 }
 
 RunWriter::~RunWriter() {
   if (done_) return;
   if (steps_ == 0) {
     close_all(false);
-    for (const std::string& path : partial_paths()) ::unlink(path.c_str());
+    for (const File& f : files_) ::unlink(f.path.c_str());
     return;
   }
   // A failed run: keep what it wrote, best effort (the failure may be the disk's).
-  for (File* f : {&metrics_, &events_}) {
+  for (File* f : {&files_[kMetrics], &files_[kEvents]}) {
     try {
       flush(*f);
     } catch (const OutputError&) {
     }
   }
   close_all(false);
-  ::unlink(summary_.path.c_str());
+  remove(kRequests);
+  remove(kSummary);
 }
 
 std::vector<std::string> RunWriter::partial_paths() const {
-  return {metrics_.path, events_.path, summary_.path};
+  std::vector<std::string> paths;
+  for (const File& f : files_) paths.push_back(f.path);
+  return paths;
 }
 
 void RunWriter::write_step(const StepMetrics& metrics, std::span<const Event> events) {
-  append_metrics_csv_row(metrics, metrics_.buffer);
-  for (const Event& e : events) events_.buffer += event_json(e);
+  append_metrics_csv_row(metrics, files_[kMetrics].buffer);
+  for (const Event& e : events) files_[kEvents].buffer += event_json(e);
   ++steps_;
   flush_full();
 }
 
 void RunWriter::write_events(std::span<const Event> events) {
-  for (const Event& e : events) events_.buffer += event_json(e);
+  for (const Event& e : events) files_[kEvents].buffer += event_json(e);
   flush_full();
 }
 
 void RunWriter::flush_full() {
-  if (metrics_.buffer.size() > kChunk) flush(metrics_);
-  if (events_.buffer.size() > kChunk) flush(events_);
+  for (File* f : {&files_[kMetrics], &files_[kEvents]}) {
+    if (f->buffer.size() > kChunk) flush(*f);
+  }
 }
 
 void RunWriter::flush(File& f) {
@@ -135,37 +139,40 @@ void RunWriter::flush(File& f) {
 }
 
 void RunWriter::close_all(bool check) {
-  for (File* f : {&metrics_, &events_, &summary_}) {
-    if (f->fd < 0) continue;
-    const bool ok = ::close(f->fd) == 0;
+  for (File& f : files_) {
+    if (f.fd < 0) continue;
+    const bool ok = ::close(f.fd) == 0;
     const int error = errno;
-    f->fd = -1;
-    if (check && !ok) throw OutputError("cannot write " + f->path + ": " + std::strerror(error));
+    f.fd = -1;
+    if (check && !ok) throw OutputError("cannot write " + f.path + ": " + std::strerror(error));
   }
 }
 
-void RunWriter::finish(const std::string& summary_json) {
-  summary_.buffer = summary_json;
-  for (File* f : {&metrics_, &events_, &summary_}) flush(*f);
+void RunWriter::remove(Output output) { ::unlink(files_[output].path.c_str()); }
+
+void RunWriter::finish(const std::string& summary_json, const std::string& requests_csv) {
+  files_[kRequests].buffer = requests_csv;
+  files_[kSummary].buffer = summary_json;
+  for (File& f : files_) flush(f);
   close_all(true);
   done_ = true;
-  // Renamed in this order, summary.json last: a folder whose summary is new holds the new metrics
-  // and events.
-  for (File* f : {&metrics_, &events_, &summary_}) {
-    const std::string final_path = f->path.substr(0, f->path.size() - std::strlen(".partial"));
-    if (::rename(f->path.c_str(), final_path.c_str()) != 0) {
-      throw OutputError("cannot rename " + f->path + " to " + final_path + ": " +
+  // Renamed in order, summary.json last: a folder whose summary is new holds the new rows.
+  for (const File& f : files_) {
+    const std::string final_path = f.path.substr(0, f.path.size() - std::strlen(".partial"));
+    if (::rename(f.path.c_str(), final_path.c_str()) != 0) {
+      throw OutputError("cannot rename " + f.path + " to " + final_path + ": " +
                         std::strerror(errno));
     }
   }
 }
 
 void RunWriter::stop() {
-  flush(metrics_);
-  flush(events_);
+  flush(files_[kMetrics]);
+  flush(files_[kEvents]);
   close_all(true);
   done_ = true;
-  ::unlink(summary_.path.c_str());
+  remove(kRequests);
+  remove(kSummary);
 }
 
 }  // namespace tinyserve::app

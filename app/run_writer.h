@@ -1,10 +1,11 @@
-// Writes a run's outputs: metrics.csv (one row per step), events.jsonl (one event per line) and
-// summary.json. The folder is locked for the run (a second run into it is refused); every output
-// is checked writable before the run; everything is written under NAME.partial and renamed only
-// when the run completes, so the previous complete result stays until the new one replaces it, and
-// an interrupted run never leaves a file that looks complete.
+// Writes a run's outputs: metrics.csv (one row per step), events.jsonl (one event per line),
+// requests.csv (one row per request) and summary.json. The folder is locked for the run (a second
+// run into it is refused); every output is checked writable before the run; everything is written
+// under NAME.partial and renamed only when the run completes, so the previous complete result stays
+// until the new one replaces it, and an interrupted run never leaves a file that looks complete.
 #pragma once
 
+#include <array>
 #include <span>
 #include <string>
 #include <vector>
@@ -22,17 +23,18 @@ class RunWriter {
   // a file must go, no permission).
   RunWriter(std::string dir, const std::string& holder);
   // Without finish() or stop(): a run that wrote no row removes its .partial files; one that did
-  // (it failed) leaves them with the complete rows it had.
+  // (it failed) leaves metrics.csv.partial and events.jsonl.partial with the complete rows it had.
   ~RunWriter();
   RunWriter(const RunWriter&) = delete;
   RunWriter& operator=(const RunWriter&) = delete;
 
   void write_step(const StepMetrics& metrics, std::span<const Event> events);
   void write_events(std::span<const Event> events);
-  // Writes summary.json, flushes and renames the three files into place. OutputError on failure.
-  void finish(const std::string& summary_json);
+  // Writes requests.csv and summary.json, flushes and renames the four files into place.
+  // OutputError on failure.
+  void finish(const std::string& summary_json, const std::string& requests_csv);
   // An interrupted run: writes every complete row, closes the files and leaves metrics.csv.partial
-  // and events.jsonl.partial (no summary). OutputError on failure.
+  // and events.jsonl.partial (no requests.csv, no summary). OutputError on failure.
   void stop();
 
   const std::string& dir() const { return dir_; }
@@ -41,18 +43,21 @@ class RunWriter {
 
  private:
   struct File {
-    std::string name;  // metrics.csv
     std::string path;  // absolute path of NAME.partial
     int fd = -1;
     std::string buffer;
   };
+  enum Output { kMetrics, kEvents, kRequests, kSummary, kNumOutputs };
+  static constexpr std::array<const char*, kNumOutputs> kNames = {"metrics.csv", "events.jsonl",
+                                                                  "requests.csv", "summary.json"};
   void flush(File& file);
   void flush_full();
   void close_all(bool check);
+  void remove(Output output);
 
   std::string dir_;
   FolderLock lock_;
-  File metrics_, events_, summary_;
+  std::array<File, kNumOutputs> files_;
   int64_t steps_ = 0;
   bool done_ = false;
 };

@@ -19,7 +19,7 @@ using tinyserve::testing::TempDir;
 namespace {
 
 const std::string kBase =
-    "name = \"t\"\ndescription = \"a test\"\n[hardware]\nnum_gpu_blocks = 64\n[workload]\n"
+    "name = \"t\"\ndescription = \"a test\"\n[hardware]\nnum_gpu_blocks = 1024\n[workload]\n"
     "num_requests = 5\n";
 
 // The message of the InputError loading text (with overrides) gives, or "" when it loads.
@@ -75,7 +75,7 @@ TEST_CASE("keys within the limits, dotted values and long strings read as they d
       error_of(
           "name = \"t\"\ndescription = \"" + long_text +
           " a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r\"\n"
-          "hardware.num_gpu_blocks = 64\n[workload . arrival]\nrate = 1.5\nprocess = \"poisson\"\n"
+          "hardware.num_gpu_blocks = 1024\n[workload . arrival]\nrate = 1.5\nprocess = \"poisson\"\n"
           "[\"workload\".prompt]\ndistribution = 'fixed'\nvalue = 12 # "
           "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q\n") == "");
   // Sixteen parts are within the limit: the key is then just unknown.
@@ -91,7 +91,7 @@ TEST_CASE("keys within the limits, dotted values and long strings read as they d
 TEST_CASE("a --set value is one TOML value and nothing else, or a word taken as text") {
   const auto block_size = [](const std::string& value) {
     return parse_scenario(kBase, "s.toml", {"cache.block_size=" + value})
-        .engine.paged_cache.block_size;
+        .engine.geometry.block_size;
   };
   CHECK(block_size("32") == 32);
   CHECK(block_size(" 32 ") == 32);
@@ -120,7 +120,7 @@ TEST_CASE("a --set value is one TOML value and nothing else, or a word taken as 
   CHECK(parse_scenario(kBase, "s.toml", {"name=../../x"}).name == "../../x");
   CHECK(parse_scenario(kBase, "s.toml", {"description=two words"}).description == "two words");
   CHECK(parse_scenario(kBase, "s.toml", {"description=a # b"}).description == "a # b");
-  CHECK(parse_scenario(kBase, "s.toml", {"cache.allocator=contiguous"}).engine.paged == false);
+  CHECK(parse_scenario(kBase, "s.toml", {"cache.allocator=contiguous"}).engine.paged() == false);
   CHECK(parse_scenario(kBase, "s.toml", {"name=\"quoted # not a comment\""}).name ==
         "quoted # not a comment");
   // A long override is cut in messages, which stay one line.
