@@ -115,6 +115,21 @@ std::string parse_error_message(const CLI::App& cli, const CLI::ParseError& e) {
   }
   const CLI::App* app = &cli;
   while (!app->get_subcommands().empty()) app = app->get_subcommands().front();
+  // "Could not convert: --seed = x": the option's type says what was expected.
+  const std::string what = e.what();
+  const std::string_view prefix = "Could not convert: ";
+  if (dynamic_cast<const CLI::ConversionError*>(&e) != nullptr && what.starts_with(prefix) &&
+      what.find(" = ") != std::string::npos) {
+    const size_t eq = what.find(" = ");
+    const std::string name = what.substr(prefix.size(), eq - prefix.size());
+    const CLI::Option* option = app->get_option_no_throw(name);
+    const std::string type = option != nullptr ? option->get_type_name() : "";
+    const char* expected = type == "INT" || type == "UINT" ? "a whole number"
+                           : type == "FLOAT"               ? "a number"
+                                                           : "a value of its type";
+    return cat(command, ": ", name, ": expected ", expected, ", found ",
+               quoted(what.substr(eq + 3)), " (see ", command, " --help)");
+  }
   if (dynamic_cast<const CLI::RequiredError*>(&e) != nullptr &&
       app->get_require_subcommand_min() > 0 && app->get_subcommands().empty()) {
     std::string commands;
@@ -196,7 +211,9 @@ int main(int argc, char** argv) {
       ->add_option("--max-model-len", conc.max_model_len,
                    "Reservation of the max-length baseline (default: the longest length drawn)")
       ->check(whole_number(0, 10'000'000));
-  concurrency_cmd->add_option("--seed", conc.seed, "Seed of the length draw")->capture_default_str();
+  concurrency_cmd->add_option("--seed", conc.seed, "Seed of the length draw")
+      ->check(whole_number(0, INT64_MAX))
+      ->capture_default_str();
 
   CLI::App* demo = cli.add_subcommand("demo", "Walk through the memory manager, printing block maps");
 

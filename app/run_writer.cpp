@@ -148,7 +148,9 @@ void RunWriter::close_all(bool check) {
   }
 }
 
-void RunWriter::remove(Output output) { ::unlink(files_[output].path.c_str()); }
+void RunWriter::remove(Output output) {
+  ::unlink(files_[output].path.c_str());
+}
 
 void RunWriter::finish(const std::string& summary_json, const std::string& requests_csv) {
   files_[kRequests].buffer = requests_csv;

@@ -71,13 +71,12 @@ TEST_CASE("keys of more than 16 parts or 256 characters are refused before toml+
 
 TEST_CASE("keys within the limits, dotted values and long strings read as they did") {
   const std::string long_text(1000, 'x');
-  CHECK(
-      error_of(
-          "name = \"t\"\ndescription = \"" + long_text +
-          " a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r\"\n"
-          "hardware.num_gpu_blocks = 1024\n[workload . arrival]\nrate = 1.5\nprocess = \"poisson\"\n"
-          "[\"workload\".prompt]\ndistribution = 'fixed'\nvalue = 12 # "
-          "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q\n") == "");
+  CHECK(error_of("name = \"t\"\ndescription = \"" + long_text +
+                 " a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r\"\n"
+                 "hardware.num_gpu_blocks = 1024\n[workload . arrival]\nrate = 1.5\nprocess = "
+                 "\"poisson\"\n"
+                 "[\"workload\".prompt]\ndistribution = 'fixed'\nvalue = 12 # "
+                 "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q\n") == "");
   // Sixteen parts are within the limit: the key is then just unknown.
   CHECK(error_of(kBase + parts(16, "z") + " = 1.5\n")
             .starts_with("s.toml:7: workload.z: unknown key"));
