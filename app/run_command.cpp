@@ -29,7 +29,7 @@ namespace {
 // which keeps every complete row; a second signal ends the process at once.
 volatile std::sig_atomic_t g_signal = 0;    // the signal that stopped the run; 0: none
 volatile std::sig_atomic_t g_stepping = 0;  // the first step completed
-constexpr int kMaxPartials = 3;
+constexpr int kMaxPartials = 8;
 char g_partials[kMaxPartials][4096];  // removed by a signal before the first step
 volatile std::sig_atomic_t g_num_partials = 0;
 
