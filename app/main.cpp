@@ -167,7 +167,7 @@ int main(int argc, char** argv) {
       ->check(one_of({"auto", "cuda", "cpu", "accounting"}));
   run->add_option("--kernel", run_options.kernel,
                   "Paged attention kernel version for the CUDA backend")
-      ->check(one_of({"v1", "v2", "v3", "v4", "v5"}));
+      ->check(one_of({"v1", "v2", "v3", "v4", "v5", "v6"}));
   bool no_progress = false;
   run->add_flag("--no-progress", no_progress, "No progress output");
   add_vllm_flags(*run, run_flags);
@@ -261,7 +261,7 @@ int main(int argc, char** argv) {
   CLI::App* bench_kern = bench->add_subcommand(
       "kernels", "Paged attention kernels: latency, bandwidth vs the device copy, paged vs contiguous");
   bench_kern->add_option("--versions", kernel_options.versions, "Kernel versions (default: all)")
-      ->check(one_of({"v1", "v2", "v3", "v4", "v5"}));
+      ->check(one_of({"v1", "v2", "v3", "v4", "v5", "v6"}));
   bench_kern
       ->add_option("--configs", kernel_options.configs, "Reference configurations (default: A B C)")
       ->check(one_of({"A", "B", "C"}));
