@@ -227,7 +227,7 @@ int main(int argc, char** argv) {
   gui->footer(std::string(kSetHelp) + "\n\n" + kExitHelp);
   gui->add_option("--compare", gui_options.compare,
                   "Open comparing two configurations: paged-vs-contiguous, lru-vs-lifo, recompute-vs-swap, "
-                  "block-size-16-vs-64, prefix-caching-on-vs-off");
+                  "block-size-16-vs-64, prefix-caching-on-vs-off, kv-fp16-vs-fp8");
   gui->add_option("--frames", gui_options.frames, "Scripted: run this many frames, then exit")
       ->check(whole_number(1, int64_t{1} << 40));
   gui->add_option("--steps-per-frame", gui_options.steps_per_frame,
