@@ -1,26 +1,92 @@
 #include "app/run_command.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
+#include <ctime>
 #include <nlohmann/json.hpp>
 
 #include "app/backends.h"
 #include "app/commands.h"
+#include "app/outputs.h"
 #include "app/run_writer.h"
-#include "core/engine/engine.h"
 #include "core/base/errors.h"
-#include "core/config/scenario.h"
 #include "core/base/strings.h"
+#include "core/config/scenario.h"
+#include "core/engine/engine.h"
 
 namespace tinyserve::app {
 
 namespace {
 
-volatile std::sig_atomic_t g_interrupted = 0;
-void on_interrupt(int) { g_interrupted = 1; }
+// SIGINT and SIGTERM. Until the run's first step completes they end the process at once (loading
+// and generating a large workload, or admitting it in the first step, can take seconds): the run's
+// .partial files are removed and one line says so. Then they stop the run after the current step,
+// which keeps every complete row; a second signal ends the process at once.
+volatile std::sig_atomic_t g_signal = 0;    // the signal that stopped the run; 0: none
+volatile std::sig_atomic_t g_stepping = 0;  // the first step completed
+constexpr int kMaxPartials = 8;
+char g_partials[kMaxPartials][4096];  // removed by a signal before the first step
+volatile std::sig_atomic_t g_num_partials = 0;
+
+void on_signal(int signal) {
+  if (g_stepping == 0) {
+    for (int i = 0; i < g_num_partials; ++i) ::unlink(g_partials[i]);
+    static constexpr char kMessage[] =
+        "tinyserve: interrupted before the first step completed; no output written\n";
+    if (::write(STDERR_FILENO, kMessage, sizeof kMessage - 1) < 0) {
+      // nothing more can be done in a signal handler
+    }
+    ::_exit(128 + signal);
+  }
+  g_signal = signal;  // installed with SA_RESETHAND: a second signal ends the process at once
+}
+
+class SignalScope {
+ public:
+  SignalScope() {
+    g_signal = 0;
+    g_stepping = 0;
+    g_num_partials = 0;
+    struct sigaction action {};
+    action.sa_handler = on_signal;
+    action.sa_flags = SA_RESETHAND | SA_RESTART;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, &previous_int_);
+    sigaction(SIGTERM, &action, &previous_term_);
+  }
+  ~SignalScope() {
+    sigaction(SIGINT, &previous_int_, nullptr);
+    sigaction(SIGTERM, &previous_term_, nullptr);
+    g_num_partials = 0;
+  }
+  SignalScope(const SignalScope&) = delete;
+  SignalScope& operator=(const SignalScope&) = delete;
+
+  static void remove_on_early_signal(const std::vector<std::string>& paths) {
+    for (const std::string& path : paths) {
+      if (g_num_partials == kMaxPartials || path.size() >= sizeof g_partials[0]) continue;
+      std::memcpy(g_partials[g_num_partials], path.c_str(), path.size() + 1);
+      g_num_partials = g_num_partials + 1;  // after the copy: the handler reads whole paths only
+    }
+  }
+
+ private:
+  struct sigaction previous_int_ {};
+  struct sigaction previous_term_ {};
+};
+
+// Who holds an output folder, for a second run that finds it locked.
+std::string holder_description(const RunOptions& o) {
+  const std::time_t now = std::time(nullptr);
+  char since[32] = "";
+  std::strftime(since, sizeof since, "%Y-%m-%d %H:%M:%S", std::localtime(&now));
+  return cat("pid ", ::getpid(), ": tinyserve run ", o.scenario, ", since ", since);
+}
 
 using Clock = std::chrono::steady_clock;
 
@@ -191,19 +257,20 @@ RunResult run_scenario(const RunOptions& o, const std::string& executable_dir) {
   if (!o.backend.empty()) overrides.push_back("engine.backend=" + o.backend);
   if (!o.kernel.empty()) overrides.push_back("engine.kernel=" + o.kernel);
   if (o.steps > 0) overrides.push_back("engine.max_steps=" + std::to_string(o.steps));
+  const SignalScope signals;
   const Scenario sc = load_scenario(find_scenario(o.scenario, executable_dir), overrides);
   TraceStats trace;
-  std::vector<RequestSpec> requests = load_requests(sc, &trace);
+  std::vector<RequestSpec> requests = load_requests_within_memory(sc, &trace);
   result.requests = static_cast<int64_t>(requests.size());
-  result.out_dir = o.out_dir.empty() ? "out/" + sc.name : o.out_dir;
+  result.out_dir = o.out_dir.empty() ? "out/" + path_component(sc.name) : o.out_dir;
+  std::unique_ptr<Backend> backend = make_backend(sc);
+  RunWriter writer(result.out_dir, holder_description(o));
+  SignalScope::remove_on_early_signal(writer.partial_paths());
 
   const auto start = Clock::now();
-  Engine engine(sc.engine, std::move(requests), make_backend(sc));
-  RunWriter writer(result.out_dir);
+  Engine engine(sc.engine, std::move(requests), std::move(backend));
   Progress progress(o.progress);
-  g_interrupted = 0;
-  auto* previous = std::signal(SIGINT, on_interrupt);
-  while (!engine.done() && !g_interrupted) {
+  while (!engine.done() && g_signal == 0) {
     const int64_t before = engine.steps();
     engine.step();
     if (engine.steps() > before) {
@@ -211,14 +278,18 @@ RunResult run_scenario(const RunOptions& o, const std::string& executable_dir) {
     } else {
       writer.write_events(engine.step_events());  // rejections with no step to run
     }
+    g_stepping = 1;
     progress.update(engine);
   }
-  std::signal(SIGINT, previous);
   progress.update(engine, true);
-  if (g_interrupted) {
-    std::fprintf(stderr, "tinyserve: interrupted at step %lld; outputs left as %s/*.partial\n",
-                 static_cast<long long>(engine.steps()), result.out_dir.c_str());
-    result.exit_code = 130;
+  if (g_signal != 0) {
+    writer.stop();
+    std::fprintf(stderr,
+                 "tinyserve: stopped by %s after step %lld; its complete rows are in "
+                 "%s/metrics.csv.partial and events.jsonl.partial\n",
+                 g_signal == SIGTERM ? "SIGTERM" : "SIGINT", static_cast<long long>(engine.steps()),
+                 result.out_dir.c_str());
+    result.exit_code = 128 + g_signal;
     return result;
   }
   std::string requests_csv = requests_csv_header() + "\n";

@@ -19,6 +19,7 @@
 #include "app/gui/gui.h"
 #include "app/gui/theme.h"
 #include "app/gui/views.h"
+#include "app/outputs.h"
 #include "core/base/strings.h"
 
 namespace tinyserve::app {
@@ -250,9 +251,10 @@ int run_gui(const GuiOptions& o, const std::string& executable_dir) {
       const bool last_frame = scripted && frame + 1 >= frames;
       if ((screenshot_in >= 0 && screenshot_in-- == 0) || (last_frame && !o.screenshot.empty())) {
         const Snapshot& snap = gui.session.run().snapshot();
-        const std::string path = last_frame && !o.screenshot.empty()
-                                     ? o.screenshot
-                                     : cat("tinyserve-", snap.scenario, "-step", snap.step, ".png");
+        const std::string path =
+            last_frame && !o.screenshot.empty()
+                ? o.screenshot
+                : cat("tinyserve-", path_component(snap.scenario), "-step", snap.step, ".png");
         const std::string error = save_screenshot(path, fb_w, fb_h);
         show_notice(gui, error.empty() ? "saved " + path : error);
         if (!error.empty()) {

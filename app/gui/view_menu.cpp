@@ -8,6 +8,7 @@
 #include "app/gui/text_fit.h"
 #include "app/gui/theme.h"
 #include "app/gui/views.h"
+#include "app/outputs.h"
 
 namespace tinyserve::app {
 
@@ -19,7 +20,7 @@ void export_csv(Gui& gui) {
   for (size_t i = 0; i < s.num_runs(); ++i) {
     Run& run = s.run(i);
     const std::string suffix = s.num_runs() > 1 ? (i == 0 ? "-A" : "-B") : "";
-    const std::string path = run.scenario().name + suffix + "-metrics.csv";
+    const std::string path = path_component(run.scenario().name) + suffix + "-metrics.csv";
     if (std::string error = export_metrics_csv(run, path); !error.empty()) {
       show_notice(gui, error);
       return;

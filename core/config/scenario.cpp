@@ -203,14 +203,63 @@ toml::table parse_text(const std::string& text, const std::string& path) {
   }
 }
 
+// An override as messages name it: "--set KEY=VALUE", control bytes escaped, cut at 80 bytes.
+std::string override_origin(const std::string& text) {
+  constexpr size_t kMax = 80;
+  std::string shown;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (shown.size() >= kMax && (c & 0xC0) != 0x80) {
+      shown += "...";
+      break;
+    }
+    if (c < 0x20 || c == 0x7f) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      shown += {'\\', 'x', kHex[c >> 4], kHex[c & 15]};
+    } else {
+      shown += static_cast<char>(c);
+    }
+  }
+  return "--set " + shown;
+}
+
+// A value that begins as TOML syntax does (a number, a quote, an array, an inline table) is
+// meant as TOML, so when it is not valid TOML it is an error rather than text.
+bool looks_like_toml(const std::string& value) {
+  const size_t i = value.find_first_not_of(" \t");
+  if (i == std::string::npos) return false;
+  const char c = value[i];
+  const auto digit = [](char d) { return d >= '0' && d <= '9'; };
+  if (digit(c) || c == '"' || c == '\'' || c == '[' || c == '{') return true;
+  return (c == '+' || c == '-' || c == '.') && i + 1 < value.size() && digit(value[i + 1]);
+}
+
+// --set KEY=VALUE. KEY is a dotted key (at most kMaxKeyParts parts, kMaxKeyChars characters).
+// VALUE is one TOML value as a scenario file writes it (42, 0.5, true, "text", [1, 2]), alone on
+// its line: a comment or a line break after it is refused. A VALUE that is not TOML is text (a
+// string) unless it begins as TOML does (a digit, a sign or dot before a digit, a quote, '[', '{'),
+// which is an error saying what toml++ found wrong.
 void apply_override(toml::table& root, const std::string& text, Context& ctx) {
-  const std::string origin = "--set " + text;
+  const std::string origin = override_origin(text);
   const size_t eq = text.find('=');
   if (eq == std::string::npos || eq == 0) throw InputError(origin, 0, "expected key=value");
   const std::string key = text.substr(0, eq);
   const std::string value = text.substr(eq + 1);
+  size_t cut = 0;  // past kMaxKeyParts parts, the key is shown up to its last allowed part
+  int64_t parts = 1;
+  for (size_t dot = key.find('.'); dot != std::string::npos; dot = key.find('.', dot + 1)) {
+    if (++parts == kMaxKeyParts + 1) cut = dot;
+  }
+  const std::string shown = parts > kMaxKeyParts ? key.substr(0, cut) + "..." : key;
+  if (const std::string e = key_limit_error(shown, parts, static_cast<int64_t>(key.size()));
+      !e.empty()) {
+    throw InputError(origin, 0, e);
+  }
   if (key.front() == '.' || key.back() == '.' || key.find("..") != std::string::npos) {
     throw InputError(origin, 0, "expected a dotted key such as scheduler.max_num_seqs");
+  }
+  if (value.find_first_of("\r\n") != std::string::npos) {
+    throw InputError(origin, 0, "a line break in the value, expected one value on one line");
   }
   toml::table* table = &root;
   size_t start = 0;
@@ -220,27 +269,48 @@ void apply_override(toml::table& root, const std::string& text, Context& ctx) {
     if (!node) {
       table->insert(part, toml::table{});
       node = table->get(part);
+      ctx.overrides.emplace(key.substr(0, dot), origin);  // errors about this table name it
     }
     if (!node->is_table()) throw InputError(origin, 0, cat(key.substr(0, dot), " is not a table"));
     table = node->as_table();
     start = dot + 1;
   }
   const std::string leaf = key.substr(start);
-  // The value in TOML syntax (42, 0.5, true, "text", [1, 2]); a bare word is a string, and so is
-  // non-ASCII text outside quotes (core/text/toml_text.h).
+  const auto set = [&](auto&& v) {
+    table->insert_or_assign(leaf, std::forward<decltype(v)>(v));
+    ctx.overrides[key] = origin;
+    // A model is a preset or a config.json: setting one replaces the other.
+    if (key == "model.config" || key == "model.preset") {
+      table->erase(key == "model.config" ? "preset" : "config");
+    }
+  };
+  std::string not_toml;  // why the value is not one TOML value
   try {
-    toml::table parsed = toml::parse(ascii_toml("v = " + value, origin));
-    table->insert_or_assign(leaf, std::move(*parsed.get("v")));
-  } catch (const toml::parse_error&) {
-    table->insert_or_assign(leaf, value);
-  } catch (const InputError&) {
-    table->insert_or_assign(leaf, value);
+    const std::string ascii = ascii_toml("v = " + value, "v");
+    toml::table parsed = toml::parse(ascii);
+    toml::node* node = parsed.get("v");
+    const auto after = static_cast<size_t>(node->source().end.column) - 1;
+    const size_t rest = ascii.find_first_not_of(" \t", std::min(after, ascii.size()));
+    if (rest != std::string::npos) {
+      throw InputError(origin, 0,
+                       ascii[rest] == '#' ? "a comment after the value, expected the value alone"
+                                          : "text after the value, expected the value alone");
+    }
+    set(std::move(*node));
+    return;
+  } catch (const toml::parse_error& e) {
+    not_toml = std::string(e.description());
+  } catch (const InputError& e) {
+    if (e.file() != "v") throw;
+    const std::string what = e.what();
+    not_toml = what.substr(std::min(what.find(": ") + 2, what.size()));
   }
-  ctx.overrides[key] = origin;
-  // A model is a preset or a config.json: setting one replaces the other.
-  if (key == "model.config" || key == "model.preset") {
-    table->erase(key == "model.config" ? "preset" : "config");
+  if (looks_like_toml(value)) {
+    throw InputError(origin, 0,
+                     cat("malformed value (", not_toml,
+                         "), expected one TOML value such as 16, 0.5, true, \"text\" or [1, 2]"));
   }
+  set(value);  // a word: text
 }
 
 struct LengthKeys {
