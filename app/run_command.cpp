@@ -107,7 +107,7 @@ std::string summary_json(const Scenario& sc, const Engine& e, const TraceStats& 
                     {"preemption", std::string(to_string(c.scheduler.preemption))},
                     {"victim", std::string(to_string(c.scheduler.victim))}};
   j["backend"] = {{"name", e.backend().name()}, {"description", e.backend().description()},
-                  {"clock", c.clock == ClockMode::kMeasured ? "measured" : "model"}};
+                  {"clock", std::string(name_of<ClockMode>(kClockModeNames, c.clock))}};
   j["requests"] = {{"total", s.requests},
                    {"finished", s.finished},
                    {"rejected", s.rejected},
@@ -186,7 +186,9 @@ RunResult run_scenario(const RunOptions& o, const std::string& executable_dir) {
   result.out_dir = o.out_dir.empty() ? "out/" + sc.name : o.out_dir;
 
   const auto start = Clock::now();
-  Engine engine(sc.engine, std::move(requests), make_backend(sc));
+  EngineConfig config = sc.engine;
+  config.record_decisions = !o.decisions.empty();
+  Engine engine(config, std::move(requests), make_backend(sc));
   RunWriter writer(result.out_dir);
   Progress progress(o.progress);
   g_interrupted = 0;
@@ -212,6 +214,14 @@ RunResult run_scenario(const RunOptions& o, const std::string& executable_dir) {
   std::string requests_csv = requests_csv_header() + "\n";
   for (const RequestResult& r : engine.all_request_results()) append_requests_csv_row(r, requests_csv);
   writer.finish(summary_json(sc, engine, trace), requests_csv);
+  if (!o.decisions.empty()) {
+    std::string text;
+    for (const StepDecisions& d : engine.decisions()) text += decisions_json(d) + "\n";
+    std::FILE* f = std::fopen(o.decisions.c_str(), "wb");
+    if (f == nullptr) throw InputError(o.decisions, 0, "cannot open for writing");
+    std::fwrite(text.data(), 1, text.size(), f);
+    std::fclose(f);
+  }
   result.wall_s = std::chrono::duration<double>(Clock::now() - start).count();
   result.steps = engine.steps();
   if (o.print_summary) print_summary(sc, engine, result.wall_s, result.out_dir);

@@ -18,10 +18,15 @@ double now_s() {
   return std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
 }
 
-const std::array<CompareSetup, 5> kPresets = {{
-    {"paged vs contiguous", "cache.allocator=paged", "cache.allocator=contiguous"},
+// Contiguous reservations and swapping are vllm-v0's (docs/fidelity.md): those presets run both
+// sides under it.
+const std::array<CompareSetup, 6> kPresets = {{
+    {"vllm-v1 vs vllm-v0", "scheduler.semantics=vllm-v1", "scheduler.semantics=vllm-v0"},
+    {"paged vs contiguous", "cache.allocator=paged", "cache.allocator=contiguous",
+     {"scheduler.semantics=vllm-v0"}},
     {"LRU vs LIFO", "cache.free_list=lru", "cache.free_list=lifo"},
-    {"recompute vs swap", "scheduler.preemption=recompute", "scheduler.preemption=swap"},
+    {"recompute vs swap", "scheduler.preemption=recompute", "scheduler.preemption=swap",
+     {"scheduler.semantics=vllm-v0"}},
     {"block size 16 vs 64", "cache.block_size=16", "cache.block_size=64"},
     {"prefix caching on vs off", "cache.prefix_caching=true", "cache.prefix_caching=false"},
 }};
@@ -132,6 +137,7 @@ std::string Session::build(const std::string& path, const std::vector<std::strin
     } else {
       for (const std::string& side : {setup->a, setup->b}) {
         std::vector<std::string> o = overrides;
+        for (const std::string& common : setup->both) set_override(o, common);
         set_override(o, side);
         runs.push_back(std::make_unique<Run>(file, std::move(o), backend_));
       }

@@ -62,6 +62,7 @@ class Run {
 struct CompareSetup {
   std::string name;  // "paged vs contiguous"
   std::string a, b;  // "cache.allocator=paged", "cache.allocator=contiguous"
+  std::vector<std::string> both = {};  // overrides of both sides ("scheduler.semantics=vllm-v0")
 };
 std::span<const CompareSetup> compare_presets();
 const CompareSetup* find_compare_preset(const std::string& name_or_slug);
