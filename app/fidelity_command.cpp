@@ -41,20 +41,21 @@ std::pair<int64_t, int64_t> same_finish_steps(const VllmReplay& r) {
 
 int fidelity(const FidelityOptions& o) {
   bool all_identical = true;
-  std::printf("%-28s %17s %13s %15s %15s %9s\n", "record", "identical steps", "preemptions",
-              "evictions", "finish steps", "us/step");
+  std::printf("%-28s %17s %13s %15s %15s %9s %9s\n", "record", "identical steps", "preemptions",
+              "evictions", "finish steps", "us/step", "cpu us");
   for (const std::string& dir : o.dirs) {
     const VllmReplay r = replay_vllm_record(dir, o.overrides, o.context);
     const auto [same, finished] = same_finish_steps(r);
     const std::string name = dir.substr(dir.find_last_of('/', dir.size() - 2) + 1);
-    std::printf("%-28s %8lld/%-8lld %6lld/%-6lld %7lld/%-7lld %7lld/%-7lld %9.2f\n", name.c_str(),
+    std::printf("%-28s %8lld/%-8lld %6lld/%-6lld %7lld/%-7lld %7lld/%-7lld %9.2f %9.2f\n",
+                name.c_str(),
                 static_cast<long long>(r.comparison.identical_steps),
                 static_cast<long long>(r.comparison.expected_steps),
                 static_cast<long long>(count_ids(r.actual, &StepDecisions::preempted)),
                 static_cast<long long>(count_ids(r.expected, &StepDecisions::preempted)),
                 static_cast<long long>(evictions(r.actual)),
                 static_cast<long long>(evictions(r.expected)), static_cast<long long>(same),
-                static_cast<long long>(finished), r.loop_us_per_step);
+                static_cast<long long>(finished), r.loop_us_per_step, r.loop_cpu_us_per_step);
     if (!r.comparison.identical()) {
       all_identical = false;
       if (o.show_divergence) std::printf("%s", r.comparison.report.c_str());
@@ -62,7 +63,8 @@ int fidelity(const FidelityOptions& o) {
   }
   std::printf(
       "columns: TinyServe/vLLM (identical steps: of vLLM's recorded steps; finish steps: "
-      "requests finishing in the same step, of vLLM's)\n");
+      "requests finishing in the same step, of vLLM's); TinyServe's wall and CPU time per engine "
+      "step\n");
   return all_identical ? kExitOk : kExitFailure;
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <nlohmann/json.hpp>
 
 #include "core/base/errors.h"
@@ -72,11 +73,15 @@ VllmReplay replay_vllm_record(const std::string& dir, const std::vector<std::str
   r.expected = read_decisions(dir + "/decisions.jsonl");
   Engine engine(sc.engine, load_requests(sc), std::make_unique<AccountingBackend>());
   const auto start = std::chrono::steady_clock::now();
+  const std::clock_t cpu_start = std::clock();
   while (!engine.done()) engine.step();
+  const double cpu = static_cast<double>(std::clock() - cpu_start) / CLOCKS_PER_SEC;
   const double wall =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   r.engine_steps = engine.steps();
-  r.loop_us_per_step = r.engine_steps > 0 ? wall * 1e6 / static_cast<double>(r.engine_steps) : 0;
+  const double steps = static_cast<double>(std::max<int64_t>(r.engine_steps, 1));
+  r.loop_us_per_step = wall * 1e6 / steps;
+  r.loop_cpu_us_per_step = cpu * 1e6 / steps;
   r.actual = engine.decisions();
   r.comparison = compare_decisions(r.expected, r.actual, context);
   return r;

@@ -22,7 +22,8 @@ struct VllmReplay {
   std::vector<StepDecisions> actual;    // TinyServe's
   DecisionsComparison comparison;
   int64_t engine_steps = 0;
-  double loop_us_per_step = 0;  // TinyServe's wall time per engine step (scheduling loop)
+  double loop_us_per_step = 0;      // TinyServe's wall time per engine step (the whole loop)
+  double loop_cpu_us_per_step = 0;  // the same in CPU time (this process)
 };
 
 // overrides: --set style changes to the scenario (e.g. "scheduler.semantics=vllm-v0").
