@@ -2,6 +2,7 @@
 #include <GLFW/glfw3.h>
 
 #include <cstdio>
+#include <string>
 
 #include "app/gui/theme.h"
 #include "app/gui/views.h"
@@ -162,7 +163,7 @@ void draw_status_bar(Gui& gui, const ImRect& r) {
     ImGui::SameLine();
     // The backend's description can be long (why no GPU runs): it gets what the right-hand
     // figures leave, elided, with the whole text on hover.
-    const float room = ImGui::GetWindowContentRegionMax().x - ImGui::GetCursorPosX() - 620.0f;
+    const float room = ImGui::GetWindowContentRegionMax().x - ImGui::GetCursorPosX() - 720.0f;
     const std::string& description = snap.backend_description;
     std::string shown = description;
     if (ImGui::CalcTextSize(shown.c_str()).x > room) {
@@ -175,6 +176,20 @@ void draw_status_bar(Gui& gui, const ImRect& r) {
     }
     ImGui::SameLine(0, 24);
     ImGui::TextColored(theme::vec(theme::kTextDim), "%s", snap.scenario.c_str());
+    ImGui::SameLine(0, 24);
+    std::string semantics;  // "vllm-v1", or both runs' when comparing
+    for (size_t i = 0; i < s.num_runs(); ++i) {
+      const SchedulerConfig& sc = s.run(i).engine().config().scheduler;
+      semantics += (i > 0 ? " vs " : "") + std::string(to_string(sc.semantics)) +
+                   (sc.async_scheduling ? " async" : "");
+    }
+    ImGui::TextColored(theme::vec(theme::kTextDim), "%s", semantics.c_str());
+    if (ImGui::IsItemHovered()) {
+      ImGui::SetTooltip(
+          "scheduler.semantics: vllm-v1 decides as vLLM 0.33's v1 engine, step for step;\n"
+          "vllm-v0 as vLLM v0's block manager (whole prompts, watermark, swap, beams).\n"
+          "docs/fidelity.md");
+    }
     ImGui::SameLine(0, 24);
     const char* mode = s.done()                          ? "done"
                        : s.mode() == PlayMode::kPlaying  ? "playing"

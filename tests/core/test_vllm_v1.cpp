@@ -10,6 +10,7 @@
 
 #include "core/base/errors.h"
 #include "core/config/scenario.h"
+#include "core/engine/decisions.h"
 #include "core/engine/engine.h"
 #include "core/memory/free_list.h"
 #include "core/memory/kv_cache_manager.h"
@@ -284,4 +285,39 @@ TEST_CASE("a requests workload reads the harness's JSONL, bad lines named") {
   } catch (const InputError& e) {
     CHECK(std::string(e.what()).find(":1:") != std::string::npos);
   }
+}
+
+TEST_CASE("a decision record is written as the harness writes it and reads back the same") {
+  std::vector<std::pair<int64_t, int64_t>> none;
+  CHECK(scheduled_digest(none) == 0xcbf29ce484222325ull);
+  StepDecisions d;
+  d.step = 17;
+  d.decode_reqs = 12;
+  d.prefill_tokens = 1012;
+  d.running = 14;
+  d.waiting = 30;
+  std::vector<std::pair<int64_t, int64_t>> pairs = {{41, 500}, {3, 1}, {40, 512}};
+  d.scheduled_digest = scheduled_digest(pairs);
+  CHECK(pairs.front().first == 3);  // sorted by request
+  d.admitted = {40, 41};
+  d.finished = {3};
+  d.blocks_in_use = 377;
+  d.blocks_in_use_end = 371;
+  d.prefix_queries = 1733;
+  d.evicted_blocks = 4;
+  const std::string line = decisions_json(d);
+  CHECK(line.starts_with("{\"step\":17,\"decode_reqs\":12,\"prefill_tokens\":1012,"));
+  CHECK(line.find("\"admitted\":[40,41],\"preempted\":[],\"finished\":[3]") != std::string::npos);
+  const auto path = std::filesystem::temp_directory_path() / "tinyserve-decisions.jsonl";
+  std::ofstream(path) << line << "\n";
+  const std::vector<StepDecisions> back = read_decisions(path.string());
+  REQUIRE(back.size() == 1);
+  CHECK(back[0] == d);
+  const std::vector<StepDecisions> expected = {d};
+  StepDecisions other = d;
+  other.preempted = {40};
+  const std::vector<StepDecisions> actual = {other};
+  const DecisionsComparison c = compare_decisions(expected, actual);
+  CHECK_FALSE(c.identical());
+  CHECK(c.report.find("step 17: preempted") != std::string::npos);
 }
