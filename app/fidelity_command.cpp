@@ -4,6 +4,7 @@
 #include <set>
 
 #include "app/commands.h"
+#include "core/base/errors.h"
 #include "core/base/strings.h"
 #include "core/engine/vllm_replay.h"
 
@@ -44,9 +45,16 @@ int fidelity(const FidelityOptions& o) {
   std::printf("%-28s %17s %13s %15s %15s %9s %9s\n", "record", "identical steps", "preemptions",
               "evictions", "finish steps", "us/step", "cpu us");
   for (const std::string& dir : o.dirs) {
-    const VllmReplay r = replay_vllm_record(dir, o.overrides, o.context);
-    const auto [same, finished] = same_finish_steps(r);
     const std::string name = dir.substr(dir.find_last_of('/', dir.size() - 2) + 1);
+    VllmReplay r;
+    try {
+      r = replay_vllm_record(dir, o.overrides, o.context);
+    } catch (const InputError& e) {  // this record cannot be replayed so: say why, go on
+      std::printf("%-28s %s\n", name.c_str(), e.what());
+      all_identical = false;
+      continue;
+    }
+    const auto [same, finished] = same_finish_steps(r);
     std::printf("%-28s %8lld/%-8lld %6lld/%-6lld %7lld/%-7lld %7lld/%-7lld %9.2f %9.2f\n",
                 name.c_str(),
                 static_cast<long long>(r.comparison.identical_steps),
