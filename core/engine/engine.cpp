@@ -92,21 +92,9 @@ void Engine::step_v0() {
   if (config_.record_decisions) begin_decisions(s);
 
   // Execute: the cost model times the step; a measuring backend may replace its attention part.
-  const StepWork work = count_work(s);
-  const StepCost cost = estimate_step(config_.cost, config_.geometry, work);
-  if (backend_->executes()) build_plan(s);
+  StepCost cost;
   KernelTimes times;
-  try {
-    times = backend_->execute(plan_);
-  } catch (...) {
-    failed_ = true;
-    throw;
-  }
-  const double step_s =
-      config_.clock == ClockMode::kSteps ? 1.0
-      : config_.clock == ClockMode::kMeasured && times.measured()
-          ? measured_step_s(config_.cost, config_.geometry, cost, times.attention_ms)
-          : cost.total_s;
+  const double step_s = execute(s, cost, times);
   const double end_time = now_ + step_s;
 
   StepOutcome outcome;
@@ -137,6 +125,22 @@ void Engine::step_v0() {
   }
 }
 
+// Times the step with the cost model and runs its plan on the backend; returns its duration.
+double Engine::execute(const Schedule& s, StepCost& cost, KernelTimes& times) {
+  cost = estimate_step(config_.cost, config_.geometry, count_work(s));
+  if (backend_->executes()) build_plan(s);
+  try {
+    times = backend_->execute(plan_);
+  } catch (...) {
+    failed_ = true;
+    throw;
+  }
+  if (config_.clock == ClockMode::kSteps) return 1.0;
+  return config_.clock == ClockMode::kMeasured && times.measured()
+             ? measured_step_s(config_.cost, config_.geometry, cost, times.attention_ms)
+             : cost.total_s;
+}
+
 bool Engine::has_requests() const {
   return !scheduler_->running().empty() || !scheduler_->waiting().empty() ||
          finished_since_schedule_;
@@ -159,21 +163,9 @@ void Engine::step_v1() {
   if (config_.record_decisions) begin_decisions(s);
   reject_unfit(s);
 
-  const StepWork work = count_work(s);
-  const StepCost cost = estimate_step(config_.cost, config_.geometry, work);
-  if (backend_->executes()) build_plan(s);
+  StepCost cost;
   KernelTimes times;
-  try {
-    times = backend_->execute(plan_);
-  } catch (...) {
-    failed_ = true;
-    throw;
-  }
-  const double step_s =
-      config_.clock == ClockMode::kSteps ? 1.0
-      : config_.clock == ClockMode::kMeasured && times.measured()
-          ? measured_step_s(config_.cost, config_.geometry, cost, times.attention_ms)
-          : cost.total_s;
+  const double step_s = execute(s, cost, times);
   const double end_time = now_ + step_s;
 
   StepOutcome outcome;
@@ -216,7 +208,6 @@ void Engine::step_v1() {
 // flight when its request was preempted is still appended but changes no counter.
 int64_t Engine::apply_outputs(const Schedule& batch, double end_time) {
   const bool async = config_.scheduler.async_scheduling;
-  auto& v1 = static_cast<SchedulerV1&>(*scheduler_);
   int64_t generated = 0;
   for (const ScheduledRequest& item : batch.order) {
     SequenceGroup& g = groups_[item.group];
@@ -234,8 +225,9 @@ int64_t Engine::apply_outputs(const Schedule& batch, double end_time) {
     if (!stale && had_placeholders) {
       --g.placeholders;
       if (g.status == GroupStatus::kRunning) {
-        allocator_->chunk_allocator()->cache_blocks(seq.id, v1.hashes(seq),
-                                                    seq.num_computed - g.in_flight);
+        allocator_->chunk_allocator()->cache_blocks(
+            seq.id, full_block_hashes(seq, allocator_->block_size(), allocator_->caches_prefixes()),
+            seq.num_computed - g.in_flight);
       }
     }
     if (g.first_token_time < 0) g.first_token_time = end_time;

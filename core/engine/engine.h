@@ -73,6 +73,7 @@ class Engine {
  private:
   void step_v0();
   void step_v1();
+  double execute(const Schedule& s, StepCost& cost, KernelTimes& times);
   bool has_requests() const;  // vllm-v1: anything to schedule or report (EngineCore's test)
   // vllm-v1: applies a batch's outputs in scheduling order (vLLM's update_from_output); returns
   // the tokens sampled.

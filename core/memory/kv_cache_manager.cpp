@@ -242,7 +242,6 @@ void KvCacheManager::set_tokens(Seq& s, int32_t tokens) {
 
 void KvCacheManager::admit(SeqId id, std::span<const BlockHash> hashes, PrefixHit hit,
                            int32_t known_tokens, int32_t tokens) {
-  assert(can_admit(known_tokens, hit, true) || can_admit(known_tokens, hit, false));
   const int32_t bs = block_size();
   Seq& s = add_seq(id);
   for (int32_t i = 0; i < hit.blocks; ++i) {

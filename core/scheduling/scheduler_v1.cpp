@@ -14,9 +14,9 @@ SchedulerV1::SchedulerV1(const SchedulerConfig& config, KvAllocator& allocator, 
       block_size_(allocator.block_size()),
       hashing_(allocator.caches_prefixes()) {}
 
-std::span<const BlockHash> SchedulerV1::hashes(Sequence& s) const {
-  if (!hashing_) return {};
-  hash_chain(s.tokens, block_size_, static_cast<int32_t>(s.tokens.size()) / block_size_,
+std::span<const BlockHash> full_block_hashes(Sequence& s, int32_t block_size, bool hashing) {
+  if (!hashing) return {};
+  hash_chain(s.tokens, block_size, static_cast<int32_t>(s.tokens.size()) / block_size,
              s.block_hashes);
   return s.block_hashes;
 }

@@ -22,6 +22,10 @@
 
 namespace tinyserve {
 
+// The chain of hashes over a sequence's full blocks of known tokens (vLLM's request.block_hashes),
+// extended to its current tokens; empty when hashing is false (no prefix caching).
+std::span<const BlockHash> full_block_hashes(Sequence& s, int32_t block_size, bool hashing);
+
 class SchedulerV1 final : public Scheduler {
  public:
   // Precondition: allocator.chunk_allocator() != nullptr.
@@ -29,16 +33,16 @@ class SchedulerV1 final : public Scheduler {
               std::vector<Event>& events);
   Schedule schedule(int64_t step, double now) override;
 
-  // The chain of hashes over a sequence's full blocks of known tokens (prefix caching), extended
-  // to its current tokens; empty without prefix caching.
-  std::span<const BlockHash> hashes(Sequence& s) const;
-
  private:
   bool schedule_running(GroupId g, int32_t& budget, Schedule& out, bool& preempted);
   bool try_admit(GroupId g, int32_t& budget, Schedule& out);
   void preempt(GroupId victim, Schedule& out);
   void add(GroupId g, int32_t length, Schedule& out);
   void commit(Schedule& out);
+
+  std::span<const BlockHash> hashes(Sequence& s) const {
+    return full_block_hashes(s, block_size_, hashing_);
+  }
 
   ChunkAllocator& chunks_;
   int32_t block_size_;
