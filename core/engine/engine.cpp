@@ -152,12 +152,15 @@ bool Engine::has_requests() const {
 void Engine::step_v1() {
   sampler_.set_clock(step_, now_);
   admit_arrivals();
-  if (!has_requests()) {  // idle: jump to the next arrival (batches in flight hold no request)
+  // Idle: jump to the next arrival (batches in flight hold no request then). Arrivals can all be
+  // rejected (prompts past max_model_len), leaving nothing to schedule at all.
+  while (!has_requests() && next_request_ < requests_.size()) {
     in_flight_.clear();
     now_ = std::max(now_, arrival_time(requests_[next_request_].arrival));
     sampler_.set_clock(step_, now_);
     admit_arrivals();
   }
+  if (!has_requests()) return;  // every remaining request was rejected on arrival
   finished_since_schedule_ = false;
   const Schedule s = scheduler_->schedule(step_, now_);
   if (config_.record_decisions) begin_decisions(s);

@@ -362,3 +362,18 @@ TEST_CASE("random small vllm-v1 runs keep every invariant and end every request"
     CHECK(s.finished + s.rejected == s.requests);
   }
 }
+
+TEST_CASE("under vllm-v1 a run whose last arrivals are all rejected ends without a step") {
+  EngineConfig c = v1_engine(64);
+  c.max_model_len = 22;
+  // Request 1 finishes at step 1; the engine is idle when request 0 arrives, and its prompt is
+  // past max_model_len: both its samples are rejected on arrival, nothing is left to schedule.
+  RequestSpec r = req(0, 42, 5, 3.0);
+  r.n = 2;
+  Engine e(c, {req(1, 10, 2), r}, std::make_unique<AccountingBackend>());
+  while (!e.done()) e.step();
+  const RunSummary s = e.summary();
+  CHECK(s.finished == 1);
+  CHECK(s.rejected == 2);
+  CHECK(e.now() <= 4.0);
+}
