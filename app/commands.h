@@ -63,4 +63,13 @@ struct BenchEngineOptions {
 };
 int bench_engine(const BenchEngineOptions& options, const std::string& executable_dir);
 
+struct FidelityOptions {
+  std::vector<std::string> dirs;       // harness records: workload.jsonl, config.json, decisions.jsonl
+  std::vector<std::string> overrides;  // --set on the replay scenario
+  bool show_divergence = true;
+  int context = 3;
+};
+// 0 when every record is reproduced step for step, 1 otherwise.
+int fidelity(const FidelityOptions& options);
+
 }  // namespace tinyserve::app

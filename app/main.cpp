@@ -172,6 +172,19 @@ int main(int argc, char** argv) {
   run->add_flag("--no-progress", no_progress, "No progress output");
   add_vllm_flags(*run, run_flags);
   run->footer(std::string(kSetHelp) + "\n\n" + kExitHelp);
+  run->add_option("--decisions", run_options.decisions,
+                  "Also write every step's decisions as the vLLM reference harness records them "
+                  "(JSONL, tools/vllm_reference/README.md)");
+
+  FidelityOptions fidelity_options;
+  CLI::App* fidelity_cmd = cli.add_subcommand(
+      "fidelity", "Replay vLLM reference harness records (tests/data/vllm_golden/*) and compare "
+                  "every step's decisions");
+  fidelity_cmd->add_option("dirs", fidelity_options.dirs, "Record folders")->required();
+  fidelity_cmd->add_option("--set", fidelity_options.overrides, "Override a replay scenario value");
+  fidelity_cmd->add_option("--context", fidelity_options.context, "Steps shown around a divergence")
+      ->check(CLI::Range(0, 1000));
+  fidelity_cmd->add_flag("!--quiet", fidelity_options.show_divergence, "Only the table");
 
   CLI::App* scenarios = cli.add_subcommand("scenarios", "List the scenarios with their descriptions");
   bool scenario_keys = false;
@@ -312,6 +325,7 @@ int main(int argc, char** argv) {
     if (*run) return run_scenario(run_options, exe_dir).exit_code;
     if (*scenarios) return list_scenario_descriptions(exe_dir, scenario_keys);
     if (*compare) return compare_runs(compare_options);
+    if (*fidelity_cmd) return fidelity(fidelity_options);
     if (*concurrency_cmd) return concurrency(conc);
     if (*bench_alloc) return bench_allocator(alloc_options);
     if (*bench_eng) return bench_engine(engine_options, exe_dir);

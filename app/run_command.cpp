@@ -173,7 +173,7 @@ std::string summary_json(const Scenario& sc, const Engine& e, const TraceStats& 
                     {"preemption", std::string(to_string(c.scheduler.preemption))},
                     {"victim", std::string(to_string(c.scheduler.victim))}};
   j["backend"] = {{"name", e.backend().name()}, {"description", e.backend().description()},
-                  {"clock", c.clock == ClockMode::kMeasured ? "measured" : "model"}};
+                  {"clock", std::string(name_of<ClockMode>(kClockModeNames, c.clock))}};
   j["requests"] = {{"total", s.requests},
                    {"finished", s.finished},
                    {"rejected", s.rejected},
@@ -268,7 +268,9 @@ RunResult run_scenario(const RunOptions& o, const std::string& executable_dir) {
   SignalScope::remove_on_early_signal(writer.partial_paths());
 
   const auto start = Clock::now();
-  Engine engine(sc.engine, std::move(requests), std::move(backend));
+  EngineConfig config = sc.engine;
+  config.record_decisions = !o.decisions.empty();
+  Engine engine(config, std::move(requests), std::move(backend));
   Progress progress(o.progress);
   while (!engine.done() && g_signal == 0) {
     const int64_t before = engine.steps();
@@ -295,6 +297,17 @@ RunResult run_scenario(const RunOptions& o, const std::string& executable_dir) {
   std::string requests_csv = requests_csv_header() + "\n";
   for (const RequestResult& r : engine.all_request_results()) append_requests_csv_row(r, requests_csv);
   writer.finish(summary_json(sc, engine, trace), requests_csv);
+  if (!o.decisions.empty()) {
+    std::string text;
+    for (const StepDecisions& d : engine.decisions()) text += decisions_json(d) + "\n";
+    std::FILE* f = std::fopen(o.decisions.c_str(), "wb");
+    if (f == nullptr) throw InputError(o.decisions, 0, "cannot open for writing");
+    const bool written = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+    const int error = errno;
+    if (std::fclose(f) != 0 || !written) {
+      throw OutputError("cannot write " + o.decisions + ": " + std::strerror(written ? errno : error));
+    }
+  }
   result.wall_s = std::chrono::duration<double>(Clock::now() - start).count();
   result.steps = engine.steps();
   if (o.print_summary) print_summary(sc, engine, result.wall_s, result.out_dir);

@@ -17,6 +17,7 @@ struct RunOptions {
   std::string out_dir;                // "" : out/<scenario name>
   std::string backend;                // "" : the scenario's
   std::string kernel;                 // "" : the scenario's
+  std::string decisions;              // "": none; else the per-step decision record (JSONL)
   bool progress = true;
   bool print_summary = true;
 };

@@ -19,12 +19,16 @@ double now_s() {
 }
 
 // A side may set several keys, separated by ';' (the contiguous allocator has no prefix cache and
-// cannot swap, so its side turns both off rather than be refused).
-const std::array<CompareSetup, 6> kPresets = {{
-    {"paged vs contiguous", "cache.allocator=paged",
-     "cache.allocator=contiguous;cache.prefix_caching=false;scheduler.preemption=recompute"},
+// cannot swap, so its side turns both off rather than be refused). Contiguous reservations and
+// swapping are vllm-v0's (docs/fidelity.md): those presets run both sides under it.
+const std::array<CompareSetup, 7> kPresets = {{
+    {"vllm-v1 vs vllm-v0", "scheduler.semantics=vllm-v1", "scheduler.semantics=vllm-v0"},
+    {"paged vs contiguous", "scheduler.semantics=vllm-v0;cache.allocator=paged",
+     "scheduler.semantics=vllm-v0;cache.allocator=contiguous;cache.prefix_caching=false;"
+     "scheduler.preemption=recompute"},
     {"LRU vs LIFO", "cache.free_list=lru", "cache.free_list=lifo"},
-    {"recompute vs swap", "scheduler.preemption=recompute", "scheduler.preemption=swap"},
+    {"recompute vs swap", "scheduler.semantics=vllm-v0;scheduler.preemption=recompute",
+     "scheduler.semantics=vllm-v0;scheduler.preemption=swap"},
     {"block size 16 vs 64", "cache.block_size=16", "cache.block_size=64"},
     {"prefix caching on vs off", "cache.prefix_caching=true", "cache.prefix_caching=false"},
     {"KV fp16 vs fp8", "cache.kv_dtype=fp16", "cache.kv_dtype=fp8_e4m3"},

@@ -197,6 +197,14 @@ void draw_status_bar(Gui& gui, const ImRect& r) {
     add(gpu ? "GPU" : "CPU", gpu ? theme::kGood : theme::kWarn, false, 1e9f, 9);
     add(snap.backend_description, theme::kText, false, 0, 0);
     add(snap.scenario, theme::kTextDim, false, name_min, 4);
+    const size_t semantics_piece = pieces.size();
+    std::string semantics;  // "vllm-v1", or both runs' when comparing
+    for (size_t i = 0; i < s.num_runs(); ++i) {
+      const SchedulerConfig& sc = s.run(i).engine().config().scheduler;
+      semantics += (i > 0 ? " vs " : "") + std::string(to_string(sc.semantics)) +
+                   (sc.async_scheduling ? " async" : "");
+    }
+    add(semantics, theme::kTextDim, false, 1e9f, 7);
     add(mode, theme::kTextDim, false, 1e9f, 8);
     if (!gui.notice.empty() && ImGui::GetTime() < gui.notice_until)
       add(gui.notice, theme::kAccent, false, name_min, 5);
@@ -222,6 +230,12 @@ void draw_status_bar(Gui& gui, const ImRect& r) {
       if (pieces[i].mono) ImGui::PushFont(theme::fonts().mono);
       text_elided(pieces[i].text, w, pieces[i].colour);
       if (pieces[i].mono) ImGui::PopFont();
+      if (i == semantics_piece && ImGui::IsItemHovered()) {
+        ImGui::SetTooltip(
+            "scheduler.semantics: vllm-v1 decides as vLLM 0.33's v1 engine, step for step;\n"
+            "vllm-v0 as vLLM v0's block manager (whole prompts, watermark, swap, beams).\n"
+            "docs/fidelity.md");
+      }
       if (i == right && ImGui::IsItemHovered()) {
         ImGui::SetTooltip(
             "frame: the main thread's CPU time to build a frame (snapshot, views, draw lists,\n"

@@ -22,6 +22,7 @@
 #include "core/config/scenario_keys.h"
 #include "core/text/text_file.h"
 #include "core/text/toml_text.h"
+#include "core/workload/request_file.h"
 
 namespace tinyserve {
 
@@ -451,15 +452,27 @@ Scenario parse_scenario(const std::string& text, const std::string& path,
   read_model(top.table("model"), sc);
   const ModelSpec& m = sc.model;
 
+  // The semantics first: the cache's defaults depend on it.
+  Reader sched = top.table("scheduler");
+  SchedulerConfig& s = sc.engine.scheduler;
+  s.semantics = sched.named<Semantics>(keys::kSemantics, kSemanticsNames);
+  const bool v1 = s.semantics == Semantics::kVllmV1;
+
   // [cache]
   Reader cache = top.table("cache");
   const bool paged = cache.choice(keys::kAllocator) == "paged";
   const auto reservation = cache.named<Reservation>(keys::kReservation, kReservationNames);
   const int32_t block_size = cache.int32(keys::kBlockSize);
   const std::string kv_dtype = cache.choice(keys::kKvDtype);
-  const auto free_list = cache.named<FreeListPolicy>(keys::kFreeList, kFreeListPolicyNames);
+  const auto free_list = *parse_named<FreeListPolicy>(
+      kFreeListPolicyNames, cache.choice(keys::kFreeList, v1 ? "lru" : "lifo"));
   const bool prefix = cache.boolean(keys::kPrefixCaching);
-  const double watermark = cache.number(keys::kWatermark);
+  const double watermark = cache.number(keys::kWatermark, v1 ? 0.0 : 0.01);
+  if (v1 && !paged) {
+    cache.fail(keys::kAllocator,
+               "\"contiguous\", but vllm-v1 semantics allocate paged blocks chunk by chunk; "
+               "contiguous baselines run under scheduler.semantics = \"vllm-v0\"");
+  }
   if (!paged && prefix) {
     cache.fail(keys::kPrefixCaching,
                "true, but the contiguous allocator (cache.allocator = \"contiguous\") has no prefix "
@@ -477,8 +490,7 @@ Scenario parse_scenario(const std::string& text, const std::string& path,
   hw.reject_unknown();
 
   // [scheduler]
-  Reader sched = top.table("scheduler");
-  SchedulerConfig& s = sc.engine.scheduler;
+  s.async_scheduling = sched.boolean(keys::kAsyncScheduling);
   s.max_num_seqs = sched.int32(keys::kMaxNumSeqs);
   s.max_num_batched_tokens = sched.int32(keys::kMaxBatchedTokens);
   s.chunked_prefill = sched.boolean(keys::kChunkedPrefill);
@@ -493,6 +505,19 @@ Scenario parse_scenario(const std::string& text, const std::string& path,
     sched.fail(keys::kMaxBatchedTokens,
                cat("expected >= model.max_model_len (", m.max_model_len,
                    ") without chunked prefill, found ", s.max_num_batched_tokens));
+  }
+  if (v1 && s.preemption == PreemptionMode::kSwap) {
+    sched.fail(keys::kPreemption,
+               "\"swap\", but vllm-v1 semantics recompute (vLLM 0.33 has no swap); swapping runs "
+               "under scheduler.semantics = \"vllm-v0\"");
+  }
+  if (v1 && s.victim != VictimPolicy::kNewest) {
+    sched.fail(keys::kVictim,
+               "\"lowest-priority\", but vllm-v1 semantics preempt the newest request (vLLM's "
+               "FCFS policy); priorities run under scheduler.semantics = \"vllm-v0\"");
+  }
+  if (!v1 && s.async_scheduling) {
+    sched.fail(keys::kAsyncScheduling, "true, but asynchronous scheduling is vllm-v1's");
   }
   if (!paged && s.preemption == PreemptionMode::kSwap) {
     sched.fail(keys::kPreemption,
@@ -509,6 +534,12 @@ Scenario parse_scenario(const std::string& text, const std::string& path,
   w.n = wl.int32(keys::kSamples);
   w.beam_width = wl.int32(keys::kBeamWidth);
   if (w.n > 1 && w.beam_width > 1) wl.fail(keys::kBeamWidth, "expected n = 1 with beam search");
+  if (v1 && w.beam_width > 1) {
+    wl.fail(keys::kBeamWidth,
+            cat(w.beam_width, ", but vllm-v1 semantics have no beam search (vLLM 0.33 runs it "
+                              "outside the engine); beams fork with copy-on-write under "
+                              "scheduler.semantics = \"vllm-v0\""));
+  }
   w.num_priorities = wl.int32(keys::kPriorities);
   if (source == "synthetic") {
     sc.source = WorkloadSource::kSynthetic;
@@ -531,7 +562,9 @@ Scenario parse_scenario(const std::string& text, const std::string& path,
       throw InputError(path, 0, "workload." + e);
     }
   } else {
-    sc.source = source == "azure" ? WorkloadSource::kAzure : WorkloadSource::kMooncake;
+    sc.source = source == "azure"      ? WorkloadSource::kAzure
+                : source == "mooncake" ? WorkloadSource::kMooncake
+                                       : WorkloadSource::kRequests;
     sc.trace_path = wl.path(keys::kTrace);
     if (sc.trace_path.empty()) wl.fail(keys::kTrace, "expected the path of the trace file");
     sc.trace.max_requests = w.num_requests;
@@ -544,6 +577,11 @@ Scenario parse_scenario(const std::string& text, const std::string& path,
   sc.backend = eng.choice(keys::kBackend);
   sc.kernel = eng.choice(keys::kKernel);
   sc.engine.clock = eng.named<ClockMode>(keys::kClock, kClockModeNames);
+  if (s.async_scheduling && sc.backend != "accounting") {
+    eng.fail(keys::kBackend,
+             cat("\"", sc.backend, "\", but asynchronous scheduling (scheduler.async_scheduling) "
+                 "is modelled with the accounting backend only"));
+  }
   const int32_t gpu_layers = eng.int32(keys::kGpuLayers);
   if (gpu_layers > std::max(m.num_layers, 1)) {
     eng.fail(keys::kGpuLayers, cat("expected at most the model's ", m.num_layers,
@@ -606,7 +644,8 @@ Scenario parse_scenario(const std::string& text, const std::string& path,
       block_bytes > 0 ? static_cast<int64_t>(swap_gib * 1073741824.0 / block_bytes) : 0;
   g.num_gpu_blocks = static_cast<int32_t>(gpu_blocks);
   g.num_cpu_blocks = static_cast<int32_t>(std::min(cpu_blocks, static_cast<int64_t>(keys::kMaxBlocks)));
-  // As vLLM at start-up: the pool must hold one request of the longest length served.
+  // As vLLM at start-up: the pool must hold one request of the longest length served (vLLM counts
+  // the null block in, so under vllm-v1 such a request would find one block short).
   const int64_t needed = (int64_t{m.max_model_len} + block_size - 1) / block_size;
   if (needed > gpu_blocks) {
     throw InputError(path, 0,
@@ -643,6 +682,7 @@ std::vector<RequestSpec> load_requests(const Scenario& sc, TraceStats* stats) {
     case WorkloadSource::kSynthetic: requests = generate_workload(sc.workload, sc.seed); break;
     case WorkloadSource::kAzure: requests = read_azure_trace(sc.trace_path, sc.trace, stats); break;
     case WorkloadSource::kMooncake: requests = read_mooncake_trace(sc.trace_path, sc.trace, stats); break;
+    case WorkloadSource::kRequests: return read_request_file(sc.trace_path, sc.trace.max_requests);
   }
   if (sc.source != WorkloadSource::kSynthetic) {
     for (RequestSpec& r : requests) {

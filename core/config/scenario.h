@@ -19,7 +19,7 @@
 
 namespace tinyserve {
 
-enum class WorkloadSource : uint8_t { kSynthetic, kAzure, kMooncake };
+enum class WorkloadSource : uint8_t { kSynthetic, kAzure, kMooncake, kRequests };
 
 struct Scenario {
   std::string path;  // the file it came from
@@ -34,7 +34,7 @@ struct Scenario {
 
   WorkloadSource source = WorkloadSource::kSynthetic;
   WorkloadConfig workload;   // synthetic
-  std::string trace_path;    // azure / mooncake, resolved
+  std::string trace_path;    // azure / mooncake / requests, resolved
   TraceOptions trace;
 
   std::string backend = "accounting";  // auto | cuda | cpu | accounting

@@ -16,7 +16,7 @@ constexpr const KeySpec* kAll[] = {
     &kGpu, &kGpuMemory, &kGpuBandwidth, &kGpuFlops, &kGpuPcie, &kNumGpus, &kGpuUtil,
     &kNumGpuBlocks, &kSwapSpace,
     &kAllocator, &kReservation, &kBlockSize, &kKvDtype, &kFreeList, &kPrefixCaching, &kWatermark,
-    &kMaxNumSeqs, &kMaxBatchedTokens, &kChunkedPrefill, &kPreemption, &kVictim,
+    &kSemantics, &kAsyncScheduling, &kMaxNumSeqs, &kMaxBatchedTokens, &kChunkedPrefill, &kPreemption, &kVictim,
     &kSource, &kNumRequests, &kTrace, &kTimeScale, &kSamples, &kBeamWidth, &kPriorities,
     &kArrival, &kArrivalRate, &kArrivalShape, &kSystemLength, &kSystemCount,
     &k_prompt_distribution, &k_prompt_value, &k_prompt_min, &k_prompt_max, &k_prompt_exponent,

@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cmath>
 
 #include "core/base/strings.h"
 #include "core/memory/contiguous_allocator.h"
 #include "core/memory/kv_cache_manager.h"
+#include "core/memory/prefix_cache.h"
+#include "core/scheduling/scheduler_v1.h"
 
 namespace tinyserve {
 
@@ -24,6 +27,7 @@ std::unique_ptr<KvAllocator> make_allocator(const EngineConfig& c) {
     k.watermark = paged->watermark;
     k.seed = c.seed;
     k.check_invariants = check_operations;
+    k.semantics = c.scheduler.semantics;
     return std::make_unique<KvCacheManager>(k);
   }
   const auto& contiguous = std::get<ContiguousOptions>(c.allocator);
@@ -37,14 +41,28 @@ std::unique_ptr<KvAllocator> make_allocator(const EngineConfig& c) {
   return std::make_unique<ContiguousAllocator>(k);
 }
 
+namespace {
+
+bool vllm_v1(const EngineConfig& c) {
+  return c.scheduler.semantics == Semantics::kVllmV1;
+}
+
+SchedulerConfig scheduler_config(const EngineConfig& c) {
+  SchedulerConfig s = c.scheduler;
+  s.max_model_len = c.max_model_len;
+  return s;
+}
+
+}  // namespace
+
 Engine::Engine(const EngineConfig& config, std::vector<RequestSpec> requests,
                std::unique_ptr<Backend> backend)
     : config_(config),
-      requests_(std::move(requests)),
+      requests_(vllm_v1(config) ? fan_out_samples(std::move(requests)) : std::move(requests)),
       allocator_(make_allocator(config)),
       backend_(std::move(backend)),
-      scheduler_(std::make_unique<Scheduler>(config.scheduler, *allocator_, groups_, events_)),
-      sampler_(config.seed, *allocator_, events_),
+      scheduler_(make_scheduler(scheduler_config(config), *allocator_, groups_, events_)),
+      sampler_(config.seed, *allocator_, events_, config.scheduler.semantics),
       recorder_(config_, allocator_->stats().num_blocks) {
   assert(std::is_sorted(requests_.begin(), requests_.end(),
                         [](const RequestSpec& a, const RequestSpec& b) { return a.arrival < b.arrival; }));
@@ -60,25 +78,23 @@ bool Engine::done() const {
 void Engine::step() {
   assert(!done());
   events_.clear();
+  if (vllm_v1(config_)) {
+    step_v1();
+  } else {
+    step_v0();
+  }
+}
+
+void Engine::step_v0() {
   sampler_.set_clock(step_, now_);
   const Schedule s = schedule_step();
   if (s.empty()) return;  // every remaining request was rejected: nothing ran
+  if (config_.record_decisions) begin_decisions(s);
 
   // Execute: the cost model times the step; a measuring backend may replace its attention part.
-  const StepWork work = count_work(s);
-  const StepCost cost = estimate_step(config_.cost, config_.geometry, work);
-  if (backend_->executes()) build_plan(s);
+  StepCost cost;
   KernelTimes times;
-  try {
-    times = backend_->execute(plan_);
-  } catch (...) {
-    failed_ = true;
-    throw;
-  }
-  const double step_s =
-      config_.clock == ClockMode::kMeasured && times.measured()
-          ? measured_step_s(config_.cost, config_.geometry, cost, times.attention_ms)
-          : cost.total_s;
+  const double step_s = execute(s, cost, times);
   const double end_time = now_ + step_s;
 
   StepOutcome outcome;
@@ -98,6 +114,7 @@ void Engine::step() {
     events_.push_back({step_, now_, EventKind::kEvict, -1, kNoSeq,
                        static_cast<int64_t>(evicted.size()), evicted.front()});
   }
+  if (config_.record_decisions) end_decisions();
   now_ = end_time;
   ++step_;
   if (config_.check_invariants) {
@@ -106,6 +123,205 @@ void Engine::step() {
       throw InvariantViolation(cat("step ", step_, ": ", e));
     }
   }
+}
+
+// Times the step with the cost model and runs its plan on the backend; returns its duration.
+double Engine::execute(const Schedule& s, StepCost& cost, KernelTimes& times) {
+  cost = estimate_step(config_.cost, config_.geometry, count_work(s));
+  if (backend_->executes()) build_plan(s);
+  try {
+    times = backend_->execute(plan_);
+  } catch (...) {
+    failed_ = true;
+    throw;
+  }
+  if (config_.clock == ClockMode::kSteps) return 1.0;
+  return config_.clock == ClockMode::kMeasured && times.measured()
+             ? measured_step_s(config_.cost, config_.geometry, cost, times.attention_ms)
+             : cost.total_s;
+}
+
+bool Engine::has_requests() const {
+  return !scheduler_->running().empty() || !scheduler_->waiting().empty() ||
+         finished_since_schedule_;
+}
+
+// EngineCore.step (schedule, execute, apply the outputs), or with asynchronous scheduling
+// EngineCore.step_with_batch_queue: the new batch joins the queue, and the oldest batch's outputs
+// are applied once two are queued (or when nothing is left to schedule).
+void Engine::step_v1() {
+  sampler_.set_clock(step_, now_);
+  admit_arrivals();
+  // Idle: jump to the next arrival (batches in flight hold no request then). Arrivals can all be
+  // rejected (prompts past max_model_len), leaving nothing to schedule at all.
+  while (!has_requests() && next_request_ < requests_.size()) {
+    in_flight_.clear();
+    now_ = std::max(now_, arrival_time(requests_[next_request_].arrival));
+    sampler_.set_clock(step_, now_);
+    admit_arrivals();
+  }
+  if (!has_requests()) return;  // every remaining request was rejected on arrival
+  finished_since_schedule_ = false;
+  const Schedule s = scheduler_->schedule(step_, now_);
+  if (config_.record_decisions) begin_decisions(s);
+  reject_unfit(s);
+
+  StepCost cost;
+  KernelTimes times;
+  const double step_s = execute(s, cost, times);
+  const double end_time = now_ + step_s;
+
+  StepOutcome outcome;
+  outcome.step = step_;
+  outcome.end_time = end_time;
+  outcome.step_s = step_s;
+  for (const ScheduledRequest& item : s.order) outcome.batch += item.samples;
+  last_copies_.clear();
+  if (!config_.scheduler.async_scheduling) {
+    outcome.generated = apply_outputs(s, end_time);
+  } else {
+    const bool executed = !s.order.empty();
+    in_flight_.push_front(s);
+    if (in_flight_.size() >= 2 || (!executed && !has_requests())) {
+      outcome.generated = apply_outputs(in_flight_.back(), end_time);
+      in_flight_.pop_back();
+    }
+  }
+  outcome.finished_total = finished_;
+  outcome.rejected_total = rejected_;
+  recorder_.record_step(outcome, s, cost, times, *scheduler_, groups_, *allocator_);
+  if (const auto& evicted = recorder_.last_evicted(); !evicted.empty()) {
+    events_.push_back({step_, now_, EventKind::kEvict, -1, kNoSeq,
+                       static_cast<int64_t>(evicted.size()), evicted.front()});
+  }
+  if (config_.record_decisions) end_decisions();
+  now_ = end_time;
+  ++step_;
+  if (config_.check_invariants) {
+    if (std::string e = check_invariants(); !e.empty()) {
+      failed_ = true;
+      throw InvariantViolation(cat("step ", step_, ": ", e));
+    }
+  }
+}
+
+// vLLM's update_from_output: request by request in scheduling order, a sampled token is
+// appended; a finished request frees its blocks at once. Under asynchronous scheduling the
+// token resolves a placeholder and the blocks it completes are cached; a token that was in
+// flight when its request was preempted is still appended but changes no counter.
+int64_t Engine::apply_outputs(const Schedule& batch, double end_time) {
+  const bool async = config_.scheduler.async_scheduling;
+  int64_t generated = 0;
+  for (const ScheduledRequest& item : batch.order) {
+    SequenceGroup& g = groups_[item.group];
+    if (g.request != item.request ||
+        (g.status != GroupStatus::kRunning && g.status != GroupStatus::kWaiting)) {
+      continue;  // finished since
+    }
+    if (async) g.in_flight -= item.length;
+    const bool stale = g.stale > 0;
+    if (stale) g.stale -= item.length;
+    if (!item.samples) continue;
+    const bool had_placeholders = g.placeholders > 0;
+    generated += sampler_.next_tokens(g);
+    Sequence& seq = g.seqs.front();
+    if (!stale && had_placeholders) {
+      --g.placeholders;
+      if (g.status == GroupStatus::kRunning) {
+        allocator_->chunk_allocator()->cache_blocks(
+            seq.id, full_block_hashes(seq, allocator_->block_size(), allocator_->caches_prefixes()),
+            seq.num_computed - g.in_flight);
+      }
+    }
+    if (g.first_token_time < 0) g.first_token_time = end_time;
+    if (g.generated(seq) >= g.output_len) finish(item.group, end_time);
+  }
+  return generated;
+}
+
+void Engine::finish(GroupId gid, double t) {
+  SequenceGroup& g = groups_[gid];
+  const bool running = g.status == GroupStatus::kRunning;
+  for (const Sequence& s : g.seqs) {
+    if (!allocator_->has(s.id)) continue;
+    events_.push_back({step_, now_, EventKind::kFree, g.request, s.id,
+                       static_cast<int64_t>(allocator_->table(s.id).blocks.size()), 0});
+    allocator_->free(s.id);
+  }
+  g.status = GroupStatus::kFinished;
+  g.finish_time = t;
+  recorder_.request_done(g, RequestStatus::kFinished, t);
+  events_.push_back({step_, now_, EventKind::kFinish, g.request, kNoSeq, g.output_len, 0});
+  if (running) {
+    scheduler_->retire(gid);
+  } else {
+    scheduler_->retire_waiting(gid);
+  }
+  groups_.remove(gid);
+  ++finished_;
+  finished_since_schedule_ = true;
+}
+
+void Engine::reject_unfit(const Schedule& s) {
+  if (!s.order.empty() || s.preemptions > 0 || !scheduler_->running().empty()) return;
+  if (const auto g = scheduler_->reject_blocked(step_, now_)) reject(*g);
+}
+
+void Engine::begin_decisions(const Schedule& s) {
+  StepDecisions& d = decision_;
+  d = StepDecisions{};
+  d.step = config_.clock == ClockMode::kSteps ? static_cast<int64_t>(now_) : step_;
+  std::vector<std::pair<int64_t, int64_t>> pairs;
+  if (vllm_v1(config_)) {
+    for (const ScheduledRequest& item : s.order) {
+      pairs.emplace_back(item.request, item.length);
+      if (item.length == 1 && item.start >= groups_[item.group].prompt_len && item.samples) {
+        ++d.decode_reqs;
+      } else {
+        d.prefill_tokens += item.length;
+      }
+    }
+  } else {  // vllm-v0: a group's decodes count once, with one token per sequence
+    for (const PrefillChunk& c : s.prefills) {
+      pairs.emplace_back(groups_[c.group].request, c.length);
+      d.prefill_tokens += c.length;
+    }
+    for (size_t i = 0; i < s.decodes.size();) {
+      const GroupId g = s.decodes[i].group;
+      int64_t n = 0;
+      for (; i < s.decodes.size() && s.decodes[i].group == g; ++i) ++n;
+      pairs.emplace_back(groups_[g].request, n);
+      ++d.decode_reqs;
+    }
+  }
+  d.scheduled_digest = scheduled_digest(pairs);
+  d.running = static_cast<int32_t>(scheduler_->running().size());
+  d.waiting = static_cast<int32_t>(scheduler_->waiting().size());
+  for (const Event& e : events_) {
+    if (e.kind == EventKind::kAdmit) d.admitted.push_back(e.request);
+    if (e.kind == EventKind::kPreemptRecompute || e.kind == EventKind::kPreemptSwap) {
+      d.preempted.push_back(e.request);
+    }
+  }
+  decision_events_ = events_.size();
+  const PoolStats stats = allocator_->stats();
+  d.blocks_in_use =
+      stats.num_blocks - allocator_->num_reserved_blocks() - allocator_->num_available_blocks();
+  d.prefix_queries = stats.prefix_query_tokens - prefix_queries_seen_;
+  d.prefix_hits = stats.prefix_hit_tokens - prefix_hits_seen_;
+  prefix_queries_seen_ = stats.prefix_query_tokens;
+  prefix_hits_seen_ = stats.prefix_hit_tokens;
+}
+
+void Engine::end_decisions() {
+  StepDecisions& d = decision_;
+  for (size_t i = decision_events_; i < events_.size(); ++i) {
+    if (events_[i].kind == EventKind::kFinish) d.finished.push_back(events_[i].request);
+  }
+  d.blocks_in_use_end = allocator_->stats().num_blocks - allocator_->num_reserved_blocks() -
+                        allocator_->num_available_blocks();
+  d.evicted_blocks = static_cast<int64_t>(recorder_.last_evicted().size());
+  if (d.recorded()) decisions_.push_back(d);
 }
 
 // Arrived requests join the waiting queue. The model's context limit applies as in vLLM: a prompt
@@ -149,6 +365,10 @@ void Engine::admit_arrivals() {
   }
 }
 
+double Engine::arrival_time(double arrival) const {
+  return config_.clock == ClockMode::kSteps ? std::ceil(arrival) : arrival;
+}
+
 // Schedules the next step; when nothing can run, rejects what never will or jumps the clock to
 // the next arrival.
 Schedule Engine::schedule_step() {
@@ -159,7 +379,7 @@ Schedule Engine::schedule_step() {
     if (const auto g = scheduler_->reject_blocked(step_, now_)) {
       reject(*g);
     } else if (next_request_ < requests_.size()) {
-      now_ = std::max(now_, requests_[next_request_].arrival);
+      now_ = std::max(now_, arrival_time(requests_[next_request_].arrival));
       sampler_.set_clock(step_, now_);
       admit_arrivals();
     } else if (done()) {
@@ -342,6 +562,13 @@ TINYSERVE_NO_COVERAGE std::string Engine::check_invariants() const {
       if (!holds) return cat("sequence ", s.id, " of request ", g.request, " holds no blocks");
       const int32_t slots = allocator_->table(s.id).num_tokens;
       const auto len = static_cast<int32_t>(s.tokens.size());
+      if (vllm_v1(config_)) {  // blocks cover what was scheduled
+        if (slots != s.num_computed || slots > len + g.placeholders) {
+          return cat("sequence ", s.id, " has ", len, " tokens, ", s.num_computed,
+                     " scheduled and ", slots, " slots");
+        }
+        continue;
+      }
       if (g.in_prefill ? slots != len : slots != len - 1 || s.num_computed != len - 1) {
         return cat("sequence ", s.id, " has ", len, " tokens, ", s.num_computed, " computed and ",
                    slots, " slots");

@@ -72,8 +72,8 @@ TEST_CASE("a minimal scenario takes every default") {
 
 TEST_CASE("scenario errors name the file, the line and what was expected") {
   CHECK(error_of(std::string(kMinimal) + "[scheduler]\nmax_num_seq = 4\n") ==
-        "FILE:8: scheduler.max_num_seq: unknown key (known here: chunked_prefill, "
-        "max_num_batched_tokens, max_num_seqs, preemption, victim)");
+        "FILE:8: scheduler.max_num_seq: unknown key (known here: async_scheduling, "
+        "chunked_prefill, max_num_batched_tokens, max_num_seqs, preemption, semantics, victim)");
   CHECK(error_of(std::string(kMinimal) + "[scheduler]\nmax_num_seqs = \"many\"\n") ==
         "FILE:8: scheduler.max_num_seqs: expected an integer, found a string");
   CHECK(error_of(std::string(kMinimal) + "[scheduler]\nmax_num_seqs = 0\n") ==
