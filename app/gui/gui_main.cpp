@@ -132,11 +132,10 @@ int run_gui(const GuiOptions& o, const std::string& executable_dir) {
   const bool scripted = o.frames > 0 || !o.screenshot.empty();
   const int64_t frames = o.frames > 0 ? o.frames : 60;
 
-  Session session(executable_dir, make_backend);
-  // The app runs the real backend unless told otherwise; later --set overrides still win.
-  std::vector<std::string> overrides = {"engine.backend=" + o.backend};
-  overrides.insert(overrides.end(), o.overrides.begin(), o.overrides.end());
-  if (std::string error = session.load(o.scenario, overrides); !error.empty()) {
+  // The app runs the real backend unless told otherwise (a base override, not listed as the
+  // user's); --set overrides still win.
+  Session session(executable_dir, make_backend, {"engine.backend=" + o.backend});
+  if (std::string error = session.load(o.scenario, o.overrides); !error.empty()) {
     std::fprintf(stderr, "tinyserve: %s\n", error.c_str());
     return kExitBadInput;
   }

@@ -68,6 +68,9 @@ Layout compute_layout(ImVec2 display, float menu_height, float status_height);
 bool begin_panel(const char* title, const ImRect& r, ImGuiWindowFlags extra = 0);
 void heading(const char* text);
 void help_marker(const char* text);
+// Text elided to width in the current font ("..." at the end); the whole text on hover when cut.
+void text_elided(const std::string& text, float width, ImU32 colour);
+std::string elided(const std::string& text, float width);
 void show_notice(Gui& gui, std::string text);
 
 // The sequence the inspector shows: the selection, else the oldest running one.
@@ -91,8 +94,10 @@ struct KeyPress {
 };
 void handle_shortcuts(Gui& gui, std::span<const KeyPress> keys);
 
-// The compare picker (a preset and Compare / Stop), on the pool map's and Compare's header line.
+// The compare picker (a preset and Compare / Stop), right-aligned on the current line, or on the
+// next one when the line has no room left for it.
 void compare_picker(Gui& gui);
+float compare_picker_width();
 
 // The pool map widget (the panel and each side of Compare): fills size at the cursor; hover shows
 // the block, a click selects its owner.
