@@ -5,12 +5,13 @@
 #include <vector>
 
 #include "core/base/strings.h"
-#include "gpu/decode_attention.h"
 #include "gpu/cache_ops.h"
 #include "gpu/cuda_check.h"
 #include "gpu/cuda_executor.h"
+#include "gpu/decode_attention.h"
 #include "gpu/supports.h"
 #include "gpu/device.h"
+#include "gpu/prefill_attention.h"
 
 namespace tinyserve::gpu {
 namespace {
@@ -66,7 +67,7 @@ struct CudaExecutor::Impl {
   CudaExecutorOptions options;
   std::string device_name;
   cudaStream_t stream = nullptr;
-  cudaEvent_t events[6] = {};
+  cudaEvent_t events[7] = {};  // stage boundaries; [5] splits attention: prefill | decode
   void* gpu_k = nullptr;  // [num_layers, num_gpu_blocks, num_kv_heads, block_size, head_dim]
   void* gpu_v = nullptr;
   void* cpu_k = nullptr;  // [num_layers, num_cpu_blocks, ...], mapped pinned host memory
@@ -78,13 +79,13 @@ struct CudaExecutor::Impl {
   Buffer<false> arena;
   Buffer<false> staging_k;  // [new tokens, num_kv_heads, head_dim]
   Buffer<false> staging_v;
-  Buffer<false> q;    // [num_layers, batch, num_heads, head_dim]
-  Buffer<false> out;  // [num_layers, batch, num_heads, head_dim]
+  Buffer<false> q;    // [num_layers, num_queries, num_heads, head_dim]
+  Buffer<false> out;  // [num_layers, num_queries, num_heads, head_dim]
   Buffer<false> workspace;
   Buffer<false> contiguous_k, contiguous_v, contiguous_out;  // compare_contiguous scratch
   size_t contiguous_filled = 0;  // bytes of contiguous_k/v holding finite values
   cudaEvent_t compare_events[2] = {};
-  int32_t output_batch = -1;  // batch of the output held in `out`; -1: none
+  int32_t output_queries = -1;  // queries of the output held in `out`; -1: none
   std::string broken;         // set after an asynchronous device fault
 
   ~Impl() {
@@ -120,7 +121,9 @@ struct CudaExecutor::Impl {
     return p;
   }
   PagedKv gpu_pool() const { return pool(gpu_k, gpu_v, g.num_gpu_blocks); }
-  void compare_contiguous(const AttentionPlan& attention, DecodeBatch db, StepResult& r);
+  // q_first, q_stride: elements from s.q to the decodes' queries of layer 0, and between layers.
+  void compare_contiguous(const AttentionPlan& attention, DecodeBatch db, size_t q_first,
+                          size_t q_stride, StepResult& r);
   PagedKv cpu_pool() const { return pool(cpu_k_device, cpu_v_device, g.num_cpu_blocks); }
 
   Status allocate_pools() {
@@ -229,6 +232,17 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
   }
   if (r.status = validate_plan(g, plan); !r.ok()) return r;
 
+  // The prefill chunks' launch, planned on the host from the plan's own offsets.
+  PrefillShape shape;
+  shape.dtype = g.dtype;
+  shape.num_heads = g.num_heads;
+  shape.num_kv_heads = g.num_kv_heads;
+  shape.head_dim = g.head_dim;
+  shape.batch = plan.num_prefills;
+  shape.query_start = plan.query_start.data();
+  shape.context_lens = plan.context_lens.data();
+  const PrefillPlan prefill = plan_prefill(shape, s.options.prefill);
+
   // The step's index arrays, packed into one upload.
   struct Array {
     const void* data;
@@ -244,8 +258,8 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
       {plan.new_positions.data(), plan.new_positions.size() * sizeof(int32_t), 0},
       {plan.block_tables.data(), plan.block_tables.size() * sizeof(int32_t), 0},
       {plan.context_lens.data(), plan.context_lens.size() * sizeof(int32_t), 0},
-      {plan.query_tokens.data(), plan.query_tokens.size() * sizeof(int32_t), 0},
-      {plan.query_positions.data(), plan.query_positions.size() * sizeof(int32_t), 0},
+      {plan.query_start.data(), plan.query_start.size() * sizeof(int32_t), 0},
+      {prefill.index.data(), prefill.index.size() * sizeof(int32_t), 0},
   };
   size_t arena_bytes = 0;
   for (Array& a : arrays) {
@@ -254,31 +268,44 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
   }
 
   const auto num_new = static_cast<int32_t>(plan.slot_mapping.size());
-  const int32_t batch = plan.batch();
+  const int32_t num_queries = plan.num_queries();
+  const int32_t prefill_queries = plan.num_prefill_queries();
   const auto elem = static_cast<size_t>(dtype_size(query_dtype(g.dtype)));  // q, out, new rows
   const size_t staging_bytes = elem * num_new * g.num_kv_heads * g.head_dim;
-  const size_t layer_rows = static_cast<size_t>(batch) * g.num_heads * g.head_dim;
+  const size_t row = static_cast<size_t>(g.num_heads) * g.head_dim;  // elements of one query
+  const size_t layer_rows = static_cast<size_t>(num_queries) * row;
+  // The decodes: the batch entries after the prefill chunks, one query each.
   DecodeBatch db;
-  db.batch = batch;
+  db.batch = plan.num_decodes();
   db.num_heads = g.num_heads;
   db.max_blocks_per_seq = plan.max_blocks_per_seq;
-  db.max_context_len =
-      batch > 0 ? *std::max_element(plan.context_lens.begin(), plan.context_lens.end()) : 0;
+  db.max_context_len = db.batch > 0
+                           ? *std::max_element(plan.context_lens.begin() + plan.num_prefills,
+                                               plan.context_lens.end())
+                           : 0;
   db.scale = attention_scale(g.head_dim);
   AttentionOptions attention_options;
   attention_options.partition_tokens = s.options.partition_tokens;
-  attention_options.host_context_lens = plan.context_lens.data();
+  attention_options.host_context_lens = plan.context_lens.data() + plan.num_prefills;
   const AttentionPlan attention =
       plan_attention(s.options.kernel, g.dtype, db, g.num_kv_heads, g.head_dim, attention_options);
+  PrefillBatch pb;
+  pb.batch = plan.num_prefills;
+  pb.num_queries = prefill_queries;
+  pb.num_heads = g.num_heads;
+  pb.max_blocks_per_seq = plan.max_blocks_per_seq;
+  pb.scale = attention_scale(g.head_dim);
 
-  s.output_batch = -1;  // growing `out` drops the previous output
-  for (Status st : {s.host_arena.reserve(arena_bytes, "step indices"),
-                    s.arena.reserve(arena_bytes, "step indices"),
-                    s.staging_k.reserve(staging_bytes, "new keys"),
-                    s.staging_v.reserve(staging_bytes, "new values"),
-                    s.q.reserve(elem * layer_rows * g.num_layers, "queries"),
-                    s.out.reserve(elem * layer_rows * g.num_layers, "attention output"),
-                    s.workspace.reserve(attention.workspace_bytes, "split-KV partials")}) {
+  s.output_queries = -1;  // growing `out` drops the previous output
+  for (Status st :
+       {s.host_arena.reserve(arena_bytes, "step indices"),
+        s.arena.reserve(arena_bytes, "step indices"),
+        s.staging_k.reserve(staging_bytes, "new keys"),
+        s.staging_v.reserve(staging_bytes, "new values"),
+        s.q.reserve(elem * layer_rows * g.num_layers, "queries"),
+        s.out.reserve(elem * layer_rows * g.num_layers, "attention output"),
+        s.workspace.reserve(std::max(attention.workspace_bytes, prefill.workspace_bytes),
+                            "split-KV partials")}) {
     if (!st.ok()) {
       r.status = st;
       return r;
@@ -299,10 +326,13 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
   const auto* slots = reinterpret_cast<const int64_t*>(device_array(3));
   const auto* new_tokens = reinterpret_cast<const int32_t*>(device_array(4));
   const auto* new_positions = reinterpret_cast<const int32_t*>(device_array(5));
-  db.block_tables = reinterpret_cast<const int32_t*>(device_array(6));
-  db.context_lens = reinterpret_cast<const int32_t*>(device_array(7));
-  const auto* query_tokens = reinterpret_cast<const int32_t*>(device_array(8));
-  const auto* query_positions = reinterpret_cast<const int32_t*>(device_array(9));
+  pb.block_tables = reinterpret_cast<const int32_t*>(device_array(6));
+  pb.context_lens = reinterpret_cast<const int32_t*>(device_array(7));
+  pb.query_start = reinterpret_cast<const int32_t*>(device_array(8));
+  const auto* prefill_index = reinterpret_cast<const int32_t*>(device_array(9));
+  db.block_tables =
+      pb.block_tables + static_cast<size_t>(plan.num_prefills) * plan.max_blocks_per_seq;
+  db.context_lens = pb.context_lens + plan.num_prefills;
   const PagedKv gpu = s.gpu_pool();
 
   const auto write_layer = [&](int32_t layer) -> cudaError_t {
@@ -323,10 +353,8 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
     TS_CUDA_TRY(synthesize_rows(rows, s.stream));
     const NewKv tokens{s.staging_k.get(), s.staging_v.get(), slots, num_new};
     TS_CUDA_TRY(reshape_and_cache(gpu.layer(layer), tokens, s.stream));
-    rows.kind = SyntheticKind::kQuery;
-    rows.tokens = query_tokens;
-    rows.positions = query_positions;
-    rows.count = batch;
+    rows.kind = SyntheticKind::kQuery;  // every query is a new token
+    rows.count = num_queries;
     rows.heads = g.num_heads;
     rows.out = s.q.get() + elem * layer_rows * layer;
     return synthesize_rows(rows, s.stream);
@@ -345,10 +373,19 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
         for (int32_t l = 0; l < g.num_layers; ++l) TS_CUDA_TRY(write_layer(l));
         return cudaSuccess;
       default:
-        TS_CUDA_TRY(stage_attention_plan(attention, s.workspace.get(), s.stream));
-        for (int32_t l = 0; l < g.num_layers; ++l) {
-          db.q = s.q.get() + elem * layer_rows * l;
-          db.out = s.out.get() + elem * layer_rows * l;
+        for (int32_t l = 0; l < g.num_layers && pb.batch > 0; ++l) {
+          pb.q = s.q.get() + elem * layer_rows * l;
+          pb.out = s.out.get() + elem * layer_rows * l;
+          TS_CUDA_TRY(prefill_attention(prefill, prefill_index, gpu.layer(l), pb, s.workspace.get(),
+                                        s.stream));
+        }
+        TS_CUDA_TRY(cudaEventRecord(s.events[5], s.stream));
+        // The decodes' plan is staged after the prefill, whose split partials share the
+        // workspace.
+        if (db.batch > 0) TS_CUDA_TRY(stage_attention_plan(attention, s.workspace.get(), s.stream));
+        for (int32_t l = 0; l < g.num_layers && db.batch > 0; ++l) {
+          db.q = s.q.get() + elem * (layer_rows * l + row * prefill_queries);
+          db.out = s.out.get() + elem * (layer_rows * l + row * prefill_queries);
           TS_CUDA_TRY(paged_attention(attention, gpu.layer(l), db, s.workspace.get(), s.stream));
         }
         return cudaSuccess;
@@ -359,7 +396,7 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
   int done = 0;
   while (err == cudaSuccess && done < 5) {
     err = stage(done);
-    if (err == cudaSuccess) err = cudaEventRecord(s.events[done + 1], s.stream);
+    if (err == cudaSuccess) err = cudaEventRecord(s.events[done < 4 ? done + 1 : 6], s.stream);
     if (err == cudaSuccess) ++done;
   }
   const cudaError_t sync = cudaStreamSynchronize(s.stream);
@@ -380,14 +417,25 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
                                    "partly applied"));
     return r;
   }
-  double* times[] = {&r.times.swap_out_ms, &r.times.swap_in_ms, &r.times.copy_blocks_ms,
-                     &r.times.write_kv_ms, &r.times.attention_ms};
-  for (int i = 0; i < 5; ++i) {
+  struct Span {
+    double* ms;
+    int from, to;
+  };
+  const Span spans[] = {
+      {&r.times.swap_out_ms, 0, 1},          {&r.times.swap_in_ms, 1, 2},
+      {&r.times.copy_blocks_ms, 2, 3},       {&r.times.write_kv_ms, 3, 4},
+      {&r.times.prefill_attention_ms, 4, 5}, {&r.times.decode_attention_ms, 5, 6}};
+  for (const Span& span : spans) {
     float ms = 0.0f;
-    if (cudaEventElapsedTime(&ms, s.events[i], s.events[i + 1]) == cudaSuccess) *times[i] = ms;
+    if (cudaEventElapsedTime(&ms, s.events[span.from], s.events[span.to]) == cudaSuccess) {
+      *span.ms = ms;
+    }
   }
-  s.output_batch = batch;
-  if (s.options.compare_contiguous && batch > 0) s.compare_contiguous(attention, db, r);
+  r.times.attention_ms = r.times.prefill_attention_ms + r.times.decode_attention_ms;
+  s.output_queries = num_queries;
+  if (s.options.compare_contiguous && db.batch > 0) {
+    s.compare_contiguous(attention, db, row * prefill_queries, layer_rows, r);
+  }
   return r;
 }
 
@@ -395,7 +443,7 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
 // buffers filled once with a finite non-zero pattern (timing must not run on zeros). A failure
 // here only leaves contiguous_attention_ms at -1: the step itself is complete.
 void CudaExecutor::Impl::compare_contiguous(const AttentionPlan& attention, DecodeBatch db,
-                                            StepResult& r) {
+                                            size_t q_first, size_t q_stride, StepResult& r) {
   Impl& s = *this;
   const KvGeometry& g = s.g;
   const auto elem = static_cast<size_t>(dtype_size(query_dtype(g.dtype)));  // q and out
@@ -428,7 +476,7 @@ void CudaExecutor::Impl::compare_contiguous(const AttentionPlan& attention, Deco
   db.out = s.contiguous_out.get();
   cudaError_t err = cudaEventRecord(s.compare_events[0], s.stream);
   for (int32_t l = 0; l < g.num_layers && err == cudaSuccess; ++l) {
-    db.q = s.q.get() + elem * layer_rows * l;
+    db.q = s.q.get() + elem * (q_first + q_stride * l);
     err = contiguous_attention(attention, kv, db, s.workspace.get(), s.stream);
   }
   if (err == cudaSuccess) err = cudaEventRecord(s.compare_events[1], s.stream);
@@ -471,12 +519,12 @@ Expected<BlockData> CudaExecutor::read_block(Pool pool, int32_t layer, BlockId b
 Expected<std::vector<float>> CudaExecutor::read_output() const {
   const Impl& s = *impl_;
   Expected<std::vector<float>> result;
-  if (s.output_batch < 0) {
+  if (s.output_queries < 0) {
     result.status = Status::failure("no attention output: the last step did not complete");
     return result;
   }
   const size_t n =
-      static_cast<size_t>(s.g.num_layers) * s.output_batch * s.g.num_heads * s.g.head_dim;
+      static_cast<size_t>(s.g.num_layers) * s.output_queries * s.g.num_heads * s.g.head_dim;
   const DType out_dtype = query_dtype(s.g.dtype);
   std::vector<uint8_t> raw(n * dtype_size(out_dtype));
   if (n > 0) {

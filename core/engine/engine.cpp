@@ -434,14 +434,16 @@ void Engine::build_plan(const Schedule& s) {
   plan_.copies = sampler_.pending_copies();
   plan_.copies.insert(plan_.copies.end(), s.copies.begin(), s.copies.end());
   const int32_t bs = allocator_->block_size();
-  auto add_query = [&](const Sequence& seq) {
+  // Every new token is a query: a batch entry per prefill chunk (its tokens), then per decode.
+  // An entry's context ends at its last query (the table may hold a whole prompt already).
+  auto add_entry = [&](const Sequence& seq, int32_t context_len) {
     const BlockTable& t = allocator_->table(seq.id);
     plan_.batch_seqs.push_back(seq.id);
-    plan_.context_lens.push_back(t.num_tokens);
-    plan_.query_tokens.push_back(seq.tokens[static_cast<size_t>(t.num_tokens - 1)]);
-    plan_.query_positions.push_back(t.num_tokens - 1);
+    plan_.context_lens.push_back(context_len);
+    plan_.query_start.push_back(static_cast<int32_t>(plan_.new_tokens.size()));
     plan_.max_blocks_per_seq = std::max(plan_.max_blocks_per_seq, static_cast<int32_t>(t.blocks.size()));
   };
+  plan_.query_start.push_back(0);
   for (const PrefillChunk& c : s.prefills) {
     const Sequence& seq = groups_[c.group].seqs[static_cast<size_t>(c.seq)];
     const BlockTable& t = allocator_->table(seq.id);
@@ -450,17 +452,18 @@ void Engine::build_plan(const Schedule& s) {
       plan_.new_tokens.push_back(seq.tokens[static_cast<size_t>(pos)]);
       plan_.new_positions.push_back(pos);
     }
-    // The prompt's last token is the query whose attention samples the next token.
-    if (c.start + c.length == static_cast<int32_t>(seq.tokens.size())) add_query(seq);
+    add_entry(seq, c.start + c.length);
   }
+  plan_.num_prefills = static_cast<int32_t>(s.prefills.size());
   for (const DecodeItem& d : s.decodes) {
     const Sequence& seq = groups_[d.group].seqs[static_cast<size_t>(d.seq)];
     const int32_t pos = static_cast<int32_t>(seq.tokens.size()) - 1;
     plan_.slot_mapping.push_back(d.slot);
     plan_.new_tokens.push_back(seq.tokens.back());
     plan_.new_positions.push_back(pos);
-    add_query(seq);
+    add_entry(seq, pos + 1);
   }
+  if (plan_.batch_seqs.empty()) plan_.query_start.clear();
   plan_.block_tables.assign(plan_.batch_seqs.size() * static_cast<size_t>(plan_.max_blocks_per_seq), -1);
   for (size_t i = 0; i < plan_.batch_seqs.size(); ++i) {
     const auto& blocks = allocator_->table(plan_.batch_seqs[i]).blocks;

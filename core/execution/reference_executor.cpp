@@ -90,9 +90,8 @@ StepResult ReferenceExecutor::execute(const StepPlan& plan) {
   start = Clock::now();
   write_new_tokens(plan);
   result.times.write_kv_ms = ms_since(start);
-  start = Clock::now();
-  attention(plan);
-  result.times.attention_ms = ms_since(start);
+  attention(plan, result.times);
+  result.times.attention_ms = result.times.prefill_attention_ms + result.times.decode_attention_ms;
   result.stages_applied = 5;
   return result;
 }
@@ -118,29 +117,51 @@ void ReferenceExecutor::write_new_tokens(const StepPlan& plan) {
   }
 }
 
-void ReferenceExecutor::attention(const StepPlan& plan) {
+// Prefill chunks through the prefill reference, decodes through the decode reference, each
+// timed on the host clock.
+void ReferenceExecutor::attention(const StepPlan& plan, StageTimes& times) {
   const KvGeometry& g = geometry_;
-  const int32_t batch = plan.batch();
-  const size_t per_layer = static_cast<size_t>(batch) * g.num_heads * g.head_dim;
+  const int32_t num_queries = plan.num_queries();
+  const size_t row = static_cast<size_t>(g.num_heads) * g.head_dim;
+  const size_t per_layer = static_cast<size_t>(num_queries) * row;
   output_.assign(per_layer * g.num_layers, 0.0f);
-  if (batch == 0) return;
+  if (num_queries == 0) return;
   const DType qt = query_dtype(g.dtype);
   std::vector<uint8_t> q(per_layer * dtype_size(qt));
   std::vector<uint8_t> out(q.size());
+  const int32_t prefill_queries = plan.num_prefill_queries();
+  const size_t decode_offset = static_cast<size_t>(prefill_queries) * row * dtype_size(qt);
+  PrefillBatch pb;
+  pb.q = q.data();
+  pb.out = out.data();
+  pb.query_start = plan.query_start.data();
+  pb.context_lens = plan.context_lens.data();
+  pb.block_tables = plan.block_tables.data();
+  pb.batch = plan.num_prefills;
+  pb.num_queries = prefill_queries;
+  pb.num_heads = g.num_heads;
+  pb.max_blocks_per_seq = plan.max_blocks_per_seq;
+  pb.scale = attention_scale(g.head_dim);
+  DecodeBatch db;
+  db.q = q.data() + decode_offset;
+  db.out = out.data() + decode_offset;
+  db.block_tables =
+      plan.block_tables.data() + static_cast<size_t>(plan.num_prefills) * plan.max_blocks_per_seq;
+  db.context_lens = plan.context_lens.data() + plan.num_prefills;
+  db.batch = plan.num_decodes();
+  db.num_heads = g.num_heads;
+  db.max_blocks_per_seq = plan.max_blocks_per_seq;
+  db.max_context_len = plan.max_blocks_per_seq * g.block_size;
+  db.scale = attention_scale(g.head_dim);
   for (int32_t l = 0; l < g.num_layers; ++l) {
-    synthesize_rows(g, SyntheticKind::kQuery, l, g.num_heads, plan.query_tokens.data(),
-                    plan.query_positions.data(), static_cast<size_t>(batch), q.data());
-    DecodeBatch db;
-    db.q = q.data();
-    db.out = out.data();
-    db.block_tables = plan.block_tables.data();
-    db.context_lens = plan.context_lens.data();
-    db.batch = batch;
-    db.num_heads = g.num_heads;
-    db.max_blocks_per_seq = plan.max_blocks_per_seq;
-    db.max_context_len = plan.max_blocks_per_seq * g.block_size;
-    db.scale = attention_scale(g.head_dim);
-    paged_attention_reference(gpu_pool().layer(l), db);
+    synthesize_rows(g, SyntheticKind::kQuery, l, g.num_heads, plan.new_tokens.data(),
+                    plan.new_positions.data(), static_cast<size_t>(num_queries), q.data());
+    auto start = Clock::now();
+    if (pb.batch > 0) prefill_attention_reference(gpu_pool().layer(l), pb);
+    times.prefill_attention_ms += ms_since(start);
+    start = Clock::now();
+    if (db.batch > 0) paged_attention_reference(gpu_pool().layer(l), db);
+    times.decode_attention_ms += ms_since(start);
     for (size_t i = 0; i < per_layer; ++i) {
       output_[l * per_layer + i] = load_element(out.data(), qt, static_cast<int64_t>(i));
     }

@@ -33,13 +33,13 @@ class ReferenceExecutor final : public KvExecutor {
   explicit ReferenceExecutor(const KvGeometry& geometry);
   PagedKv view(std::vector<uint8_t>& k, std::vector<uint8_t>& v, int32_t num_blocks);
   void write_new_tokens(const StepPlan& plan);
-  void attention(const StepPlan& plan);
+  void attention(const StepPlan& plan, StageTimes& times);
 
   KvGeometry geometry_;
   std::vector<uint8_t> gpu_k_, gpu_v_;  // [num_layers, num_gpu_blocks, num_kv_heads, block_size,
                                         //  head_dim] in dtype
   std::vector<uint8_t> cpu_k_, cpu_v_;  // [num_layers, num_cpu_blocks, ...] likewise
-  std::vector<float> output_;           // [num_layers, batch, num_heads, head_dim]
+  std::vector<float> output_;           // [num_layers, num_queries, num_heads, head_dim]
 };
 
 }  // namespace tinyserve
