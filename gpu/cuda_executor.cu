@@ -8,6 +8,7 @@
 #include "gpu/cuda_check.h"
 #include "gpu/cuda_executor.h"
 #include "gpu/decode_attention.h"
+#include "gpu/supports.h"
 #include "gpu/device.h"
 #include "gpu/prefill_attention.h"
 
@@ -160,7 +161,7 @@ struct CudaExecutor::Impl {
 Expected<std::unique_ptr<CudaExecutor>> CudaExecutor::create(const KvGeometry& geometry,
                                                              const CudaExecutorOptions& options) {
   Expected<std::unique_ptr<CudaExecutor>> result;
-  if (result.status = geometry.validate(); !result.ok()) return result;
+  if (result.status = supports(geometry, options.kernel); !result.ok()) return result;
   const DeviceInfo device = query_device();
   if (!device.available) {
     result.status = Status::failure(cat("the CUDA executor needs a GPU: ", device.reason));
@@ -197,9 +198,6 @@ const KvGeometry& CudaExecutor::geometry() const {
 }
 const CudaExecutorOptions& CudaExecutor::options() const {
   return impl_->options;
-}
-void CudaExecutor::set_kernel(KernelVersion kernel) {
-  impl_->options.kernel = kernel;
 }
 const std::string& CudaExecutor::device_name() const {
   return impl_->device_name;

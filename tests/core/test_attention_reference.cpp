@@ -431,6 +431,7 @@ TEST_CASE("a step plan with out-of-range or conflicting entries is rejected") {
   // A chunk of two tokens after three cached ones (blocks 0, 1), a decode at position 2 (block
   // 7), then padding.
   StepPlan ok;
+  ok.block_size = g.block_size;
   ok.slot_mapping = {3, 4, 30, -1};
   ok.new_tokens = {1, 2, 3, 0};
   ok.new_positions = {3, 4, 2, 0};
@@ -446,6 +447,7 @@ TEST_CASE("a step plan with out-of-range or conflicting entries is rejected") {
     change(p);
     return !validate_plan(g, p).ok();
   };
+  CHECK(rejects([](StepPlan& p) { p.block_size = 8; }));  // made for another geometry
   CHECK(rejects([](StepPlan& p) { p.swap_out = {{0, 2}}; }));
   CHECK(rejects([](StepPlan& p) { p.swap_in = {{0, 1}, {1, 1}}; }));
   CHECK(rejects([](StepPlan& p) { p.copies = {{8, 1}}; }));
