@@ -67,6 +67,7 @@ void Engine::step() {
   // Execute: the cost model times the step; a measuring backend may replace its attention part.
   const StepWork work = count_work(s);
   const StepCost cost = estimate_step(config_.cost, config_.geometry, work);
+  last_work_ = work;
   if (backend_->executes()) build_plan(s);
   KernelTimes times;
   try {
@@ -189,17 +190,26 @@ void Engine::drop_rejected(const Schedule& s) {
 StepWork Engine::count_work(const Schedule& s) const {
   StepWork w;
   for (const PrefillChunk& c : s.prefills) {
+    const int64_t pairs = static_cast<int64_t>(c.length) * c.start +
+                          static_cast<int64_t>(c.length) * (c.length + 1) / 2;
     w.new_tokens += c.length;
     w.context_tokens_read += c.start + c.length;
-    w.attention_pairs += static_cast<int64_t>(c.length) * c.start +
-                         static_cast<int64_t>(c.length) * (c.length + 1) / 2;
+    w.attention_pairs += pairs;
+    w.prefill_chunks += 1;
+    w.prefill_tokens += c.length;
+    w.prefill_pairs += pairs;
+    const auto len = static_cast<int32_t>(groups_[c.group].seqs.front().tokens.size());
+    w.sampled_tokens += c.start + c.length == len;  // the prompt's last token samples
   }
   for (const DecodeItem& d : s.decodes) {
     const int64_t context = allocator_->table(groups_[d.group].seqs[static_cast<size_t>(d.seq)].id).num_tokens;
     w.new_tokens += 1;
     w.context_tokens_read += context;
     w.attention_pairs += context;
+    w.decode_seqs += 1;
+    w.decode_context_sum += context;
   }
+  w.sampled_tokens += w.decode_seqs;
   w.copied_blocks = static_cast<int64_t>(s.copies.size()) + sampler_.num_pending_copies();
   w.swapped_blocks = static_cast<int64_t>(s.swap_in.size() + s.swap_out.size());
   return w;

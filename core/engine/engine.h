@@ -49,6 +49,8 @@ class Engine {
   // Every request's result so far: those that left, then those still in the engine.
   std::vector<RequestResult> all_request_results() const;
   const StepPlan& last_plan() const { return plan_; }
+  // What the last step did, as the cost model counted it.
+  const StepWork& last_work() const { return last_work_; }
   // Copy-on-write and fork copies executed by the last step.
   const std::vector<BlockCopy>& last_copies() const { return last_copies_; }
   RunSummary summary() const;
@@ -83,6 +85,7 @@ class Engine {
   Sampler sampler_;
   RunRecorder recorder_;
   StepPlan plan_;
+  StepWork last_work_;
   std::vector<BlockCopy> last_copies_;
 
   int64_t step_ = 0;
