@@ -56,6 +56,15 @@ struct KernelBenchCliOptions {
 // Needs a CUDA device; without one, a one-line message and exit code 2.
 int bench_kernels(const KernelBenchCliOptions& options);
 
+struct PrefillBenchCliOptions {
+  std::vector<std::string> configs;  // empty: P1 P2 P3 P4
+  std::vector<std::string> kernels;  // empty: wgmma mma
+  int32_t repetitions = 30;
+  bool flashinfer = true;
+};
+// Needs a CUDA device; without one, a one-line message and exit code 2.
+int bench_prefill(const PrefillBenchCliOptions& options);
+
 // `tinyserve calibrate`: a GPU profile for the calibrated cost model (docs/cost_model.md).
 struct CalibrateCliOptions {
   std::string gpu_name;             // the GPU preset it stands for; empty: from the device

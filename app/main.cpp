@@ -129,6 +129,21 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 100000));
   bench_kern->add_flag("--partition-sweep", kernel_options.partition_sweep, "Also sweep split-KV partition sizes");
   bench_kern->add_flag("!--no-block-size-sweep", kernel_options.block_size_sweep, "Skip the block-size sweep");
+  PrefillBenchCliOptions prefill_options;
+  CLI::App* bench_pre = bench->add_subcommand("prefill",
+                                              "Paged prefill attention: TFLOP/s vs a cuBLAS GEMM, "
+                                              "a mixed step, FlashInfer when built with it");
+  bench_pre
+      ->add_option("--configs", prefill_options.configs,
+                   "Reference configurations (default: P1 P2 P3 P4)")
+      ->check(CLI::IsMember({"P1", "P2", "P3", "P4"}));
+  bench_pre
+      ->add_option("--kernels", prefill_options.kernels, "Prefill kernels (default: wgmma mma)")
+      ->check(CLI::IsMember({"simt", "mma", "wgmma"}));
+  bench_pre
+      ->add_option("--repetitions", prefill_options.repetitions, "Timed runs per figure (median)")
+      ->check(CLI::Range(1, 100000));
+  bench_pre->add_flag("!--no-flashinfer", prefill_options.flashinfer, "Skip the FlashInfer anchor");
   BenchEngineOptions engine_options;
   CLI::App* bench_eng = bench->add_subcommand(
       "engine", "Replay the whole Azure conversation trace with the accounting backend, outputs included");
@@ -183,6 +198,7 @@ int main(int argc, char** argv) {
     if (*bench_alloc) return bench_allocator(alloc_options);
     if (*bench_eng) return bench_engine(engine_options, exe_dir);
     if (*bench_kern) return bench_kernels(kernel_options);
+    if (*bench_pre) return bench_prefill(prefill_options);
     if (*calibrate_cmd) {
       calibrate_options.command = "tinyserve";
       for (int i = 1; i < argc; ++i) calibrate_options.command += cat(" ", argv[i]);

@@ -223,6 +223,8 @@ PrefillPlan plan_prefill(const PrefillShape& shape, const PrefillOptions& option
     k = PrefillKernel::kSimt;
   }
   plan.kernel = k;
+  plan.pingpong = options.pingpong;
+  plan.prefetch_rows = options.prefetch_rows;
   const int32_t group = shape.num_heads / std::max(1, shape.num_kv_heads);
   for (int32_t b = 0; b < shape.batch; ++b) {
     const int64_t count = shape.query_start[b + 1] - shape.query_start[b];
@@ -367,6 +369,8 @@ cudaError_t prefill_attention(const PrefillPlan& plan, const int32_t* device_ind
   a.max_blocks_per_seq = batch.max_blocks_per_seq;
   a.num_items = plan.num_items;
   a.num_queries = batch.num_queries;
+  a.pingpong = plan.pingpong ? 1 : 0;
+  a.prefetch_rows = plan.prefetch_rows ? 1 : 0;
   a.scale_log2 = batch.scale * 1.4426950408889634f;
 
   const bool half = cache.dtype == DType::kF16;

@@ -34,6 +34,14 @@ struct PrefillOptions {
   // Split-KV: KV tokens per work item, rounded up to the kernel's KV tile. 0: chosen from the
   // shape (split only while the items would leave SMs idle); < 0: never split.
   int32_t kv_chunk = 0;
+  // wgmma: the two consumer warpgroups take turns issuing their products (FlashAttention-3's
+  // ping-pong), so one's softmax runs under the other's tensor-core work. Off by default: on
+  // the H100 it was no faster on long chunks and 18 % slower on P1 (docs/kernel_notes.md).
+  bool pingpong = false;
+  // wgmma: the producer looks each KV row up in the block table once per tile, a tile ahead,
+  // and shares the offsets by shuffle (false: each thread reads the table for every row it
+  // copies, as it copies it).
+  bool prefetch_rows = true;
 };
 
 // What the launch needs to know of the model and the batch (host values).
@@ -57,6 +65,8 @@ struct PrefillPlan {
   int32_t num_items = 0;       // work items, each run for every KV head
   int32_t num_merged = 0;      // queries whose split partials are merged
   int32_t grid = 0;            // CTAs of the attention kernel
+  bool pingpong = false;       // PrefillOptions::pingpong
+  bool prefetch_rows = true;   // PrefillOptions::prefetch_rows
   std::vector<int32_t> index;  // [num_items, 8] items, then [num_merged, 4] merge rows
   size_t workspace_bytes = 0;  // float partial outputs and (max, sum) pairs of split items
   int64_t attended_pairs = 0;  // sum over queries of keys attended (causal), one head

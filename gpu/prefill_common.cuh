@@ -44,7 +44,9 @@ struct Args {
   int32_t max_blocks_per_seq;
   int32_t num_items;
   int32_t num_queries;
-  float scale_log2;  // softmax scale * log2(e)
+  int32_t pingpong;       // wgmma: consumers alternate their issues (PrefillOptions::pingpong)
+  int32_t prefetch_rows;  // wgmma: PrefillOptions::prefetch_rows
+  float scale_log2;       // softmax scale * log2(e)
 };
 
 __device__ __forceinline__ Item load_item(const Args& a, int i) {
@@ -136,6 +138,55 @@ __device__ __forceinline__ uint32_t pack2(float lo, float hi) {
   } else {
     const __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
     return *reinterpret_cast<const uint32_t*>(&h);
+  }
+}
+
+// 2^x on the special-function unit, denormals flushed (what exp2f compiles to with fast math,
+// without the range fix-up around it).
+__device__ __forceinline__ float ex2(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+  return y;
+}
+
+// The online softmax of one KV tile for a thread's two rows, in the accumulator layout of
+// mma.sync m16n8 and wgmma m64nN: s[4j + e] holds row e / 2 (g or g + 8), key k0 + 8j + 2t +
+// (e & 1), as raw scores. On return s holds the weights exp2(s * scale_log2 - m) relative to
+// the updated row maxima m (log2 units), l the weights' running (thread-partial) sums, alpha the
+// factors that rescale the output accumulated so far. kMask: keys at or past lim[row] (causal
+// bound, end of the item) get weight 0; tiles wholly below every row's bound skip that work.
+template <int N, bool kMask>
+__device__ __forceinline__ void online_softmax(float (&s)[N], float (&m)[2], float (&l)[2],
+                                               float (&alpha)[2], float scale_log2, int k0, int t,
+                                               const int (&lim)[2]) {
+  if constexpr (kMask) {
+#pragma unroll
+    for (int j = 0; j < N / 4; ++j) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        if (k0 + 8 * j + 2 * t + (e & 1) >= lim[e >> 1]) s[4 * j + e] = -INFINITY;
+      }
+    }
+  }
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    float mx = -INFINITY;
+#pragma unroll
+    for (int j = 0; j < N / 4; ++j) mx = fmaxf(mx, fmaxf(s[4 * j + 2 * r], s[4 * j + 2 * r + 1]));
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+    const float m_new = fmaxf(m[r], mx * scale_log2);
+    const float m_use = m_new == -INFINITY ? 0.0f : m_new;  // a row with no key yet
+    alpha[r] = ex2(m[r] - m_use);
+    m[r] = m_new;
+    float sum = 0.0f;
+#pragma unroll
+    for (int j = 0; j < N / 4; ++j) {
+      s[4 * j + 2 * r] = ex2(fmaf(s[4 * j + 2 * r], scale_log2, -m_use));
+      s[4 * j + 2 * r + 1] = ex2(fmaf(s[4 * j + 2 * r + 1], scale_log2, -m_use));
+      sum += s[4 * j + 2 * r] + s[4 * j + 2 * r + 1];
+    }
+    l[r] = l[r] * alpha[r] + sum;
   }
 }
 

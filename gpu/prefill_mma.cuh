@@ -129,10 +129,10 @@ __global__ void __launch_bounds__(128, MmaShape<D>::kMinBlocks) prefill_mma_kern
         for (int kk = 0; kk < KS; ++kk) q_fragment(qf[kk], kk);
       }
     }
-    // S = Q K^T over the tile's 64 keys: 8 n8 tiles.
-    float s[8][4];
+    // S = Q K^T over the tile's 64 keys: 8 n8 tiles; s[4j + e] as online_softmax reads it.
+    float s[32];
 #pragma unroll
-    for (int j = 0; j < 8; ++j) s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.0f;
+    for (int j = 0; j < 32; ++j) s[j] = 0.0f;
     const uint32_t sk = stage_k(i);
 #pragma unroll
     for (int kk = 0; kk < KS; ++kk) {
@@ -148,54 +148,31 @@ __global__ void __launch_bounds__(128, MmaShape<D>::kMinBlocks) prefill_mma_kern
         uint32_t bf[4];
         ldmatrix_x4(bf, sk + tile_offset<kKv>(16 * jj + (lane & 7) + ((lane >> 4) << 3),
                                               kk * 2 + ((lane >> 3) & 1)));
-        mma_16816<T>(s[2 * jj], af, bf[0], bf[1]);
-        mma_16816<T>(s[2 * jj + 1], af, bf[2], bf[3]);
+        mma_16816<T>(*reinterpret_cast<float(*)[4]>(s + 8 * jj), af, bf[0], bf[1]);
+        mma_16816<T>(*reinterpret_cast<float(*)[4]>(s + 8 * jj + 4), af, bf[2], bf[3]);
       }
     }
-    // s[j][e]: row g (e < 2) or g + 8, key k0 + 8j + 2t + (e & 1).
     const int k0 = tile_start(i);
-    const bool masked = k0 + kKv > lim_min;
-#pragma unroll
-    for (int j = 0; j < 8; ++j) {
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int key = k0 + 8 * j + 2 * t + (e & 1);
-        s[j][e] = masked && key >= lim[e >> 1] ? -INFINITY : s[j][e] * a.scale_log2;
-      }
+    float alpha[2];
+    if (k0 + kKv > lim_min) {
+      online_softmax<32, true>(s, m, l, alpha, a.scale_log2, k0, t, lim);
+    } else {
+      online_softmax<32, false>(s, m, l, alpha, a.scale_log2, k0, t, lim);
     }
 #pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      float mx = -INFINITY;
-#pragma unroll
-      for (int j = 0; j < 8; ++j) mx = fmaxf(mx, fmaxf(s[j][2 * r], s[j][2 * r + 1]));
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-      const float m_new = fmaxf(m[r], mx);
-      const float m_use = m_new == -INFINITY ? 0.0f : m_new;  // a row with no key yet
-      const float alpha = exp2f(m[r] - m_use);
-      m[r] = m_new;
-      float sum = 0.0f;
-#pragma unroll
-      for (int j = 0; j < 8; ++j) {
-        s[j][2 * r] = exp2f(s[j][2 * r] - m_use);
-        s[j][2 * r + 1] = exp2f(s[j][2 * r + 1] - m_use);
-        sum += s[j][2 * r] + s[j][2 * r + 1];
-      }
-      l[r] = l[r] * alpha + sum;
-#pragma unroll
-      for (int j = 0; j < NT; ++j) {
-        o[j][2 * r] *= alpha;
-        o[j][2 * r + 1] *= alpha;
-      }
+    for (int j = 0; j < NT; ++j) {
+      o[j][0] *= alpha[0];
+      o[j][1] *= alpha[0];
+      o[j][2] *= alpha[1];
+      o[j][3] *= alpha[1];
     }
     // O += P V: 4 k-steps of 16 keys, P's A fragment straight from s.
     const uint32_t sv = stage_v(i);
 #pragma unroll
     for (int kk = 0; kk < 4; ++kk) {
-      const uint32_t pa[4] = {pack2<T>(s[2 * kk][0], s[2 * kk][1]),
-                              pack2<T>(s[2 * kk][2], s[2 * kk][3]),
-                              pack2<T>(s[2 * kk + 1][0], s[2 * kk + 1][1]),
-                              pack2<T>(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+      const uint32_t pa[4] = {
+          pack2<T>(s[8 * kk + 0], s[8 * kk + 1]), pack2<T>(s[8 * kk + 2], s[8 * kk + 3]),
+          pack2<T>(s[8 * kk + 4], s[8 * kk + 5]), pack2<T>(s[8 * kk + 6], s[8 * kk + 7])};
 #pragma unroll
       for (int jj = 0; jj < D / 16; ++jj) {
         uint32_t bf[4];

@@ -30,13 +30,17 @@ struct WgShape {
   static constexpr int kKv = D <= 128 ? 128 : 64;  // KV tokens per tile
   static constexpr int kThreads = 384;
   static constexpr int kQBytes = kRows * D * 2;
+  static constexpr int kQStages = D <= 128 ? 2 : 1;  // the next item's Q loads during this one
   static constexpr int kTileBytes = kKv * D * 2;
   static constexpr int kBarrierBytes = 128;
-  // Q, K stages, V stages, barriers; plus slack to align the base to 1024 bytes (the swizzle
-  // pattern follows address bits 4-9).
-  static constexpr int kSmemBytes = kQBytes + 4 * kTileBytes + kBarrierBytes + 1024;
+  // Q stages, K stages, V stages, barriers; plus slack to align the base to 1024 bytes (the
+  // swizzle pattern follows address bits 4-9).
+  static constexpr int kSmemBytes = kQStages * kQBytes + 4 * kTileBytes + kBarrierBytes + 1024;
+  // setmaxnreg moves registers within the CTA's launch allocation (168 a thread at 384 threads
+  // and one CTA per SM): a consumer's increase waits forever if the sum exceeds it.
   static constexpr int kProducerRegisters = 40;
   static constexpr int kConsumerRegisters = 232;
+  static_assert(128 * kProducerRegisters + 256 * kConsumerRegisters <= 384 * 168);
 };
 
 namespace {
@@ -63,6 +67,15 @@ __device__ __forceinline__ void mbar_arrive(uint32_t bar) {
 // Arrives once every cp.async this thread issued so far has landed.
 __device__ __forceinline__ void mbar_arrive_cp_async(uint32_t bar) {
   asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" ::"r"(bar) : "memory");
+}
+
+// Named barriers 1 and 2 (0 is __syncthreads): consumer warpgroup w waits on its own before
+// issuing and then lets the other one go (bar.arrive), 256 threads each.
+__device__ __forceinline__ void turn_wait(int wg) {
+  asm volatile("bar.sync %0, 256;\n" ::"r"(wg + 1) : "memory");
+}
+__device__ __forceinline__ void turn_pass(int wg) {
+  asm volatile("bar.arrive %0, 256;\n" ::"r"(2 - wg) : "memory");
 }
 
 __device__ __forceinline__ void wg_fence() {
@@ -130,24 +143,27 @@ __global__ void __launch_bounds__(384, 1) prefill_wgmma_kernel(const Args a) {
   constexpr int kOut = D / 2;    // O accumulators per thread
   constexpr int KS = D / 16;     // k-steps of Q K^T
   constexpr int PS = kKv / 16;   // k-steps of P V
+  constexpr int QS = S::kQStages;
   extern __shared__ uint8_t smem_raw[];
   const uint32_t base = (smem_addr(smem_raw) + 1023) & ~1023u;
-  const uint32_t sq = base;
-  const auto sk = [&](int stage) { return base + S::kQBytes + stage * S::kTileBytes; };
-  const auto sv = [&](int stage) { return base + S::kQBytes + (2 + stage) * S::kTileBytes; };
-  const uint32_t bars = base + S::kQBytes + 4 * S::kTileBytes;
-  const uint32_t q_full = bars, q_empty = bars + 8;
-  const auto k_full = [&](int s) { return bars + 16 + 8 * s; };
-  const auto k_empty = [&](int s) { return bars + 32 + 8 * s; };
-  const auto v_full = [&](int s) { return bars + 48 + 8 * s; };
-  const auto v_empty = [&](int s) { return bars + 64 + 8 * s; };
+  const auto sq = [&](int stage) { return base + stage * S::kQBytes; };
+  const uint32_t skv = base + QS * S::kQBytes;
+  const auto sk = [&](int stage) { return skv + stage * S::kTileBytes; };
+  const auto sv = [&](int stage) { return skv + (2 + stage) * S::kTileBytes; };
+  const uint32_t bars = skv + 4 * S::kTileBytes;
+  const auto q_full = [&](int s) { return bars + 8 * s; };
+  const auto q_empty = [&](int s) { return bars + 16 + 8 * s; };
+  const auto k_full = [&](int s) { return bars + 32 + 8 * s; };
+  const auto k_empty = [&](int s) { return bars + 48 + 8 * s; };
+  const auto v_full = [&](int s) { return bars + 64 + 8 * s; };
+  const auto v_empty = [&](int s) { return bars + 80 + 8 * s; };
 
   const int warpgroup = threadIdx.x / 128;
   const int total = a.num_items * a.num_kv_heads;
   if (threadIdx.x == 0) {
-    mbar_init(q_full, 128);
-    mbar_init(q_empty, 8);
     for (int s = 0; s < 2; ++s) {
+      mbar_init(q_full(s), 128);
+      mbar_init(q_empty(s), 8);
       mbar_init(k_full(s), 128);
       mbar_init(v_full(s), 128);
       mbar_init(k_empty(s), 8);
@@ -158,9 +174,18 @@ __global__ void __launch_bounds__(384, 1) prefill_wgmma_kernel(const Args a) {
   __syncthreads();
 
   if (warpgroup == 0) {
-    // The producer.
+    // The producer. Warp w fills rows [w R, w R + R) of each KV tile (R = kKv / 4); lane l
+    // looks up row w R + l % R in the block table once per tile (a tile ahead of its use), and
+    // the warp's cp.asyncs take each row's offset from its owner by a shuffle. Order: K of tile
+    // i, then V of tile i - 1: a K stage frees (after Q K^T) well before a V stage (after P V).
     asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(S::kProducerRegisters));
+    constexpr int R = kKv / 4;      // rows per warp
+    constexpr int kChunks = D / 8;  // 16-byte chunks per row
+    constexpr int kLanesPerRow = kChunks < 32 ? kChunks : 32;
     const int tid = threadIdx.x;
+    const int pwarp = tid >> 5;
+    const int lane = tid & 31;
+    const int mask = (1 << a.block_shift) - 1;
     int tile = 0;  // tiles loaded by this CTA so far
     int round = 0;
     for (int index = blockIdx.x; index < total; index += gridDim.x, ++round) {
@@ -169,22 +194,64 @@ __global__ void __launch_bounds__(384, 1) prefill_wgmma_kernel(const Args a) {
           a.block_tables + static_cast<int64_t>(v.it.entry) * a.max_blocks_per_seq;
       const T* k_head = static_cast<const T*>(a.k) + v.kv_head * a.head_stride;
       const T* v_head = static_cast<const T*>(a.v) + v.kv_head * a.head_stride;
-      mbar_wait(q_empty, (round & 1) ^ 1);
-      load_q_tile<T, D, kRows, 128>(sq, a, v.q0, v.rows_total, v.it.row0, v.kv_head, tid);
-      mbar_arrive_cp_async(q_full);
-      for (int i = 0; i < v.num_tiles; ++i, ++tile) {
-        const int stage = tile & 1;
-        const int parity = ((tile >> 1) & 1) ^ 1;
-        const int tok0 = v.it.kv_begin + (v.num_tiles - 1 - i) * kKv;
-        mbar_wait(k_empty(stage), parity);
-        load_kv_tile<T, D, kKv, 128>(sk(stage), k_head, table, a.block_shift, a.block_stride, tok0,
-                                     v.it.kv_end, tid);
-        mbar_arrive_cp_async(k_full(stage));
-        mbar_wait(v_empty(stage), parity);
-        load_kv_tile<T, D, kKv, 128>(sv(stage), v_head, table, a.block_shift, a.block_stride, tok0,
-                                     v.it.kv_end, tid);
-        mbar_arrive_cp_async(v_full(stage));
+      // Element offset of this lane's row of tile i within the head's pool; -1 past kv_end
+      // (zero-filled: rows past the sequence may hold anything).
+      const auto row_offset = [&](int i) -> int64_t {
+        const int tok = v.it.kv_begin + (v.num_tiles - 1 - i) * kKv + R * pwarp + lane % R;
+        if (i >= v.num_tiles || tok >= v.it.kv_end) return -1;
+        return static_cast<int64_t>(__ldg(table + (tok >> a.block_shift))) * a.block_stride +
+               static_cast<int64_t>(tok & mask) * D;
+      };
+      const auto issue = [&](uint32_t dst, const T* head, int64_t offset) {
+#pragma unroll
+        for (int pass = 0; pass < R * kChunks / 32; ++pass) {
+          const int r = (pass * 32 + lane) / kChunks;  // row within the warp's rows
+          const int c = lane % kLanesPerRow + (kChunks > 32 ? (pass % (kChunks / 32)) * 32 : 0);
+          const int64_t o = __shfl_sync(0xffffffffu, offset, r);
+          cp_async_16(dst + tile_offset<kKv>(R * pwarp + r, c), head + (o < 0 ? 0 : o) + c * 8,
+                      o >= 0);
+        }
+      };
+      const int qs = round % QS;
+      mbar_wait(q_empty(qs), ((round / QS) & 1) ^ 1);
+      load_q_tile<T, D, kRows, 128>(sq(qs), a, v.q0, v.rows_total, v.it.row0, v.kv_head, tid);
+      mbar_arrive_cp_async(q_full(qs));
+      if (!a.prefetch_rows) {  // each row looked up as it is copied; K and V of a tile together
+        for (int i = 0; i < v.num_tiles; ++i, ++tile) {
+          const int stage = tile & 1;
+          const int parity = ((tile >> 1) & 1) ^ 1;
+          const int tok0 = v.it.kv_begin + (v.num_tiles - 1 - i) * kKv;
+          mbar_wait(k_empty(stage), parity);
+          load_kv_tile<T, D, kKv, 128>(sk(stage), k_head, table, a.block_shift, a.block_stride,
+                                       tok0, v.it.kv_end, tid);
+          mbar_arrive_cp_async(k_full(stage));
+          mbar_wait(v_empty(stage), parity);
+          load_kv_tile<T, D, kKv, 128>(sv(stage), v_head, table, a.block_shift, a.block_stride,
+                                       tok0, v.it.kv_end, tid);
+          mbar_arrive_cp_async(v_full(stage));
+        }
+        continue;
       }
+      int64_t off = row_offset(0);  // tile i's
+      int64_t off_prev = -1;        // tile i - 1's
+      for (int i = 0; i <= v.num_tiles; ++i) {
+        const int64_t off_next = row_offset(i + 1);  // in flight while this tile's loads issue
+        if (i < v.num_tiles) {
+          const int cur = tile + i;
+          mbar_wait(k_empty(cur & 1), ((cur >> 1) & 1) ^ 1);
+          issue(sk(cur & 1), k_head, off);
+          mbar_arrive_cp_async(k_full(cur & 1));
+        }
+        if (i > 0) {
+          const int prev = tile + i - 1;
+          mbar_wait(v_empty(prev & 1), ((prev >> 1) & 1) ^ 1);
+          issue(sv(prev & 1), v_head, off_prev);
+          mbar_arrive_cp_async(v_full(prev & 1));
+        }
+        off_prev = off;
+        off = off_next;
+      }
+      tile += v.num_tiles;
     }
     cp_async_wait<0>();
     return;
@@ -198,7 +265,9 @@ __global__ void __launch_bounds__(384, 1) prefill_wgmma_kernel(const Args a) {
   const int lane = ctid & 31;
   const int g = lane >> 2;
   const int t = lane & 3;
-  const uint32_t sq_wg = sq + cw * 64 * 128;
+  const bool pingpong = a.pingpong != 0;
+  // Issue turns: warpgroup 0 of the consumers goes first.
+  if (pingpong && cw == 1) turn_pass(cw);
   int tile = 0;
   int round = 0;
   for (int index = blockIdx.x; index < total; index += gridDim.x, ++round) {
@@ -208,6 +277,8 @@ __global__ void __launch_bounds__(384, 1) prefill_wgmma_kernel(const Args a) {
                         min(v.prefix + (row0 + 8) / a.group + 1, v.it.kv_end)};
     const int lim_min = min(v.prefix + (v.it.row0 + cw * 64) / a.group + 1, v.it.kv_end);
     const int n = v.num_tiles;
+    const int qs = round % QS;
+    const uint32_t sq_wg = sq(qs) + cw * 64 * 128;
 
     float o[kOut];
 #pragma unroll
@@ -239,40 +310,14 @@ __global__ void __launch_bounds__(384, 1) prefill_wgmma_kernel(const Args a) {
       }
       wg_commit();
     };
-    // The online softmax of s (tile i of the item, keys from k0): s becomes the weights,
-    // relative to the new maxima; returns the factors that rescale O.
+    // The online softmax of tile i of the item (keys from k0): only the tiles that reach past
+    // the warpgroup's smallest causal bound run the mask.
     const auto softmax = [&](int i, float(&alpha)[2]) {
       const int k0 = v.it.kv_begin + (n - 1 - i) * kKv;
-      const bool masked = k0 + kKv > lim_min;
-#pragma unroll
-      for (int j = 0; j < kAcc / 4; ++j) {
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const int key = k0 + 8 * j + 2 * t + (e & 1);
-          s[4 * j + e] = masked && key >= lim[e >> 1] ? -INFINITY : s[4 * j + e] * a.scale_log2;
-        }
-      }
-#pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        float mx = -INFINITY;
-#pragma unroll
-        for (int j = 0; j < kAcc / 4; ++j) {
-          mx = fmaxf(mx, fmaxf(s[4 * j + 2 * r], s[4 * j + 2 * r + 1]));
-        }
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-        const float m_new = fmaxf(m[r], mx);
-        const float m_use = m_new == -INFINITY ? 0.0f : m_new;
-        alpha[r] = exp2f(m[r] - m_use);
-        m[r] = m_new;
-        float sum = 0.0f;
-#pragma unroll
-        for (int j = 0; j < kAcc / 4; ++j) {
-          s[4 * j + 2 * r] = exp2f(s[4 * j + 2 * r] - m_use);
-          s[4 * j + 2 * r + 1] = exp2f(s[4 * j + 2 * r + 1] - m_use);
-          sum += s[4 * j + 2 * r] + s[4 * j + 2 * r + 1];
-        }
-        l[r] = l[r] * alpha[r] + sum;
+      if (k0 + kKv > lim_min) {
+        online_softmax<kAcc, true>(s, m, l, alpha, a.scale_log2, k0, t, lim);
+      } else {
+        online_softmax<kAcc, false>(s, m, l, alpha, a.scale_log2, k0, t, lim);
       }
     };
     const auto to_p = [&]() {
@@ -289,17 +334,19 @@ __global__ void __launch_bounds__(384, 1) prefill_wgmma_kernel(const Args a) {
       if (lane == 0) mbar_arrive(bar);
     };
 
-    mbar_wait(q_full, round & 1);
+    mbar_wait(q_full(qs), (round / QS) & 1);
     float alpha[2];
     {
       const int stage = tile & 1;
       mbar_wait(k_full(stage), (tile >> 1) & 1);
+      if (pingpong) turn_wait(cw);
       pin(s);
       issue_qk(stage);
+      if (pingpong) turn_pass(cw);
       wg_wait<0>();
       pin(s);
       release(k_empty(stage));
-      if (n == 1) release(q_empty);
+      if (n == 1) release(q_empty(qs));
       softmax(0, alpha);
       to_p();
     }
@@ -308,16 +355,19 @@ __global__ void __launch_bounds__(384, 1) prefill_wgmma_kernel(const Args a) {
       const int stage = cur & 1;
       const int prev = (cur - 1) & 1;
       mbar_wait(k_full(stage), (cur >> 1) & 1);
+      mbar_wait(v_full(prev), ((cur - 1) >> 1) & 1);
+      if (pingpong) turn_wait(cw);
       pin(s);
       issue_qk(stage);
-      mbar_wait(v_full(prev), ((cur - 1) >> 1) & 1);
       pin(o);
       issue_pv(prev, i == 1);
+      if (pingpong) turn_pass(cw);
       wg_wait<1>();  // Q K^T done; P V in flight
       pin(s);
       release(k_empty(stage));
-      if (i == n - 1) release(q_empty);
+      if (i == n - 1) release(q_empty(qs));
       softmax(i, alpha);
+      pin(s);  // the softmax runs before the wait below, under the P V in flight
       wg_wait<0>();
       pin(o);
       pin(p);
@@ -334,8 +384,10 @@ __global__ void __launch_bounds__(384, 1) prefill_wgmma_kernel(const Args a) {
     {
       const int last = tile + n - 1;
       mbar_wait(v_full(last & 1), (last >> 1) & 1);
+      if (pingpong) turn_wait(cw);
       pin(o);
       issue_pv(last & 1, n == 1);
+      if (pingpong) turn_pass(cw);
       wg_wait<0>();
       pin(o);
       pin(p);

@@ -29,6 +29,8 @@ struct Case {
   std::vector<int32_t> counts;    // queries of each chunk
   std::vector<int32_t> prefixes;  // cached tokens before each chunk
   int32_t kv_chunk = 0;           // PrefillOptions::kv_chunk
+  bool pingpong = false;          // PrefillOptions::pingpong
+  bool prefetch_rows = true;      // PrefillOptions::prefetch_rows
   uint64_t seed = 1;
 };
 
@@ -128,6 +130,8 @@ GpuResult run_on_gpu(const Case& c, const HostPrefill& p) {
   gpu::PrefillOptions options;
   options.kernel = c.kernel;
   options.kv_chunk = c.kv_chunk;
+  options.pingpong = c.pingpong;
+  options.prefetch_rows = c.prefetch_rows;
   r.plan = gpu::plan_prefill(p.shape(c), options);
   DeviceArray k(p.k), v(p.v), q(p.q), tables(p.tables), starts(p.query_start), lens(p.lens);
   DeviceArray index(r.plan.index);
@@ -230,6 +234,33 @@ TEST_SUITE("gpu") {
     }
   }
 
+  TEST_CASE("the wgmma prefill kernel's schedules all match the reference") {
+    if (skip_without_gpu()) return;
+    if (!gpu::prefill_kernel_available(PrefillKernel::kWgmma, DType::kF16)) {
+      MESSAGE("the wgmma prefill kernel is not available on this device: not tested");
+      return;
+    }
+    for (bool pingpong : {false, true}) {
+      for (bool prefetch : {false, true}) {
+        for (int32_t d : {64, 128, 256}) {
+          CAPTURE(pingpong);
+          CAPTURE(prefetch);
+          Case c;
+          c.kernel = PrefillKernel::kWgmma;
+          c.dtype = DType::kBF16;
+          c.head_dim = d;
+          c.block_size = 8;
+          c.counts = {scaled(300), 2, scaled(129)};
+          c.prefixes = {5, scaled(400), 0};
+          c.pingpong = pingpong;
+          c.prefetch_rows = prefetch;
+          c.seed = static_cast<uint64_t>(d) + (pingpong ? 100 : 0) + (prefetch ? 10 : 0);
+          check_case(c);
+        }
+      }
+    }
+  }
+
   TEST_CASE("prefill kernels match the reference for every GQA group and block size") {
     if (skip_without_gpu()) return;
     struct Heads {
@@ -322,7 +353,8 @@ TEST_SUITE("gpu") {
           const int32_t b = it[0], row0 = it[1], begin = it[2], end = it[3];
           CHECK(end - begin <= previous);
           previous = end - begin;
-          CHECK((plan.kv_chunk == 0) == (it[4] < 0));
+          // Split items write partials (entries longer than one split), others the output.
+          CHECK((it[4] >= 0) == (plan.kv_chunk > 0 && c.prefixes[b] + c.counts[b] > plan.kv_chunk));
           for (int32_t r = row0; r < std::min(row0 + plan.tile_rows, c.counts[b] * group); ++r) {
             const int32_t lim = c.prefixes[b] + r / group + 1;
             covered[b][r] += std::max(0, std::min(end, lim) - begin);
