@@ -208,11 +208,38 @@ StepWork Engine::count_work(const Schedule& s) const {
     w.attention_pairs += context;
     w.decode_seqs += 1;
     w.decode_context_sum += context;
+    w.decode_context_max = std::max(w.decode_context_max, context);
   }
   w.sampled_tokens += w.decode_seqs;
+  if (config_.cost.calibrated()) w.decode_shared_tokens = shared_decode_tokens(s);
   w.copied_blocks = static_cast<int64_t>(s.copies.size()) + sampler_.num_pending_copies();
   w.swapped_blocks = static_cast<int64_t>(s.swap_in.size() + s.swap_out.size());
   return w;
+}
+
+// Blocks of the decode batch that an earlier decode of the batch reads too, a whole block per
+// extra reader; stamps mark the blocks seen this step.
+int64_t Engine::shared_decode_tokens(const Schedule& s) const {
+  const int32_t bs = allocator_->block_size();
+  if (block_stamps_.size() < static_cast<size_t>(config_.geometry.num_gpu_blocks)) {
+    block_stamps_.assign(static_cast<size_t>(config_.geometry.num_gpu_blocks), 0);
+  }
+  ++stamp_;
+  int64_t shared = 0;
+  for (const DecodeItem& d : s.decodes) {
+    const BlockTable& t = allocator_->table(groups_[d.group].seqs[static_cast<size_t>(d.seq)].id);
+    const auto used =
+        std::min(t.blocks.size(), static_cast<size_t>((t.num_tokens + bs - 1) / bs));
+    for (size_t i = 0; i < used; ++i) {
+      uint32_t& mark = block_stamps_[static_cast<size_t>(t.blocks[i])];
+      if (mark == stamp_) {
+        shared += bs;
+      } else {
+        mark = stamp_;
+      }
+    }
+  }
+  return shared;
 }
 
 void Engine::build_plan(const Schedule& s) {

@@ -68,6 +68,7 @@ class Engine {
   void drop_rejected(const Schedule& s);
   void reject(GroupId g);
   StepWork count_work(const Schedule& s) const;
+  int64_t shared_decode_tokens(const Schedule& s) const;
   void build_plan(const Schedule& s);
   // Returns the tokens sampled.
   int64_t advance(const Schedule& s, double end_time);
@@ -86,6 +87,8 @@ class Engine {
   RunRecorder recorder_;
   StepPlan plan_;
   StepWork last_work_;
+  mutable std::vector<uint32_t> block_stamps_;  // shared_decode_tokens' marks, by block
+  mutable uint32_t stamp_ = 0;
   std::vector<BlockCopy> last_copies_;
 
   int64_t step_ = 0;

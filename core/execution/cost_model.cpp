@@ -34,6 +34,8 @@ StepCost estimate_calibrated(const CostModel& m, const KvGeometry& g, const Step
     gemm_us += p.gemm_us(s.dtype, static_cast<double>(w.sampled_tokens), s.lm_head.n, s.lm_head.k);
     kernels += 1;
   }
+  // Back to back, each GEMM waits for the one before it to drain.
+  gemm_us += static_cast<double>(kernels) * p.kernel_gap_us;
   c.gemm_s = gemm_us * 1e-6;
 
   // Attention: the profile's kernels, one layer times the layers; the roofline's reads where the
@@ -52,7 +54,10 @@ StepCost estimate_calibrated(const CostModel& m, const KvGeometry& g, const Step
   a.block_size = g.block_size;
   const double prefill_us =
       s.mla ? -1 : p.prefill_us(a, w.prefill_chunks, w.prefill_tokens, w.prefill_pairs);
-  const double decode_us = s.mla ? -1 : p.decode_us(a, w.decode_seqs, w.decode_context_sum);
+  const double decode_us =
+      s.mla ? -1
+            : p.decode_us(a, w.decode_seqs, w.decode_context_sum, w.decode_context_max,
+                          w.decode_shared_tokens);
   c.prefill_attention_s =
       prefill_us >= 0 ? layers * prefill_us * 1e-6 : std::max(0.0, prefill_read) / bandwidth;
   c.decode_attention_s = decode_us >= 0 ? layers * decode_us * 1e-6 : decode_read / bandwidth;

@@ -49,6 +49,10 @@ struct StepWork {
   // The batch in the calibrated model's terms (a summary, not per sequence).
   int64_t decode_seqs = 0;         // decodes, one query each
   int64_t decode_context_sum = 0;  // their contexts (tokens attended), together
+  int64_t decode_context_max = 0;  // the longest
+  // Tokens of blocks that another decode of the batch reads too (forks, beams, prefix-cache
+  // hits), a whole block per extra reader; counted for the calibrated model only (else 0).
+  int64_t decode_shared_tokens = 0;
   int64_t prefill_chunks = 0;
   int64_t prefill_tokens = 0;  // the chunks' new tokens
   int64_t prefill_pairs = 0;   // the chunks' (query, key) pairs (causal), of one head

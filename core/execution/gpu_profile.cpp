@@ -98,25 +98,35 @@ double GpuProfile::gemm_us(DType dtype, double m, int32_t n, int32_t k, int32_t 
   return us;
 }
 
-double GpuProfile::decode_us(const AttentionShape& shape, int64_t batch,
-                             int64_t context_sum) const {
+double GpuProfile::decode_us(const AttentionShape& shape, int64_t batch, int64_t context_sum,
+                             int64_t context_max, int64_t shared_tokens) const {
   if (batch <= 0) return 0;
   const DecodeTable* table = nearest_table(decodes, shape);
   if (table == nullptr || table->rows.empty()) return -1;
-  const double mean = static_cast<double>(context_sum) / static_cast<double>(batch);
-  std::vector<double> keys, rates;
-  for (const DecodeRow& r : table->rows) {
-    std::vector<double> work(r.context.size());
-    for (size_t i = 0; i < work.size(); ++i) work[i] = static_cast<double>(r.batch) * r.context[i];
-    keys.push_back(log2d(r.batch));
-    rates.push_back(row_log_rate(r.context, r.us, work, log2d(mean)));
+  // Tokens read per microsecond by `b` sequences of `mean` tokens each.
+  const auto rate = [&](double b, double mean) {
+    std::vector<double> keys, rates;
+    for (const DecodeRow& r : table->rows) {
+      std::vector<double> work(r.context.size());
+      for (size_t i = 0; i < work.size(); ++i) work[i] = static_cast<double>(r.batch) * r.context[i];
+      keys.push_back(log2d(r.batch));
+      rates.push_back(row_log_rate(r.context, r.us, work, log2d(mean)));
+    }
+    return std::exp2(interpolate(keys, rates, log2d(b)));
+  };
+  const auto b = static_cast<double>(batch);
+  const double read =
+      std::max(1.0, static_cast<double>(context_sum) -
+                        (1 - table->shared_read) * static_cast<double>(shared_tokens));
+  double us = read / rate(b, read / b);
+  if (context_max > 0) {
+    us = std::max(us, static_cast<double>(context_max) / rate(1, static_cast<double>(context_max)));
   }
-  const double rate = std::exp2(interpolate(keys, rates, log2d(static_cast<double>(batch))));
   // Bytes read per token scale a shape the profile lacks.
   const auto bytes = [](const AttentionShape& s) {
     return static_cast<double>(s.num_kv_heads) * s.head_dim * dtype_size(s.dtype);
   };
-  return static_cast<double>(context_sum) / rate * bytes(shape) / bytes(table->shape);
+  return us * bytes(shape) / bytes(table->shape);
 }
 
 double GpuProfile::prefill_us(const AttentionShape& shape, int64_t chunks, int64_t tokens,
@@ -346,8 +356,8 @@ GpuProfile parse_gpu_profile(const std::string& text, const std::string& path) {
   }
   const ProfileReader r(path);
   r.reject_unknown(root,
-                   {"gpu", "device", "date", "command", "notes", "launch_us", "copy_gb_s",
-                    "swap_gb_s", "gemm", "decode", "prefill"},
+                   {"gpu", "device", "date", "command", "notes", "launch_us", "kernel_gap_us",
+                    "copy_gb_s", "swap_gb_s", "gemm", "decode", "prefill"},
                    "");
   GpuProfile p;
   p.gpu = r.string(root, "gpu", true);
@@ -356,6 +366,7 @@ GpuProfile parse_gpu_profile(const std::string& text, const std::string& path) {
   p.command = r.string(root, "command");
   p.notes = r.string(root, "notes");
   p.launch_us = r.number(root, "launch_us");
+  p.kernel_gap_us = r.number(root, "kernel_gap_us");
   p.copy_gb_s = r.number(root, "copy_gb_s");
   p.swap_gb_s = r.number(root, "swap_gb_s");
   if (const toml::array* a = r.tables(root, "gemm")) {
@@ -374,10 +385,15 @@ GpuProfile parse_gpu_profile(const std::string& text, const std::string& path) {
   if (const toml::array* a = r.tables(root, "decode")) {
     for (const toml::node& n : *a) {
       const toml::table& t = *n.as_table();
-      r.reject_unknown(t, {"dtype", "num_heads", "num_kv_heads", "head_dim", "block_size", "row"},
-                       "decode");
+      r.reject_unknown(
+          t, {"dtype", "num_heads", "num_kv_heads", "head_dim", "block_size", "shared_read", "row"},
+          "decode");
       DecodeTable d;
       d.shape = r.shape(t);
+      if (t.contains("shared_read")) {
+        d.shared_read = r.number(t, "shared_read");
+        if (d.shared_read > 1) r.fail(t.get("shared_read"), "shared_read", "expected a number in [0, 1]");
+      }
       if (const toml::array* rows = r.tables(t, "row")) {
         for (const toml::node& rn : *rows) {
           const toml::table& rt = *rn.as_table();
@@ -441,9 +457,12 @@ std::string gpu_profile_toml(const GpuProfile& p) {
              "\ndate = ", toml_string(p.date), "\ncommand = ", toml_string(p.command), "\n");
   if (!p.notes.empty()) out += cat("notes = ", toml_string(p.notes), "\n");
   out +=
-      "# One empty kernel launch, back to back; block copies on the device and to pinned host "
-      "memory.\nlaunch_us = ";
+      "# One empty kernel launch, back to back; what a layer's GEMMs in sequence take over\n"
+      "# their times alone, per kernel; block copies on the device and to pinned host memory.\n"
+      "launch_us = ";
   append_number(out, p.launch_us);
+  out += "\nkernel_gap_us = ";
+  append_number(out, p.kernel_gap_us);
   out += "\ncopy_gb_s = ";
   append_number(out, p.copy_gb_s);
   out += "\nswap_gb_s = ";
@@ -464,11 +483,15 @@ std::string gpu_profile_toml(const GpuProfile& p) {
   if (!p.decodes.empty()) {
     out +=
         "# Paged decode attention (the executor's kernel), one layer: `batch` sequences of\n"
-        "# `context` tokens each, blocks scattered over the pool, L2 flushed before each run.\n";
+        "# `context` tokens each, blocks scattered over the pool, L2 flushed before each run;\n"
+        "# shared_read: a block re-read by another sequence of the batch, over its first read.\n";
   }
   for (const DecodeTable& d : p.decodes) {
     out += "[[decode]]\n";
     append_shape(out, d.shape);
+    out += "shared_read = ";
+    append_number(out, d.shared_read);
+    out += "\n";
     for (const DecodeRow& r : d.rows) {
       out += cat("  [[decode.row]]\n  batch = ", r.batch, "\n");
       append_array(out, "context", r.context, "  ");

@@ -56,6 +56,10 @@ struct PrefillRow {
 struct DecodeTable {
   AttentionShape shape;
   std::vector<DecodeRow> rows;  // by batch, increasing
+  // What re-reading a block that another sequence of the batch reads too costs, as a fraction of
+  // reading it the first time (shared prompts of forks and beams, prefix-cache hits: the L2
+  // cache serves some of the repeats).
+  double shared_read = 1;
 };
 
 struct PrefillTable {
@@ -69,7 +73,8 @@ struct GpuProfile {
   std::string date;     // when it was measured (YYYY-MM-DD)
   std::string command;  // the command that measured it
   std::string notes;
-  double launch_us = 0;  // one empty kernel launch, back to back on one stream
+  double launch_us = 0;      // one empty kernel launch, back to back on one stream
+  double kernel_gap_us = 0;  // a layer's GEMMs in sequence, over their times alone, per kernel
   double copy_gb_s = 0;  // device-to-device block copies (bytes copied per second)
   double swap_gb_s = 0;  // block copies between the GPU and pinned host memory
   std::vector<GemmTable> gemms;
@@ -80,8 +85,11 @@ struct GpuProfile {
   // A shape the profile lacks scales from the nearest one by n x k x groups.
   double gemm_us(DType dtype, double m, int32_t n, int32_t k, int32_t groups = 1) const;
   // Microseconds of one layer's decode attention over `batch` sequences holding context_sum
-  // tokens together; 0 for an empty batch. Negative when the profile holds no decode table.
-  double decode_us(const AttentionShape& shape, int64_t batch, int64_t context_sum) const;
+  // tokens together, the longest context_max (0: not known), shared_tokens of them in blocks an
+  // earlier sequence of the batch reads too: no less than the longest sequence alone. 0 for an
+  // empty batch; negative when the profile holds no decode table.
+  double decode_us(const AttentionShape& shape, int64_t batch, int64_t context_sum,
+                   int64_t context_max = 0, int64_t shared_tokens = 0) const;
   // Microseconds of one layer's prefill attention over `chunks` chunks of `tokens` new tokens
   // together attending `pairs` (query, key) pairs per head; 0 for no chunk. Negative when the
   // profile holds no prefill table.
