@@ -308,6 +308,31 @@ int main(int argc, char** argv) {
   bench_eng->add_option("--repetitions", engine_options.repetitions, "Runs (median)")
       ->check(whole_number(1, 100));
 
+  CalibrateCliOptions calibrate_options;
+  CLI::App* calibrate_cmd = cli.add_subcommand(
+      "calibrate", "Time a step's parts on the GPU and write a GPU profile for the calibrated cost "
+                   "model (docs/cost_model.md)");
+  calibrate_cmd->add_option("--gpu-name", calibrate_options.gpu_name, "GPU preset the profile stands for (default: from the device's name)");
+  calibrate_cmd->add_option("--models", calibrate_options.models, "Model presets, comma-separated (default: every one with standard attention)")
+      ->delimiter(',');
+  calibrate_cmd->add_option("--out", calibrate_options.out, "Profile to write")->capture_default_str();
+  calibrate_cmd->add_option("--repetitions", calibrate_options.repetitions, "Timed runs per grid point (median)")
+      ->check(CLI::Range(1, 1000))->capture_default_str();
+  calibrate_cmd->add_flag("--quick", calibrate_options.quick, "A coarse grid (a first look)");
+
+  CostReportOptions report_options;
+  CLI::App* report_cmd = cli.add_subcommand(
+      "cost-report", "The cost models' error against measured step times over the scenarios' steps, on the GPU");
+  report_cmd->add_option("--profile", report_options.profile, "GPU profile of the calibrated model")->required();
+  report_cmd->add_option("--scenarios", report_options.scenarios, "Scenarios, comma-separated (default: all)")
+      ->delimiter(',');
+  report_cmd->add_option("--gpu", report_options.gpu, "hardware.gpu the steps run under")->capture_default_str();
+  report_cmd->add_option("--max-steps", report_options.max_steps, "Steps per scenario (0: all)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40))->capture_default_str();
+  report_cmd->add_option("--repetitions", report_options.repetitions, "Runs of each step's attention (median)")
+      ->check(CLI::Range(1, 100))->capture_default_str();
+  report_cmd->add_option("--out", report_options.out_dir, "Folder for steps.csv and report.md");
+
   // --help, checked like every command's output.
   const auto help = [&](const CLI::Error& e) {
     const int code = cli.exit(e);
@@ -350,6 +375,12 @@ int main(int argc, char** argv) {
       prefill_options.flashinfer = !no_flashinfer;
       return bench_prefill(prefill_options);
     }
+    if (*calibrate_cmd) {
+      calibrate_options.command = "tinyserve";
+      for (int i = 1; i < argc; ++i) calibrate_options.command += cat(" ", argv[i]);
+      return calibrate(calibrate_options);
+    }
+    if (*report_cmd) return cost_report(report_options, exe_dir);
     if (*demo) return block_map_demo();
 #ifdef TINYSERVE_HAVE_GUI
     return run_gui(gui_options, exe_dir);

@@ -60,6 +60,13 @@ size_t align16(size_t n) {
   return (n + 15) & ~size_t{15};
 }
 
+// Spins one thread for `cycles` SM clock cycles (CudaExecutorOptions::queue_ahead_us).
+__global__ void hold_stream(long long cycles) {
+  const long long start = clock64();
+  while (clock64() - start < cycles) {
+  }
+}
+
 }  // namespace
 
 struct CudaExecutor::Impl {
@@ -313,6 +320,12 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
   }
   for (const Array& a : arrays) {
     if (a.bytes > 0) std::memcpy(s.host_arena.get() + a.offset, a.data, a.bytes);
+  }
+  if (s.options.queue_ahead_us > 0) {
+    int khz = 0;
+    cudaDeviceGetAttribute(&khz, cudaDevAttrClockRate, 0);
+    hold_stream<<<1, 1, 0, s.stream>>>(static_cast<long long>(s.options.queue_ahead_us) * khz / 1000);
+    if (r.status = TS_CUDA_STATUS(cudaGetLastError()); !r.ok()) return r;
   }
   if (arena_bytes > 0) {
     r.status = TS_CUDA_STATUS(cudaMemcpyAsync(s.arena.get(), s.host_arena.get(), arena_bytes,

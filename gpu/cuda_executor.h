@@ -20,6 +20,10 @@ struct CudaExecutorOptions {
   // when that scratch fits in max_contiguous_bytes: the paged vs contiguous comparison, live.
   bool compare_contiguous = false;
   size_t max_contiguous_bytes = size_t{2} << 30;
+  // Measurement: hold the stream this long (a one-thread spin) before the step's stages, so that
+  // their launches queue up behind it and each stage's events time its kernels alone, without
+  // the host's launch gaps (`tinyserve calibrate` and `cost-report`). 0: no hold.
+  int32_t queue_ahead_us = 0;
 };
 
 class CudaExecutor final : public KvExecutor {

@@ -14,12 +14,15 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <set>
 #include <sstream>
 
 #include "core/base/errors.h"
 #include "core/base/strings.h"
 #include "core/config/scenario_keys.h"
+#include "core/execution/gpu_profile.h"
 #include "core/text/text_file.h"
 #include "core/text/toml_text.h"
 #include "core/workload/request_file.h"
@@ -55,6 +58,7 @@ class Reader {
       : table_(table), prefix_(std::move(prefix)), ctx_(ctx) {}
 
   bool has(const KeySpec& k) const { return table_ && table_->contains(leaf(k)); }
+  const std::string& file() const { return ctx_.file; }
   // The key was given by --set rather than by the file.
   bool overridden(const KeySpec& k) const { return ctx_.overrides.contains(std::string(k.key)); }
 
@@ -428,6 +432,55 @@ void read_gpu(Reader& hw, Scenario& sc) {
   if (modified && !custom) sc.gpu.name += " (modified)";
 }
 
+// Profiles read once per process (the GUI and the fuzzers load scenarios over and over), keyed
+// by path and modification time.
+std::shared_ptr<const GpuProfile> cached_profile(const std::string& path) {
+  static std::mutex mutex;
+  static std::map<std::string, std::shared_ptr<const GpuProfile>> cache;
+  std::error_code ec;
+  const auto stamp = fs::last_write_time(path, ec);
+  const std::string key = cat(path, '@', ec ? 0 : stamp.time_since_epoch().count());
+  {
+    const std::lock_guard<std::mutex> lock(mutex);
+    if (const auto it = cache.find(key); it != cache.end()) return it->second;
+  }
+  auto profile = std::make_shared<const GpuProfile>(read_gpu_profile(path));
+  const std::lock_guard<std::mutex> lock(mutex);
+  return cache.emplace(key, std::move(profile)).first->second;
+}
+
+// cost.profile: "none", "auto" (the GPU preset's profile under assets/gpu_profiles, looked for
+// beside the scenario's folder, then in the source tree) or a path.
+std::shared_ptr<const GpuProfile> read_profile(Reader& cost, const GpuSpec& gpu) {
+  const std::string value = cost.string(keys::kProfile);
+  if (value == "none") return nullptr;
+  std::string path;
+  if (value == "auto") {
+    const fs::path file = ascii_lower(gpu.name) + ".toml";
+    std::vector<fs::path> dirs = {fs::path(cost.file()).parent_path() / ".." / "assets" /
+                                  "gpu_profiles"};
+#ifdef TINYSERVE_SOURCE_DIR
+    dirs.push_back(fs::path(TINYSERVE_SOURCE_DIR) / "assets" / "gpu_profiles");
+#endif
+    std::error_code ec;
+    for (const fs::path& dir : dirs) {
+      if (fs::is_regular_file(dir / file, ec)) {
+        path = (dir / file).lexically_normal().string();
+        break;
+      }
+    }
+    if (path.empty()) return nullptr;
+  } else {
+    path = cost.path(keys::kProfile);
+    if (path.empty()) cost.fail(keys::kProfile, "expected auto, none or a profile's path");
+  }
+  try {
+    return cached_profile(path);
+  } catch (const InputError& e) {
+    cost.fail(keys::kProfile, e.what());
+  }
+}
+
 }  // namespace
 
 Scenario load_scenario(const std::string& path, const std::vector<std::string>& overrides) {
@@ -603,12 +656,13 @@ Scenario parse_scenario(const std::string& text, const std::string& path,
   f.cpu_latency = met.number(keys::kCpuLatency);
   met.reject_unknown();
 
-  // [cost]: the roofline's efficiencies.
+  // [cost]: the roofline's efficiencies, or a measured GPU profile.
   Reader cost = top.table("cost");
   CostModel& cm = sc.engine.cost;
   cm.mem_efficiency = cost.number(keys::kMemEfficiency);
   cm.compute_efficiency = cost.number(keys::kComputeEfficiency);
   cm.step_overhead_s = cost.number(keys::kStepOverhead) * 1e-3;
+  cm.profile = read_profile(cost, sc.gpu);
   cost.reject_unknown();
   top.reject_unknown();
 
@@ -673,6 +727,8 @@ Scenario parse_scenario(const std::string& text, const std::string& path,
   cm.mem_bandwidth = sc.gpu.memory_bandwidth * gpus;
   cm.peak_flops = sc.gpu.fp16_flops * gpus;
   cm.pcie_bandwidth = sc.gpu.pcie_bandwidth * gpus;
+  cm.shapes = model_shapes(m, sc.num_gpus);
+  cm.num_gpus = sc.num_gpus;
   return sc;
 }
 

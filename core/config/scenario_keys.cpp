@@ -25,7 +25,7 @@ constexpr const KeySpec* kAll[] = {
     &k_output_long_min, &k_output_long_max, &k_output_long_fraction,
     &kBackend, &kKernel, &kClock, &kGpuLayers, &kMaxSteps, &kCheckInvariants,
     &kFragA, &kFragB, &kFragC, &kSigma, &kTemporalDecay, &kGpuLatency, &kCpuLatency,
-    &kMemEfficiency, &kComputeEfficiency, &kStepOverhead};
+    &kMemEfficiency, &kComputeEfficiency, &kStepOverhead, &kProfile};
 
 std::string number(double v) {
   if (v == std::floor(v) && std::fabs(v) < 1e15) return cat(static_cast<int64_t>(v));

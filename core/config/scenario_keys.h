@@ -278,14 +278,24 @@ inline constexpr KeySpec kGpuLatency{"metrics.gpu_latency", KeyType::kNumber, 1,
 inline constexpr KeySpec kCpuLatency{"metrics.cpu_latency", KeyType::kNumber, 80, "", 1e-12, 1e12,
                                      {}, "F_access: relative latency of a CPU block access."};
 
-// [cost]: the roofline's efficiencies.
+// [cost]: the roofline's efficiencies, or a measured GPU profile (docs/cost_model.md).
 inline constexpr KeySpec kMemEfficiency{"cost.mem_efficiency", KeyType::kNumber, 0.8, "", 0.01, 1,
-                                        {}, "Achievable fraction of the memory bandwidth."};
+                                        {},
+                                        "Roofline: achievable fraction of the memory bandwidth."};
 inline constexpr KeySpec kComputeEfficiency{"cost.compute_efficiency", KeyType::kNumber, 0.6, "",
                                             0.01, 1, {},
-                                            "Achievable fraction of the fp16 tensor rate."};
+                                            "Roofline: achievable fraction of the fp16 tensor "
+                                            "rate."};
 inline constexpr KeySpec kStepOverhead{"cost.step_overhead_ms", KeyType::kNumber, 0.5, "", 0, 1e6,
-                                       {}, "Fixed time per step: scheduling, launches, sampling."};
+                                       {},
+                                       "Roofline: fixed time per step (scheduling, launches, "
+                                       "sampling)."};
+inline constexpr KeySpec kProfile{
+    "cost.profile", KeyType::kString, 0, "auto", 0, 0, {},
+    "The calibrated cost model's GPU profile (docs/cost_model.md), which replaces the three keys "
+    "above: auto takes assets/gpu_profiles/<hardware.gpu>.toml where it exists (else the "
+    "roofline), none the roofline; anything else is a profile's path, relative to the scenario "
+    "file (to the current directory with --set)."};
 
 }  // namespace keys
 }  // namespace tinyserve

@@ -127,7 +127,8 @@ void Engine::step_v0() {
 
 // Times the step with the cost model and runs its plan on the backend; returns its duration.
 double Engine::execute(const Schedule& s, StepCost& cost, KernelTimes& times) {
-  cost = estimate_step(config_.cost, config_.geometry, count_work(s));
+  last_work_ = count_work(s);
+  cost = estimate_step(config_.cost, config_.geometry, last_work_);
   if (backend_->executes()) build_plan(s);
   try {
     times = backend_->execute(plan_);
@@ -409,20 +410,56 @@ void Engine::drop_rejected(const Schedule& s) {
 StepWork Engine::count_work(const Schedule& s) const {
   StepWork w;
   for (const PrefillChunk& c : s.prefills) {
+    const int64_t pairs = static_cast<int64_t>(c.length) * c.start +
+                          static_cast<int64_t>(c.length) * (c.length + 1) / 2;
     w.new_tokens += c.length;
     w.context_tokens_read += c.start + c.length;
-    w.attention_pairs += static_cast<int64_t>(c.length) * c.start +
-                         static_cast<int64_t>(c.length) * (c.length + 1) / 2;
+    w.attention_pairs += pairs;
+    w.prefill_chunks += 1;
+    w.prefill_tokens += c.length;
+    w.prefill_pairs += pairs;
+    const auto len = static_cast<int32_t>(groups_[c.group].seqs.front().tokens.size());
+    w.sampled_tokens += c.start + c.length == len;  // the prompt's last token samples
   }
   for (const DecodeItem& d : s.decodes) {
     const int64_t context = allocator_->table(groups_[d.group].seqs[static_cast<size_t>(d.seq)].id).num_tokens;
     w.new_tokens += 1;
     w.context_tokens_read += context;
     w.attention_pairs += context;
+    w.decode_seqs += 1;
+    w.decode_context_sum += context;
+    w.decode_context_max = std::max(w.decode_context_max, context);
   }
+  w.sampled_tokens += w.decode_seqs;
+  if (config_.cost.calibrated()) w.decode_shared_tokens = shared_decode_tokens(s);
   w.copied_blocks = static_cast<int64_t>(s.copies.size()) + sampler_.num_pending_copies();
   w.swapped_blocks = static_cast<int64_t>(s.swap_in.size() + s.swap_out.size());
   return w;
+}
+
+// Blocks of the decode batch that an earlier decode of the batch reads too, a whole block per
+// extra reader; stamps mark the blocks seen this step.
+int64_t Engine::shared_decode_tokens(const Schedule& s) const {
+  const int32_t bs = allocator_->block_size();
+  if (block_stamps_.size() < static_cast<size_t>(config_.geometry.num_gpu_blocks)) {
+    block_stamps_.assign(static_cast<size_t>(config_.geometry.num_gpu_blocks), 0);
+  }
+  ++stamp_;
+  int64_t shared = 0;
+  for (const DecodeItem& d : s.decodes) {
+    const BlockTable& t = allocator_->table(groups_[d.group].seqs[static_cast<size_t>(d.seq)].id);
+    const auto used =
+        std::min(t.blocks.size(), static_cast<size_t>((t.num_tokens + bs - 1) / bs));
+    for (size_t i = 0; i < used; ++i) {
+      uint32_t& mark = block_stamps_[static_cast<size_t>(t.blocks[i])];
+      if (mark == stamp_) {
+        shared += bs;
+      } else {
+        mark = stamp_;
+      }
+    }
+  }
+  return shared;
 }
 
 void Engine::build_plan(const Schedule& s) {

@@ -57,6 +57,8 @@ class Engine {
   // Every request's result so far: those that left, then those still in the engine.
   std::vector<RequestResult> all_request_results() const;
   const StepPlan& last_plan() const { return plan_; }
+  // What the last step did, as the cost model counted it.
+  const StepWork& last_work() const { return last_work_; }
   // Copy-on-write and fork copies executed by the last step.
   const std::vector<BlockCopy>& last_copies() const { return last_copies_; }
   RunSummary summary() const;
@@ -89,6 +91,7 @@ class Engine {
   void drop_rejected(const Schedule& s);
   void reject(GroupId g);
   StepWork count_work(const Schedule& s) const;
+  int64_t shared_decode_tokens(const Schedule& s) const;
   void build_plan(const Schedule& s);
   // Returns the tokens sampled.
   int64_t advance(const Schedule& s, double end_time);
@@ -107,6 +110,9 @@ class Engine {
   Sampler sampler_;
   RunRecorder recorder_;
   StepPlan plan_;
+  StepWork last_work_;
+  mutable std::vector<uint32_t> block_stamps_;  // shared_decode_tokens' marks, by block
+  mutable uint32_t stamp_ = 0;
   std::vector<BlockCopy> last_copies_;
 
   std::deque<Schedule> in_flight_;  // vllm-v1 asynchronous scheduling: newest first
