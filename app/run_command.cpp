@@ -9,6 +9,7 @@
 
 #include "app/backends.h"
 #include "app/commands.h"
+#include "app/run_report.h"
 #include "app/run_writer.h"
 #include "core/engine/engine.h"
 #include "core/base/errors.h"
@@ -123,7 +124,8 @@ std::string summary_json(const Scenario& sc, const Engine& e, const TraceStats& 
   return j.dump(2) + "\n";
 }
 
-void print_summary(const Scenario& sc, const Engine& e, double wall_s, const std::string& out_dir) {
+void print_summary(const Scenario& sc, const Engine& e, double wall_s, const std::string& out_dir,
+                   const std::string& files) {
   const RunSummary s = e.summary();
   auto dist = [](const char* name, const Distribution& d) {
     if (d.count == 0) return;
@@ -151,10 +153,19 @@ void print_summary(const Scenario& sc, const Engine& e, double wall_s, const std
   if (s.mean_attention_ms >= 0) {
     std::printf("%-12s %.4f ms measured (%.4f ms modelled)\n", "attention", s.mean_attention_ms, s.mean_modelled_attention_ms);
   }
-  std::printf("%-12s %s/{metrics.csv, summary.json, events.jsonl}\n", "outputs", out_dir.c_str());
+  std::printf("%-12s %s/{%s}\n", "outputs", out_dir.c_str(), files.c_str());
+}
+
+bool wants(const RunOptions& o, const std::string& name) {
+  return o.outputs.empty() || std::find(o.outputs.begin(), o.outputs.end(), name) != o.outputs.end();
 }
 
 }  // namespace
+
+const std::vector<std::string>& run_output_names() {
+  static const std::vector<std::string> names = {"metrics", "events", "report"};
+  return names;
+}
 
 void check_fits(const Scenario& sc, const std::vector<RequestSpec>& requests) {
   int64_t longest = 0;
@@ -186,7 +197,9 @@ RunResult run_scenario(const RunOptions& o, const std::string& executable_dir) {
 
   const auto start = Clock::now();
   Engine engine(sc.engine, std::move(requests), make_backend(sc));
-  RunWriter writer(result.out_dir);
+  const bool report = wants(o, "report");
+  RunWriter writer(result.out_dir, wants(o, "metrics"), wants(o, "events"));
+  RunSeries series;
   Progress progress(o.progress);
   g_interrupted = 0;
   auto* previous = std::signal(SIGINT, on_interrupt);
@@ -195,6 +208,7 @@ RunResult run_scenario(const RunOptions& o, const std::string& executable_dir) {
     engine.step();
     if (engine.steps() > before) {
       writer.write_step(engine.last(), engine.step_events());
+      if (report) series.add(engine.last());
     } else {
       writer.write_events(engine.step_events());  // rejections with no step to run
     }
@@ -208,10 +222,16 @@ RunResult run_scenario(const RunOptions& o, const std::string& executable_dir) {
     result.exit_code = 130;
     return result;
   }
-  writer.finish(summary_json(sc, engine, trace));
+  if (report) write_run_report(result.out_dir, sc, engine, series);
+  writer.finish(summary_json(sc, engine, trace));  // summary.json last: the run is complete
   result.wall_s = std::chrono::duration<double>(Clock::now() - start).count();
   result.steps = engine.steps();
-  if (o.print_summary) print_summary(sc, engine, result.wall_s, result.out_dir);
+  std::string files;
+  for (const auto& [name, file] : {std::pair{"metrics", "metrics.csv"}, {"summary", "summary.json"},
+                                   {"events", "events.jsonl"}, {"report", "report.html"}}) {
+    if (std::string(name) == "summary" || wants(o, name)) files += (files.empty() ? "" : ", ") + std::string(file);
+  }
+  if (o.print_summary) print_summary(sc, engine, result.wall_s, result.out_dir, files);
   return result;
 }
 

@@ -21,7 +21,13 @@ struct RunOptions {
   std::string kernel;                 // "" : the scenario's
   bool progress = true;
   bool print_summary = true;
+  // Files written besides summary.json (always written, last): any of "metrics", "events",
+  // "report" (report.html). Empty: all of them.
+  std::vector<std::string> outputs;
 };
+
+// The names --outputs accepts.
+const std::vector<std::string>& run_output_names();
 
 struct RunResult {
   int exit_code = 0;

@@ -59,17 +59,19 @@ std::string event_json(const Event& e) {
   return s;
 }
 
-RunWriter::RunWriter(std::string dir) : dir_(std::move(dir)) {
+RunWriter::RunWriter(std::string dir, bool metrics, bool events) : dir_(std::move(dir)) {
   std::error_code ec;
   fs::create_directories(dir_, ec);
   if (ec) throw InputError(dir_, 0, "cannot create the output directory: " + ec.message());
   if (!fs::is_directory(dir_, ec)) throw InputError(dir_, 0, "is not a directory");
-  for (const char* name : {"metrics.csv", "summary.json", "events.jsonl"}) {
+  for (const char* name : {"metrics.csv", "summary.json", "events.jsonl", "report.html"}) {
     fs::remove(dir_ + "/" + name, ec);  // a stale complete file must not outlive this run
   }
-  metrics_ = open_partial(dir_, "metrics.csv");
-  events_ = open_partial(dir_, "events.jsonl");
-  metrics_buffer_ = metrics_csv_header() + "\n";
+  if (metrics) {
+    metrics_ = open_partial(dir_, "metrics.csv");
+    metrics_buffer_ = metrics_csv_header() + "\n";
+  }
+  if (events) events_ = open_partial(dir_, "events.jsonl");
 }
 
 RunWriter::~RunWriter() {
@@ -78,23 +80,24 @@ RunWriter::~RunWriter() {
 }
 
 void RunWriter::write_step(const StepMetrics& metrics, std::span<const Event> events) {
-  append_metrics_csv_row(metrics, metrics_buffer_);
-  for (const Event& e : events) events_buffer_ += event_json(e);
-  flush(false);
+  if (metrics_) append_metrics_csv_row(metrics, metrics_buffer_);
+  write_events(events);
 }
 
 void RunWriter::write_events(std::span<const Event> events) {
-  for (const Event& e : events) events_buffer_ += event_json(e);
+  if (events_) {
+    for (const Event& e : events) events_buffer_ += event_json(e);
+  }
   flush(false);
 }
 
 void RunWriter::flush(bool force) {
   constexpr size_t kChunk = 1 << 20;
-  if (force || metrics_buffer_.size() > kChunk) {
+  if (metrics_ && (force || metrics_buffer_.size() > kChunk)) {
     write_all(metrics_, metrics_buffer_, "metrics.csv");
     metrics_buffer_.clear();
   }
-  if (force || events_buffer_.size() > kChunk) {
+  if (events_ && (force || events_buffer_.size() > kChunk)) {
     write_all(events_, events_buffer_, "events.jsonl");
     events_buffer_.clear();
   }
@@ -104,13 +107,19 @@ void RunWriter::finish(const std::string& summary_json) {
   flush(true);
   std::FILE* summary = open_partial(dir_, "summary.json");
   write_all(summary, summary_json, "summary.json");
-  const bool ok = std::fclose(summary) == 0 && std::fclose(metrics_) == 0 && std::fclose(events_) == 0;
+  const bool has_metrics = metrics_ != nullptr, has_events = events_ != nullptr;
+  bool ok = std::fclose(summary) == 0;
+  if (metrics_) ok = std::fclose(metrics_) == 0 && ok;
+  if (events_) ok = std::fclose(events_) == 0 && ok;
   metrics_ = events_ = nullptr;
   if (!ok) throw std::runtime_error("cannot close the outputs in " + dir_ + ": " + std::strerror(errno));
-  for (const char* name : {"metrics.csv", "events.jsonl", "summary.json"}) {
+  const auto place = [&](const char* name) {
     const std::string path = dir_ + "/" + name;
     fs::rename(path + ".partial", path);
-  }
+  };
+  if (has_metrics) place("metrics.csv");
+  if (has_events) place("events.jsonl");
+  place("summary.json");  // last: a folder with summary.json holds a complete run
 }
 
 }  // namespace tinyserve::app

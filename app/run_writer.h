@@ -14,8 +14,9 @@ namespace tinyserve::app {
 
 class RunWriter {
  public:
-  // Creates dir if needed; throws InputError when it cannot be written.
-  explicit RunWriter(std::string dir);
+  // Creates dir if needed; throws InputError when it cannot be written. metrics / events false:
+  // that file is not written (summary.json always is, last).
+  explicit RunWriter(std::string dir, bool metrics = true, bool events = true);
   ~RunWriter();
   RunWriter(const RunWriter&) = delete;
   RunWriter& operator=(const RunWriter&) = delete;

@@ -349,6 +349,8 @@ Scenario parse_scenario(const std::string& text, const std::string& path,
   w.beam_width = wl.int32("beam_width", 1, 1, 64);
   if (w.n > 1 && w.beam_width > 1) wl.fail(nullptr, "beam_width", "expected n = 1 with beam search");
   w.num_priorities = wl.int32("priorities", 1, 1, 1000);
+  // A load knob for every arrival process: multiplies the arrival rate (divides trace time).
+  const double rate_scale = wl.number("rate_scale", 1.0, 1e-6, 1e6);
   if (source == "synthetic") {
     sc.source = WorkloadSource::kSynthetic;
     if (w.num_requests < 1) wl.fail(nullptr, "num_requests", "expected at least 1 request");
@@ -357,7 +359,10 @@ Scenario parse_scenario(const std::string& text, const std::string& path,
     w.arrival.kind = process == "poisson" ? ArrivalKind::kPoisson
                      : process == "gamma"  ? ArrivalKind::kGamma
                                            : ArrivalKind::kAllAtOnce;
-    w.arrival.rate = arrival.number("rate", 10.0, 1e-9, 1e9);
+    w.arrival.rate = arrival.number("rate", 10.0, 1e-9, 1e9) * rate_scale;
+    if (rate_scale != 1.0 && w.arrival.kind == ArrivalKind::kAllAtOnce) {
+      wl.fail(nullptr, "rate_scale", "all-at-once arrivals have no rate to scale");
+    }
     w.arrival.shape = arrival.number("shape", 0.25, 1e-3, 1e3);
     arrival.reject_unknown();
     LengthDist prompt_default;
@@ -382,7 +387,7 @@ Scenario parse_scenario(const std::string& text, const std::string& path,
     if (trace.is_relative()) trace = fs::path(path).parent_path() / trace;
     sc.trace_path = trace.lexically_normal().string();
     sc.trace.max_requests = w.num_requests;
-    sc.trace.time_scale = wl.number("time_scale", 1.0, 1e-9, 1e9);
+    sc.trace.time_scale = wl.number("time_scale", 1.0, 1e-9, 1e9) / rate_scale;
     sc.trace.max_model_len = sc.model.max_model_len;
   }
   wl.reject_unknown();
