@@ -49,13 +49,16 @@ int capacity(const CapacityOptions& o, const std::string& executable_dir) {
   if (o.max_model_len > 0) sets.push_back(cat("model.max_model_len=", o.max_model_len));
   sets.push_back("engine.backend=accounting");
   const Scenario sc = load_scenario(find_scenario(o.scenario, executable_dir), sets);
-  const int32_t bs = sc.engine.paged_cache.block_size;
-  const int64_t blocks = sc.num_gpu_blocks;
+  const KvGeometry& g = sc.engine.geometry;
+  const int32_t bs = g.block_size;
+  const int64_t blocks = g.num_gpu_blocks;
+  const int32_t max_model_len =
+      sc.engine.max_model_len > 0 ? sc.engine.max_model_len : sc.model.max_model_len;
 
   std::printf("%-12s %s on %d x %s, gpu_memory_utilization %g, block size %d (scenario %s)\n",
               "capacity", sc.model.name.c_str(), sc.num_gpus, sc.gpu.name.c_str(),
               sc.gpu_memory_utilization, bs, sc.name.c_str());
-  const int64_t per_token = sc.model.bytes_per_token();
+  const int64_t per_token = g.bytes_per_token();
   try {
     const KvCapacity cap =
         kv_capacity(sc.model, sc.gpu, bs, sc.gpu_memory_utilization, sc.num_gpus);
@@ -74,8 +77,7 @@ int capacity(const CapacityOptions& o, const std::string& executable_dir) {
   std::printf("vLLM logs, for this pool (vllm/v1/core/kv_cache_utils.py):\n");
   std::printf("  GPU KV cache size: %s tokens\n", thousands(blocks * bs).c_str());
   std::printf("  Maximum concurrency for %s tokens per request: %.2fx\n",
-              thousands(sc.model.max_model_len).c_str(),
-              max_concurrency(blocks, bs, sc.model.max_model_len));
+              thousands(max_model_len).c_str(), max_concurrency(blocks, bs, max_model_len));
   for (int32_t t : o.tokens) {
     std::printf("  Maximum concurrency for %s tokens per request: %.2fx\n", thousands(t).c_str(),
                 max_concurrency(blocks, bs, t));
@@ -84,7 +86,6 @@ int capacity(const CapacityOptions& o, const std::string& executable_dir) {
 
   TraceStats trace;
   std::vector<RequestSpec> requests = load_requests(sc, &trace);
-  check_fits(sc, requests);
   double tokens = 0;
   int64_t longest = 0;
   for (const RequestSpec& r : requests) {

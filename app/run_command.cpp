@@ -76,20 +76,32 @@ std::string summary_json(const Scenario& sc, const Engine& e, const TraceStats& 
   const RunSummary s = e.summary();
   nlohmann::ordered_json j;
   j["scenario"] = {{"name", sc.name}, {"description", sc.description}, {"file", sc.path}, {"seed", sc.seed}};
-  j["model"] = {{"name", sc.model.name}, {"layers", sc.model.num_layers}, {"kv_heads", sc.model.num_kv_heads},
-                {"head_dim", sc.model.head_dim}, {"bytes_per_token", sc.model.bytes_per_token()},
-                {"max_model_len", sc.model.max_model_len}};
+  const EngineConfig& c = e.config();
+  const KvGeometry& g = c.geometry;
+  j["model"] = {{"name", sc.model.name},
+                {"layers", sc.model.num_layers},
+                {"kv_heads", sc.model.num_kv_heads},
+                {"head_dim", sc.model.head_dim},
+                {"dtype", std::string(dtype_name(sc.model.dtype))},
+                {"bytes_per_token", g.bytes_per_token()},
+                {"max_model_len", c.max_model_len}};
   j["hardware"] = {{"gpu", sc.gpu.name}, {"num_gpus", sc.num_gpus},
                    {"gpu_memory_utilization", sc.gpu_memory_utilization}};
-  const EngineConfig& c = e.config();
-  j["cache"] = {{"allocator", c.paged ? "paged" : "contiguous"},
-                {"reservation", c.paged ? "" : std::string(to_string(c.contiguous_cache.reservation))},
-                {"block_size", c.paged_cache.block_size},
-                {"num_gpu_blocks", sc.num_gpu_blocks},
-                {"num_cpu_blocks", sc.num_cpu_blocks},
-                {"free_list", std::string(to_string(c.paged_cache.policy))},
-                {"prefix_caching", c.paged_cache.enable_prefix_caching},
-                {"watermark", c.paged_cache.watermark}};
+  nlohmann::ordered_json cache = {{"allocator", c.paged() ? "paged" : "contiguous"},
+                                   {"block_size", g.block_size},
+                                   {"num_gpu_blocks", g.num_gpu_blocks},
+                                   {"num_cpu_blocks", g.num_cpu_blocks},
+                                   {"kv_dtype", std::string(dtype_name(g.dtype))}};
+  if (const auto* paged = std::get_if<PagedOptions>(&c.allocator)) {
+    cache["free_list"] = std::string(to_string(paged->free_list));
+    cache["prefix_caching"] = paged->prefix_caching;
+    cache["watermark"] = paged->watermark;
+  } else {
+    const auto& contiguous = std::get<ContiguousOptions>(c.allocator);
+    cache["reservation"] = std::string(to_string(contiguous.reservation));
+    cache["watermark"] = contiguous.watermark;
+  }
+  j["cache"] = cache;
   j["scheduler"] = {{"max_num_seqs", c.scheduler.max_num_seqs},
                     {"max_num_batched_tokens", c.scheduler.max_num_batched_tokens},
                     {"chunked_prefill", c.scheduler.chunked_prefill},
@@ -97,8 +109,12 @@ std::string summary_json(const Scenario& sc, const Engine& e, const TraceStats& 
                     {"victim", std::string(to_string(c.scheduler.victim))}};
   j["backend"] = {{"name", e.backend().name()}, {"description", e.backend().description()},
                   {"clock", c.clock == ClockMode::kMeasured ? "measured" : "model"}};
-  j["requests"] = {{"total", s.requests}, {"finished", s.finished}, {"rejected", s.rejected},
-                   {"unfinished", s.unfinished}, {"clamped_to_max_model_len", trace.clamped}};
+  j["requests"] = {{"total", s.requests},
+                   {"finished", s.finished},
+                   {"rejected", s.rejected},
+                   {"unfinished", s.unfinished},
+                   {"over_max_model_len", s.over_max_model_len},
+                   {"outputs_capped", s.outputs_capped}};
   j["steps"] = s.steps;
   j["simulated_s"] = s.simulated_s;
   j["generated_tokens"] = s.generated_tokens;
@@ -162,26 +178,6 @@ bool wants(const RunOptions& o, const std::string& name) {
 
 }  // namespace
 
-const std::vector<std::string>& run_output_names() {
-  static const std::vector<std::string> names = {"metrics", "events", "report"};
-  return names;
-}
-
-void check_fits(const Scenario& sc, const std::vector<RequestSpec>& requests) {
-  int64_t longest = 0;
-  for (const RequestSpec& r : requests) {
-    longest = std::max<int64_t>(longest, static_cast<int64_t>(r.prompt_len()) + r.output_len);
-  }
-  const int32_t bs = sc.engine.paged_cache.block_size;
-  const int64_t blocks = (longest + bs - 1) / bs;
-  if (blocks > sc.num_gpu_blocks) {
-    throw InputError(sc.path, 0,
-                     cat("the KV pool (", sc.num_gpu_blocks, " blocks of ", bs,
-                         " tokens) cannot hold even one request of the workload (up to ", longest,
-                         " tokens = ", blocks, " blocks); give the pool more memory or blocks"));
-  }
-}
-
 RunResult run_scenario(const RunOptions& o, const std::string& executable_dir) {
   RunResult result;
   std::vector<std::string> overrides = o.overrides;
@@ -191,14 +187,13 @@ RunResult run_scenario(const RunOptions& o, const std::string& executable_dir) {
   const Scenario sc = load_scenario(find_scenario(o.scenario, executable_dir), overrides);
   TraceStats trace;
   std::vector<RequestSpec> requests = load_requests(sc, &trace);
-  check_fits(sc, requests);
   result.requests = static_cast<int64_t>(requests.size());
   result.out_dir = o.out_dir.empty() ? "out/" + sc.name : o.out_dir;
 
   const auto start = Clock::now();
   Engine engine(sc.engine, std::move(requests), make_backend(sc));
   const bool report = wants(o, "report");
-  RunWriter writer(result.out_dir, wants(o, "metrics"), wants(o, "events"));
+  RunWriter writer(result.out_dir, wants(o, "metrics"), wants(o, "events"), wants(o, "requests"));
   RunSeries series;
   Progress progress(o.progress);
   g_interrupted = 0;
@@ -223,12 +218,18 @@ RunResult run_scenario(const RunOptions& o, const std::string& executable_dir) {
     return result;
   }
   if (report) write_run_report(result.out_dir, sc, engine, series);
-  writer.finish(summary_json(sc, engine, trace));  // summary.json last: the run is complete
+  std::string requests_csv;
+  if (wants(o, "requests")) {
+    requests_csv = requests_csv_header() + "\n";
+    for (const RequestResult& r : engine.all_request_results()) append_requests_csv_row(r, requests_csv);
+  }
+  writer.finish(summary_json(sc, engine, trace), requests_csv);  // summary.json last
   result.wall_s = std::chrono::duration<double>(Clock::now() - start).count();
   result.steps = engine.steps();
   std::string files;
-  for (const auto& [name, file] : {std::pair{"metrics", "metrics.csv"}, {"summary", "summary.json"},
-                                   {"events", "events.jsonl"}, {"report", "report.html"}}) {
+  for (const auto& [name, file] :
+       {std::pair{"metrics", "metrics.csv"}, {"requests", "requests.csv"}, {"summary", "summary.json"},
+        {"events", "events.jsonl"}, {"report", "report.html"}}) {
     if (std::string(name) == "summary" || wants(o, name)) files += (files.empty() ? "" : ", ") + std::string(file);
   }
   if (o.print_summary) print_summary(sc, engine, result.wall_s, result.out_dir, files);

@@ -9,8 +9,6 @@
 
 namespace tinyserve::app {
 
-// InputError when the pool cannot hold the workload's longest request even alone.
-void check_fits(const Scenario& scenario, const std::vector<RequestSpec>& requests);
 
 struct RunOptions {
   std::string scenario;               // name or path
@@ -22,12 +20,9 @@ struct RunOptions {
   bool progress = true;
   bool print_summary = true;
   // Files written besides summary.json (always written, last): any of "metrics", "events",
-  // "report" (report.html). Empty: all of them.
+  // "requests", "report" (report.html). Empty: all of them.
   std::vector<std::string> outputs;
 };
-
-// The names --outputs accepts.
-const std::vector<std::string>& run_output_names();
 
 struct RunResult {
   int exit_code = 0;

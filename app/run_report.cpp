@@ -58,15 +58,16 @@ HtmlReport run_report(const Scenario& sc, const RunSummary& s, const std::string
   HtmlReport page("TinyServe run: " + sc.name);
   page.paragraph(sc.description);
   const EngineConfig& e = sc.engine;
+  const KvGeometry& g = e.geometry;
   page.facts({
-      {"model",
-       cat(sc.model.name, ", max_model_len ", sc.model.max_model_len, ", ",
-           static_cast<double>(sc.model.bytes_per_token()) / 1024.0, " KiB of K/V per token")},
+      {"model", cat(sc.model.name, ", max_model_len ", e.max_model_len, ", ",
+                    static_cast<double>(g.bytes_per_token()) / 1024.0, " KiB of K/V per token (",
+                    dtype_name(g.dtype), ")")},
       {"hardware", cat(sc.num_gpus, " x ", sc.gpu.name, ", gpu_memory_utilization ",
                        sc.gpu_memory_utilization)},
-      {"KV cache", cat(e.paged ? "paged" : "contiguous", ", ", sc.num_gpu_blocks, " blocks of ",
-                       e.paged_cache.block_size, " tokens (",
-                       sc.num_gpu_blocks * e.paged_cache.block_size, " tokens)")},
+      {"KV cache",
+       cat(e.paged() ? "paged" : "contiguous", ", ", g.num_gpu_blocks, " blocks of ", g.block_size,
+           " tokens (", int64_t{g.num_gpu_blocks} * g.block_size, " tokens)")},
       {"scheduler", cat("max_num_seqs ", e.scheduler.max_num_seqs, ", max_num_batched_tokens ",
                         e.scheduler.max_num_batched_tokens)},
       {"backend", backend},

@@ -59,12 +59,14 @@ std::string event_json(const Event& e) {
   return s;
 }
 
-RunWriter::RunWriter(std::string dir, bool metrics, bool events) : dir_(std::move(dir)) {
+RunWriter::RunWriter(std::string dir, bool metrics, bool events, bool requests)
+    : dir_(std::move(dir)), requests_(requests) {
   std::error_code ec;
   fs::create_directories(dir_, ec);
   if (ec) throw InputError(dir_, 0, "cannot create the output directory: " + ec.message());
   if (!fs::is_directory(dir_, ec)) throw InputError(dir_, 0, "is not a directory");
-  for (const char* name : {"metrics.csv", "summary.json", "events.jsonl", "report.html"}) {
+  for (const char* name :
+       {"metrics.csv", "summary.json", "events.jsonl", "requests.csv", "report.html"}) {
     fs::remove(dir_ + "/" + name, ec);  // a stale complete file must not outlive this run
   }
   if (metrics) {
@@ -103,14 +105,17 @@ void RunWriter::flush(bool force) {
   }
 }
 
-void RunWriter::finish(const std::string& summary_json) {
+void RunWriter::finish(const std::string& summary_json, const std::string& requests_csv) {
   flush(true);
+  std::FILE* requests = requests_ ? open_partial(dir_, "requests.csv") : nullptr;
+  if (requests) write_all(requests, requests_csv, "requests.csv");
   std::FILE* summary = open_partial(dir_, "summary.json");
   write_all(summary, summary_json, "summary.json");
   const bool has_metrics = metrics_ != nullptr, has_events = events_ != nullptr;
   bool ok = std::fclose(summary) == 0;
-  if (metrics_) ok = std::fclose(metrics_) == 0 && ok;
-  if (events_) ok = std::fclose(events_) == 0 && ok;
+  for (std::FILE* f : {requests, metrics_, events_}) {
+    if (f) ok = std::fclose(f) == 0 && ok;
+  }
   metrics_ = events_ = nullptr;
   if (!ok) throw std::runtime_error("cannot close the outputs in " + dir_ + ": " + std::strerror(errno));
   const auto place = [&](const char* name) {
@@ -119,6 +124,7 @@ void RunWriter::finish(const std::string& summary_json) {
   };
   if (has_metrics) place("metrics.csv");
   if (has_events) place("events.jsonl");
+  if (requests_) place("requests.csv");
   place("summary.json");  // last: a folder with summary.json holds a complete run
 }
 

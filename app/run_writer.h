@@ -1,5 +1,5 @@
-// Writes a run's outputs: metrics.csv (one row per step), events.jsonl (one event per line) and
-// summary.json. Everything is written under NAME.partial and renamed only when the run completes,
+// Writes a run's outputs: metrics.csv (one row per step), events.jsonl (one event per line),
+// requests.csv (one row per request) and summary.json. Everything is written under NAME.partial and renamed only when the run completes,
 // so an interrupted run never leaves a file that looks complete.
 #pragma once
 
@@ -14,17 +14,19 @@ namespace tinyserve::app {
 
 class RunWriter {
  public:
-  // Creates dir if needed; throws InputError when it cannot be written. metrics / events false:
-  // that file is not written (summary.json always is, last).
-  explicit RunWriter(std::string dir, bool metrics = true, bool events = true);
+  // Creates dir if needed; throws InputError when it cannot be written. metrics / events /
+  // requests false: that file is not written (summary.json always is, last).
+  explicit RunWriter(std::string dir, bool metrics = true, bool events = true,
+                     bool requests = true);
   ~RunWriter();
   RunWriter(const RunWriter&) = delete;
   RunWriter& operator=(const RunWriter&) = delete;
 
   void write_step(const StepMetrics& metrics, std::span<const Event> events);
   void write_events(std::span<const Event> events);
-  // Writes summary.json, flushes and renames the three files into place.
-  void finish(const std::string& summary_json);
+  // Writes requests.csv (unless left out) and summary.json, flushes and renames the files into
+  // place, summary.json last.
+  void finish(const std::string& summary_json, const std::string& requests_csv);
   const std::string& dir() const { return dir_; }
 
  private:
@@ -33,6 +35,7 @@ class RunWriter {
   std::string dir_;
   std::FILE* metrics_ = nullptr;
   std::FILE* events_ = nullptr;
+  bool requests_ = true;
   std::string metrics_buffer_, events_buffer_;
 };
 

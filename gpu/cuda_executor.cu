@@ -8,6 +8,7 @@
 #include "gpu/cache_ops.h"
 #include "gpu/cuda_check.h"
 #include "gpu/cuda_executor.h"
+#include "gpu/supports.h"
 #include "gpu/device.h"
 
 namespace tinyserve::gpu {
@@ -157,7 +158,7 @@ struct CudaExecutor::Impl {
 Expected<std::unique_ptr<CudaExecutor>> CudaExecutor::create(const KvGeometry& geometry,
                                                              const CudaExecutorOptions& options) {
   Expected<std::unique_ptr<CudaExecutor>> result;
-  if (result.status = geometry.validate(); !result.ok()) return result;
+  if (result.status = supports(geometry, options.kernel); !result.ok()) return result;
   const DeviceInfo device = query_device();
   if (!device.available) {
     result.status = Status::failure(cat("the CUDA executor needs a GPU: ", device.reason));

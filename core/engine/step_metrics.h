@@ -64,6 +64,8 @@ struct RunSummary {
   int64_t finished = 0;
   int64_t rejected = 0;
   int64_t unfinished = 0;
+  int64_t over_max_model_len = 0;  // of the rejected: prompts that leave no room for an output
+  int64_t outputs_capped = 0;      // requests whose output was shortened to fit max_model_len
   int64_t generated_tokens = 0;
   double throughput_tok_s = 0;
   double throughput_req_s = 0;

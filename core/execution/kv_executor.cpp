@@ -50,6 +50,9 @@ Status KvGeometry::validate() const {
     return Status::failure(cat("num_heads (", num_heads, ") must be num_kv_heads (", num_kv_heads,
                                ") times a group size of 1 to 8"));
   }
+  if (kv_latent_dim > 0) {
+    return Status::failure("multi-head latent attention (MLA) caches are modelled, not executed");
+  }
   if (is_fp8(dtype)) {
     return Status::failure(cat("the executors do not hold ", dtype_name(dtype), " pools"));
   }
@@ -91,6 +94,10 @@ Status check_copies(const char* what, const std::vector<BlockCopy>& copies, int3
 }  // namespace
 
 Status validate_plan(const KvGeometry& g, const StepPlan& plan) {
+  if (plan.block_size != g.block_size) {
+    return Status::failure(cat("the plan is for blocks of ", plan.block_size,
+                               " tokens, the pools hold blocks of ", g.block_size));
+  }
   if (Status s = check_copies("swap_out", plan.swap_out, g.num_gpu_blocks, g.num_cpu_blocks, false);
       !s.ok()) {
     return s;

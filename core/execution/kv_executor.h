@@ -52,24 +52,40 @@ inline constexpr KernelVersion kAllKernelVersions[] = {KernelVersion::kV1, Kerne
 std::string_view kernel_version_name(KernelVersion v);  // "v1".."v5"
 bool parse_kernel_version(std::string_view text, KernelVersion& out);
 
+// The KV cache's geometry, resolved once from a scenario (EngineConfig::geometry): what the
+// allocator, the cost model, the executors, the metrics and the GUI read.
 struct KvGeometry {
-  int32_t num_layers = 1;
+  int32_t num_layers = 1;  // layers whose K/V the executors hold (engine.gpu_layers)
   int32_t num_heads = 32;
   int32_t num_kv_heads = 32;
   int32_t head_dim = 128;
   int32_t block_size = 16;
-  DType dtype = DType::kF16;
+  DType dtype = DType::kF16;  // the cache's element type
   int32_t num_gpu_blocks = 0;
   int32_t num_cpu_blocks = 0;
   uint64_t seed = 0;  // of the synthetic K/V/q contents
+  // The model as a whole (capacity and cost): its layers holding a KV cache, and for multi-head
+  // latent attention the elements cached per token and layer in place of K and V (0: none).
+  int32_t model_layers = 1;
+  int32_t kv_latent_dim = 0;
 
   // Bytes of one block's K (or V) in one layer.
   int64_t block_bytes() const {
     return static_cast<int64_t>(num_kv_heads) * block_size * head_dim * dtype_size(dtype);
   }
-  // Bytes of one block across layers, K and V.
+  // Bytes of one block across the executors' layers, K and V.
   int64_t bytes_per_block() const { return 2 * num_layers * block_bytes(); }
-  // Supported: head_dim 64, 128 or 256; block_size a power of two in [1, 256]; GQA group 1..8.
+  // Bytes of one token's cache over every layer of the model.
+  int64_t bytes_per_token() const {
+    const int64_t per_layer =
+        kv_latent_dim > 0 ? kv_latent_dim : int64_t{2} * num_kv_heads * head_dim;
+    return model_layers * per_layer * dtype_size(dtype);
+  }
+  // Bytes of one block over every layer of the model (what a swap moves, what the pool divides).
+  int64_t model_block_bytes() const { return bytes_per_token() * block_size; }
+  // What the executors (the CPU reference and the CUDA executor) can hold: head_dim 64, 128 or
+  // 256; block_size a power of two in [1, 256]; GQA group 1..8; no latent cache. The CUDA
+  // kernels' own limits: gpu/supports.h.
   Status validate() const;
 };
 

@@ -24,7 +24,7 @@ shoot "$out/control.html" "$out/control.png"
 grep -q ':CONSOLE' "$out/control.png.log" || fail "the console check is blind: no CONSOLE line for the control page"
 
 "$tinyserve" run "$data/base.toml" --out "$out/run" --no-progress > /dev/null || fail "run failed"
-"$tinyserve" sweep "$data/base.toml" --grid cache.block_size=8,16,32 --grid scheduler.max_num_seqs=4,16 \
+"$tinyserve" sweep "$data/base.toml" --grid cache.block_size=16,32,64 --grid scheduler.max_num_seqs=4,16 \
   --out "$out/sweep" --no-progress > /dev/null || fail "sweep failed"
 "$tinyserve" search "$data/two_requests.toml" --slo ttft_max=2s,tpot_p99=150ms --range 1,100 \
   --out "$out/search" --no-progress > /dev/null || fail "search failed"

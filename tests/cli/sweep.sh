@@ -11,7 +11,7 @@ tinyserve=$1 data=$2 out=$3
 rm -rf "$out"
 mkdir -p "$out"
 fail() { echo "FAIL: $*"; exit 1; }
-grid=(--grid cache.block_size=8,16,0 --grid scheduler.max_num_seqs=4,16)
+grid=(--grid cache.block_size=16,32,0 --grid scheduler.max_num_seqs=4,16)
 
 "$tinyserve" sweep "$data/base.toml" "${grid[@]}" --jobs 2 --out "$out/a" --no-progress \
   > "$out/a.stdout" 2> "$out/a.stderr"
@@ -27,7 +27,7 @@ done
 [ "$(grep -c '^[0-9]*,[0-9]*,[^,]*,ok,,' "$csv")" -eq 4 ] || fail "expected 4 ok rows"
 [ "$(grep -c '^0,[0-9]*,[^,]*,failed,.*expected an integer in \[1, 1024\], found 0 (exit status 2)' "$csv")" -eq 2 ] \
   || fail "expected 2 failed rows with the run's error"
-for run in block_size-8_max_num_seqs-4 block_size-16_max_num_seqs-16; do
+for run in block_size-16_max_num_seqs-4 block_size-32_max_num_seqs-16; do
   for f in summary.json report.html config.txt run.log; do
     [ -s "$out/a/runs/$run/$f" ] || fail "runs/$run/$f missing"
   done

@@ -34,6 +34,7 @@ class PlanFixture {
 
   StepPlan next() {
     StepPlan plan;
+    plan.block_size = g_.block_size;
     decoded_.clear();
     for (Seq& s : seqs_) s.just_swapped_in = false;
     std::vector<BlockId> cpu_freed;

@@ -321,6 +321,7 @@ TEST_CASE("a step plan with out-of-range or conflicting entries is rejected") {
   g.num_cpu_blocks = 2;
   REQUIRE(g.validate().ok());
   StepPlan ok;
+  ok.block_size = g.block_size;
   ok.slot_mapping = {0, -1, 5};
   ok.new_tokens = {1, 2, 3};
   ok.new_positions = {0, 0, 1};
@@ -336,6 +337,7 @@ TEST_CASE("a step plan with out-of-range or conflicting entries is rejected") {
     change(p);
     return !validate_plan(g, p).ok();
   };
+  CHECK(rejects([](StepPlan& p) { p.block_size = 8; }));  // made for another geometry
   CHECK(rejects([](StepPlan& p) { p.swap_out = {{0, 2}}; }));
   CHECK(rejects([](StepPlan& p) { p.swap_in = {{0, 1}, {1, 1}}; }));
   CHECK(rejects([](StepPlan& p) { p.copies = {{8, 1}}; }));

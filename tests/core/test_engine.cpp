@@ -1,4 +1,5 @@
 #include "core/engine/engine.h"
+#include "core/memory/kv_cache_manager.h"
 
 #include <doctest/doctest.h>
 
@@ -63,12 +64,8 @@ TEST_CASE("time to first token and time per output token come from the simulated
 
 TEST_CASE("a contiguous allocator runs the same workload, reserving ahead") {
   EngineConfig c = small_engine(64);
-  c.paged = false;
-  c.contiguous_cache.block_size = 4;
-  c.contiguous_cache.num_blocks = 64;
-  c.contiguous_cache.max_model_len = 64;
-  c.contiguous_cache.reservation = Reservation::kMaxLength;
-  c.contiguous_cache.check_invariants = true;
+  c.allocator = ContiguousOptions{Reservation::kMaxLength, 0.0};
+  c.max_model_len = 64;
   auto e = make_engine(c, {req(0, 8, 4), req(1, 8, 4), req(2, 8, 4), req(3, 8, 4), req(4, 8, 4)});
   e->step();
   CHECK(e->last().running == 4);  // 4 x 16 blocks fill the pool
@@ -82,7 +79,7 @@ TEST_CASE("the same requests and seed replay to identical metrics") {
   auto run = [] {
     EngineConfig c = small_engine(24, 4, 8);
     c.scheduler.preemption = PreemptionMode::kSwap;
-    c.paged_cache.enable_prefix_caching = true;
+    paged_options(c).prefix_caching = true;
     std::vector<RequestSpec> reqs;
     for (int i = 0; i < 20; ++i) {
       RequestSpec r = req(i, 5 + (i * 7) % 19, 3 + i % 6, i * 0.004);

@@ -74,6 +74,7 @@ TEST_CASE("a swapped-out block comes back bit-exact") {
   const KvGeometry g = small_geometry(DType::kBF16, 4, 4, 8);
   auto ex = std::move(ReferenceExecutor::create(g).value);
   StepPlan fill;
+  fill.block_size = g.block_size;
   for (int32_t i = 0; i < 16; ++i) {
     fill.slot_mapping.push_back(3 * 8 + i);  // blocks 3 and 4
     fill.new_tokens.push_back(100 + i);
@@ -82,12 +83,14 @@ TEST_CASE("a swapped-out block comes back bit-exact") {
   REQUIRE(ex->execute(fill).ok());
   const BlockData before = ex->read_block(Pool::kGpu, 1, 4).value;
   StepPlan out;
+  out.block_size = g.block_size;
   out.swap_out = {{4, 7}};
   out.copies = {{3, 4}};  // overwrite the swapped block on the GPU
   REQUIRE(ex->execute(out).ok());
   CHECK(ex->read_block(Pool::kCpu, 1, 7).value.k == before.k);
   CHECK(ex->read_block(Pool::kGpu, 1, 4).value.k != before.k);
   StepPlan back;
+  back.block_size = g.block_size;
   back.swap_in = {{7, 9}};
   REQUIRE(ex->execute(back).ok());
   const BlockData after = ex->read_block(Pool::kGpu, 1, 9).value;
@@ -99,12 +102,14 @@ TEST_CASE("an invalid plan is refused and changes nothing") {
   const KvGeometry g = small_geometry(DType::kF16, 4, 2, 8);
   auto ex = std::move(ReferenceExecutor::create(g).value);
   StepPlan fill;
+  fill.block_size = g.block_size;
   fill.slot_mapping = {0, 1, 2};
   fill.new_tokens = {5, 6, 7};
   fill.new_positions = {0, 1, 2};
   REQUIRE(ex->execute(fill).ok());
   const BlockData before = ex->read_block(Pool::kGpu, 0, 0).value;
   StepPlan bad;
+  bad.block_size = g.block_size;
   bad.copies = {{0, 1}};
   bad.slot_mapping = {3, 4000};
   bad.new_tokens = {1, 2};

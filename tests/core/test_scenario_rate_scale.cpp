@@ -61,7 +61,7 @@ TEST_CASE("rate_scale is refused for all-at-once arrivals and outside its range"
   const std::string all_at_once = R"(name = "t"
 description = "a test"
 [hardware]
-num_gpu_blocks = 64
+num_gpu_blocks = 512
 [workload]
 num_requests = 5
 )";

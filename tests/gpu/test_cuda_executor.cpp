@@ -115,6 +115,7 @@ TEST_SUITE("gpu") {
     auto cuda = gpu::CudaExecutor::create(g);
     REQUIRE(cuda.ok());
     StepPlan fill;
+    fill.block_size = g.block_size;
     fill.slot_mapping = {0, 1, 2};
     fill.new_tokens = {5, 6, 7};
     fill.new_positions = {0, 1, 2};
@@ -130,6 +131,7 @@ TEST_SUITE("gpu") {
     CHECK(cuda.value->read_block(Pool::kGpu, 1, 1).value.k != before.k);
 
     StepPlan good;
+    good.block_size = g.block_size;
     good.slot_mapping = {3};
     good.new_tokens = {8};
     good.new_positions = {3};
