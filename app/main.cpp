@@ -46,8 +46,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"v1", "v2", "v3", "v4", "v5"}));
   run->add_flag("!--no-progress", run_options.progress, "No progress output");
   run->add_option("--outputs", run_options.outputs,
-                  "Files to write besides summary.json: metrics,events,report (default: all)")
-      ->delimiter(',')->check(CLI::IsMember({"summary", "metrics", "events", "report"}));
+                  "Files to write besides summary.json: metrics,events,requests,report (default: all)")
+      ->delimiter(',')->check(CLI::IsMember({"summary", "metrics", "events", "requests", "report"}));
 
   CLI::App* scenarios = cli.add_subcommand("scenarios", "List the scenarios with their descriptions");
 
@@ -100,8 +100,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 4096));
   sweep_cmd->add_option("--out", sweep_options.out_dir, "Sweep folder (default: out/sweep-<scenario>)");
   sweep_cmd->add_option("--outputs", sweep_options.outputs,
-                        "Each run's files besides summary.json: metrics,events,report (default: report)")
-      ->delimiter(',')->check(CLI::IsMember({"summary", "metrics", "events", "report"}));
+                        "Each run's files besides summary.json: metrics,events,requests,report (default: report)")
+      ->delimiter(',')->check(CLI::IsMember({"summary", "metrics", "events", "requests", "report"}));
   sweep_cmd->add_option("--backend", sweep_options.backend, "Backend of every run")
       ->check(CLI::IsMember({"auto", "cuda", "cpu", "accounting"}));
   sweep_cmd->add_option("--emit-jobs", sweep_options.emit_jobs,
