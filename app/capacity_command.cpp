@@ -43,10 +43,6 @@ int capacity(const CapacityOptions& o, const std::string& executable_dir) {
   if (!o.model.empty()) sets.push_back("model.preset=" + o.model);
   if (!o.gpu.empty()) sets.push_back("hardware.gpu=" + o.gpu);
   if (o.num_gpus > 0) sets.push_back(cat("hardware.num_gpus=", o.num_gpus));
-  if (o.gpu_memory_utilization > 0)
-    sets.push_back(cat("hardware.gpu_memory_utilization=", o.gpu_memory_utilization));
-  if (o.block_size > 0) sets.push_back(cat("cache.block_size=", o.block_size));
-  if (o.max_model_len > 0) sets.push_back(cat("model.max_model_len=", o.max_model_len));
   sets.push_back("engine.backend=accounting");
   const Scenario sc = load_scenario(find_scenario(o.scenario, executable_dir), sets);
   const KvGeometry& g = sc.engine.geometry;

@@ -11,6 +11,7 @@
 #include "app/commands.h"
 #include "app/gui/gui.h"
 #include "app/run_command.h"
+#include "app/vllm_flags.h"
 #include "core/base/errors.h"
 
 using namespace tinyserve;
@@ -33,7 +34,11 @@ int main(int argc, char** argv) {
   const std::string exe_dir = executable_dir(argv[0]);
 
   RunOptions run_options;
-  CLI::App* run = cli.add_subcommand("run", "Run a scenario headless and write metrics.csv, summary.json, events.jsonl");
+  VllmFlags run_flags;
+  CLI::App* run = cli.add_subcommand(
+      "run", "Run a scenario headless and write metrics.csv, requests.csv, summary.json, "
+             "events.jsonl. Every scenario key is listed in docs/scenarios.md "
+             "(`tinyserve scenarios --keys`)");
   run->add_option("scenario", run_options.scenario, "Scenario name (see `tinyserve scenarios`) or .toml path")->required();
   run->add_option("--steps", run_options.steps, "Stop after N steps (default: until every request is done)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 50));
@@ -45,24 +50,36 @@ int main(int argc, char** argv) {
   run->add_option("--kernel", run_options.kernel, "Paged attention kernel version for the CUDA backend")
       ->check(CLI::IsMember({"v1", "v2", "v3", "v4", "v5"}));
   run->add_flag("!--no-progress", run_options.progress, "No progress output");
+  add_vllm_flags(*run, run_flags);
   run->add_option("--outputs", run_options.outputs,
                   "Files to write besides summary.json: metrics,events,requests,report (default: all)")
       ->delimiter(',')->check(CLI::IsMember({"summary", "metrics", "events", "requests", "report"}));
 
   CLI::App* scenarios = cli.add_subcommand("scenarios", "List the scenarios with their descriptions");
+  bool scenario_keys = false;
+  scenarios->add_flag("--keys", scenario_keys,
+                      "Print every scenario key with its type, default, range and meaning "
+                      "(docs/scenarios.md)");
+
+  CompareOptions compare_options;
+  CLI::App* compare = cli.add_subcommand("compare", "Two runs' summaries side by side, with differences");
+  compare->add_option("run_a", compare_options.run_a, "A run's output folder or its summary.json")->required();
+  compare->add_option("run_b", compare_options.run_b, "Another run's output folder or summary.json")->required();
 
   ConcurrencyOptions conc;
   CLI::App* concurrency_cmd = cli.add_subcommand(
       "concurrency", "The seed's max-concurrency stress test: contiguous reservation vs paged");
   concurrency_cmd->add_option("--model", conc.model, "Model preset")->capture_default_str();
+  concurrency_cmd->add_option("--kv-cache-dtype", conc.kv_dtype, "KV cache dtype: auto (the model's), fp16, bf16, fp8_e4m3, fp8_e5m2")
+      ->check(CLI::IsMember({"auto", "fp16", "bf16", "fp8", "fp8_e4m3", "fp8_e5m2"}))->capture_default_str();
   concurrency_cmd->add_option("--budget-gb", conc.budget_gb, "KV-cache memory budget in GB (1e9 bytes)")
       ->check(CLI::Range(0.001, 1e6))->capture_default_str();
   concurrency_cmd->add_option("--block-size", conc.block_size, "Paged block size in tokens")
       ->check(CLI::Range(1, 4096))->capture_default_str();
   concurrency_cmd->add_option("--lengths", conc.lengths, "seed-mix or uniform")
       ->check(CLI::IsMember({"seed-mix", "uniform"}))->capture_default_str();
-  concurrency_cmd->add_option("--min-len", conc.min_len, "uniform: shortest sequence")->check(CLI::Range(1, 10'000'000));
-  concurrency_cmd->add_option("--max-len", conc.max_len, "uniform: longest sequence")->check(CLI::Range(1, 10'000'000));
+  concurrency_cmd->add_option("--min-len", conc.min_len, "uniform: shortest sequence (default 64)")->check(CLI::Range(1, 10'000'000));
+  concurrency_cmd->add_option("--max-len", conc.max_len, "uniform: longest sequence (default 4096)")->check(CLI::Range(1, 10'000'000));
   concurrency_cmd->add_option("--max-model-len", conc.max_model_len, "Reservation of the max-length baseline (default: the longest length drawn)")
       ->check(CLI::Range(0, 10'000'000));
   concurrency_cmd->add_option("--seed", conc.seed, "Seed of the length draw")->capture_default_str();
@@ -70,6 +87,7 @@ int main(int argc, char** argv) {
   CLI::App* demo = cli.add_subcommand("demo", "Walk through the memory manager, printing block maps");
 
   GuiOptions gui_options;
+  VllmFlags gui_flags;
   CLI::App* gui = cli.add_subcommand("gui", "Open the desktop app on a scenario (what no subcommand does)");
   gui->add_option("scenario", gui_options.scenario, "Scenario name or .toml path")->capture_default_str();
   gui->add_option("--set", gui_options.overrides, "Override a scenario value, e.g. --set cache.block_size=32")
@@ -86,6 +104,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"auto", "cuda", "cpu", "accounting"}))->capture_default_str();
   gui->add_option("--size", gui_options.size, "Window size, WIDTHxHEIGHT")->capture_default_str();
   gui->add_option("--mouse", gui_options.mouse, "Scripted: hold the mouse at X,Y (tooltips in screenshots)");
+  add_vllm_flags(*gui, gui_flags);
 
   // Capacity planning (app/capacity_commands.h, docs/capacity.md).
   SweepOptions sweep_options;
@@ -109,6 +128,8 @@ int main(int argc, char** argv) {
   sweep_cmd->add_option("--collect", sweep_options.collect,
                         "Merge the finished run folders of this sweep folder into sweep.csv");
   sweep_cmd->add_flag("!--no-progress", sweep_options.progress, "No progress output");
+  VllmFlags sweep_flags;
+  add_vllm_flags(*sweep_cmd, sweep_flags);
 
   SearchOptions search_options;
   CLI::App* search_cmd = cli.add_subcommand(
@@ -134,6 +155,8 @@ int main(int argc, char** argv) {
   search_cmd->add_option("--backend", search_options.backend, "Backend of every run")
       ->check(CLI::IsMember({"auto", "cuda", "cpu", "accounting"}));
   search_cmd->add_flag("!--no-progress", search_options.progress, "No progress output");
+  VllmFlags search_flags;
+  add_vllm_flags(*search_cmd, search_flags);
 
   CapacityOptions capacity_options;
   CLI::App* capacity_cmd = cli.add_subcommand(
@@ -143,12 +166,8 @@ int main(int argc, char** argv) {
   capacity_cmd->add_option("--model", capacity_options.model, "Model preset");
   capacity_cmd->add_option("--gpu", capacity_options.gpu, "GPU preset");
   capacity_cmd->add_option("--gpus", capacity_options.num_gpus, "GPUs (tensor parallel)")->check(CLI::Range(1, 64));
-  capacity_cmd->add_option("--gpu-memory-utilization", capacity_options.gpu_memory_utilization,
-                           "Share of GPU memory for weights and KV cache")->check(CLI::Range(0.01, 1.0));
-  capacity_cmd->add_option("--block-size", capacity_options.block_size, "Block size in tokens")
-      ->check(CLI::Range(1, 1024));
-  capacity_cmd->add_option("--max-model-len", capacity_options.max_model_len, "Tokens per request of vLLM's line")
-      ->check(CLI::Range(1, 10'000'000));
+  VllmFlags capacity_flags;
+  add_vllm_flags(*capacity_cmd, capacity_flags);
   capacity_cmd->add_option("--tokens", capacity_options.tokens, "Also the concurrency for these request lengths")
       ->check(CLI::Range(1, 10'000'000));
   capacity_cmd->add_option("--set", capacity_options.sets, "Override a scenario value")->allow_extra_args(false);
@@ -198,9 +217,16 @@ int main(int argc, char** argv) {
     return kExitBadInput;
   }
 
+  for (std::string& o : vllm_overrides(run_flags)) run_options.overrides.push_back(std::move(o));
+  for (std::string& o : vllm_overrides(gui_flags)) gui_options.overrides.push_back(std::move(o));
+  for (std::string& o : vllm_overrides(sweep_flags)) sweep_options.sets.push_back(std::move(o));
+  for (std::string& o : vllm_overrides(search_flags)) search_options.sets.push_back(std::move(o));
+  for (std::string& o : vllm_overrides(capacity_flags)) capacity_options.sets.push_back(std::move(o));
+
   try {
     if (*run) return run_scenario(run_options, exe_dir).exit_code;
-    if (*scenarios) return list_scenario_descriptions(exe_dir);
+    if (*scenarios) return list_scenario_descriptions(exe_dir, scenario_keys);
+    if (*compare) return compare_runs(compare_options);
     if (*sweep_cmd) return sweep(sweep_options, exe_dir);
     if (*search_cmd) return search(search_options, exe_dir);
     if (*capacity_cmd) return capacity(capacity_options, exe_dir);

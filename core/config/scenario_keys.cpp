@@ -29,7 +29,9 @@ constexpr const KeySpec* kAll[] = {
 
 std::string number(double v) {
   if (v == std::floor(v) && std::fabs(v) < 1e15) return cat(static_cast<int64_t>(v));
-  return cat(v);
+  std::string text = cat(v);  // 9.2e+18 reads as 9.2e18
+  if (const size_t plus = text.find("e+"); plus != std::string::npos) text.erase(plus + 1, 1);
+  return text;
 }
 
 std::string_view type_name(KeyType t) {

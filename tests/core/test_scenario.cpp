@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -16,15 +18,21 @@ namespace {
 
 const std::string kScenarios = std::string(TINYSERVE_SOURCE_DIR) + "/scenarios";
 
+// A scenario file in a folder of this process's own (ctest runs test cases in parallel).
 struct TempScenario {
   fs::path path;
   explicit TempScenario(const std::string& text, const std::string& name = "scenario.toml") {
-    const fs::path dir = fs::temp_directory_path() / "tinyserve-test-scenarios";
+    const fs::path dir =
+        fs::temp_directory_path() / ("tinyserve-test-scenarios-" + std::to_string(getpid()));
     fs::create_directories(dir);
     path = dir / name;
     std::ofstream(path) << text;
   }
-  ~TempScenario() { fs::remove(path); }
+  ~TempScenario() {
+    fs::remove(path);
+    std::error_code ec;
+    fs::remove(path.parent_path(), ec);  // when empty
+  }
 };
 
 const char* kMinimal = R"(name = "t"

@@ -155,7 +155,7 @@ TEST_SUITE("gpu") {
   TEST_CASE("paged attention matches the CPU reference for every block size") {
     if (skip_without_gpu()) return;
     for (KernelVersion v : kAllKernelVersions) {
-      for (int32_t bs : {8, 16, 32, 64}) {
+      for (int32_t bs : {1, 2, 4, 8, 16, 32, 64, 128, 256}) {
         Case c;
         c.version = v;
         c.block_size = bs;
