@@ -115,6 +115,11 @@ std::string summary_json(const Scenario& sc, const Engine& e, const TraceStats& 
                    {"unfinished", s.unfinished},
                    {"over_max_model_len", s.over_max_model_len},
                    {"outputs_capped", s.outputs_capped}};
+  if (sc.source != WorkloadSource::kSynthetic) {
+    j["trace"] = {{"file", sc.trace_path},
+                  {"rows", trace.requests},
+                  {"rows_with_inconsistent_hash_ids", trace.hash_mismatch}};
+  }
   j["steps"] = s.steps;
   j["simulated_s"] = s.simulated_s;
   j["generated_tokens"] = s.generated_tokens;
@@ -124,10 +129,16 @@ std::string summary_json(const Scenario& sc, const Engine& e, const TraceStats& 
   j["tpot_s"] = distribution_json(s.tpot_s);
   j["latency_s"] = distribution_json(s.latency_s);
   j["peak_running_seqs"] = s.peak_running_seqs;
-  j["kv_cache_usage"] = {{"mean", s.mean_kv_cache_usage}, {"peak", s.peak_kv_cache_usage}};
-  j["mean_token_utilization"] = s.mean_token_utilization;
-  j["mean_external_fragmentation"] = s.mean_external_fragmentation;
-  j["mean_f_total"] = s.mean_f_total;
+  // time_mean: over simulated time (each step weighs its duration); step_mean: over steps.
+  j["kv_cache_usage"] = {{"time_mean", s.time_mean_kv_cache_usage},
+                         {"step_mean", s.mean_kv_cache_usage},
+                         {"peak", s.peak_kv_cache_usage}};
+  j["token_utilization"] = {{"time_mean", s.time_mean_token_utilization},
+                            {"step_mean", s.mean_token_utilization}};
+  j["external_fragmentation"] = {{"time_mean", s.time_mean_external_fragmentation},
+                                 {"step_mean", s.mean_external_fragmentation}};
+  j["f_total"] = {{"step_mean", s.mean_f_total}};
+  j["f_total_norm"] = {{"time_mean", s.time_mean_f_total_norm}, {"step_mean", s.mean_f_total_norm}};
   j["preemptions"] = s.preemptions;
   j["recomputed_tokens"] = s.recomputed_tokens;
   j["swapped_bytes"] = s.swapped_bytes;
@@ -158,9 +169,10 @@ void print_summary(const Scenario& sc, const Engine& e, double wall_s, const std
   dist("TTFT", s.ttft_s);
   dist("TPOT", s.tpot_s);
   dist("latency", s.latency_s);
-  std::printf("%-12s usage mean %.1f%%, peak %.1f%%; token utilization %.2f%%; peak %d sequences\n",
-              "KV cache", 100 * s.mean_kv_cache_usage, 100 * s.peak_kv_cache_usage,
-              100 * s.mean_token_utilization, s.peak_running_seqs);
+  std::printf("%-12s usage %.1f%% on average over time, peak %.1f%%; token utilization %.2f%%; "
+              "peak %d sequences\n",
+              "KV cache", 100 * s.time_mean_kv_cache_usage, 100 * s.peak_kv_cache_usage,
+              100 * s.time_mean_token_utilization, s.peak_running_seqs);
   std::printf("%-12s %lld preemptions, %lld tokens recomputed, %.3g GB swapped\n", "pressure",
               static_cast<long long>(s.preemptions), static_cast<long long>(s.recomputed_tokens),
               s.swapped_bytes / 1e9);

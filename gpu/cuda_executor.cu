@@ -196,9 +196,6 @@ const KvGeometry& CudaExecutor::geometry() const {
 const CudaExecutorOptions& CudaExecutor::options() const {
   return impl_->options;
 }
-void CudaExecutor::set_kernel(KernelVersion kernel) {
-  impl_->options.kernel = kernel;
-}
 const std::string& CudaExecutor::device_name() const {
   return impl_->device_name;
 }

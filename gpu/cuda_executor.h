@@ -41,7 +41,6 @@ class CudaExecutor final : public KvExecutor {
   Expected<std::vector<float>> read_output() const override;
 
   const CudaExecutorOptions& options() const;
-  void set_kernel(KernelVersion kernel);
   const std::string& device_name() const;
 
  private:

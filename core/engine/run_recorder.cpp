@@ -98,8 +98,15 @@ void RunRecorder::record_step(const StepOutcome& o, const Schedule& s, const Ste
   m.decode_tokens = static_cast<int64_t>(s.decodes.size());
   m.batch_size = o.batch;
 
+  // Slots of prompt tokens not computed yet (whole-prompt allocation) hold no token's K/V.
+  int64_t pending = 0;
+  for (GroupId g : scheduler.running()) {
+    for (const Sequence& seq : groups[g].seqs) {
+      if (allocator.has(seq.id)) pending += std::max(0, allocator.table(seq.id).num_tokens - seq.num_computed);
+    }
+  }
   const PoolStats stats = allocator.stats();
-  m.pool = measure_pool(allocator, free_runs_, temporal_, fragmentation_);
+  m.pool = measure_pool(allocator, free_runs_, temporal_, fragmentation_, pending);
   m.cached_blocks = stats.cached_blocks;
   if (stats.cpu_num_blocks > 0) {
     m.cpu_cache_usage = static_cast<double>(stats.cpu_used_blocks) / stats.cpu_num_blocks;
@@ -141,6 +148,13 @@ void RunRecorder::record_step(const StepOutcome& o, const Schedule& s, const Ste
   sum_utilization_ += m.pool.token_utilization;
   sum_external_ += m.pool.external_fragmentation;
   sum_f_total_ += m.pool.f_total;
+  sum_f_total_norm_ += m.pool.f_total_norm;
+  // Time-weighted: each step's end state held for the step's duration.
+  time_ += o.step_s;
+  time_usage_ += m.pool.kv_cache_usage * o.step_s;
+  time_utilization_ += m.pool.token_utilization * o.step_s;
+  time_external_ += m.pool.external_fragmentation * o.step_s;
+  time_f_total_norm_ += m.pool.f_total_norm * o.step_s;
   sum_modelled_attention_ms_ += m.modelled_attention_ms;
   if (times.attention_ms >= 0) {
     sum_attention_ms_ += times.attention_ms;
@@ -187,6 +201,13 @@ RunSummary RunRecorder::summary(const std::vector<RequestResult>& unfinished,
   r.mean_token_utilization = sum_utilization_ / n;
   r.mean_external_fragmentation = sum_external_ / n;
   r.mean_f_total = sum_f_total_ / n;
+  r.mean_f_total_norm = sum_f_total_norm_ / n;
+  if (time_ > 0) {
+    r.time_mean_kv_cache_usage = time_usage_ / time_;
+    r.time_mean_token_utilization = time_utilization_ / time_;
+    r.time_mean_external_fragmentation = time_external_ / time_;
+    r.time_mean_f_total_norm = time_f_total_norm_ / time_;
+  }
   r.preemptions = preemptions_;
   r.recomputed_tokens = recomputed_;
   r.swapped_bytes = static_cast<double>(swapped_blocks_) * block_bytes_;

@@ -94,6 +94,9 @@ class RunRecorder {
   int64_t cow_copies_ = 0, evictions_ = 0, swapped_blocks_ = 0;
   int32_t peak_running_seqs_ = 0;
   double sum_usage_ = 0, peak_usage_ = 0, sum_utilization_ = 0, sum_external_ = 0, sum_f_total_ = 0;
+  double sum_f_total_norm_ = 0;
+  double time_ = 0, time_usage_ = 0, time_utilization_ = 0, time_external_ = 0;
+  double time_f_total_norm_ = 0;
   double sum_attention_ms_ = 0, sum_contiguous_ms_ = 0, sum_modelled_attention_ms_ = 0;
   int64_t measured_steps_ = 0, contiguous_steps_ = 0;
 };

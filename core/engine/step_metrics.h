@@ -71,10 +71,13 @@ struct RunSummary {
   double throughput_req_s = 0;
   Distribution ttft_s, tpot_s, latency_s;
   int32_t peak_running_seqs = 0;
-  double mean_kv_cache_usage = 0, peak_kv_cache_usage = 0;
-  double mean_token_utilization = 0;
-  double mean_external_fragmentation = 0;
+  // mean_*: averages over steps; time_mean_*: over simulated time (each step weighs its duration),
+  // what "mean KV usage" usually means.
+  double mean_kv_cache_usage = 0, peak_kv_cache_usage = 0, time_mean_kv_cache_usage = 0;
+  double mean_token_utilization = 0, time_mean_token_utilization = 0;
+  double mean_external_fragmentation = 0, time_mean_external_fragmentation = 0;
   double mean_f_total = 0;
+  double mean_f_total_norm = 0, time_mean_f_total_norm = 0;
   int64_t preemptions = 0;
   int64_t recomputed_tokens = 0;
   double swapped_bytes = 0;
