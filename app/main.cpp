@@ -104,6 +104,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"auto", "cuda", "cpu", "accounting"}))->capture_default_str();
   gui->add_option("--size", gui_options.size, "Window size, WIDTHxHEIGHT")->capture_default_str();
   gui->add_option("--mouse", gui_options.mouse, "Scripted: hold the mouse at X,Y (tooltips in screenshots)");
+  gui->add_option("--sweep", gui_options.sweep, "Browse a finished sweep folder (tinyserve sweep)");
+  gui->add_option("--sweep-open", gui_options.sweep_open,
+                  "With --sweep: run row N, or compare rows N,M (from 0, in sweep.csv's order)");
   add_vllm_flags(*gui, gui_flags);
 
   // Capacity planning (app/capacity_commands.h, docs/capacity.md).

@@ -132,7 +132,12 @@ std::string Session::build(const std::string& path, const std::vector<std::strin
     } else {
       for (const std::string& side : {setup->a, setup->b}) {
         std::vector<std::string> o = overrides;
-        set_override(o, side);
+        // One override, or several, one a line (two sweep rows differing in several keys).
+        for (size_t start = 0; start < side.size();) {
+          const size_t end = std::min(side.find('\n', start), side.size());
+          set_override(o, side.substr(start, end - start));
+          start = end + 1;
+        }
         runs.push_back(std::make_unique<Run>(file, std::move(o), backend_));
       }
     }
