@@ -54,6 +54,13 @@ double load_per_gpu(const SearchSetup& s, const SearchConfig& c) {
   return std::isnan(a) ? NAN : c.load(a) / std::max(c.num_gpus, 1);
 }
 
+// The probe at knob value v; nullptr for none (NaN finds none: a map cannot order it).
+const ProbeResult* probe_at(const SearchConfig& c, double v) {
+  if (std::isnan(v)) return nullptr;
+  const auto it = c.probes.find(v);
+  return it == c.probes.end() ? nullptr : &it->second;
+}
+
 std::string status_text(const SearchSetup& s, const SearchConfig& c) {
   return c.error.empty() ? to_string(c.status(s.scan())) : "error";
 }
@@ -126,13 +133,13 @@ void write_search_outputs(SearchSetup& s) {
            std::to_string(c.num_gpus) + "," +
            (std::isnan(c.rate_per_unit) ? "" : num(load_per_gpu(s, c), 6)) + "," +
            std::to_string(c.probes.size());
-    const auto at = c.probes.find(a);
+    const ProbeResult* at = probe_at(c, a);
     for (const SloTarget& t : s.slo) {
-      csv += "," + (at == c.probes.end() ? "" : num(metric(at->second, t.path), 6));
+      csv += "," + (!at ? "" : num(metric(*at, t.path), 6));
     }
-    csv += "," + (at == c.probes.end() ? "" : num(metric(at->second, "throughput_tok_s"), 6));
-    const auto up = c.probes.find(u);
-    csv += "," + csv_field(up == c.probes.end() ? "" : up->second.why) + "," + csv_field(c.error) +
+    csv += "," + (!at ? "" : num(metric(*at, "throughput_tok_s"), 6));
+    const ProbeResult* up = probe_at(c, u);
+    csv += "," + csv_field(!up ? "" : up->why) + "," + csv_field(c.error) +
            "\n";
   }
   write_file(s.plan.dir + "/search.csv", csv);
@@ -276,12 +283,12 @@ void write_search_outputs(SearchSetup& s) {
     const double a = cfg.answer(s.scan());
     row.insert(row.end(), {status_text(s, cfg), num(a), num(cfg.bisection.upper()),
                            num(load_per_gpu(s, cfg), 4), std::to_string(cfg.probes.size())});
-    const auto at = cfg.probes.find(a);
+    const ProbeResult* at = probe_at(cfg, a);
     for (const SloTarget& t : s.slo) {
-      row.push_back(at == cfg.probes.end() ? "" : format_seconds(metric(at->second, t.path)));
+      row.push_back(!at ? "" : format_seconds(metric(*at, t.path)));
     }
-    const auto up = cfg.probes.find(cfg.bisection.upper());
-    row.push_back(!cfg.error.empty() ? cfg.error : up == cfg.probes.end() ? "" : up->second.why);
+    const ProbeResult* up = probe_at(cfg, cfg.bisection.upper());
+    row.push_back(!cfg.error.empty() ? cfg.error : !up ? "" : up->why);
     rows.push_back(std::move(row));
   }
   page.table(header, rows, best < s.configs.size() ? static_cast<int>(best) : -1);

@@ -38,6 +38,7 @@ grep -q "runs         0 run, $(field "$csv" probes) reused" "$out/again.stdout" 
 "$tinyserve" search "$scenario" --slo ttft_max=2s --range 20,100 --out "$out/b" --no-progress > /dev/null
 [ "$(field "$out/b/search.csv" status)" = "fails at the smallest load" ] || fail "range above the answer: $(field "$out/b/search.csv" status)"
 [ -z "$(field "$out/b/search.csv" rate_scale)" ] || fail "an answer below the range"
+[ -z "$(field "$out/b/search.csv" ttft_max_at_answer)" ] || fail "metrics at an answer that does not exist"
 "$tinyserve" search "$scenario" --slo ttft_max=2s --range 1,5 --out "$out/c" --no-progress > /dev/null
 [ "$(field "$out/c/search.csv" status)" = "meets the SLOs at the largest load" ] || fail "range below the answer"
 [ "$(field "$out/c/search.csv" rate_scale)" = "5" ] || fail "expected the range's top, 5"
