@@ -139,8 +139,7 @@ void write_search_outputs(SearchSetup& s) {
     }
     csv += "," + (!at ? "" : num(metric(*at, "throughput_tok_s"), 6));
     const ProbeResult* up = probe_at(c, u);
-    csv += "," + csv_field(!up ? "" : up->why) + "," + csv_field(c.error) +
-           "\n";
+    csv += "," + csv_field(!up ? "" : up->why) + "," + csv_field(c.error) + "\n";
   }
   write_file(s.plan.dir + "/search.csv", csv);
 
@@ -255,10 +254,11 @@ void write_search_outputs(SearchSetup& s) {
           if (cfg.values[0] != xa.values[k] ||
               (axes.size() > 1 && cfg.values[1] != axes[1].values[l]))
             continue;
-          bool first_rest = true;  // other axes at their first value
-          for (size_t a = 2; a < axes.size(); ++a)
-            first_rest = first_rest && cfg.values[a] == axes[a].values[0];
-          if (!first_rest) continue;
+          bool middle_rest = true;  // other axes at their middle value, as in a sweep's report
+          for (size_t a = 2; a < axes.size(); ++a) {
+            middle_rest = middle_rest && cfg.values[a] == axes[a].values[axes[a].values.size() / 2];
+          }
+          if (!middle_rest) continue;
           series.x.push_back(numeric ? grid_number(xa.values[k]) : static_cast<double>(k));
           series.y.push_back(load_per_gpu(s, cfg));
         }

@@ -23,6 +23,11 @@ std::string short_key(const std::string& key) {
   return dot == std::string::npos ? key : key.substr(dot + 1);
 }
 
+// Where a chart holds the keys it does not show: their middle value.
+const std::string& middle(const GridAxis& a) {
+  return a.values[a.values.size() / 2];
+}
+
 double metric(const SweepRow& row, const std::string& path) {
   const auto it = row.metrics.find(path);
   double v = NAN;
@@ -123,7 +128,7 @@ HtmlReport sweep_report(const SweepPlan& plan, const SweepTable& table) {
     for (size_t a = 0; a < plan.axes.size(); ++a) {
       if (a == xi || a == li || plan.axes[a].values.size() < 2) continue;
       fixed +=
-          cat(fixed.empty() ? "" : ", ", plan.axes[a].key, " = ", display(plan.axes[a].values[0]));
+          cat(fixed.empty() ? "" : ", ", plan.axes[a].key, " = ", display(middle(plan.axes[a])));
     }
     page.note(cat("Against ", xa.key,
                   li < plan.axes.size() ? ", one line per " + plan.axes[li].key : "",
@@ -154,7 +159,7 @@ HtmlReport sweep_report(const SweepPlan& plan, const SweepTable& table) {
           s.name = short_key(plan.axes[li].key) + " = " + display(plan.axes[li].values[l]);
         for (size_t k = 0; k < xa.values.size(); ++k) {
           std::vector<std::string> values(plan.axes.size());
-          for (size_t a = 0; a < plan.axes.size(); ++a) values[a] = plan.axes[a].values[0];
+          for (size_t a = 0; a < plan.axes.size(); ++a) values[a] = middle(plan.axes[a]);
           values[xi] = xa.values[k];
           if (li < plan.axes.size()) values[li] = plan.axes[li].values[l];
           const auto it = by_values.find(values);

@@ -1,5 +1,5 @@
 // A sweep's report.html: each metric against each swept key (one line per value of a second
-// key, the other keys at their first value), and a table of every configuration.
+// key, the other keys at their middle value), and a table of every configuration.
 #pragma once
 
 #include <string>
