@@ -156,8 +156,14 @@ int search(const SearchOptions& o, const std::string& executable_dir) {
       return;
     }
     std::map<std::string, std::string> m;
-    for (auto& [k, v] : flatten_summary(read_all(s.plan.run_dir(run) + "/summary.json")))
-      m[k] = std::move(v);
+    try {
+      for (auto& [k, v] : flatten_summary(read_all(s.plan.run_dir(run) + "/summary.json"))) {
+        m[k] = std::move(v);
+      }
+    } catch (const std::exception& e) {
+      c.error = cat(o.over, " = ", knob_text(value), ": unreadable summary.json: ", e.what());
+      return;
+    }
     const SloCheck check = check_slo(slo, m);
     c.bisection.record(value, check.pass);
     c.probes[value] = {check.pass, check.why, std::move(m)};
