@@ -55,4 +55,10 @@ class ProcessPool {
 // The number of processors this process may run on (at least 1).
 int32_t available_cores();
 
+// CPU time (user + system) of this process, and of its children that ended and were waited for.
+struct CpuTimes {
+  double self_s = 0, children_s = 0;
+};
+CpuTimes cpu_times();
+
 }  // namespace tinyserve::app

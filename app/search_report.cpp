@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "app/html_report.h"
+#include "app/process_pool.h"
 #include "app/sweep_report.h"
 #include "core/base/strings.h"
 
@@ -331,6 +332,12 @@ void print_search(const SearchSetup& s, std::FILE* out) {
   std::fprintf(out, "runs         %lld run, %lld reused, %.1f s wall\n",
                static_cast<long long>(s.runs_launched), static_cast<long long>(s.runs_reused),
                s.wall_s);
+  if (s.runs_launched > 0) {
+    const CpuTimes cpu = cpu_times();
+    std::fprintf(out,
+                 "CPU          %.1f s in the runs (%.2f s each), %.2f s in the search itself\n",
+                 cpu.children_s, cpu.children_s / static_cast<double>(s.runs_launched), cpu.self_s);
+  }
   std::fprintf(out, "outputs      %s/{search.csv, probes.csv, report.html, runs/}\n",
                s.plan.dir.c_str());
 }

@@ -54,7 +54,13 @@ int finish(const SweepPlan& plan, double wall_s, int64_t ran, bool print) {
                 table.rows.size(), static_cast<long long>(ok), static_cast<long long>(failed),
                 static_cast<long long>(other));
     if (ran >= 0) std::printf(" (%lld run now, %.1f s wall)", static_cast<long long>(ran), wall_s);
-    std::printf("\noutputs      %s/{sweep.csv, report.html, runs/}\n", plan.dir.c_str());
+    std::printf("\n");
+    if (ran > 0) {
+      const CpuTimes cpu = cpu_times();
+      std::printf("%-12s %.1f s in the runs (%.2f s each), %.2f s in the sweep itself\n", "CPU",
+                  cpu.children_s, cpu.children_s / static_cast<double>(ran), cpu.self_s);
+    }
+    std::printf("outputs      %s/{sweep.csv, report.html, runs/}\n", plan.dir.c_str());
     int shown = 0;
     for (const SweepRow& r : table.rows) {
       if (r.status.state == RunState::kComplete || shown >= 5) continue;
