@@ -13,13 +13,6 @@ namespace tinyserve::app {
 
 namespace {
 
-std::string unquote(const std::string& v) {
-  if (v.size() >= 2 && (v.front() == '"' || v.front() == '\'') && v.back() == v.front()) {
-    return v.substr(1, v.size() - 2);
-  }
-  return v;
-}
-
 std::string num(double v, int sig = 5) {
   return std::isnan(v) ? "" : format_number(v, sig);
 }
@@ -29,11 +22,6 @@ double metric(const ProbeResult& p, const std::string& path) {
   const auto it = p.metrics.find(path);
   if (it != p.metrics.end()) parse_number(it->second, v);
   return v;
-}
-
-std::string short_key(const std::string& key) {
-  const size_t dot = key.rfind('.');
-  return dot == std::string::npos ? key : key.substr(dot + 1);
 }
 
 void write_file(const std::string& path, const std::string& text) {
@@ -102,7 +90,7 @@ std::string plan_display_name(const std::vector<GridAxis>& axes,
                               const std::vector<std::string>& values) {
   std::string name;
   for (size_t i = 0; i < axes.size() && i < values.size(); ++i) {
-    name += (name.empty() ? "" : ", ") + short_key(axes[i].key) + "=" + unquote(values[i]);
+    name += (name.empty() ? "" : ", ") + short_key(axes[i].key) + "=" + grid_display(values[i]);
   }
   return name.empty() ? "the scenario" : name;
 }
@@ -127,7 +115,7 @@ void write_search_outputs(SearchSetup& s) {
   for (const SloTarget& t : s.slo) csv += "," + t.name + "_at_answer";
   csv += ",throughput_tok_s_at_answer,missed_above,error\n";
   for (const SearchConfig& c : s.configs) {
-    for (const std::string& v : c.values) csv += csv_field(unquote(v)) + ",";
+    for (const std::string& v : c.values) csv += csv_field(grid_display(v)) + ",";
     const double a = c.answer(s.scan()), u = c.bisection.upper();
     csv += csv_field(status_text(s, c)) + "," + num(a, 8) + "," + num(u, 8) + "," +
            (std::isnan(c.rate_per_unit) || std::isnan(a) ? "" : num(c.load(a), 6)) + "," +
@@ -152,7 +140,7 @@ void write_search_outputs(SearchSetup& s) {
   pc += ",throughput_tok_s\n";
   for (const SearchConfig& c : s.configs) {
     for (const auto& [v, p] : c.probes) {
-      for (const std::string& gv : c.values) pc += csv_field(unquote(gv)) + ",";
+      for (const std::string& gv : c.values) pc += csv_field(grid_display(gv)) + ",";
       pc += num(v, 8) + "," + (std::isnan(c.rate_per_unit) ? "" : num(c.load(v), 6)) + "," +
             (p.pass ? "yes" : "no") + "," + csv_field(p.why);
       for (const SloTarget& t : s.slo) {
@@ -240,7 +228,7 @@ void write_search_outputs(SearchSetup& s) {
     if (numeric) {
       for (const std::string& v : xa.values) c.x.ticks.push_back(grid_number(v));
     } else {
-      for (const std::string& v : xa.values) c.x.categories.push_back(unquote(v));
+      for (const std::string& v : xa.values) c.x.categories.push_back(grid_display(v));
     }
     c.y = make_axis("load per GPU", load_unit(s));
     c.y.include_zero = true;
@@ -249,7 +237,7 @@ void write_search_outputs(SearchSetup& s) {
     for (size_t l = 0; l < lines; ++l) {
       ChartSeries series;
       if (axes.size() > 1)
-        series.name = short_key(axes[1].key) + " = " + unquote(axes[1].values[l]);
+        series.name = short_key(axes[1].key) + " = " + grid_display(axes[1].values[l]);
       for (size_t k = 0; k < xa.values.size(); ++k) {
         for (const SearchConfig& cfg : s.configs) {
           if (cfg.values[0] != xa.values[k] ||
@@ -280,7 +268,7 @@ void write_search_outputs(SearchSetup& s) {
   std::vector<std::vector<std::string>> rows;
   for (const SearchConfig& cfg : s.configs) {
     std::vector<std::string> row;
-    for (const std::string& v : cfg.values) row.push_back(unquote(v));
+    for (const std::string& v : cfg.values) row.push_back(grid_display(v));
     const double a = cfg.answer(s.scan());
     row.insert(row.end(), {status_text(s, cfg), num(a), num(cfg.bisection.upper()),
                            num(load_per_gpu(s, cfg), 4), std::to_string(cfg.probes.size())});

@@ -87,13 +87,6 @@ std::vector<std::string> expand_range(const std::string& s, const std::string& o
   return out;
 }
 
-std::string unquote(const std::string& v) {
-  if (v.size() >= 2 && (v.front() == '"' || v.front() == '\'') && v.back() == v.front()) {
-    return v.substr(1, v.size() - 2);
-  }
-  return v;
-}
-
 std::string sanitize(const std::string& s) {
   std::string out;
   for (char c : s) {
@@ -152,6 +145,19 @@ void flatten(const nlohmann::ordered_json& j, const std::string& prefix,
 
 }  // namespace
 
+std::string grid_display(const std::string& value) {
+  if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') &&
+      value.back() == value.front()) {
+    return value.substr(1, value.size() - 2);
+  }
+  return value;
+}
+
+std::string short_key(const std::string& key) {
+  const size_t dot = key.rfind('.');
+  return dot == std::string::npos ? key : key.substr(dot + 1);
+}
+
 GridAxis parse_grid(const std::string& text) {
   const std::string origin = "--grid " + text;
   const size_t eq = text.find('=');
@@ -182,16 +188,12 @@ GridAxis parse_grid(const std::string& text) {
 
 std::string run_name(const std::vector<GridAxis>& axes, const std::vector<std::string>& values) {
   std::map<std::string, int> shorts;
-  const auto short_key = [](const std::string& k) {
-    const size_t dot = k.rfind('.');
-    return dot == std::string::npos ? k : k.substr(dot + 1);
-  };
   for (const GridAxis& a : axes) ++shorts[short_key(a.key)];
   std::string name;
   for (size_t i = 0; i < axes.size(); ++i) {
     const std::string k = shorts[short_key(axes[i].key)] > 1 ? axes[i].key : short_key(axes[i].key);
     if (!name.empty()) name += "_";
-    name += sanitize(k) + "-" + sanitize(unquote(values[i]));
+    name += sanitize(k) + "-" + sanitize(grid_display(values[i]));
   }
   if (name.empty()) name = "base";
   constexpr size_t kMax = 150;
@@ -469,7 +471,7 @@ void write_sweep_csv(const SweepPlan& plan, const SweepTable& t, const std::stri
   }
   out += '\n';
   for (const SweepRow& row : t.rows) {
-    for (const std::string& v : row.run->values) out += csv_field(unquote(v)) + ",";
+    for (const std::string& v : row.run->values) out += csv_field(grid_display(v)) + ",";
     out += csv_field(row.run->name) + "," + to_string(row.status.state) + "," +
            csv_field(row.status.error);
     for (const std::string& c : t.columns) {

@@ -19,6 +19,11 @@ struct GridAxis {
   std::vector<std::string> values;  // TOML values as typed: "16", "\"lru\"", "lru", "[1, 2]"
 };
 
+// A grid value as shown (folder names, CSV, reports): TOML string quotes dropped.
+std::string grid_display(const std::string& value);
+// "cache.block_size" -> "block_size"
+std::string short_key(const std::string& key);
+
 // "key=v1,v2,..." (commas inside brackets or quotes do not split; "a:b:step" expands to the
 // numbers a, a + step, ... <= b). InputError naming "--grid TEXT" when malformed.
 GridAxis parse_grid(const std::string& text);

@@ -11,18 +11,6 @@ namespace tinyserve::app {
 
 namespace {
 
-std::string display(const std::string& v) {
-  if (v.size() >= 2 && (v.front() == '"' || v.front() == '\'') && v.back() == v.front()) {
-    return v.substr(1, v.size() - 2);
-  }
-  return v;
-}
-
-std::string short_key(const std::string& key) {
-  const size_t dot = key.rfind('.');
-  return dot == std::string::npos ? key : key.substr(dot + 1);
-}
-
 // Where a chart holds the keys it does not show: their middle value.
 const std::string& middle(const GridAxis& a) {
   return a.values[a.values.size() / 2];
@@ -80,7 +68,7 @@ HtmlReport sweep_report(const SweepPlan& plan, const SweepTable& table) {
   if (!sets.empty()) facts.emplace_back("every run", sets);
   for (const GridAxis& a : plan.axes) {
     std::string values;
-    for (const std::string& v : a.values) values += (values.empty() ? "" : ", ") + display(v);
+    for (const std::string& v : a.values) values += (values.empty() ? "" : ", ") + grid_display(v);
     facts.emplace_back("grid " + a.key, values);
   }
   facts.emplace_back("configurations",
@@ -127,8 +115,8 @@ HtmlReport sweep_report(const SweepPlan& plan, const SweepTable& table) {
     std::string fixed;
     for (size_t a = 0; a < plan.axes.size(); ++a) {
       if (a == xi || a == li || plan.axes[a].values.size() < 2) continue;
-      fixed +=
-          cat(fixed.empty() ? "" : ", ", plan.axes[a].key, " = ", display(middle(plan.axes[a])));
+      fixed += cat(fixed.empty() ? "" : ", ", plan.axes[a].key, " = ",
+                   grid_display(middle(plan.axes[a])));
     }
     page.note(cat("Against ", xa.key,
                   li < plan.axes.size() ? ", one line per " + plan.axes[li].key : "",
@@ -140,7 +128,7 @@ HtmlReport sweep_report(const SweepPlan& plan, const SweepTable& table) {
       c.subtitle = "against " + xa.key;
       c.x.label = xa.key;
       if (!numeric) {
-        for (const std::string& v : xa.values) c.x.categories.push_back(display(v));
+        for (const std::string& v : xa.values) c.x.categories.push_back(grid_display(v));
       } else {
         for (const std::string& v : xa.values) c.x.ticks.push_back(grid_number(v));
         const auto [lo, hi] = std::minmax_element(c.x.ticks.begin(), c.x.ticks.end());
@@ -156,7 +144,7 @@ HtmlReport sweep_report(const SweepPlan& plan, const SweepTable& table) {
       for (size_t l = 0; l < lines; ++l) {
         ChartSeries s;
         if (li < plan.axes.size())
-          s.name = short_key(plan.axes[li].key) + " = " + display(plan.axes[li].values[l]);
+          s.name = short_key(plan.axes[li].key) + " = " + grid_display(plan.axes[li].values[l]);
         for (size_t k = 0; k < xa.values.size(); ++k) {
           std::vector<std::string> values(plan.axes.size());
           for (size_t a = 0; a < plan.axes.size(); ++a) values[a] = middle(plan.axes[a]);
@@ -199,7 +187,7 @@ HtmlReport sweep_report(const SweepPlan& plan, const SweepTable& table) {
   std::vector<std::vector<std::string>> rows;
   for (const SweepRow& r : table.rows) {
     std::vector<std::string> row;
-    for (const std::string& v : r.run->values) row.push_back(display(v));
+    for (const std::string& v : r.run->values) row.push_back(grid_display(v));
     row.push_back(to_string(r.status.state));
     for (const MetricInfo& m : report_metrics()) {
       if (m.path == std::string("simulated_s")) continue;

@@ -10,22 +10,6 @@
 
 namespace tinyserve::app {
 
-namespace {
-
-std::string unquote(const std::string& v) {
-  if (v.size() >= 2 && (v.front() == '"' || v.front() == '\'') && v.back() == v.front()) {
-    return v.substr(1, v.size() - 2);
-  }
-  return v;
-}
-
-std::string short_key(const std::string& key) {
-  const size_t dot = key.rfind('.');
-  return dot == std::string::npos ? key : key.substr(dot + 1);
-}
-
-}  // namespace
-
 std::string SweepBrowser::open(const std::string& dir) {
   SweepPlan plan;
   SweepTable table;
@@ -63,7 +47,7 @@ std::string SweepBrowser::open(const std::string& dir) {
 std::string SweepBrowser::cell(size_t row, size_t column) const {
   const SweepRow& r = table_.rows[row];
   const size_t axes = plan_.axes.size();
-  if (column < axes) return unquote(r.run->values[column]);
+  if (column < axes) return grid_display(r.run->values[column]);
   if (column == axes) return to_string(r.status.state);
   const size_t m = column - axes - 1;
   const auto it = r.metrics.find(metric_paths_[m]);
@@ -114,7 +98,7 @@ std::string SweepBrowser::row_name(size_t row) const {
   std::string name;
   for (size_t i = 0; i < plan_.axes.size(); ++i) {
     name += cat(name.empty() ? "" : ", ", short_key(plan_.axes[i].key), "=",
-                unquote(plan_.runs[row].values[i]));
+                grid_display(plan_.runs[row].values[i]));
   }
   return name;
 }
