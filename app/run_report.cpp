@@ -107,15 +107,27 @@ HtmlReport run_report(const Scenario& sc, const RunSummary& s, const std::string
                series("token utilization", r.time_s, r.token_utilization)};
   page.chart(kv);
 
-  LineChart queues;
-  queues.title = "Requests";
-  queues.x = kv.x;
-  queues.legend_width = kv.legend_width;
-  queues.y = make_axis("requests", "");
-  queues.y.include_zero = true;
-  queues.series = {series("running", r.time_s, r.running), series("waiting", r.time_s, r.waiting),
-                   series("swapped (preempted)", r.time_s, r.swapped)};
-  page.chart(queues);
+  // Running and waiting apart: a queue of thousands would flatten the batch to a line at zero.
+  LineChart running;
+  running.title = "Running requests";
+  running.subtitle = "in the batch, and preempted by swapping";
+  running.x = kv.x;
+  running.legend_width = kv.legend_width;
+  running.y = make_axis("requests", "");
+  running.y.include_zero = true;
+  running.series = {series("running", r.time_s, r.running),
+                    series("swapped (preempted)", r.time_s, r.swapped)};
+  page.chart(running);
+
+  LineChart waiting;
+  waiting.title = "Waiting requests";
+  waiting.subtitle = "arrived, not admitted yet";
+  waiting.x = kv.x;
+  waiting.legend_width = kv.legend_width;
+  waiting.y = make_axis("requests", "");
+  waiting.y.include_zero = true;
+  waiting.series = {series("waiting", r.time_s, r.waiting)};
+  page.chart(waiting);
 
   LineChart pre;
   pre.title = "Preemptions";
