@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
   run->add_option("--backend", run_options.backend, "Backend: auto, cuda, cpu or accounting")
       ->check(CLI::IsMember({"auto", "cuda", "cpu", "accounting"}));
   run->add_option("--kernel", run_options.kernel, "Paged attention kernel version for the CUDA backend")
-      ->check(CLI::IsMember({"v1", "v2", "v3", "v4", "v5"}));
+      ->check(CLI::IsMember({"v1", "v2", "v3", "v4", "v5", "v6"}));
   run->add_flag("!--no-progress", run_options.progress, "No progress output");
   add_vllm_flags(*run, run_flags);
   run->add_option("--outputs", run_options.outputs,
@@ -195,7 +195,7 @@ int main(int argc, char** argv) {
   CLI::App* bench_kern = bench->add_subcommand(
       "kernels", "Paged attention kernels: latency, bandwidth vs the device copy, paged vs contiguous");
   bench_kern->add_option("--versions", kernel_options.versions, "Kernel versions (default: all)")
-      ->check(CLI::IsMember({"v1", "v2", "v3", "v4", "v5"}));
+      ->check(CLI::IsMember({"v1", "v2", "v3", "v4", "v5", "v6"}));
   bench_kern->add_option("--configs", kernel_options.configs, "Reference configurations (default: A B C)")
       ->check(CLI::IsMember({"A", "B", "C"}));
   bench_kern->add_option("--repetitions", kernel_options.repetitions, "Timed runs per kernel (median)")

@@ -6,7 +6,10 @@ namespace tinyserve::gpu {
 
 Status supports(const KvGeometry& geometry, KernelVersion kernel) {
   if (Status s = geometry.validate(); !s.ok()) return s;
-  (void)kernel;  // every version holds every element type the executors hold
+  if (!kernel_supports(kernel, geometry.dtype)) {
+    return Status::failure(cat("kernel ", kernel_version_name(kernel), " does not read ",
+                               dtype_name(geometry.dtype), " pools; v3 to v6 do"));
+  }
   return {};
 }
 

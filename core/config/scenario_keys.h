@@ -47,7 +47,7 @@ inline constexpr std::string_view kSources[] = {"synthetic", "azure", "mooncake"
 inline constexpr std::string_view kArrivals[] = {"all-at-once", "poisson", "gamma"};
 inline constexpr std::string_view kLengths[] = {"fixed", "uniform", "zipf", "seed-mix"};
 inline constexpr std::string_view kBackends[] = {"auto", "cuda", "cpu", "accounting"};
-inline constexpr std::string_view kKernels[] = {"v1", "v2", "v3", "v4", "v5"};
+inline constexpr std::string_view kKernels[] = {"v1", "v2", "v3", "v4", "v5", "v6"};
 inline constexpr std::string_view kClocks[] = {"model", "measured"};
 
 constexpr double kMaxTokens = 10'000'000;

@@ -19,8 +19,14 @@ std::string_view kernel_version_name(KernelVersion v) {
       return "v4";
     case KernelVersion::kV5:
       return "v5";
+    case KernelVersion::kV6:
+      return "v6";
   }
   return "?";
+}
+
+bool kernel_supports(KernelVersion v, DType t) {
+  return !is_fp8(t) || (v != KernelVersion::kV1 && v != KernelVersion::kV2);
 }
 
 bool parse_kernel_version(std::string_view text, KernelVersion& out) {
@@ -53,13 +59,35 @@ Status KvGeometry::validate() const {
   if (kv_latent_dim > 0) {
     return Status::failure("multi-head latent attention (MLA) caches are modelled, not executed");
   }
-  if (is_fp8(dtype)) {
-    return Status::failure(cat("the executors do not hold ", dtype_name(dtype), " pools"));
-  }
   if (num_gpu_blocks < 0 || num_cpu_blocks < 0) {
     return Status::failure("block counts must not be negative");
   }
+  const auto valid_scale = [](float s) { return std::isfinite(s) && s > 0.0f; };
+  if (!valid_scale(k_scale) || !valid_scale(v_scale)) {
+    return Status::failure(cat("k_scale and v_scale must be finite and positive, got ", k_scale,
+                               " and ", v_scale));
+  }
+  for (const auto* heads : {&k_head_scales, &v_head_scales}) {
+    if (!heads->empty() && static_cast<int32_t>(heads->size()) != num_kv_heads) {
+      return Status::failure(cat("per-head scales: ", heads->size(), " given for ", num_kv_heads,
+                                 " KV heads"));
+    }
+    for (float s : *heads) {
+      if (!valid_scale(s)) {
+        return Status::failure(cat("per-head scales must be finite and positive, got ", s));
+      }
+    }
+  }
   return {};
+}
+
+KvScales KvGeometry::scales() const {
+  KvScales s;
+  s.k = k_scale;
+  s.v = v_scale;
+  s.k_heads = k_head_scales.empty() ? nullptr : k_head_scales.data();
+  s.v_heads = v_head_scales.empty() ? nullptr : v_head_scales.data();
+  return s;
 }
 
 namespace {

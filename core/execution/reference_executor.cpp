@@ -16,15 +16,17 @@ double ms_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
-// Synthesises rows [count, heads, head_dim] of `kind` for one layer into out.
+// Synthesises rows [count, heads, head_dim] of `kind` for one layer into out, in
+// query_dtype(g.dtype) (fp8 pools quantize them in reshape_and_cache).
 void synthesize_rows(const KvGeometry& g, SyntheticKind kind, int32_t layer, int32_t heads,
                      const TokenId* tokens, const int32_t* positions, size_t count, void* out) {
+  const DType t = query_dtype(g.dtype);
   for (size_t i = 0; i < count; ++i) {
     for (int32_t h = 0; h < heads; ++h) {
       const uint64_t row = synthetic_row(g.seed, kind, tokens[i], positions[i], layer, h);
       const int64_t base = (static_cast<int64_t>(i) * heads + h) * g.head_dim;
       for (int32_t d = 0; d < g.head_dim; ++d) {
-        store_element(out, g.dtype, base + d, synthetic_value(row, d));
+        store_element(out, t, base + d, synthetic_value(row, d));
       }
     }
   }
@@ -69,6 +71,7 @@ PagedKv ReferenceExecutor::view(std::vector<uint8_t>& k, std::vector<uint8_t>& v
   p.num_kv_heads = geometry_.num_kv_heads;
   p.block_size = geometry_.block_size;
   p.head_dim = geometry_.head_dim;
+  p.scales = geometry_.scales();
   return p;
 }
 
@@ -98,8 +101,8 @@ void ReferenceExecutor::write_new_tokens(const StepPlan& plan) {
   const KvGeometry& g = geometry_;
   const size_t n = plan.slot_mapping.size();
   if (n == 0) return;
-  std::vector<uint8_t> key(n *
-                           static_cast<size_t>(g.num_kv_heads * g.head_dim * dtype_size(g.dtype)));
+  std::vector<uint8_t> key(
+      n * static_cast<size_t>(g.num_kv_heads * g.head_dim * dtype_size(query_dtype(g.dtype))));
   std::vector<uint8_t> value(key.size());
   for (int32_t l = 0; l < g.num_layers; ++l) {
     synthesize_rows(g, SyntheticKind::kKey, l, g.num_kv_heads, plan.new_tokens.data(),
@@ -121,7 +124,8 @@ void ReferenceExecutor::attention(const StepPlan& plan) {
   const size_t per_layer = static_cast<size_t>(batch) * g.num_heads * g.head_dim;
   output_.assign(per_layer * g.num_layers, 0.0f);
   if (batch == 0) return;
-  std::vector<uint8_t> q(per_layer * dtype_size(g.dtype));
+  const DType qt = query_dtype(g.dtype);
+  std::vector<uint8_t> q(per_layer * dtype_size(qt));
   std::vector<uint8_t> out(q.size());
   for (int32_t l = 0; l < g.num_layers; ++l) {
     synthesize_rows(g, SyntheticKind::kQuery, l, g.num_heads, plan.query_tokens.data(),
@@ -138,7 +142,7 @@ void ReferenceExecutor::attention(const StepPlan& plan) {
     db.scale = attention_scale(g.head_dim);
     paged_attention_reference(gpu_pool().layer(l), db);
     for (size_t i = 0; i < per_layer; ++i) {
-      output_[l * per_layer + i] = load_element(out.data(), g.dtype, static_cast<int64_t>(i));
+      output_[l * per_layer + i] = load_element(out.data(), qt, static_cast<int64_t>(i));
     }
   }
 }
