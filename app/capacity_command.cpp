@@ -82,19 +82,30 @@ int capacity(const CapacityOptions& o, const std::string& executable_dir) {
 
   TraceStats trace;
   std::vector<RequestSpec> requests = load_requests(sc, &trace);
+  // The requests as the engine serves them (as vLLM does): a prompt of max_model_len tokens or
+  // more is rejected, an output is capped so that prompt + output fits.
   double tokens = 0;
-  int64_t longest = 0;
+  int64_t longest = 0, served = 0, rejected = 0;
   for (const RequestSpec& r : requests) {
-    const int64_t len =
-        int64_t{r.prompt_len()} + int64_t{r.output_len} * std::max(r.n, r.beam_width);
+    const int64_t prompt = r.prompt_len();
+    int64_t output = r.output_len;
+    if (max_model_len > 0 && prompt >= max_model_len) {
+      ++rejected;
+      continue;
+    }
+    if (max_model_len > 0) output = std::min<int64_t>(output, max_model_len - prompt);
+    const int64_t len = prompt + output * std::max(r.n, r.beam_width);
     tokens += static_cast<double>(len);
     longest = std::max(longest, len);
+    ++served;
   }
-  const double mean_len = requests.empty() ? 0 : tokens / static_cast<double>(requests.size());
+  const double mean_len = served == 0 ? 0 : tokens / static_cast<double>(served);
   const auto mean_tokens = static_cast<int64_t>(std::ceil(mean_len));
-  std::printf("%-12s %s requests, %s tokens each on average (prompt + output, at most %s)\n",
-              "workload", thousands(static_cast<int64_t>(requests.size())).c_str(),
-              thousands(mean_tokens).c_str(), thousands(longest).c_str());
+  std::printf(
+      "%-12s %s requests, %s tokens each on average (prompt + output, at most %s)%s\n", "workload",
+      thousands(static_cast<int64_t>(requests.size())).c_str(), thousands(mean_tokens).c_str(),
+      thousands(longest).c_str(),
+      rejected > 0 ? cat("; ", rejected, " rejected, prompt >= max_model_len").c_str() : "");
   std::printf("  Maximum concurrency for %s tokens per request: %.2fx  (the workload's mean)\n",
               thousands(mean_tokens).c_str(), max_concurrency(blocks, bs, mean_tokens));
 
