@@ -10,6 +10,7 @@
 #include <exception>
 #include <filesystem>
 
+#include "app/capacity_commands.h"
 #include "app/commands.h"
 #include "app/gui/gui.h"
 #include "app/outputs.h"
@@ -171,6 +172,9 @@ int main(int argc, char** argv) {
   bool no_progress = false;
   run->add_flag("--no-progress", no_progress, "No progress output");
   add_vllm_flags(*run, run_flags);
+  run->add_option("--outputs", run_options.outputs,
+                  "Files to write besides summary.json: metrics,events,requests,report (default: all)")
+      ->delimiter(',')->check(one_of({"summary", "metrics", "events", "requests", "report"}));
   run->footer(std::string(kSetHelp) + "\n\n" + kExitHelp);
   run->add_option("--decisions", run_options.decisions,
                   "Also write every step's decisions as the vLLM reference harness records them "
@@ -253,7 +257,77 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   gui->add_option("--size", gui_options.size, "Window size, WIDTHxHEIGHT")->capture_default_str();
   gui->add_option("--mouse", gui_options.mouse, "Scripted: hold the mouse at X,Y (tooltips in screenshots)");
+  gui->add_option("--sweep", gui_options.sweep, "Browse a finished sweep folder (tinyserve sweep)");
+  gui->add_option("--sweep-open", gui_options.sweep_open,
+                  "With --sweep: run row N, or compare rows N,M (from 0, in sweep.csv's order)");
   add_vllm_flags(*gui, gui_flags);
+
+  // Capacity planning (app/capacity_commands.h, docs/capacity.md).
+  SweepOptions sweep_options;
+  CLI::App* sweep_cmd = cli.add_subcommand(
+      "sweep", "Run every configuration of a grid in parallel processes; sweep.csv and report.html");
+  sweep_cmd->add_option("scenario", sweep_options.scenario, "Scenario name or .toml path");
+  sweep_cmd->add_option("--grid", sweep_options.grid, "key=v1,v2,... or key=start:stop:step (repeatable)")
+      ->allow_extra_args(false);
+  sweep_cmd->add_option("--set", sweep_options.sets, "Override a scenario value in every run")
+      ->allow_extra_args(false);
+  sweep_cmd->add_option("--jobs,-j", sweep_options.jobs, "Parallel runs (default: every core)")
+      ->check(CLI::Range(1, 4096));
+  sweep_cmd->add_option("--out", sweep_options.out_dir, "Sweep folder (default: out/sweep-<scenario>)");
+  sweep_cmd->add_option("--outputs", sweep_options.outputs,
+                        "Each run's files besides summary.json: metrics,events,requests,report (default: report)")
+      ->delimiter(',')->check(CLI::IsMember({"summary", "metrics", "events", "requests", "report"}));
+  sweep_cmd->add_option("--backend", sweep_options.backend, "Backend of every run")
+      ->check(CLI::IsMember({"auto", "cuda", "cpu", "accounting"}));
+  sweep_cmd->add_option("--emit-jobs", sweep_options.emit_jobs,
+                        "Write one shell command per configuration to this file instead of running");
+  sweep_cmd->add_option("--collect", sweep_options.collect,
+                        "Merge the finished run folders of this sweep folder into sweep.csv");
+  sweep_cmd->add_flag("!--no-progress", sweep_options.progress, "No progress output");
+  VllmFlags sweep_flags;
+  add_vllm_flags(*sweep_cmd, sweep_flags);
+
+  SearchOptions search_options;
+  CLI::App* search_cmd = cli.add_subcommand(
+      "search", "The largest load meeting SLOs for each configuration of a grid (bisection)");
+  search_cmd->add_option("scenario", search_options.scenario, "Scenario name or .toml path")->required();
+  search_cmd->add_option("--slo", search_options.slo, "SLOs, e.g. ttft_p99=2s,tpot_p99=100ms")->required();
+  search_cmd->add_option("--over", search_options.over, "The load knob (more is more load)")
+      ->capture_default_str();
+  search_cmd->add_option("--grid", search_options.grid, "key=v1,v2,... (repeatable)")->allow_extra_args(false);
+  search_cmd->add_option("--set", search_options.sets, "Override a scenario value in every run")
+      ->allow_extra_args(false);
+  search_cmd->add_option("--range", search_options.range, "LO,HI of the knob (default 0.1,10)")
+      ->delimiter(',')->expected(2);
+  search_cmd->add_option("--precision", search_options.precision,
+                         "Stop when the failing value is within this fraction of the passing one")
+      ->capture_default_str();
+  search_cmd->add_option("--scan", search_options.scan_step,
+                         "A linear scan in steps of this size instead of bisection")
+      ->check(CLI::PositiveNumber);
+  search_cmd->add_option("--jobs,-j", search_options.jobs, "Parallel runs (default: every core)")
+      ->check(CLI::Range(1, 4096));
+  search_cmd->add_option("--out", search_options.out_dir, "Search folder (default: out/search-<scenario>)");
+  search_cmd->add_option("--backend", search_options.backend, "Backend of every run")
+      ->check(CLI::IsMember({"auto", "cuda", "cpu", "accounting"}));
+  search_cmd->add_flag("!--no-progress", search_options.progress, "No progress output");
+  VllmFlags search_flags;
+  add_vllm_flags(*search_cmd, search_flags);
+
+  CapacityOptions capacity_options;
+  CLI::App* capacity_cmd = cli.add_subcommand(
+      "capacity", "vLLM's maximum-concurrency line for a model and GPU, and what a workload achieves");
+  capacity_cmd->add_option("scenario", capacity_options.scenario, "Scenario name or .toml path")
+      ->capture_default_str();
+  capacity_cmd->add_option("--model", capacity_options.model, "Model preset");
+  capacity_cmd->add_option("--gpu", capacity_options.gpu, "GPU preset");
+  capacity_cmd->add_option("--gpus", capacity_options.num_gpus, "GPUs (tensor parallel)")->check(CLI::Range(1, 64));
+  VllmFlags capacity_flags;
+  add_vllm_flags(*capacity_cmd, capacity_flags);
+  capacity_cmd->add_option("--tokens", capacity_options.tokens, "Also the concurrency for these request lengths")
+      ->check(CLI::Range(1, 10'000'000));
+  capacity_cmd->add_option("--set", capacity_options.sets, "Override a scenario value")->allow_extra_args(false);
+  capacity_cmd->add_flag("!--no-run", capacity_options.run, "Skip replaying the workload");
 
   CLI::App* bench = cli.add_subcommand("bench", "Benchmarks");
   bench->require_subcommand(1);
@@ -361,12 +435,18 @@ int main(int argc, char** argv) {
 
   for (std::string& o : vllm_overrides(run_flags)) run_options.overrides.push_back(std::move(o));
   for (std::string& o : vllm_overrides(gui_flags)) gui_options.overrides.push_back(std::move(o));
+  for (std::string& o : vllm_overrides(sweep_flags)) sweep_options.sets.push_back(std::move(o));
+  for (std::string& o : vllm_overrides(search_flags)) search_options.sets.push_back(std::move(o));
+  for (std::string& o : vllm_overrides(capacity_flags)) capacity_options.sets.push_back(std::move(o));
 
   const auto run_command = [&]() -> int {
     if (*run) return run_scenario(run_options, exe_dir).exit_code;
     if (*scenarios) return list_scenario_descriptions(exe_dir, scenario_keys);
     if (*compare) return compare_runs(compare_options);
     if (*fidelity_cmd) return fidelity(fidelity_options);
+    if (*sweep_cmd) return sweep(sweep_options, exe_dir);
+    if (*search_cmd) return search(search_options, exe_dir);
+    if (*capacity_cmd) return capacity(capacity_options, exe_dir);
     if (*concurrency_cmd) return concurrency(conc);
     if (*bench_alloc) return bench_allocator(alloc_options);
     if (*bench_eng) return bench_engine(engine_options, exe_dir);

@@ -13,6 +13,7 @@
 #include "app/backends.h"
 #include "app/commands.h"
 #include "app/outputs.h"
+#include "app/run_report.h"
 #include "app/run_writer.h"
 #include "core/base/errors.h"
 #include "core/base/strings.h"
@@ -216,7 +217,8 @@ std::string summary_json(const Scenario& sc, const Engine& e, const TraceStats& 
   return j.dump(2) + "\n";
 }
 
-void print_summary(const Scenario& sc, const Engine& e, double wall_s, const std::string& out_dir) {
+void print_summary(const Scenario& sc, const Engine& e, double wall_s, const std::string& out_dir,
+                   const std::string& files) {
   const RunSummary s = e.summary();
   auto dist = [](const char* name, const Distribution& d) {
     if (d.count == 0) return;
@@ -245,8 +247,11 @@ void print_summary(const Scenario& sc, const Engine& e, double wall_s, const std
   if (s.mean_attention_ms >= 0) {
     std::printf("%-12s %.4f ms measured (%.4f ms modelled)\n", "attention", s.mean_attention_ms, s.mean_modelled_attention_ms);
   }
-  std::printf("%-12s %s/{metrics.csv, requests.csv, summary.json, events.jsonl}\n", "outputs",
-              out_dir.c_str());
+  std::printf("%-12s %s/{%s}\n", "outputs", out_dir.c_str(), files.c_str());
+}
+
+bool wants(const RunOptions& o, const std::string& name) {
+  return o.outputs.empty() || std::find(o.outputs.begin(), o.outputs.end(), name) != o.outputs.end();
 }
 
 }  // namespace
@@ -264,19 +269,23 @@ RunResult run_scenario(const RunOptions& o, const std::string& executable_dir) {
   result.requests = static_cast<int64_t>(requests.size());
   result.out_dir = o.out_dir.empty() ? "out/" + path_component(sc.name) : o.out_dir;
   std::unique_ptr<Backend> backend = make_backend(sc);
-  RunWriter writer(result.out_dir, holder_description(o));
+  RunWriter writer(result.out_dir, holder_description(o),
+                   {wants(o, "metrics"), wants(o, "events"), wants(o, "requests"), wants(o, "report")});
   SignalScope::remove_on_early_signal(writer.partial_paths());
 
   const auto start = Clock::now();
   EngineConfig config = sc.engine;
   config.record_decisions = !o.decisions.empty();
   Engine engine(config, std::move(requests), std::move(backend));
+  const bool report = wants(o, "report");
+  RunSeries series;
   Progress progress(o.progress);
   while (!engine.done() && g_signal == 0) {
     const int64_t before = engine.steps();
     engine.step();
     if (engine.steps() > before) {
       writer.write_step(engine.last(), engine.step_events());
+      if (report) series.add(engine.last());
     } else {
       writer.write_events(engine.step_events());  // rejections with no step to run
     }
@@ -294,9 +303,14 @@ RunResult run_scenario(const RunOptions& o, const std::string& executable_dir) {
     result.exit_code = 128 + g_signal;
     return result;
   }
-  std::string requests_csv = requests_csv_header() + "\n";
-  for (const RequestResult& r : engine.all_request_results()) append_requests_csv_row(r, requests_csv);
-  writer.finish(summary_json(sc, engine, trace), requests_csv);
+  std::string requests_csv;
+  if (wants(o, "requests")) {
+    requests_csv = requests_csv_header() + "\n";
+    for (const RequestResult& r : engine.all_request_results()) append_requests_csv_row(r, requests_csv);
+  }
+  const std::string report_html =
+      report ? run_report(sc, engine.summary(), engine.backend().description(), series).html() : "";
+  writer.finish(summary_json(sc, engine, trace), requests_csv, report_html);
   if (!o.decisions.empty()) {
     std::string text;
     for (const StepDecisions& d : engine.decisions()) text += decisions_json(d) + "\n";
@@ -310,7 +324,13 @@ RunResult run_scenario(const RunOptions& o, const std::string& executable_dir) {
   }
   result.wall_s = std::chrono::duration<double>(Clock::now() - start).count();
   result.steps = engine.steps();
-  if (o.print_summary) print_summary(sc, engine, result.wall_s, result.out_dir);
+  std::string files;
+  for (const auto& [name, file] :
+       {std::pair{"metrics", "metrics.csv"}, {"requests", "requests.csv"}, {"summary", "summary.json"},
+        {"events", "events.jsonl"}, {"report", "report.html"}}) {
+    if (std::string(name) == "summary" || wants(o, name)) files += (files.empty() ? "" : ", ") + std::string(file);
+  }
+  if (o.print_summary) print_summary(sc, engine, result.wall_s, result.out_dir, files);
   return result;
 }
 

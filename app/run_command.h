@@ -20,6 +20,9 @@ struct RunOptions {
   std::string decisions;              // "": none; else the per-step decision record (JSONL)
   bool progress = true;
   bool print_summary = true;
+  // Files written besides summary.json (always written, last): any of "metrics", "events",
+  // "requests", "report" (report.html). Empty: all of them.
+  std::vector<std::string> outputs;
 };
 
 struct RunResult {

@@ -51,8 +51,12 @@ std::string event_json(const Event& e) {
   return s;
 }
 
-RunWriter::RunWriter(std::string dir, const std::string& holder)
+RunWriter::RunWriter(std::string dir, const std::string& holder, RunOutputs outputs)
     : dir_(std::move(dir)), lock_(dir_, holder) {
+  files_[kMetrics].wanted = outputs.metrics;
+  files_[kEvents].wanted = outputs.events;
+  files_[kRequests].wanted = outputs.requests;
+  files_[kReport].wanted = outputs.report;
   std::error_code ec;
   const fs::path absolute = fs::absolute(dir_, ec).lexically_normal();
   for (int i = 0; i < kNumOutputs; ++i) {
@@ -66,13 +70,14 @@ RunWriter::RunWriter(std::string dir, const std::string& holder)
     files_[i].path = final_path.string() + ".partial";
   }
   for (File& f : files_) {
+    if (!f.wanted) continue;
     f.fd = ::open(f.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (f.fd < 0) {
       const int error = errno;
       close_all(false);
       for (const File& g : files_) {
         if (&g == &f) break;
-        ::unlink(g.path.c_str());
+        if (g.wanted) ::unlink(g.path.c_str());
       }
       throw InputError(f.path, 0, std::string("cannot write: ") + std::strerror(error));
     }
@@ -84,7 +89,9 @@ RunWriter::~RunWriter() {
   if (done_) return;
   if (steps_ == 0) {
     close_all(false);
-    for (const File& f : files_) ::unlink(f.path.c_str());
+    for (const File& f : files_) {
+      if (f.wanted) ::unlink(f.path.c_str());
+    }
     return;
   }
   // A failed run: keep what it wrote, best effort (the failure may be the disk's).
@@ -96,24 +103,28 @@ RunWriter::~RunWriter() {
   }
   close_all(false);
   remove(kRequests);
+  remove(kReport);
   remove(kSummary);
 }
 
 std::vector<std::string> RunWriter::partial_paths() const {
   std::vector<std::string> paths;
-  for (const File& f : files_) paths.push_back(f.path);
+  for (const File& f : files_) {
+    if (f.wanted) paths.push_back(f.path);
+  }
   return paths;
 }
 
 void RunWriter::write_step(const StepMetrics& metrics, std::span<const Event> events) {
-  append_metrics_csv_row(metrics, files_[kMetrics].buffer);
-  for (const Event& e : events) files_[kEvents].buffer += event_json(e);
+  if (files_[kMetrics].wanted) append_metrics_csv_row(metrics, files_[kMetrics].buffer);
   ++steps_;
-  flush_full();
+  write_events(events);
 }
 
 void RunWriter::write_events(std::span<const Event> events) {
-  for (const Event& e : events) files_[kEvents].buffer += event_json(e);
+  if (files_[kEvents].wanted) {
+    for (const Event& e : events) files_[kEvents].buffer += event_json(e);
+  }
   flush_full();
 }
 
@@ -124,6 +135,7 @@ void RunWriter::flush_full() {
 }
 
 void RunWriter::flush(File& f) {
+  if (!f.wanted) return;
   size_t done = 0;
   while (done < f.buffer.size()) {
     const ssize_t wrote = ::write(f.fd, f.buffer.data() + done, f.buffer.size() - done);
@@ -149,18 +161,25 @@ void RunWriter::close_all(bool check) {
 }
 
 void RunWriter::remove(Output output) {
-  ::unlink(files_[output].path.c_str());
+  if (files_[output].wanted) ::unlink(files_[output].path.c_str());
 }
 
-void RunWriter::finish(const std::string& summary_json, const std::string& requests_csv) {
+void RunWriter::finish(const std::string& summary_json, const std::string& requests_csv,
+                       const std::string& report_html) {
   files_[kRequests].buffer = requests_csv;
+  files_[kReport].buffer = report_html;
   files_[kSummary].buffer = summary_json;
   for (File& f : files_) flush(f);
   close_all(true);
   done_ = true;
-  // Renamed in order, summary.json last: a folder whose summary is new holds the new rows.
+  // Renamed in order, summary.json last: a folder whose summary is new holds the new rows. An
+  // output left out loses the file an earlier run left there.
   for (const File& f : files_) {
     const std::string final_path = f.path.substr(0, f.path.size() - std::strlen(".partial"));
+    if (!f.wanted) {
+      ::unlink(final_path.c_str());
+      continue;
+    }
     if (::rename(f.path.c_str(), final_path.c_str()) != 0) {
       throw OutputError("cannot rename " + f.path + " to " + final_path + ": " +
                         std::strerror(errno));
@@ -174,6 +193,7 @@ void RunWriter::stop() {
   close_all(true);
   done_ = true;
   remove(kRequests);
+  remove(kReport);
   remove(kSummary);
 }
 

@@ -1,5 +1,6 @@
 // Writes a run's outputs: metrics.csv (one row per step), events.jsonl (one event per line),
-// requests.csv (one row per request) and summary.json. The folder is locked for the run (a second
+// requests.csv (one row per request), report.html (charts) and summary.json; any but the summary
+// may be left out. The folder is locked for the run (a second
 // run into it is refused); every output is checked writable before the run; everything is written
 // under NAME.partial and renamed only when the run completes, so the previous complete result stays
 // until the new one replaces it, and an interrupted run never leaves a file that looks complete.
@@ -16,12 +17,20 @@
 
 namespace tinyserve::app {
 
+// Which files a run writes besides summary.json (always written, last).
+struct RunOutputs {
+  bool metrics = true;
+  bool events = true;
+  bool requests = true;
+  bool report = true;
+};
+
 class RunWriter {
  public:
   // Takes dir's lock (holder describes this run to a second one) and creates the NAME.partial
   // files. InputError when another run holds dir, or an output cannot be written (a folder where
   // a file must go, no permission).
-  RunWriter(std::string dir, const std::string& holder);
+  RunWriter(std::string dir, const std::string& holder, RunOutputs outputs = {});
   // Without finish() or stop(): a run that wrote no row removes its .partial files; one that did
   // (it failed) leaves metrics.csv.partial and events.jsonl.partial with the complete rows it had.
   ~RunWriter();
@@ -30,9 +39,11 @@ class RunWriter {
 
   void write_step(const StepMetrics& metrics, std::span<const Event> events);
   void write_events(std::span<const Event> events);
-  // Writes requests.csv and summary.json, flushes and renames the four files into place.
-  // OutputError on failure.
-  void finish(const std::string& summary_json, const std::string& requests_csv);
+  // Writes requests.csv, report.html and summary.json (those wanted), flushes and renames the
+  // files into place, summary.json last; removes the files of outputs left out that an earlier
+  // run left, so the folder holds one run. OutputError on failure.
+  void finish(const std::string& summary_json, const std::string& requests_csv,
+              const std::string& report_html = {});
   // An interrupted run: writes every complete row, closes the files and leaves metrics.csv.partial
   // and events.jsonl.partial (no requests.csv, no summary). OutputError on failure.
   void stop();
@@ -44,12 +55,13 @@ class RunWriter {
  private:
   struct File {
     std::string path;  // absolute path of NAME.partial
-    int fd = -1;
+    int fd = -1;       // -1: not open (or an output left out)
+    bool wanted = true;
     std::string buffer;
   };
-  enum Output { kMetrics, kEvents, kRequests, kSummary, kNumOutputs };
-  static constexpr std::array<const char*, kNumOutputs> kNames = {"metrics.csv", "events.jsonl",
-                                                                  "requests.csv", "summary.json"};
+  enum Output { kMetrics, kEvents, kRequests, kReport, kSummary, kNumOutputs };
+  static constexpr std::array<const char*, kNumOutputs> kNames = {
+      "metrics.csv", "events.jsonl", "requests.csv", "report.html", "summary.json"};
   void flush(File& file);
   void flush_full();
   void close_all(bool check);

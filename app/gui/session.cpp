@@ -152,8 +152,10 @@ std::string Session::build(const std::string& path, const std::vector<std::strin
     } else {
       for (const std::string& side : {setup->a, setup->b}) {
         std::vector<std::string> o = all;
+        // One override, or several separated by ';' or a new line (a compare preset, two sweep
+        // rows differing in several keys).
         for (size_t start = 0; start <= side.size();) {
-          const size_t end = std::min(side.find(';', start), side.size());
+          const size_t end = std::min(side.find_first_of(";\n", start), side.size());
           if (end > start) set_override(o, side.substr(start, end - start));
           start = end + 1;
         }

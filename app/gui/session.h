@@ -68,7 +68,9 @@ class Run {
 // Two configurations of one workload: the scenario's overrides plus one differing override each.
 struct CompareSetup {
   std::string name;  // "paged vs contiguous"
-  std::string a, b;  // "cache.allocator=paged", "cache.allocator=contiguous;...": ';' separates keys
+  // "cache.allocator=paged", "cache.allocator=contiguous;...": several keys separated by ';' or
+  // a new line.
+  std::string a, b;
 };
 std::span<const CompareSetup> compare_presets();
 const CompareSetup* find_compare_preset(const std::string& name_or_slug);

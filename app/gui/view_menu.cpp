@@ -39,6 +39,7 @@ void draw_menu_bar(Gui& gui) {
   if (ImGui::BeginMenu("File")) {
     if (ImGui::MenuItem("Save screenshot (PNG)", "Ctrl+S")) gui.screenshot_requested = true;
     if (ImGui::MenuItem("Export metrics (CSV)", "Ctrl+E")) export_csv(gui);
+    if (ImGui::MenuItem("Open sweep folder...")) gui.sweep.ask_folder = true;
     ImGui::Separator();
     if (ImGui::MenuItem("Quit", "Ctrl+Q")) gui.quit_requested = true;
     ImGui::EndMenu();
@@ -57,6 +58,7 @@ void draw_menu_bar(Gui& gui) {
   }
   if (ImGui::BeginMenu("View")) {
     ImGui::MenuItem("Compare side by side", "C", &v.compare_view, s.comparing());
+    ImGui::MenuItem("Sweep browser", nullptr, &gui.sweep.visible, gui.sweep.is_open());
     ImGui::MenuItem("Time axis in steps", "T", &v.axis_in_steps);
     ImGui::MenuItem("Whole run on the time axis", "F", &v.axis_follow);
     if (ImGui::MenuItem("Follow the oldest running sequence", "Esc", v.selected == kNoSeq))

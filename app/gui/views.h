@@ -12,6 +12,7 @@
 #include "app/gui/frame_timer.h"
 #include "app/gui/pool_texture.h"
 #include "app/gui/session.h"
+#include "app/gui/sweep_browser.h"
 #include "app/gui/view_state.h"
 
 namespace tinyserve::app {
@@ -56,6 +57,8 @@ struct Gui {
   bool scenarios_listed = false;
   bool screenshot_requested = false;
   bool quit_requested = false;
+  SweepBrowser sweep;                     // view_sweep.cpp
+  std::vector<std::string> sweep_prefix;  // overrides before a sweep row's (the app's backend)
 };
 
 // Layout: fixed panel rectangles that fill the window (Dear ImGui 1.86 in Debian has no docking).
@@ -77,6 +80,11 @@ void show_notice(Gui& gui, std::string text);
 SeqId shown_sequence(const Snapshot& snap, const ViewState& view);
 
 void draw_menu_bar(Gui& gui);
+// The sweep browser (floating, first placed at place) and its folder dialog; running one row, or
+// comparing two: "" or the error.
+void draw_sweep(Gui& gui, const ImRect& place);
+std::string open_sweep_row(Gui& gui, size_t row);
+std::string compare_sweep_rows(Gui& gui, size_t a, size_t b);
 void draw_controls(Gui& gui, const ImRect& r);
 void draw_pool_map(Gui& gui, const ImRect& r);
 void draw_block_table(Gui& gui, const ImRect& r);

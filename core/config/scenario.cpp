@@ -594,6 +594,8 @@ Scenario parse_scenario(const std::string& text, const std::string& path,
                               "scheduler.semantics = \"vllm-v0\""));
   }
   w.num_priorities = wl.int32(keys::kPriorities);
+  // A load knob for every arrival process: multiplies the arrival rate (divides trace time).
+  const double rate_scale = wl.number(keys::kRateScale);
   if (source == "synthetic") {
     sc.source = WorkloadSource::kSynthetic;
     if (w.num_requests < 1) wl.fail(keys::kNumRequests, "expected at least 1 request");
@@ -602,7 +604,10 @@ Scenario parse_scenario(const std::string& text, const std::string& path,
     w.arrival.kind = process == "poisson" ? ArrivalKind::kPoisson
                      : process == "gamma"  ? ArrivalKind::kGamma
                                            : ArrivalKind::kAllAtOnce;
-    w.arrival.rate = arrival.number(keys::kArrivalRate);
+    w.arrival.rate = arrival.number(keys::kArrivalRate) * rate_scale;
+    if (rate_scale != 1.0 && w.arrival.kind == ArrivalKind::kAllAtOnce) {
+      wl.fail(keys::kRateScale, "all-at-once arrivals have no rate to scale");
+    }
     w.arrival.shape = arrival.number(keys::kArrivalShape);
     arrival.reject_unknown();
     w.prompt_len = read_length(wl.table("prompt"), TINYSERVE_LENGTH_KEYS_OF(prompt));
@@ -621,7 +626,7 @@ Scenario parse_scenario(const std::string& text, const std::string& path,
     sc.trace_path = wl.path(keys::kTrace);
     if (sc.trace_path.empty()) wl.fail(keys::kTrace, "expected the path of the trace file");
     sc.trace.max_requests = w.num_requests;
-    sc.trace.time_scale = wl.number(keys::kTimeScale);
+    sc.trace.time_scale = wl.number(keys::kTimeScale) / rate_scale;
   }
   wl.reject_unknown();
 

@@ -17,7 +17,7 @@ constexpr const KeySpec* kAll[] = {
     &kNumGpuBlocks, &kSwapSpace,
     &kAllocator, &kReservation, &kBlockSize, &kKvDtype, &kFreeList, &kPrefixCaching, &kWatermark,
     &kSemantics, &kAsyncScheduling, &kMaxNumSeqs, &kMaxBatchedTokens, &kChunkedPrefill, &kPreemption, &kVictim,
-    &kSource, &kNumRequests, &kTrace, &kTimeScale, &kSamples, &kBeamWidth, &kPriorities,
+    &kSource, &kNumRequests, &kTrace, &kTimeScale, &kRateScale, &kSamples, &kBeamWidth, &kPriorities,
     &kArrival, &kArrivalRate, &kArrivalShape, &kSystemLength, &kSystemCount,
     &k_prompt_distribution, &k_prompt_value, &k_prompt_min, &k_prompt_max, &k_prompt_exponent,
     &k_prompt_long_min, &k_prompt_long_max, &k_prompt_long_fraction,

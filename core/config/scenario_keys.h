@@ -186,6 +186,9 @@ inline constexpr KeySpec kTrace{"workload.trace", KeyType::kPath, 0, "", 0, 0, {
 inline constexpr KeySpec kTimeScale{"workload.time_scale", KeyType::kNumber, 1, "", 1e-9, 1e9, {},
                                     "Traces: arrival offsets are multiplied by it (< 1: denser "
                                     "traffic)."};
+inline constexpr KeySpec kRateScale{"workload.rate_scale", KeyType::kNumber, 1, "", 1e-6, 1e6, {},
+                                    "Load knob for every arrival process: multiplies "
+                                    "arrival.rate, divides a trace's time (tinyserve search)."};
 inline constexpr KeySpec kSamples{"workload.n", KeyType::kInteger, 1, "", 1, 64, {},
                                   "Parallel samples per request, forked after the prompt."};
 inline constexpr KeySpec kBeamWidth{"workload.beam_width", KeyType::kInteger, 1, "", 1, 64, {},

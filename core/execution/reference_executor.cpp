@@ -90,7 +90,12 @@ StepResult ReferenceExecutor::execute(const StepPlan& plan) {
   start = Clock::now();
   write_new_tokens(plan);
   result.times.write_kv_ms = ms_since(start);
-  attention(plan, result.times);
+  output_valid_ = attention_enabled_;
+  if (attention_enabled_) {
+    attention(plan, result.times);
+  } else {
+    output_.clear();
+  }
   result.times.attention_ms = result.times.prefill_attention_ms + result.times.decode_attention_ms;
   result.stages_applied = 5;
   return result;
@@ -189,6 +194,7 @@ Expected<BlockData> ReferenceExecutor::read_block(Pool pool, int32_t layer, Bloc
 }
 
 Expected<std::vector<float>> ReferenceExecutor::read_output() const {
+  if (!output_valid_) return {{}, Status::failure("the last step computed no attention (turned off)")};
   return {output_, {}};
 }
 

@@ -25,6 +25,10 @@ class ReferenceExecutor final : public KvExecutor {
   Expected<BlockData> read_block(Pool pool, int32_t layer, BlockId block) const override;
   Expected<std::vector<float>> read_output() const override;
 
+  // Off: steps keep the pools (copies, swaps, K/V writes) but compute no attention, and
+  // read_output() fails until a step with it on. An oracle checking chosen steps of long runs.
+  void set_attention_enabled(bool on) { attention_enabled_ = on; }
+
   // Views of the pools (host pointers), all layers.
   PagedKv gpu_pool() { return view(gpu_k_, gpu_v_, geometry_.num_gpu_blocks); }
   PagedKv cpu_pool() { return view(cpu_k_, cpu_v_, geometry_.num_cpu_blocks); }
@@ -40,6 +44,8 @@ class ReferenceExecutor final : public KvExecutor {
                                         //  head_dim] in dtype
   std::vector<uint8_t> cpu_k_, cpu_v_;  // [num_layers, num_cpu_blocks, ...] likewise
   std::vector<float> output_;           // [num_layers, num_queries, num_heads, head_dim]
+  bool attention_enabled_ = true;
+  bool output_valid_ = true;  // the last step computed attention (or none ran)
 };
 
 }  // namespace tinyserve
