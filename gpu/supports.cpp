@@ -1,6 +1,7 @@
 #include "gpu/supports.h"
 
 #include "core/base/strings.h"
+#include "gpu/prefill_attention.h"
 
 namespace tinyserve::gpu {
 
@@ -9,6 +10,10 @@ Status supports(const KvGeometry& geometry, KernelVersion kernel) {
   if (!kernel_supports(kernel, geometry.dtype)) {
     return Status::failure(cat("kernel ", kernel_version_name(kernel), " does not read ",
                                dtype_name(geometry.dtype), " pools; v3 to v6 do"));
+  }
+  // Steps with prefill chunks need a prefill kernel: simt, every other kernel's fallback.
+  if (!prefill_kernel_available(PrefillKernel::kSimt, geometry.dtype)) {
+    return Status::failure(cat("no prefill kernel reads ", dtype_name(geometry.dtype), " pools"));
   }
   return {};
 }
