@@ -42,6 +42,7 @@ class TeeBackend final : public Backend {
       }
       compare = compare && pairs <= max_pairs_;
     }
+    compare = compare && compared_outputs < output_limit;
     reference_->set_attention_enabled(compare);
     const StepResult g = gpu_->execute(plan), c = cpu_->execute(plan);
     REQUIRE_MESSAGE(g.ok(), g.status.error);
@@ -56,6 +57,7 @@ class TeeBackend final : public Backend {
     return {};
   }
   int compared_outputs = 0, compared_pools = 0;
+  int output_limit = 1 << 30;  // comparisons at most
   int chunks_after_prefix = 0;  // prefill chunks after cached tokens (prefix hits, earlier chunks)
   int mixed_steps = 0;          // steps with prefill chunks and decodes
   int steps_ = 0;
@@ -168,17 +170,20 @@ TEST_SUITE("gpu") {
   }
 
   // Every scenario's first steps on the CUDA executor and the CPU reference in lockstep: their
-  // attention outputs (every scheduled token's query) must agree at every step, and the pools
-  // at the end. One layer, so the CPU reference keeps up.
+  // attention outputs (every scheduled token's query) must agree every other step. One layer,
+  // so the CPU reference keeps up.
   TEST_CASE("every scenario's steps give the CPU reference's attention outputs on the CUDA executor") {
     if (skip_without_gpu()) return;
     int scenarios = 0, compared = 0;
     for (const std::string& file : list_scenarios()) {
       CAPTURE(file);
       // A pool of 4,096 blocks (every scenario's max_model_len fits) keeps the CPU reference's
-      // host copy small; preemptions come sooner, which the comparison welcomes.
+      // host copy small, and steps of at most 64 tokens and 4 sequences keep its scalar attention
+      // quick; preemptions come sooner, which the comparison welcomes.
       Scenario sc = load_scenario(file, {"engine.gpu_layers=1", "hardware.num_gpu_blocks=4096",
-                                         "hardware.swap_space_gib=0.25"});
+                                         "hardware.swap_space_gib=0.25",
+                                         "scheduler.max_num_batched_tokens=64",
+                                         "scheduler.max_num_seqs=4"});
       if (!sc.engine.paged()) continue;  // contiguous regions: the executors hold paged pools
       sc.engine.max_steps = small_gpu_tests() ? 8 : 24;
       const KvGeometry g = sc.engine.geometry;
@@ -186,8 +191,7 @@ TEST_SUITE("gpu") {
       auto cpu = ReferenceExecutor::create(g);
       REQUIRE_MESSAGE(gpu.ok(), gpu.status.error);
       REQUIRE_MESSAGE(cpu.ok(), cpu.status.error);
-      auto tee = std::make_unique<TeeBackend>(std::move(gpu.value), std::move(cpu.value), 1, 0,
-                                              int64_t{400'000});
+      auto tee = std::make_unique<TeeBackend>(std::move(gpu.value), std::move(cpu.value), 2, 0);
       TeeBackend& t = *tee;
       Engine e(sc.engine, load_requests(sc), std::move(tee));
       while (!e.done()) e.step();
@@ -195,7 +199,7 @@ TEST_SUITE("gpu") {
       ++scenarios;
     }
     CHECK(scenarios >= 10);
-    CHECK(compared >= scenarios);  // about one step a scenario at least
+    CHECK(compared >= scenarios * 3);
   }
 
   // Under the measured clock the CUDA backend's kernel times decide when each step ends. Where
