@@ -174,7 +174,8 @@ std::string summary_json(const Scenario& sc, const Engine& e, const TraceStats& 
                     {"preemption", std::string(to_string(c.scheduler.preemption))},
                     {"victim", std::string(to_string(c.scheduler.victim))}};
   j["backend"] = {{"name", e.backend().name()}, {"description", e.backend().description()},
-                  {"clock", std::string(name_of<ClockMode>(kClockModeNames, c.clock))}};
+                  {"clock", std::string(name_of<ClockMode>(kClockModeNames, c.clock))},
+                  {"cost_model", describe(c.cost)}};
   j["requests"] = {{"total", s.requests},
                    {"finished", s.finished},
                    {"rejected", s.rejected},
@@ -226,6 +227,7 @@ void print_summary(const Scenario& sc, const Engine& e, double wall_s, const std
   };
   std::printf("\n%-12s %s (%s)\n", "scenario", sc.name.c_str(), sc.description.c_str());
   std::printf("%-12s %s\n", "backend", e.backend().description().c_str());
+  std::printf("%-12s %s\n", "cost model", describe(e.config().cost).c_str());
   std::printf("%-12s %lld finished, %lld rejected, %lld unfinished\n", "requests",
               static_cast<long long>(s.finished), static_cast<long long>(s.rejected),
               static_cast<long long>(s.unfinished));

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/base/strings.h"
+
 namespace tinyserve {
 
 namespace {
@@ -101,6 +103,15 @@ StepCost estimate_step(const CostModel& m, const KvGeometry& g, const StepWork& 
   c.decode_attention_s = static_cast<double>(w.decode_context_sum) * token_bytes / bandwidth;
   c.prefill_attention_s = std::max(0.0, c.attention_s - c.decode_attention_s);
   return c;
+}
+
+std::string describe(const CostModel& m) {
+  if (m.calibrated()) {
+    const GpuProfile& p = *m.profile;
+    return cat("calibrated: GPU profile ", p.gpu, " (", p.device, ", ", p.date, ")");
+  }
+  return cat("roofline: ", m.mem_efficiency, " of the bandwidth, ", m.compute_efficiency,
+             " of the tensor rate, ", m.step_overhead_s * 1e3, " ms a step");
 }
 
 double measured_step_s(const CostModel& m, const KvGeometry& g, const StepCost& c,

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "core/execution/gpu_profile.h"
 #include "core/execution/kv_executor.h"
@@ -73,6 +74,9 @@ struct StepCost {
 };
 
 StepCost estimate_step(const CostModel& model, const KvGeometry& geometry, const StepWork& work);
+
+// One line naming the model: "roofline (...)" or "calibrated: GPU profile h100 (device, date)".
+std::string describe(const CostModel& model);
 
 // The step's time under the measured clock: the backend's attention time, measured over the
 // executors' layers and scaled to the model's, replaces the modelled attention.
