@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/execution/kv_executor.h"
+#include "core/execution/selection.h"
 
 namespace tinyserve::gpu {
 
@@ -18,6 +19,9 @@ struct CudaExecutorOptions {
   // when that scratch fits in max_contiguous_bytes: the paged vs contiguous comparison, live.
   bool compare_contiguous = false;
   size_t max_contiguous_bytes = size_t{2} << 30;
+  // Query-aware selection (StepPlan::selection): score and top-K in one launch (the CTA that
+  // finishes a (sequence, KV head)'s scores selects its blocks) rather than two.
+  bool fused_select = true;
 };
 
 class CudaExecutor final : public KvExecutor {
@@ -42,6 +46,11 @@ class CudaExecutor final : public KvExecutor {
 
   const CudaExecutorOptions& options() const;
   void set_kernel(KernelVersion kernel);
+  void set_fused_select(bool fused);
+  // The last step's selection of one layer, read back (empty when selection was off).
+  Expected<BlockSelection> read_selection(int32_t layer) const;
+  // The key bounds of one GPU block in one layer, raw bytes: [num_kv_heads, 2, head_dim].
+  Expected<std::vector<uint8_t>> read_key_bounds(Pool pool, int32_t layer, BlockId block) const;
   const std::string& device_name() const;
 
  private:

@@ -237,6 +237,8 @@ fast::Args fast_args(const AttentionPlan& plan, const DecodeBatch& batch, int32_
   a.num_heads = batch.num_heads;
   a.group = batch.num_heads / num_kv_heads;
   a.max_blocks_per_seq = batch.max_blocks_per_seq;
+  a.table_seq_stride = batch.table_row(1, 0, num_kv_heads);
+  a.table_head_stride = batch.kv_head_tables ? batch.max_blocks_per_seq : 0;
   a.partition = plan.partition_tokens;
   a.max_splits = plan.max_splits;
   if (plan.max_splits > 1) {
@@ -317,6 +319,7 @@ cudaError_t launch_paged(const AttentionPlan& plan, const PagedKv& cache, const 
     return cudaErrorInvalidValue;
   }
   if (plan.version == KernelVersion::kV1 || plan.version == KernelVersion::kV2) {
+    if (batch.kv_head_tables) return cudaErrorInvalidValue;  // per-KV-head tables: v3..v5 only
     BasicArgs a{cache.k,
                 cache.v,
                 batch.q,
@@ -361,8 +364,8 @@ cudaError_t contiguous_attention(const AttentionPlan& plan, const ContiguousKv& 
                                  const DecodeBatch& batch, void* workspace, cudaStream_t stream) {
   if (batch.batch == 0) return cudaSuccess;
   if ((plan.version != KernelVersion::kV4 && plan.version != KernelVersion::kV5) ||
-      !plan_fits(plan, batch, workspace != nullptr) || batch.batch > cache.batch ||
-      batch.num_heads % cache.num_kv_heads != 0 ||
+      batch.kv_head_tables || !plan_fits(plan, batch, workspace != nullptr) ||
+      batch.batch > cache.batch || batch.num_heads % cache.num_kv_heads != 0 ||
       (cache.read_padded && batch.max_context_len != cache.max_len)) {
     return cudaErrorInvalidValue;
   }

@@ -18,7 +18,8 @@ struct Args {
   const void* v;                // contiguous: [batch, num_kv_heads, max_len, D]
   const void* q;                // [batch, num_heads, D]
   void* out;                    // [batch, num_heads, D]
-  const int32_t* block_tables;  // [batch, max_blocks_per_seq] (paged)
+  const int32_t* block_tables;  // [batch, max_blocks_per_seq] (paged); with per-KV-head tables
+                                // (selection) [batch, num_kv_heads, max_blocks_per_seq]
   const int32_t* context_lens;  // [batch]
   float* part_out;              // [batch, num_heads, max_splits, D], normalised partial outputs
   float* part_ml;               // [batch, num_heads, max_splits, 2]: max (log2 units), sum
@@ -28,7 +29,9 @@ struct Args {
   int32_t group;        // query heads per KV head
   int32_t block_shift;  // log2(block_size) (paged)
   int32_t max_blocks_per_seq;
-  int32_t partition;  // tokens per CTA
+  int64_t table_seq_stride;   // entries between sequences' block-table rows
+  int32_t table_head_stride;  // entries between KV heads' rows: 0 = shared, else max_blocks_per_seq
+  int32_t partition;          // tokens per CTA
   int32_t max_splits;
   int32_t padded_len;    // > 0: padded layout, read this many positions of each sequence
   int32_t num_blocks;    // of the paged pool

@@ -83,7 +83,7 @@ __global__ void __launch_bounds__(kThreads, G <= 4 ? 4 : 2) attention_kernel(con
 
   const T* k_head = static_cast<const T*>(a.k) + kv_head * a.head_stride;
   const T* v_head = static_cast<const T*>(a.v) + kv_head * a.head_stride;
-  const int32_t* table = a.block_tables + static_cast<int64_t>(b) * a.max_blocks_per_seq;
+  const int32_t* table = a.block_tables + b * a.table_seq_stride + kv_head * a.table_head_stride;
   const int block_mask = (1 << a.block_shift) - 1;
 
   float q[G][E];

@@ -58,10 +58,10 @@ std::vector<double> paged_attention_f64(const PagedKv& cache, const DecodeBatch&
   std::vector<double> out(static_cast<size_t>(batch.batch) * batch.num_heads * d);
   for (int32_t b = 0; b < batch.batch; ++b) {
     const int32_t len = batch.context_lens[b];
-    const int32_t* table = batch.block_tables + static_cast<int64_t>(b) * batch.max_blocks_per_seq;
     assert(len >= 1 && len <= batch.max_blocks_per_seq * cache.block_size);
     for (int32_t h = 0; h < batch.num_heads; ++h) {
       const int32_t kv_head = h / group;
+      const int32_t* table = batch.block_tables + batch.table_row(b, kv_head, cache.num_kv_heads);
       const auto row = [&](int32_t t) {
         return cache.index(table[t / cache.block_size], kv_head, t % cache.block_size, 0);
       };

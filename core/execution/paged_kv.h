@@ -80,6 +80,57 @@ struct DecodeBatch {
   int32_t max_blocks_per_seq = 0;
   int32_t max_context_len = 0;  // host-known bound on context_lens (the padded length if padded)
   float scale = 1.0f;           // usually 1 / sqrt(head_dim)
+  // Paged layout: each KV head reads its own blocks (query-aware selection). block_tables is then
+  // [batch, num_kv_heads, max_blocks_per_seq], and every KV head of sequence b attends over
+  // context_lens[b] tokens of its own row (all blocks full but the last).
+  bool kv_head_tables = false;
+
+  // Offset of the block-table row of (sequence, KV head) in block_tables.
+  TINYSERVE_HD int64_t table_row(int64_t seq, int32_t kv_head, int32_t num_kv_heads) const {
+    return kv_head_tables ? (seq * num_kv_heads + kv_head) * max_blocks_per_seq
+                          : seq * max_blocks_per_seq;
+  }
+};
+
+// Channel-wise bounds of each block's keys over its filled slots, per KV head: the metadata of
+// query-aware selection. [num_layers, num_blocks, num_kv_heads, 2, head_dim] in dtype (the pool's;
+// fp16 for fp8 pools): row 0 the minimum, row 1 the maximum.
+struct KeyBounds {
+  void* data = nullptr;
+  DType dtype = DType::kF16;
+  int32_t num_layers = 1;
+  int32_t num_blocks = 0;
+  int32_t num_kv_heads = 0;
+  int32_t head_dim = 0;
+
+  TINYSERVE_HD int64_t block_elements() const {
+    return static_cast<int64_t>(num_kv_heads) * 2 * head_dim;
+  }
+  TINYSERVE_HD int64_t layer_elements() const { return block_elements() * num_blocks; }
+  // Element offset of (block, kv head, 0 = min / 1 = max, dim) within one layer.
+  TINYSERVE_HD int64_t index(int64_t block, int32_t kv_head, int32_t which, int32_t dim) const {
+    return ((block * num_kv_heads + kv_head) * 2 + which) * head_dim + dim;
+  }
+  TINYSERVE_HD KeyBounds layer(int32_t l) const {
+    KeyBounds view = *this;
+    view.data = static_cast<char*>(data) + layer_elements() * dtype_size(dtype) * l;
+    view.num_layers = 1;
+    return view;
+  }
+};
+
+// The dtype of the key bounds of a pool of dtype t.
+TINYSERVE_HD inline DType key_bounds_dtype(DType t) {
+  return is_fp8(t) ? DType::kF16 : t;
+}
+
+// A block written by a step: slots [first, last] of it received new tokens. Writing slot 0
+// starts the block afresh (a block is filled in order from slot 0), so its bounds are then
+// recomputed over slots [0, last]; otherwise slots [first, last] widen the bounds it had.
+struct BlockWrite {
+  int32_t block = 0;
+  int32_t first = 0;
+  int32_t last = 0;
 };
 
 // New tokens' K/V to write into the paged pools of one layer (reshape_and_cache).

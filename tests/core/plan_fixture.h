@@ -57,39 +57,53 @@ class PlanFixture {
   }
 
   // Exact attention of the sequence's last token over its tokens, one layer:
-  // [num_heads, head_dim].
-  std::vector<double> exact_attention(const Seq& s, int32_t layer) const {
+  // [num_heads, head_dim]. With `blocks`, KV head kv attends only to the positions of the logical
+  // blocks blocks[kv] (sparse attention over a selection).
+  std::vector<double> exact_attention(
+      const Seq& s, int32_t layer,
+      const std::vector<std::vector<int32_t>>* blocks = nullptr) const {
     const auto len = static_cast<int32_t>(s.tokens.size());
     const int32_t d = g_.head_dim;
     const int32_t group = g_.num_heads / g_.num_kv_heads;
+    const SyntheticSpec spec = g_.synthetic_spec();
     // Row `head` of `kind` at `pos`, rounded to the dtype as the pools store it.
     const auto row = [&](SyntheticKind kind, int32_t pos, int32_t head) {
       const uint64_t key = synthetic_row(g_.seed, kind, s.tokens[pos], pos, layer, head);
       std::vector<double> r(static_cast<size_t>(d));
-      for (int32_t i = 0; i < d; ++i) r[i] = round_to(g_.dtype, synthetic_value(key, i));
+      for (int32_t i = 0; i < d; ++i) {
+        r[i] = round_to(g_.dtype, synthetic_element(spec, key, kind, pos, layer, head, i));
+      }
       return r;
     };
     std::vector<double> out(static_cast<size_t>(g_.num_heads) * d, 0.0);
     for (int32_t kv = 0; kv < g_.num_kv_heads; ++kv) {
-      std::vector<std::vector<double>> keys, values;
+      std::vector<int32_t> positions;
       for (int32_t pos = 0; pos < len; ++pos) {
+        if (blocks == nullptr ||
+            std::binary_search((*blocks)[kv].begin(), (*blocks)[kv].end(), pos / g_.block_size)) {
+          positions.push_back(pos);
+        }
+      }
+      std::vector<std::vector<double>> keys, values;
+      for (int32_t pos : positions) {
         keys.push_back(row(SyntheticKind::kKey, pos, kv));
         values.push_back(row(SyntheticKind::kValue, pos, kv));
       }
+      const auto n = static_cast<int32_t>(positions.size());
       for (int32_t h = kv * group; h < (kv + 1) * group; ++h) {
         const std::vector<double> q = row(SyntheticKind::kQuery, len - 1, h);
-        std::vector<double> w(static_cast<size_t>(len));
+        std::vector<double> w(static_cast<size_t>(n));
         double max_w = -1e300;
-        for (int32_t pos = 0; pos < len; ++pos) {
+        for (int32_t t = 0; t < n; ++t) {
           double dot = 0.0;
-          for (int32_t i = 0; i < d; ++i) dot += q[i] * keys[pos][i];
-          w[pos] = dot * attention_scale(d);
-          max_w = std::max(max_w, w[pos]);
+          for (int32_t i = 0; i < d; ++i) dot += q[i] * keys[t][i];
+          w[t] = dot * attention_scale(d);
+          max_w = std::max(max_w, w[t]);
         }
         double sum = 0.0;
         for (double& x : w) sum += (x = std::exp(x - max_w));
-        for (int32_t pos = 0; pos < len; ++pos) {
-          for (int32_t i = 0; i < d; ++i) out[h * d + i] += w[pos] / sum * values[pos][i];
+        for (int32_t t = 0; t < n; ++t) {
+          for (int32_t i = 0; i < d; ++i) out[h * d + i] += w[t] / sum * values[t][i];
         }
       }
     }
