@@ -109,6 +109,25 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 100000));
   bench_kern->add_flag("--partition-sweep", kernel_options.partition_sweep, "Also sweep split-KV partition sizes");
   bench_kern->add_flag("!--no-block-size-sweep", kernel_options.block_size_sweep, "Skip the block-size sweep");
+  SelectionBenchCliOptions selection_options;
+  CLI::App* bench_sel = bench->add_subcommand(
+      "selection",
+      "Query-aware block selection: key bounds, scores, top-K and sparse attention against full v5 "
+      "decode (GPU), or with --accuracy its accuracy against budget (CPU reference)");
+  bench_sel->add_option("--contexts", selection_options.contexts, "Context lengths (default: 4096 16384 32768 131072)")
+      ->check(CLI::Range(1, 1 << 20));
+  bench_sel->add_option("--batches", selection_options.batches, "Batch sizes (default: 1 8 64)")
+      ->check(CLI::Range(1, 4096));
+  bench_sel->add_option("--budgets", selection_options.budgets, "Budgets in tokens (default: 512 1024 2048 4096)")
+      ->check(CLI::Range(1, 1 << 20));
+  bench_sel->add_option("--rule", selection_options.rule, "How a GQA group's heads combine: max or sum")
+      ->check(CLI::IsMember({"max", "sum", "both"}))->capture_default_str();
+  bench_sel->add_option("--repetitions", selection_options.repetitions, "Timed runs per figure (median)")
+      ->check(CLI::Range(1, 100000));
+  bench_sel->add_flag("--accuracy", selection_options.accuracy,
+                      "Accuracy on the structured synthetic K/V with the CPU reference instead of GPU latency");
+  bench_sel->add_option("--samples", selection_options.samples, "Accuracy: decode positions per context")
+      ->check(CLI::Range(1, 1000))->capture_default_str();
   BenchEngineOptions engine_options;
   CLI::App* bench_eng = bench->add_subcommand(
       "engine", "Replay the whole Azure conversation trace with the accounting backend, outputs included");
@@ -134,6 +153,7 @@ int main(int argc, char** argv) {
     if (*bench_alloc) return bench_allocator(alloc_options);
     if (*bench_eng) return bench_engine(engine_options, exe_dir);
     if (*bench_kern) return bench_kernels(kernel_options);
+    if (*bench_sel) return bench_selection(selection_options);
     if (*demo) return block_map_demo();
     if (*gui || cli.get_subcommands().empty()) {
 #ifdef TINYSERVE_HAVE_GUI

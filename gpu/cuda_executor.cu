@@ -283,6 +283,13 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
       g.key_bounds ? block_writes(plan.slot_mapping, g.block_size) : std::vector<BlockWrite>{};
   SelectionPlan selection;
   if (select) selection = plan_selection(plan.selection, plan.context_lens, g.block_size);
+  // One launch per layer writes the K/V and updates the bounds when each block's tokens lie close
+  // together in the token list (the kernel scans that range).
+  const bool fused_bounds =
+      g.key_bounds && s.options.fused_bounds &&
+      std::all_of(writes.begin(), writes.end(), [](const BlockWrite& w) {
+        return w.token_end - w.token_begin <= 2 * (w.last - w.first + 1) + 8;
+      });
 
   // The step's index arrays, packed into one upload.
   struct Array {
@@ -417,7 +424,13 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
     rows.out = s.staging_v.get();
     TS_CUDA_TRY(synthesize_rows(rows, s.stream));
     const NewKv tokens{s.staging_k.get(), s.staging_v.get(), slots, num_new};
-    TS_CUDA_TRY(reshape_and_cache(gpu.layer(layer), tokens, s.stream));
+    if (fused_bounds) {
+      TS_CUDA_TRY(reshape_and_update_bounds(gpu.layer(layer), s.gpu_key_bounds().layer(layer),
+                                            tokens, block_writes_d,
+                                            static_cast<int32_t>(writes.size()), s.stream));
+    } else {
+      TS_CUDA_TRY(reshape_and_cache(gpu.layer(layer), tokens, s.stream));
+    }
     rows.kind = SyntheticKind::kQuery;
     rows.tokens = query_tokens;
     rows.positions = query_positions;
@@ -464,7 +477,7 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
       case 3:
         for (int32_t l = 0; l < g.num_layers; ++l) TS_CUDA_TRY(write_layer(l));
         TS_CUDA_TRY(cudaEventRecord(s.sub_events[0], s.stream));
-        if (g.key_bounds) {
+        if (g.key_bounds && !fused_bounds) {
           TS_CUDA_TRY(update_key_bounds(gpu, s.gpu_key_bounds(), block_writes_d,
                                         static_cast<int32_t>(writes.size()), s.stream));
         }
@@ -526,7 +539,7 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
     float ms = 0.0f;
     return cudaEventElapsedTime(&ms, from, to) == cudaSuccess ? static_cast<double>(ms) : 0.0;
   };
-  if (g.key_bounds) r.selection.bounds_ms = elapsed(s.sub_events[0], s.events[4]);
+  if (g.key_bounds && !fused_bounds) r.selection.bounds_ms = elapsed(s.sub_events[0], s.events[4]);
   if (select) {
     SelectionStats& st = r.selection;
     const int64_t token_bytes = int64_t{2} * g.num_kv_heads * g.head_dim * dtype_size(g.dtype);

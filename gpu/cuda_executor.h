@@ -22,6 +22,11 @@ struct CudaExecutorOptions {
   // Query-aware selection (StepPlan::selection): score and top-K in one launch (the CTA that
   // finishes a (sequence, KV head)'s scores selects its blocks) rather than two.
   bool fused_select = true;
+  // With key bounds (KvGeometry::key_bounds): write the new K/V and update the written blocks'
+  // bounds in one launch per layer, rather than reshape_and_cache then a bounds kernel (used when
+  // every block's tokens lie close together in the step's token list, as prefill chunks and
+  // decodes do).
+  bool fused_bounds = true;
 };
 
 class CudaExecutor final : public KvExecutor {

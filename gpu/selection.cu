@@ -10,8 +10,6 @@ namespace tinyserve::gpu {
 namespace {
 
 inline constexpr int kBoundThreads = 128;
-inline constexpr int kScoreThreads = 256;
-inline constexpr int kScoreUnroll = 4;  // blocks per row group in flight
 
 template <typename Fn>
 cudaError_t by_dtype(DType t, Fn fn) {
@@ -105,6 +103,58 @@ __global__ void __launch_bounds__(kBoundThreads)
   }
 }
 
+// grid: (write). As update_bounds_kernel for one layer, the new rows taken from the step's
+// tokens (and written into the pool) rather than read back from it.
+template <typename T>
+__global__ void __launch_bounds__(kBoundThreads)
+    reshape_bounds_kernel(const PagedKv cache, const KeyBounds bounds, const NewKv tokens,
+                          const BlockWrite* writes) {
+  constexpr int V = kVecElems<T>;
+  const BlockWrite w = writes[blockIdx.x];
+  T* k = static_cast<T*>(cache.k);
+  T* v = static_cast<T*>(cache.v);
+  T* out = static_cast<T*>(bounds.data);
+  const int row_vecs = cache.head_dim / V;
+  const int64_t token_vecs = static_cast<int64_t>(cache.num_kv_heads) * row_vecs;
+  const auto* key = static_cast<const uint4*>(tokens.key);
+  const auto* value = static_cast<const uint4*>(tokens.value);
+  for (int i = threadIdx.x; i < cache.num_kv_heads * row_vecs; i += blockDim.x) {
+    const int h = i / row_vecs;
+    const int dim = (i % row_vecs) * V;
+    uint4* lo_at = reinterpret_cast<uint4*>(out + bounds.index(w.block, h, 0, dim));
+    uint4* hi_at = reinterpret_cast<uint4*>(out + bounds.index(w.block, h, 1, dim));
+    float lo[V], hi[V];
+    if (w.first == 0) {
+#pragma unroll
+      for (int e = 0; e < V; ++e) {
+        lo[e] = INFINITY;
+        hi[e] = -INFINITY;
+      }
+    } else {
+      vec_to_float<T>(*lo_at, lo);
+      vec_to_float<T>(*hi_at, hi);
+    }
+    for (int t = w.token_begin; t < w.token_end; ++t) {
+      const int64_t slot = tokens.slot_mapping[t];
+      if (slot < 0 || slot / cache.block_size != w.block) continue;
+      const auto r = static_cast<int32_t>(slot % cache.block_size);
+      const uint4 kx = __ldcs(key + t * token_vecs + i);
+      const uint4 vx = __ldcs(value + t * token_vecs + i);
+      *reinterpret_cast<uint4*>(k + cache.index(w.block, h, r, dim)) = kx;
+      *reinterpret_cast<uint4*>(v + cache.index(w.block, h, r, dim)) = vx;
+      float x[V];
+      vec_to_float<T>(kx, x);
+#pragma unroll
+      for (int e = 0; e < V; ++e) {
+        lo[e] = x[e] < lo[e] ? x[e] : lo[e];
+        hi[e] = hi[e] < x[e] ? x[e] : hi[e];
+      }
+    }
+    *lo_at = float_to_vec<T>(lo);
+    *hi_at = float_to_vec<T>(hi);
+  }
+}
+
 // grid: (copy, layer).
 __global__ void __launch_bounds__(kBoundThreads)
     copy_bounds_kernel(const uint4* src, uint4* dst, const BlockCopy* copies, int64_t block_vecs,
@@ -117,6 +167,11 @@ __global__ void __launch_bounds__(kBoundThreads)
 }
 
 // ---- scores and top-K ----
+
+inline constexpr int kScoreThreads = 128;
+inline constexpr int kScoreUnroll = 4;       // block rows per lane group per pipeline stage
+inline constexpr int kMaxChunk = 1024;       // blocks per scoring CTA (table entries in smem)
+inline constexpr int kSelectThreads = 1024;  // the top-K kernel of the two-launch path
 
 struct ScoreArgs {
   const void* bounds;     // [num_blocks, num_kv_heads, 2, D] (one layer)
@@ -135,7 +190,7 @@ struct ScoreArgs {
   int32_t table_width;
   int32_t max_blocks;
   int32_t max_selected;
-  int32_t chunk;     // blocks scored per CTA
+  int32_t chunk;     // blocks scored per CTA, <= kMaxChunk
   int32_t max_rule;  // 1: GroupScore::kMax, 0: kSum
   float scale;
 };
@@ -148,7 +203,7 @@ struct ScoreShape {
   static constexpr int L = D / V < 32 ? D / V : 32;
   static constexpr int VPL = D / (V * L);
   static constexpr int R = 32 / L;
-  static constexpr int kRows = (kScoreThreads / 32) * R;  // block rows per CTA pass
+  static constexpr int kRows = (kScoreThreads / 32) * R;  // block rows per CTA step
 };
 
 // Order-preserving unsigned key of a score (-0 ranks as +0).
@@ -159,12 +214,18 @@ __device__ __forceinline__ uint32_t order_key(float x) {
 }
 
 struct SelectShared {
-  uint32_t hist[256];
+  uint32_t total[256];
   int32_t warp_sum[32];
   uint32_t prefix;
   int32_t remaining;
   int32_t last;
 };
+
+// Dynamic shared memory of a top-K over up to n blocks by `threads` threads: the keys, then one
+// 256-bin histogram per warp.
+size_t select_smem_bytes(int32_t n, int32_t threads) {
+  return sizeof(uint32_t) * (static_cast<size_t>(n) + 256 * static_cast<size_t>(threads / 32));
+}
 
 // Exclusive prefix sum of x over the CTA; *total gets the sum. Every thread must call it.
 __device__ int32_t cta_exclusive_scan(int32_t x, SelectShared& sh, int32_t* total) {
@@ -197,29 +258,34 @@ __device__ int32_t cta_exclusive_scan(int32_t x, SelectShared& sh, int32_t* tota
 
 // Keeps `count` of the n blocks of one (sequence, KV head): 0, n - 1 and the count - 2 middle
 // blocks with the largest keys, the lower index among equal keys; writes them in ascending order
-// and pads the row to max_selected with -1. keys: [n] in shared memory.
-__device__ void select_row(SelectShared& sh, const uint32_t* keys, int n, int count,
+// and pads the row to max_selected with -1. keys: [n] and hist: [warps][256], shared memory.
+__device__ void select_row(SelectShared& sh, const uint32_t* keys, uint32_t* hist, int n, int count,
                            const int32_t* table, int32_t* out_tables, int32_t* out_logical,
                            int max_selected) {
   const int tid = threadIdx.x;
   const int nt = blockDim.x;
   const int lane = tid & 31;
+  const int warps = nt >> 5;
   uint32_t prefix = 0xffffffffu;
   int remaining = count - 2;  // middle blocks still to take at the current prefix
   if (remaining > 0) {
-    // Radix select of the remaining-th largest middle key, 8 bits at a time from the top.
+    // Radix select of the remaining-th largest middle key, 8 bits at a time from the top. Each
+    // warp counts into its own histogram (conflicts stay within a warp), then they are summed.
     uint32_t mask = 0;
     prefix = 0;
+    uint32_t* mine = hist + 256 * (tid >> 5);
     for (int shift = 24; shift >= 0; shift -= 8) {
-      for (int i = tid; i < 256; i += nt) sh.hist[i] = 0;
+      for (int i = tid; i < 256 * warps; i += nt) hist[i] = 0;
       __syncthreads();
-      for (int base = 1; base < n - 1; base += nt) {
-        const int j = base + tid;
-        const uint32_t key = j < n - 1 ? keys[j] : 0u;
-        const bool active = j < n - 1 && (key & mask) == prefix;
-        const uint32_t digit = active ? (key >> shift) & 0xffu : 0x100u;
-        const uint32_t peers = __match_any_sync(0xffffffffu, digit);
-        if (active && lane == __ffs(peers) - 1) atomicAdd(&sh.hist[digit], __popc(peers));
+      for (int j = 1 + tid; j < n - 1; j += nt) {
+        const uint32_t key = keys[j];
+        if ((key & mask) == prefix) atomicAdd(&mine[(key >> shift) & 0xffu], 1u);
+      }
+      __syncthreads();
+      for (int i = tid; i < 256; i += nt) {
+        uint32_t sum = 0;
+        for (int w = 0; w < warps; ++w) sum += hist[256 * w + i];
+        sh.total[i] = sum;
       }
       __syncthreads();
       if (tid < 32) {
@@ -228,7 +294,7 @@ __device__ void select_row(SelectShared& sh, const uint32_t* keys, int n, int co
         uint32_t own = 0;
 #pragma unroll
         for (int i = 0; i < 8; ++i) {
-          c[i] = sh.hist[8 * (31 - lane) + i];
+          c[i] = sh.total[8 * (31 - lane) + i];
           own += c[i];
         }
         uint32_t incl = own;
@@ -273,10 +339,10 @@ __device__ void select_row(SelectShared& sh, const uint32_t* keys, int n, int co
     if (key > prefix) return true;
     return key == prefix && seen++ < remaining;
   };
-  int32_t mine = 0;
+  int32_t mine_count = 0;
   int32_t seen = equal_before;
-  for (int j = j0; j < j1; ++j) mine += chosen(j, seen);
-  int32_t at = cta_exclusive_scan(mine, sh, &total);
+  for (int j = j0; j < j1; ++j) mine_count += chosen(j, seen);
+  int32_t at = cta_exclusive_scan(mine_count, sh, &total);
   seen = equal_before;
   for (int j = j0; j < j1; ++j) {
     if (chosen(j, seen)) {
@@ -291,29 +357,47 @@ __device__ void select_row(SelectShared& sh, const uint32_t* keys, int n, int co
   }
 }
 
-// Selects (sequence b, KV head kv) from its scores (global) through shared-memory keys.
-__device__ void select_from_scores(const ScoreArgs& a, SelectShared& sh, uint32_t* keys, int b,
+// Selects (sequence b, KV head kv) from its scores (global, read through L2) with the CTA's
+// dynamic shared memory: keys [max_blocks], then the warps' histograms.
+__device__ void select_from_scores(const ScoreArgs& a, SelectShared& sh, uint32_t* smem, int b,
                                    int kv, int n) {
   const int count = a.counts[b];
   const int64_t pair = static_cast<int64_t>(b) * a.num_kv_heads + kv;
   const int32_t* table = a.tables + static_cast<int64_t>(b) * a.table_width;
   int32_t* out_tables = a.out_tables + pair * a.max_selected;
   int32_t* out_logical = a.out_logical != nullptr ? a.out_logical + pair * a.max_selected : nullptr;
+  const int nt = blockDim.x;
   if (count >= n) {
-    for (int j = threadIdx.x; j < a.max_selected; j += blockDim.x) {
+    for (int j = threadIdx.x; j < a.max_selected; j += nt) {
       out_tables[j] = j < n ? table[j] : -1;
       if (out_logical != nullptr) out_logical[j] = j < n ? j : -1;
     }
     return;
   }
+  uint32_t* keys = smem;
+  uint32_t* hist = smem + a.max_blocks;
   const float* scores = a.scores + pair * a.max_blocks;
-  for (int j = threadIdx.x; j < n; j += blockDim.x) keys[j] = order_key(__ldcg(scores + j));
+  for (int base = 0; base < n; base += 4 * nt) {
+    float x[4];
+#pragma unroll
+    for (int u = 0; u < 4; ++u) {
+      const int j = base + u * nt + threadIdx.x;
+      x[u] = j < n ? __ldcg(scores + j) : 0.0f;
+    }
+#pragma unroll
+    for (int u = 0; u < 4; ++u) {
+      const int j = base + u * nt + threadIdx.x;
+      if (j < n) keys[j] = order_key(x[u]);
+    }
+  }
   __syncthreads();
-  select_row(sh, keys, n, count, table, out_tables, out_logical, a.max_selected);
+  select_row(sh, keys, hist, n, count, table, out_tables, out_logical, a.max_selected);
 }
 
 // grid: (chunk, KV head, sequence). Each CTA scores blocks [chunk * a.chunk, ...) of one
-// (sequence, KV head); with kSelect, the CTA that finishes that pair's last chunk selects.
+// (sequence, KV head): its block-table entries go to shared memory first, then every lane group
+// streams its rows with the next stage's bounds loads in flight while it adds up the current
+// stage. With kSelect, the CTA that finishes that pair's last chunk selects its blocks.
 template <typename T, int D, int G, bool kSelect>
 __global__ void __launch_bounds__(kScoreThreads) score_kernel(const ScoreArgs a) {
   using S = ScoreShape<T, D>;
@@ -322,12 +406,16 @@ __global__ void __launch_bounds__(kScoreThreads) score_kernel(const ScoreArgs a)
   constexpr int VPL = S::VPL;
   constexpr int E = V * VPL;
   constexpr int U = kScoreUnroll;
+  constexpr int kStage = S::kRows * U;  // rows of the chunk per pipeline stage
+  __shared__ int32_t sm_table[kMaxChunk];
   const int kv = blockIdx.y;
   const int b = blockIdx.z;
   const int n = (a.lens[b] + a.block_size - 1) / a.block_size;
   const int c0 = blockIdx.x * a.chunk;
   if (c0 >= n) return;
-  const int c1 = min(c0 + a.chunk, n);
+  const int rows = min(a.chunk, n - c0);
+  const int32_t* table = a.tables + static_cast<int64_t>(b) * a.table_width;
+  for (int i = threadIdx.x; i < rows; i += kScoreThreads) sm_table[i] = __ldg(table + c0 + i);
   const int lane = threadIdx.x & 31;
   const int sub = lane % L;
   const int row = (threadIdx.x >> 5) * S::R + lane / L;
@@ -345,25 +433,19 @@ __global__ void __launch_bounds__(kScoreThreads) score_kernel(const ScoreArgs a)
       for (int e = 0; e < E; ++e) q[g][e] = 0.0f;
     }
   }
-  const int32_t* table = a.tables + static_cast<int64_t>(b) * a.table_width;
   const T* bounds = static_cast<const T*>(a.bounds);
   const int64_t pair = static_cast<int64_t>(b) * a.num_kv_heads + kv;
-  float* out = a.scores + pair * a.max_blocks;
+  float* out = a.scores + pair * a.max_blocks + c0;
+  __syncthreads();
 
-  for (int base = c0; base < c1; base += S::kRows * U) {
-    int32_t phys[U];
+  const auto load = [&](int stage, uint4(&lo)[U][VPL], uint4(&hi)[U][VPL]) {
 #pragma unroll
     for (int u = 0; u < U; ++u) {
-      const int j = base + u * S::kRows + row;
-      phys[u] = j < c1 ? __ldg(table + j) : -1;
-    }
-    uint4 lo[U][VPL], hi[U][VPL];
-#pragma unroll
-    for (int u = 0; u < U; ++u) {
+      const int r = stage * kStage + u * S::kRows + row;
 #pragma unroll
       for (int v = 0; v < VPL; ++v) {
-        if (phys[u] >= 0) {
-          const T* at = bounds + (static_cast<int64_t>(phys[u]) * a.num_kv_heads + kv) * 2 * D +
+        if (r < rows) {
+          const T* at = bounds + (static_cast<int64_t>(sm_table[r]) * a.num_kv_heads + kv) * 2 * D +
                         (v * L + sub) * V;
           lo[u][v] = load_vec(at);
           hi[u][v] = load_vec(at + D);
@@ -372,6 +454,8 @@ __global__ void __launch_bounds__(kScoreThreads) score_kernel(const ScoreArgs a)
         }
       }
     }
+  };
+  const auto compute = [&](int stage, const uint4(&lo)[U][VPL], const uint4(&hi)[U][VPL]) {
 #pragma unroll
     for (int u = 0; u < U; ++u) {
       float m[E], M[E];
@@ -405,13 +489,25 @@ __global__ void __launch_bounds__(kScoreThreads) score_kernel(const ScoreArgs a)
           combined = __fadd_rn(combined, s);
         }
       }
-      const int j = base + u * S::kRows + row;
-      if (phys[u] >= 0 && sub == 0) out[j] = __fmul_rn(combined, a.scale);
+      const int r = stage * kStage + u * S::kRows + row;
+      if (r < rows && sub == 0) out[r] = __fmul_rn(combined, a.scale);
     }
+  };
+
+  // Two register buffers, named so that every index stays a compile-time constant.
+  uint4 lo0[U][VPL], hi0[U][VPL], lo1[U][VPL], hi1[U][VPL];
+  const int stages = (rows + kStage - 1) / kStage;
+  load(0, lo0, hi0);
+  for (int st = 0; st < stages; st += 2) {
+    if (st + 1 < stages) load(st + 1, lo1, hi1);
+    compute(st, lo0, hi0);
+    if (st + 1 >= stages) break;
+    if (st + 2 < stages) load(st + 2, lo0, hi0);
+    compute(st + 1, lo1, hi1);
   }
 
   if constexpr (kSelect) {
-    extern __shared__ uint32_t keys[];
+    extern __shared__ uint32_t smem[];
     __shared__ SelectShared sh;
     __threadfence();  // this CTA's scores, before the ticket
     __syncthreads();
@@ -424,18 +520,18 @@ __global__ void __launch_bounds__(kScoreThreads) score_kernel(const ScoreArgs a)
     __syncthreads();
     if (!sh.last) return;
     __threadfence();
-    select_from_scores(a, sh, keys, b, kv, n);
+    select_from_scores(a, sh, smem, b, kv, n);
   }
 }
 
 // grid: (KV head, sequence).
-__global__ void __launch_bounds__(kScoreThreads) select_kernel(const ScoreArgs a) {
-  extern __shared__ uint32_t keys[];
+__global__ void __launch_bounds__(kSelectThreads) select_kernel(const ScoreArgs a) {
+  extern __shared__ uint32_t smem[];
   __shared__ SelectShared sh;
   const int kv = blockIdx.x;
   const int b = blockIdx.y;
   const int n = (a.lens[b] + a.block_size - 1) / a.block_size;
-  select_from_scores(a, sh, keys, b, kv, n);
+  select_from_scores(a, sh, smem, b, kv, n);
 }
 
 ScoreArgs score_args(const SelectLaunch& s) {
@@ -458,12 +554,12 @@ ScoreArgs score_args(const SelectLaunch& s) {
   a.max_selected = s.max_selected;
   a.max_rule = s.rule == GroupScore::kMax ? 1 : 0;
   a.scale = s.batch.scale;
-  // Blocks per CTA: a power of two in [64, 1024], halved while the grid has fewer than four
-  // CTAs per SM.
+  // Blocks per CTA: a power of two in [32, kMaxChunk], halved while the grid has fewer than
+  // three CTAs per SM (about one wave: long CTAs amortise their start, the table and q loads).
   const int64_t pairs = static_cast<int64_t>(s.batch.batch) * a.num_kv_heads;
-  const int64_t target = 4LL * device_attribute(cudaDevAttrMultiProcessorCount, 132);
-  a.chunk = 1024;
-  while (a.chunk > 64 && pairs * ((s.max_blocks + a.chunk - 1) / a.chunk) < target) a.chunk /= 2;
+  const int64_t target = 3LL * device_attribute(cudaDevAttrMultiProcessorCount, 132);
+  a.chunk = kMaxChunk;
+  while (a.chunk > 32 && pairs * ((s.max_blocks + a.chunk - 1) / a.chunk) < target) a.chunk /= 2;
   return a;
 }
 
@@ -477,8 +573,20 @@ bool valid(const SelectLaunch& s, bool select) {
   return !select || (s.counts != nullptr && s.tables != nullptr && s.max_selected >= 1);
 }
 
-size_t key_bytes(const SelectLaunch& s) {
-  return sizeof(uint32_t) * static_cast<size_t>(s.max_blocks);
+// Raises a kernel's dynamic shared-memory limit when it needs more than the default 48 KiB
+// (static included); fails when the device cannot give it.
+template <typename Kernel>
+cudaError_t allow_smem(Kernel kernel, size_t dynamic) {
+  cudaFuncAttributes attr{};
+  TS_CUDA_TRY(cudaFuncGetAttributes(&attr, kernel));
+  const size_t limit =
+      static_cast<size_t>(device_attribute(cudaDevAttrMaxSharedMemoryPerBlockOptin, 48 * 1024));
+  if (dynamic + attr.sharedSizeBytes > limit) return cudaErrorInvalidValue;
+  if (dynamic + attr.sharedSizeBytes > 48 * 1024) {
+    TS_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                     static_cast<int>(dynamic)));
+  }
+  return cudaSuccess;
 }
 
 template <bool kSelect, typename T, int D>
@@ -486,12 +594,9 @@ cudaError_t launch_score_dim(const SelectLaunch& s, cudaStream_t stream) {
   const ScoreArgs a = score_args(s);
   const dim3 grid(static_cast<unsigned>((s.max_blocks + a.chunk - 1) / a.chunk),
                   static_cast<unsigned>(a.num_kv_heads), static_cast<unsigned>(s.batch.batch));
-  const size_t smem = kSelect ? key_bytes(s) : 0;
+  const size_t smem = kSelect ? select_smem_bytes(s.max_blocks, kScoreThreads) : 0;
   const auto launch = [&](auto kernel) -> cudaError_t {
-    if (smem > 48 * 1024) {
-      TS_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                       static_cast<int>(smem)));
-    }
+    TS_CUDA_TRY(allow_smem(kernel, smem));
     kernel<<<grid, kScoreThreads, smem, stream>>>(a);
     TS_CUDA_TRY_LAUNCH();
     return cudaSuccess;
@@ -506,11 +611,6 @@ template <bool kSelect>
 cudaError_t launch_score(const SelectLaunch& s, cudaStream_t stream) {
   if (s.batch.batch == 0) return cudaSuccess;
   if (!valid(s, kSelect) || (kSelect && s.tickets == nullptr)) return cudaErrorInvalidValue;
-  if (kSelect && key_bytes(s) > static_cast<size_t>(device_attribute(
-                                    cudaDevAttrMaxSharedMemoryPerBlockOptin, 48 * 1024)) -
-                                    sizeof(SelectShared)) {
-    return cudaErrorInvalidValue;
-  }
   return by_dtype(s.bounds.dtype, [&](auto t) -> cudaError_t {
     using T = decltype(t);
     switch (s.bounds.head_dim) {
@@ -546,6 +646,24 @@ cudaError_t update_key_bounds(const PagedKv& cache, const KeyBounds& bounds,
   });
 }
 
+cudaError_t reshape_and_update_bounds(const PagedKv& cache, const KeyBounds& bounds,
+                                      const NewKv& tokens, const BlockWrite* writes,
+                                      int32_t num_writes, cudaStream_t stream) {
+  if (num_writes == 0) return cudaSuccess;
+  if (cache.num_layers != 1 || bounds.num_layers != 1 || cache.num_blocks != bounds.num_blocks ||
+      cache.num_kv_heads != bounds.num_kv_heads || cache.head_dim != bounds.head_dim ||
+      bounds.dtype != cache.dtype || cache.head_dim % 16 != 0) {
+    return cudaErrorInvalidValue;
+  }
+  return by_dtype(cache.dtype, [&](auto t) -> cudaError_t {
+    reshape_bounds_kernel<decltype(t)>
+        <<<static_cast<unsigned>(num_writes), kBoundThreads, 0, stream>>>(cache, bounds, tokens,
+                                                                          writes);
+    TS_CUDA_TRY_LAUNCH();
+    return cudaSuccess;
+  });
+}
+
 cudaError_t copy_key_bounds(const KeyBounds& src, const KeyBounds& dst, const BlockCopy* copies,
                             int32_t num_copies, cudaStream_t stream) {
   if (num_copies == 0) return cudaSuccess;
@@ -575,19 +693,11 @@ cudaError_t score_and_select(const SelectLaunch& s, cudaStream_t stream) {
 cudaError_t select_top_blocks(const SelectLaunch& s, cudaStream_t stream) {
   if (s.batch.batch == 0) return cudaSuccess;
   if (!valid(s, true)) return cudaErrorInvalidValue;
-  const size_t smem = key_bytes(s);
-  if (smem >
-      static_cast<size_t>(device_attribute(cudaDevAttrMaxSharedMemoryPerBlockOptin, 48 * 1024)) -
-          sizeof(SelectShared)) {
-    return cudaErrorInvalidValue;
-  }
-  if (smem > 48 * 1024) {
-    TS_CUDA_TRY(cudaFuncSetAttribute(select_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                     static_cast<int>(smem)));
-  }
+  const size_t smem = select_smem_bytes(s.max_blocks, kSelectThreads);
+  TS_CUDA_TRY(allow_smem(select_kernel, smem));
   const ScoreArgs a = score_args(s);
   select_kernel<<<dim3(static_cast<unsigned>(a.num_kv_heads), static_cast<unsigned>(s.batch.batch)),
-                  kScoreThreads, smem, stream>>>(a);
+                  kSelectThreads, smem, stream>>>(a);
   TS_CUDA_TRY_LAUNCH();
   return cudaSuccess;
 }

@@ -22,6 +22,14 @@ namespace tinyserve::gpu {
 cudaError_t update_key_bounds(const PagedKv& cache, const KeyBounds& bounds,
                               const BlockWrite* writes, int32_t num_writes, cudaStream_t stream);
 
+// reshape_and_cache and update_key_bounds of one layer in one launch (cache and bounds one
+// layer): the CTA of each written block writes its new rows and widens (or, slot 0 written,
+// restarts) its bounds. writes: device [num_writes], block_writes()'s list for
+// tokens.slot_mapping: every token written into a block lies in its [token_begin, token_end).
+cudaError_t reshape_and_update_bounds(const PagedKv& cache, const KeyBounds& bounds,
+                                      const NewKv& tokens, const BlockWrite* writes,
+                                      int32_t num_writes, cudaStream_t stream);
+
 // Copies whole blocks' bounds, every layer, as copy_blocks copies their K/V (either side may be
 // mapped pinned host memory). copies: device [num_copies].
 cudaError_t copy_key_bounds(const KeyBounds& src, const KeyBounds& dst, const BlockCopy* copies,

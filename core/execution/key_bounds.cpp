@@ -7,20 +7,23 @@
 namespace tinyserve {
 
 std::vector<BlockWrite> block_writes(std::span<const int64_t> slot_mapping, int32_t block_size) {
-  std::vector<int64_t> slots;
+  std::vector<std::pair<int64_t, int32_t>> slots;  // (slot, token index)
   slots.reserve(slot_mapping.size());
-  for (int64_t slot : slot_mapping) {
-    if (slot >= 0) slots.push_back(slot);
+  for (size_t i = 0; i < slot_mapping.size(); ++i) {
+    if (slot_mapping[i] >= 0) slots.emplace_back(slot_mapping[i], static_cast<int32_t>(i));
   }
   std::sort(slots.begin(), slots.end());
   std::vector<BlockWrite> writes;
-  for (int64_t slot : slots) {
+  for (const auto& [slot, token] : slots) {
     const auto block = static_cast<int32_t>(slot / block_size);
     const auto offset = static_cast<int32_t>(slot % block_size);
     if (!writes.empty() && writes.back().block == block) {
-      writes.back().last = offset;
+      BlockWrite& w = writes.back();
+      w.last = offset;
+      w.token_begin = std::min(w.token_begin, token);
+      w.token_end = std::max(w.token_end, token + 1);
     } else {
-      writes.push_back({block, offset, offset});
+      writes.push_back({block, offset, offset, token, token + 1});
     }
   }
   return writes;

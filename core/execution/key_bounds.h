@@ -12,7 +12,7 @@
 namespace tinyserve {
 
 // The blocks the given slots fall in, ascending by block, each with the first and last offset
-// written; negative slots (padding) are skipped.
+// written and the range of token indices that wrote it; negative slots (padding) are skipped.
 std::vector<BlockWrite> block_writes(std::span<const int64_t> slot_mapping, int32_t block_size);
 
 // Brings every layer's bounds of the written blocks up to date with the pool's keys (after the

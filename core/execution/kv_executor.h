@@ -112,8 +112,9 @@ struct SelectionStats {
   int64_t bytes_selected = 0;  // K/V bytes the sparse attention read
   int64_t bytes_bounds = 0;    // key-bound bytes the scoring read
   // Milliseconds: updating the key bounds after the K/V writes (part of StageTimes::write_kv_ms,
-  // also when selection is off but the geometry keeps bounds); scoring and top-K (part of
-  // attention_ms); the sparse attention itself (part of attention_ms).
+  // also when selection is off but the geometry keeps bounds; 0 when the CUDA executor fuses the
+  // update into the K/V writes); scoring and top-K (part of attention_ms); the sparse attention
+  // itself (part of attention_ms).
   double bounds_ms = 0.0;
   double select_ms = 0.0;
   double sparse_attention_ms = 0.0;

@@ -126,11 +126,15 @@ TINYSERVE_HD inline DType key_bounds_dtype(DType t) {
 
 // A block written by a step: slots [first, last] of it received new tokens. Writing slot 0
 // starts the block afresh (a block is filled in order from slot 0), so its bounds are then
-// recomputed over slots [0, last]; otherwise slots [first, last] widen the bounds it had.
+// recomputed over slots [0, last]; otherwise slots [first, last] widen the bounds it had. The new
+// tokens written into it all lie in [token_begin, token_end) of the step's token list (which may
+// hold other blocks' tokens too).
 struct BlockWrite {
   int32_t block = 0;
   int32_t first = 0;
   int32_t last = 0;
+  int32_t token_begin = 0;
+  int32_t token_end = 0;
 };
 
 // New tokens' K/V to write into the paged pools of one layer (reshape_and_cache).

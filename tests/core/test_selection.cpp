@@ -69,8 +69,11 @@ TEST_CASE("block writes group a step's slots by block with the first and last of
   const std::vector<BlockWrite> w = block_writes(slots, 16);
   REQUIRE(w.size() == 3);
   CHECK((w[0].block == 0 && w[0].first == 0 && w[0].last == 3));
+  CHECK((w[0].token_begin == 2 && w[0].token_end == 8));
   CHECK((w[1].block == 1 && w[1].first == 0 && w[1].last == 0));
+  CHECK((w[1].token_begin == 8 && w[1].token_end == 9));
   CHECK((w[2].block == 2 && w[2].first == 1 && w[2].last == 3));
+  CHECK((w[2].token_begin == 0 && w[2].token_end == 5));
 }
 
 TEST_CASE("a block bound is an upper bound of q.k over the block and adds up as documented") {

@@ -276,6 +276,67 @@ TEST_SUITE("gpu") {
     }
   }
 
+  TEST_CASE("the fused K/V write and key-bound update equal the reference bit for bit") {
+    if (skip_without_gpu()) return;
+    for (DType t : kExecutorDTypes) {
+      for (int32_t d : {64, 128, 256}) {
+        CAPTURE(dtype_name(t));
+        CAPTURE(d);
+        Rng rng(static_cast<uint64_t>(d) * 3 + static_cast<uint64_t>(t));
+        const int32_t kv_heads = 2, bs = 16, blocks = 24;
+        PagedKv cache{nullptr, nullptr, t, 1, blocks, kv_heads, bs, d};
+        KeyBounds bounds{nullptr, t, 1, blocks, kv_heads, d};
+        const auto pool_bytes = static_cast<size_t>(cache.layer_elements() * dtype_size(t));
+        std::vector<uint8_t> k(pool_bytes), v(pool_bytes);
+        std::vector<uint8_t> b(static_cast<size_t>(bounds.layer_elements() * dtype_size(t)));
+        for (int64_t i = 0; i < cache.layer_elements(); ++i) {
+          store_element(k.data(), t, i, static_cast<float>(rng.normal()));
+          store_element(v.data(), t, i, static_cast<float>(rng.normal()));
+        }
+        for (int64_t i = 0; i < bounds.layer_elements(); ++i) {
+          store_element(b.data(), t, i, static_cast<float>(rng.normal()));
+        }
+        // Two sequences' tokens interleaved, with padding: a prefill chunk filling blocks 3..5
+        // from slot 0, decode tokens widening blocks 9 and 17, a chunk continuing block 20.
+        std::vector<int64_t> slots;
+        for (int32_t i = 0; i < 40; ++i) slots.push_back(3 * bs + i);
+        slots.insert(slots.begin() + 7, -1);
+        slots.insert(slots.begin() + 20, 9 * bs + 4);
+        slots.insert(slots.begin() + 25, -1);
+        slots.push_back(17 * bs + 15);
+        for (int32_t i = 6; i < 12; ++i) slots.push_back(20 * bs + i);
+        const auto n = static_cast<int32_t>(slots.size());
+        const int64_t row = int64_t{kv_heads} * d;
+        std::vector<uint8_t> key(static_cast<size_t>(n * row * dtype_size(t))), value(key.size());
+        for (int64_t i = 0; i < n * row; ++i) {
+          store_element(key.data(), t, i, static_cast<float>(rng.normal()));
+          store_element(value.data(), t, i, static_cast<float>(rng.normal()));
+        }
+        const std::vector<BlockWrite> writes = block_writes(slots, bs);
+        DeviceArray dk(k), dv(v), db(b), dkey(key), dvalue(value), dslots(slots), dwrites(writes);
+        cache.k = k.data();
+        cache.v = v.data();
+        bounds.data = b.data();
+        NewKv host{key.data(), value.data(), slots.data(), n};
+        reshape_and_cache_reference(cache, host);
+        update_key_bounds_reference(cache, bounds, writes);
+        PagedKv gpu_cache = cache;
+        gpu_cache.k = dk.get();
+        gpu_cache.v = dv.get();
+        KeyBounds gpu_bounds = bounds;
+        gpu_bounds.data = db.get();
+        const NewKv tokens{dkey.get(), dvalue.get(), dslots.get<int64_t>(), n};
+        CHECK_CUDA(gpu::reshape_and_update_bounds(gpu_cache, gpu_bounds, tokens,
+                                                  dwrites.get<BlockWrite>(),
+                                                  static_cast<int32_t>(writes.size()), nullptr));
+        CHECK_CUDA(cudaDeviceSynchronize());
+        CHECK(dk.bytes() == k);
+        CHECK(dv.bytes() == v);
+        CHECK(db.bytes() == b);
+      }
+    }
+  }
+
   TEST_CASE("sparse attention over per-KV-head block tables matches the reference") {
     if (skip_without_gpu()) return;
     struct Shape {
@@ -424,6 +485,7 @@ TEST_SUITE("gpu") {
           auto cpu = ReferenceExecutor::create(g);
           gpu::CudaExecutorOptions options;
           options.fused_select = fused;
+          options.fused_bounds = fused;
           auto cuda = gpu::CudaExecutor::create(g, options);
           REQUIRE(cpu.ok());
           REQUIRE_MESSAGE(cuda.ok(), cuda.status.error);
@@ -432,7 +494,7 @@ TEST_SUITE("gpu") {
           for (int step = 0; step < (small_gpu_tests() ? 5 : 25); ++step) {
             CAPTURE(step);
             StepPlan plan = fixture.next();
-            plan.selection.budget_tokens = 3 * sh.block_size;
+            plan.selection.budget_tokens = 2 * sh.block_size;
             plan.selection.group_score = step % 2 ? GroupScore::kSum : GroupScore::kMax;
             const StepResult a = cpu.value->execute(plan);
             const StepResult b = cuda.value->execute(plan);
@@ -468,7 +530,7 @@ TEST_SUITE("gpu") {
               }
             }
           }
-          CHECK(sparse_rows > 10);
+          CHECK(sparse_rows > (small_gpu_tests() ? 0 : 10));
           // Key bounds of both pools, bit for bit.
           for (int32_t l = 0; l < g.num_layers; ++l) {
             for (Pool pool : {Pool::kGpu, Pool::kCpu}) {
