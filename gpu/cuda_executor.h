@@ -20,13 +20,14 @@ struct CudaExecutorOptions {
   bool compare_contiguous = false;
   size_t max_contiguous_bytes = size_t{2} << 30;
   // Query-aware selection (StepPlan::selection): score and top-K in one launch (the CTA that
-  // finishes a (sequence, KV head)'s scores selects its blocks) rather than two.
-  bool fused_select = true;
+  // finishes a (sequence, KV head)'s scores selects its blocks) rather than two. Off: on the
+  // H100 the two launches were as fast or faster (docs/selection.md).
+  bool fused_select = false;
   // With key bounds (KvGeometry::key_bounds): write the new K/V and update the written blocks'
   // bounds in one launch per layer, rather than reshape_and_cache then a bounds kernel (used when
   // every block's tokens lie close together in the step's token list, as prefill chunks and
-  // decodes do).
-  bool fused_bounds = true;
+  // decodes do). Off until it has run on a device (docs/selection.md).
+  bool fused_bounds = false;
 };
 
 class CudaExecutor final : public KvExecutor {

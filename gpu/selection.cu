@@ -10,6 +10,8 @@ namespace tinyserve::gpu {
 namespace {
 
 inline constexpr int kBoundThreads = 128;
+inline constexpr int kScoreThreads = 256;
+inline constexpr int kScoreUnroll = 4;  // blocks per row group in flight
 
 template <typename Fn>
 cudaError_t by_dtype(DType t, Fn fn) {
@@ -168,11 +170,6 @@ __global__ void __launch_bounds__(kBoundThreads)
 
 // ---- scores and top-K ----
 
-inline constexpr int kScoreThreads = 128;
-inline constexpr int kScoreUnroll = 4;       // block rows per lane group per pipeline stage
-inline constexpr int kMaxChunk = 1024;       // blocks per scoring CTA (table entries in smem)
-inline constexpr int kSelectThreads = 1024;  // the top-K kernel of the two-launch path
-
 struct ScoreArgs {
   const void* bounds;     // [num_blocks, num_kv_heads, 2, D] (one layer)
   const void* q;          // [batch, num_heads, D]
@@ -190,7 +187,7 @@ struct ScoreArgs {
   int32_t table_width;
   int32_t max_blocks;
   int32_t max_selected;
-  int32_t chunk;     // blocks scored per CTA, <= kMaxChunk
+  int32_t chunk;     // blocks scored per CTA
   int32_t max_rule;  // 1: GroupScore::kMax, 0: kSum
   float scale;
 };
@@ -203,7 +200,7 @@ struct ScoreShape {
   static constexpr int L = D / V < 32 ? D / V : 32;
   static constexpr int VPL = D / (V * L);
   static constexpr int R = 32 / L;
-  static constexpr int kRows = (kScoreThreads / 32) * R;  // block rows per CTA step
+  static constexpr int kRows = (kScoreThreads / 32) * R;  // block rows per CTA pass
 };
 
 // Order-preserving unsigned key of a score (-0 ranks as +0).
@@ -214,18 +211,12 @@ __device__ __forceinline__ uint32_t order_key(float x) {
 }
 
 struct SelectShared {
-  uint32_t total[256];
+  uint32_t hist[256];
   int32_t warp_sum[32];
   uint32_t prefix;
   int32_t remaining;
   int32_t last;
 };
-
-// Dynamic shared memory of a top-K over up to n blocks by `threads` threads: the keys, then one
-// 256-bin histogram per warp.
-size_t select_smem_bytes(int32_t n, int32_t threads) {
-  return sizeof(uint32_t) * (static_cast<size_t>(n) + 256 * static_cast<size_t>(threads / 32));
-}
 
 // Exclusive prefix sum of x over the CTA; *total gets the sum. Every thread must call it.
 __device__ int32_t cta_exclusive_scan(int32_t x, SelectShared& sh, int32_t* total) {
@@ -258,34 +249,29 @@ __device__ int32_t cta_exclusive_scan(int32_t x, SelectShared& sh, int32_t* tota
 
 // Keeps `count` of the n blocks of one (sequence, KV head): 0, n - 1 and the count - 2 middle
 // blocks with the largest keys, the lower index among equal keys; writes them in ascending order
-// and pads the row to max_selected with -1. keys: [n] and hist: [warps][256], shared memory.
-__device__ void select_row(SelectShared& sh, const uint32_t* keys, uint32_t* hist, int n, int count,
+// and pads the row to max_selected with -1. keys: [n] in shared memory.
+__device__ void select_row(SelectShared& sh, const uint32_t* keys, int n, int count,
                            const int32_t* table, int32_t* out_tables, int32_t* out_logical,
                            int max_selected) {
   const int tid = threadIdx.x;
   const int nt = blockDim.x;
   const int lane = tid & 31;
-  const int warps = nt >> 5;
   uint32_t prefix = 0xffffffffu;
   int remaining = count - 2;  // middle blocks still to take at the current prefix
   if (remaining > 0) {
-    // Radix select of the remaining-th largest middle key, 8 bits at a time from the top. Each
-    // warp counts into its own histogram (conflicts stay within a warp), then they are summed.
+    // Radix select of the remaining-th largest middle key, 8 bits at a time from the top.
     uint32_t mask = 0;
     prefix = 0;
-    uint32_t* mine = hist + 256 * (tid >> 5);
     for (int shift = 24; shift >= 0; shift -= 8) {
-      for (int i = tid; i < 256 * warps; i += nt) hist[i] = 0;
+      for (int i = tid; i < 256; i += nt) sh.hist[i] = 0;
       __syncthreads();
-      for (int j = 1 + tid; j < n - 1; j += nt) {
-        const uint32_t key = keys[j];
-        if ((key & mask) == prefix) atomicAdd(&mine[(key >> shift) & 0xffu], 1u);
-      }
-      __syncthreads();
-      for (int i = tid; i < 256; i += nt) {
-        uint32_t sum = 0;
-        for (int w = 0; w < warps; ++w) sum += hist[256 * w + i];
-        sh.total[i] = sum;
+      for (int base = 1; base < n - 1; base += nt) {
+        const int j = base + tid;
+        const uint32_t key = j < n - 1 ? keys[j] : 0u;
+        const bool active = j < n - 1 && (key & mask) == prefix;
+        const uint32_t digit = active ? (key >> shift) & 0xffu : 0x100u;
+        const uint32_t peers = __match_any_sync(0xffffffffu, digit);
+        if (active && lane == __ffs(peers) - 1) atomicAdd(&sh.hist[digit], __popc(peers));
       }
       __syncthreads();
       if (tid < 32) {
@@ -294,7 +280,7 @@ __device__ void select_row(SelectShared& sh, const uint32_t* keys, uint32_t* his
         uint32_t own = 0;
 #pragma unroll
         for (int i = 0; i < 8; ++i) {
-          c[i] = sh.total[8 * (31 - lane) + i];
+          c[i] = sh.hist[8 * (31 - lane) + i];
           own += c[i];
         }
         uint32_t incl = own;
@@ -339,10 +325,10 @@ __device__ void select_row(SelectShared& sh, const uint32_t* keys, uint32_t* his
     if (key > prefix) return true;
     return key == prefix && seen++ < remaining;
   };
-  int32_t mine_count = 0;
+  int32_t mine = 0;
   int32_t seen = equal_before;
-  for (int j = j0; j < j1; ++j) mine_count += chosen(j, seen);
-  int32_t at = cta_exclusive_scan(mine_count, sh, &total);
+  for (int j = j0; j < j1; ++j) mine += chosen(j, seen);
+  int32_t at = cta_exclusive_scan(mine, sh, &total);
   seen = equal_before;
   for (int j = j0; j < j1; ++j) {
     if (chosen(j, seen)) {
@@ -357,47 +343,29 @@ __device__ void select_row(SelectShared& sh, const uint32_t* keys, uint32_t* his
   }
 }
 
-// Selects (sequence b, KV head kv) from its scores (global, read through L2) with the CTA's
-// dynamic shared memory: keys [max_blocks], then the warps' histograms.
-__device__ void select_from_scores(const ScoreArgs& a, SelectShared& sh, uint32_t* smem, int b,
+// Selects (sequence b, KV head kv) from its scores (global) through shared-memory keys.
+__device__ void select_from_scores(const ScoreArgs& a, SelectShared& sh, uint32_t* keys, int b,
                                    int kv, int n) {
   const int count = a.counts[b];
   const int64_t pair = static_cast<int64_t>(b) * a.num_kv_heads + kv;
   const int32_t* table = a.tables + static_cast<int64_t>(b) * a.table_width;
   int32_t* out_tables = a.out_tables + pair * a.max_selected;
   int32_t* out_logical = a.out_logical != nullptr ? a.out_logical + pair * a.max_selected : nullptr;
-  const int nt = blockDim.x;
   if (count >= n) {
-    for (int j = threadIdx.x; j < a.max_selected; j += nt) {
+    for (int j = threadIdx.x; j < a.max_selected; j += blockDim.x) {
       out_tables[j] = j < n ? table[j] : -1;
       if (out_logical != nullptr) out_logical[j] = j < n ? j : -1;
     }
     return;
   }
-  uint32_t* keys = smem;
-  uint32_t* hist = smem + a.max_blocks;
   const float* scores = a.scores + pair * a.max_blocks;
-  for (int base = 0; base < n; base += 4 * nt) {
-    float x[4];
-#pragma unroll
-    for (int u = 0; u < 4; ++u) {
-      const int j = base + u * nt + threadIdx.x;
-      x[u] = j < n ? __ldcg(scores + j) : 0.0f;
-    }
-#pragma unroll
-    for (int u = 0; u < 4; ++u) {
-      const int j = base + u * nt + threadIdx.x;
-      if (j < n) keys[j] = order_key(x[u]);
-    }
-  }
+  for (int j = threadIdx.x; j < n; j += blockDim.x) keys[j] = order_key(__ldcg(scores + j));
   __syncthreads();
-  select_row(sh, keys, hist, n, count, table, out_tables, out_logical, a.max_selected);
+  select_row(sh, keys, n, count, table, out_tables, out_logical, a.max_selected);
 }
 
 // grid: (chunk, KV head, sequence). Each CTA scores blocks [chunk * a.chunk, ...) of one
-// (sequence, KV head): its block-table entries go to shared memory first, then every lane group
-// streams its rows with the next stage's bounds loads in flight while it adds up the current
-// stage. With kSelect, the CTA that finishes that pair's last chunk selects its blocks.
+// (sequence, KV head); with kSelect, the CTA that finishes that pair's last chunk selects.
 template <typename T, int D, int G, bool kSelect>
 __global__ void __launch_bounds__(kScoreThreads) score_kernel(const ScoreArgs a) {
   using S = ScoreShape<T, D>;
@@ -406,16 +374,12 @@ __global__ void __launch_bounds__(kScoreThreads) score_kernel(const ScoreArgs a)
   constexpr int VPL = S::VPL;
   constexpr int E = V * VPL;
   constexpr int U = kScoreUnroll;
-  constexpr int kStage = S::kRows * U;  // rows of the chunk per pipeline stage
-  __shared__ int32_t sm_table[kMaxChunk];
   const int kv = blockIdx.y;
   const int b = blockIdx.z;
   const int n = (a.lens[b] + a.block_size - 1) / a.block_size;
   const int c0 = blockIdx.x * a.chunk;
   if (c0 >= n) return;
-  const int rows = min(a.chunk, n - c0);
-  const int32_t* table = a.tables + static_cast<int64_t>(b) * a.table_width;
-  for (int i = threadIdx.x; i < rows; i += kScoreThreads) sm_table[i] = __ldg(table + c0 + i);
+  const int c1 = min(c0 + a.chunk, n);
   const int lane = threadIdx.x & 31;
   const int sub = lane % L;
   const int row = (threadIdx.x >> 5) * S::R + lane / L;
@@ -433,19 +397,25 @@ __global__ void __launch_bounds__(kScoreThreads) score_kernel(const ScoreArgs a)
       for (int e = 0; e < E; ++e) q[g][e] = 0.0f;
     }
   }
+  const int32_t* table = a.tables + static_cast<int64_t>(b) * a.table_width;
   const T* bounds = static_cast<const T*>(a.bounds);
   const int64_t pair = static_cast<int64_t>(b) * a.num_kv_heads + kv;
-  float* out = a.scores + pair * a.max_blocks + c0;
-  __syncthreads();
+  float* out = a.scores + pair * a.max_blocks;
 
-  const auto load = [&](int stage, uint4(&lo)[U][VPL], uint4(&hi)[U][VPL]) {
+  for (int base = c0; base < c1; base += S::kRows * U) {
+    int32_t phys[U];
 #pragma unroll
     for (int u = 0; u < U; ++u) {
-      const int r = stage * kStage + u * S::kRows + row;
+      const int j = base + u * S::kRows + row;
+      phys[u] = j < c1 ? __ldg(table + j) : -1;
+    }
+    uint4 lo[U][VPL], hi[U][VPL];
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
 #pragma unroll
       for (int v = 0; v < VPL; ++v) {
-        if (r < rows) {
-          const T* at = bounds + (static_cast<int64_t>(sm_table[r]) * a.num_kv_heads + kv) * 2 * D +
+        if (phys[u] >= 0) {
+          const T* at = bounds + (static_cast<int64_t>(phys[u]) * a.num_kv_heads + kv) * 2 * D +
                         (v * L + sub) * V;
           lo[u][v] = load_vec(at);
           hi[u][v] = load_vec(at + D);
@@ -454,8 +424,6 @@ __global__ void __launch_bounds__(kScoreThreads) score_kernel(const ScoreArgs a)
         }
       }
     }
-  };
-  const auto compute = [&](int stage, const uint4(&lo)[U][VPL], const uint4(&hi)[U][VPL]) {
 #pragma unroll
     for (int u = 0; u < U; ++u) {
       float m[E], M[E];
@@ -489,25 +457,13 @@ __global__ void __launch_bounds__(kScoreThreads) score_kernel(const ScoreArgs a)
           combined = __fadd_rn(combined, s);
         }
       }
-      const int r = stage * kStage + u * S::kRows + row;
-      if (r < rows && sub == 0) out[r] = __fmul_rn(combined, a.scale);
+      const int j = base + u * S::kRows + row;
+      if (phys[u] >= 0 && sub == 0) out[j] = __fmul_rn(combined, a.scale);
     }
-  };
-
-  // Two register buffers, named so that every index stays a compile-time constant.
-  uint4 lo0[U][VPL], hi0[U][VPL], lo1[U][VPL], hi1[U][VPL];
-  const int stages = (rows + kStage - 1) / kStage;
-  load(0, lo0, hi0);
-  for (int st = 0; st < stages; st += 2) {
-    if (st + 1 < stages) load(st + 1, lo1, hi1);
-    compute(st, lo0, hi0);
-    if (st + 1 >= stages) break;
-    if (st + 2 < stages) load(st + 2, lo0, hi0);
-    compute(st + 1, lo1, hi1);
   }
 
   if constexpr (kSelect) {
-    extern __shared__ uint32_t smem[];
+    extern __shared__ uint32_t keys[];
     __shared__ SelectShared sh;
     __threadfence();  // this CTA's scores, before the ticket
     __syncthreads();
@@ -520,18 +476,18 @@ __global__ void __launch_bounds__(kScoreThreads) score_kernel(const ScoreArgs a)
     __syncthreads();
     if (!sh.last) return;
     __threadfence();
-    select_from_scores(a, sh, smem, b, kv, n);
+    select_from_scores(a, sh, keys, b, kv, n);
   }
 }
 
 // grid: (KV head, sequence).
-__global__ void __launch_bounds__(kSelectThreads) select_kernel(const ScoreArgs a) {
-  extern __shared__ uint32_t smem[];
+__global__ void __launch_bounds__(kScoreThreads) select_kernel(const ScoreArgs a) {
+  extern __shared__ uint32_t keys[];
   __shared__ SelectShared sh;
   const int kv = blockIdx.x;
   const int b = blockIdx.y;
   const int n = (a.lens[b] + a.block_size - 1) / a.block_size;
-  select_from_scores(a, sh, smem, b, kv, n);
+  select_from_scores(a, sh, keys, b, kv, n);
 }
 
 ScoreArgs score_args(const SelectLaunch& s) {
@@ -554,12 +510,12 @@ ScoreArgs score_args(const SelectLaunch& s) {
   a.max_selected = s.max_selected;
   a.max_rule = s.rule == GroupScore::kMax ? 1 : 0;
   a.scale = s.batch.scale;
-  // Blocks per CTA: a power of two in [32, kMaxChunk], halved while the grid has fewer than
-  // three CTAs per SM (about one wave: long CTAs amortise their start, the table and q loads).
+  // Blocks per CTA: a power of two in [64, 1024], halved while the grid has fewer than four
+  // CTAs per SM.
   const int64_t pairs = static_cast<int64_t>(s.batch.batch) * a.num_kv_heads;
-  const int64_t target = 3LL * device_attribute(cudaDevAttrMultiProcessorCount, 132);
-  a.chunk = kMaxChunk;
-  while (a.chunk > 32 && pairs * ((s.max_blocks + a.chunk - 1) / a.chunk) < target) a.chunk /= 2;
+  const int64_t target = 4LL * device_attribute(cudaDevAttrMultiProcessorCount, 132);
+  a.chunk = 1024;
+  while (a.chunk > 64 && pairs * ((s.max_blocks + a.chunk - 1) / a.chunk) < target) a.chunk /= 2;
   return a;
 }
 
@@ -573,20 +529,8 @@ bool valid(const SelectLaunch& s, bool select) {
   return !select || (s.counts != nullptr && s.tables != nullptr && s.max_selected >= 1);
 }
 
-// Raises a kernel's dynamic shared-memory limit when it needs more than the default 48 KiB
-// (static included); fails when the device cannot give it.
-template <typename Kernel>
-cudaError_t allow_smem(Kernel kernel, size_t dynamic) {
-  cudaFuncAttributes attr{};
-  TS_CUDA_TRY(cudaFuncGetAttributes(&attr, kernel));
-  const size_t limit =
-      static_cast<size_t>(device_attribute(cudaDevAttrMaxSharedMemoryPerBlockOptin, 48 * 1024));
-  if (dynamic + attr.sharedSizeBytes > limit) return cudaErrorInvalidValue;
-  if (dynamic + attr.sharedSizeBytes > 48 * 1024) {
-    TS_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                     static_cast<int>(dynamic)));
-  }
-  return cudaSuccess;
+size_t key_bytes(const SelectLaunch& s) {
+  return sizeof(uint32_t) * static_cast<size_t>(s.max_blocks);
 }
 
 template <bool kSelect, typename T, int D>
@@ -594,9 +538,12 @@ cudaError_t launch_score_dim(const SelectLaunch& s, cudaStream_t stream) {
   const ScoreArgs a = score_args(s);
   const dim3 grid(static_cast<unsigned>((s.max_blocks + a.chunk - 1) / a.chunk),
                   static_cast<unsigned>(a.num_kv_heads), static_cast<unsigned>(s.batch.batch));
-  const size_t smem = kSelect ? select_smem_bytes(s.max_blocks, kScoreThreads) : 0;
+  const size_t smem = kSelect ? key_bytes(s) : 0;
   const auto launch = [&](auto kernel) -> cudaError_t {
-    TS_CUDA_TRY(allow_smem(kernel, smem));
+    if (smem > 48 * 1024) {
+      TS_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                       static_cast<int>(smem)));
+    }
     kernel<<<grid, kScoreThreads, smem, stream>>>(a);
     TS_CUDA_TRY_LAUNCH();
     return cudaSuccess;
@@ -611,6 +558,11 @@ template <bool kSelect>
 cudaError_t launch_score(const SelectLaunch& s, cudaStream_t stream) {
   if (s.batch.batch == 0) return cudaSuccess;
   if (!valid(s, kSelect) || (kSelect && s.tickets == nullptr)) return cudaErrorInvalidValue;
+  if (kSelect && key_bytes(s) > static_cast<size_t>(device_attribute(
+                                    cudaDevAttrMaxSharedMemoryPerBlockOptin, 48 * 1024)) -
+                                    sizeof(SelectShared)) {
+    return cudaErrorInvalidValue;
+  }
   return by_dtype(s.bounds.dtype, [&](auto t) -> cudaError_t {
     using T = decltype(t);
     switch (s.bounds.head_dim) {
@@ -693,11 +645,19 @@ cudaError_t score_and_select(const SelectLaunch& s, cudaStream_t stream) {
 cudaError_t select_top_blocks(const SelectLaunch& s, cudaStream_t stream) {
   if (s.batch.batch == 0) return cudaSuccess;
   if (!valid(s, true)) return cudaErrorInvalidValue;
-  const size_t smem = select_smem_bytes(s.max_blocks, kSelectThreads);
-  TS_CUDA_TRY(allow_smem(select_kernel, smem));
+  const size_t smem = key_bytes(s);
+  if (smem >
+      static_cast<size_t>(device_attribute(cudaDevAttrMaxSharedMemoryPerBlockOptin, 48 * 1024)) -
+          sizeof(SelectShared)) {
+    return cudaErrorInvalidValue;
+  }
+  if (smem > 48 * 1024) {
+    TS_CUDA_TRY(cudaFuncSetAttribute(select_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                     static_cast<int>(smem)));
+  }
   const ScoreArgs a = score_args(s);
   select_kernel<<<dim3(static_cast<unsigned>(a.num_kv_heads), static_cast<unsigned>(s.batch.batch)),
-                  kSelectThreads, smem, stream>>>(a);
+                  kScoreThreads, smem, stream>>>(a);
   TS_CUDA_TRY_LAUNCH();
   return cudaSuccess;
 }
