@@ -10,6 +10,7 @@
 #ifdef TINYSERVE_HAVE_CUDA
 #include "gpu/cuda_executor.h"
 #include "gpu/device.h"
+#include "gpu/supports.h"
 #endif
 
 namespace tinyserve::app {
@@ -19,24 +20,6 @@ namespace {
 // The CPU reference runs double-precision scalar math: fine for small pools and as the kernels'
 // oracle, far too slow as a live backend for a realistic pool.
 constexpr int64_t kAutoCpuPoolBytes = int64_t{64} << 20;
-
-// What the paged kernels are built for (docs/kernels.md); "" when the scenario fits.
-std::string kernel_limits(const Scenario& sc) {
-  const int32_t bs = sc.engine.paged_cache.block_size;
-  if (bs != 8 && bs != 16 && bs != 32) {
-    return cat("cache.block_size = ", bs, ": the CUDA kernels support block sizes 8, 16 and 32");
-  }
-  const int32_t hd = sc.model.head_dim;
-  if (hd != 64 && hd != 128 && hd != 256) {
-    return cat("model head_dim = ", hd, ": the CUDA kernels support head dims 64, 128 and 256");
-  }
-  const int32_t heads = sc.model.num_heads, kv = sc.model.num_kv_heads;
-  if (kv <= 0 || heads % kv != 0 || heads / kv > 8) {
-    return cat("model heads ", heads, " / KV heads ", kv,
-               ": the CUDA kernels support GQA groups of 1 to 8");
-  }
-  return "";
-}
 
 int64_t pool_bytes(const KvGeometry& g) {
   return g.block_bytes() * 2 * g.num_layers * (int64_t{g.num_gpu_blocks} + g.num_cpu_blocks);
@@ -70,8 +53,9 @@ void check_host_memory(const Scenario& sc, int64_t bytes, const char* what) {
 constexpr int64_t kBookkeepingBytesPerBlock = 96;
 
 std::unique_ptr<Backend> cpu_backend(const Scenario& sc, const std::string& why) {
-  check_host_memory(sc, pool_bytes(kv_geometry(sc)), "the CPU reference backend's K/V pools");
-  auto created = ReferenceExecutor::create(kv_geometry(sc));
+  const KvGeometry& g = sc.engine.geometry;
+  check_host_memory(sc, pool_bytes(g), "the CPU reference backend's K/V pools");
+  auto created = ReferenceExecutor::create(g);
   if (!created.ok()) throw InputError(sc.path, 0, "engine.backend = \"cpu\": " + created.status.error);
   return std::make_unique<ExecutorBackend>(std::move(created.value), "cpu", "CPU reference: " + why);
 }
@@ -84,13 +68,13 @@ std::unique_ptr<Backend> cuda_backend(const Scenario& sc, std::string& why_not) 
     why_not = device.reason;
     return nullptr;
   }
-  const KvGeometry g = kv_geometry(sc);
+  const KvGeometry& g = sc.engine.geometry;
   check_host_memory(sc, g.block_bytes() * 2 * g.num_layers * g.num_cpu_blocks,
                     "the CUDA backend's pinned CPU swap pool");
   gpu::CudaExecutorOptions options;
   parse_kernel_version(sc.kernel, options.kernel);
   options.compare_contiguous = true;
-  auto created = gpu::CudaExecutor::create(kv_geometry(sc), options);
+  auto created = gpu::CudaExecutor::create(g, options);
   if (!created.ok()) {
     why_not = created.status.error;
     return nullptr;
@@ -112,20 +96,33 @@ std::string cuda_status() {
 #endif
 }
 
+std::string kernel_support(const Scenario& sc) {
+#ifdef TINYSERVE_HAVE_CUDA
+  KernelVersion kernel = KernelVersion::kV5;
+  parse_kernel_version(sc.kernel, kernel);
+  const Status s = gpu::supports(sc.engine.geometry, kernel);
+#else
+  const Status s = sc.engine.geometry.validate();  // the executors' limits, which the kernels share
+  if (s.ok()) return cuda_status();
+#endif
+  return s.ok() ? "" : cat("the CUDA kernels cannot run this geometry: ", s.error);
+}
+
 std::unique_ptr<Backend> make_backend(const Scenario& sc) {
-  check_host_memory(sc, kBookkeepingBytesPerBlock * (sc.num_gpu_blocks + sc.num_cpu_blocks),
+  const KvGeometry& geometry = sc.engine.geometry;
+  check_host_memory(sc,
+                    kBookkeepingBytesPerBlock *
+                        (int64_t{geometry.num_gpu_blocks} + geometry.num_cpu_blocks),
                     "the simulator's block bookkeeping");
   if (sc.backend == "accounting") return std::make_unique<AccountingBackend>("modelled times");
   if (sc.backend == "cpu") return cpu_backend(sc, "selected");
-  const std::string limits = kernel_limits(sc);
+  const std::string limits = kernel_support(sc);
   if (sc.backend == "cuda") {
-    if (!limits.empty()) throw InputError(sc.path, 0, limits);
+    if (!limits.empty()) throw InputError(sc.path, 0, "engine.backend = \"cuda\": " + limits);
 #ifdef TINYSERVE_HAVE_CUDA
     std::string why_not;
     if (auto backend = cuda_backend(sc, why_not)) return backend;
     throw InputError(sc.path, 0, "engine.backend = \"cuda\": " + why_not);
-#else
-    throw InputError(sc.path, 0, "engine.backend = \"cuda\": " + cuda_status());
 #endif
   }
   // auto: the GPU when it can run the scenario, else the CPU reference for small pools, else
@@ -135,10 +132,7 @@ std::unique_ptr<Backend> make_backend(const Scenario& sc) {
   if (limits.empty()) {
     if (auto backend = cuda_backend(sc, why_not)) return backend;
   }
-#else
-  if (why_not.empty()) why_not = cuda_status();
 #endif
-  const KvGeometry geometry = kv_geometry(sc);
   if (const Status unsupported = geometry.validate(); !unsupported.ok()) {
     return std::make_unique<AccountingBackend>(cat("modelled times (", why_not, "; ", unsupported.error, ")"));
   }

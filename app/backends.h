@@ -17,4 +17,8 @@ std::unique_ptr<Backend> make_backend(const Scenario& scenario);
 // One line for the status bar and logs: which backend runs, and why.
 std::string cuda_status();
 
+// "" when the CUDA kernels can run the scenario's geometry (gpu::supports), else why not (also
+// when the CUDA backend is not built). The command line and the GUI ask here.
+std::string kernel_support(const Scenario& scenario);
+
 }  // namespace tinyserve::app

@@ -71,7 +71,7 @@ double manager_ops_per_second(FreeListPolicy policy, int32_t num_blocks, int64_t
       const AllocRequest req{prompt, static_cast<int32_t>(prompt.size()), 1};
       if (kv.can_allocate(req) == AllocStatus::kOk) {
         kv.allocate(next, req);
-        kv.mark_computed(next, prompt, static_cast<int32_t>(prompt.size()));
+        kv.mark_computed(next, static_cast<int32_t>(prompt.size()));
         live.push_back(next++);
       }
     } else if (live.empty()) {
@@ -109,7 +109,7 @@ int bench_allocator(const BenchAllocatorOptions& options) {
               static_cast<long long>(options.mix_ops), options.repetitions);
   std::printf("%-9s %16s %10s %18s %10s\n", "policy", "alloc+free /s", "ns/pair", "manager ops /s",
               "ns/op");
-  for (FreeListPolicy policy : kAllFreeListPolicies) {
+  for (const auto& [policy, policy_name] : kFreeListPolicyNames) {
     const std::string name(to_string(policy));
     if (!options.policies.empty() &&
         std::find(options.policies.begin(), options.policies.end(), name) == options.policies.end()) {

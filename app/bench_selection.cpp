@@ -55,7 +55,7 @@ int accuracy(const SelectionBenchCliOptions& o) {
     AccuracyOptions one = a;
     one.contexts = {context};
     for (const AccuracyPoint& p : measure_selection_accuracy(one)) {
-std::printf("%7d %6d %4s %8.2f%% %8.2f%% %9.4f ", p.context, p.budget,
+      std::printf("%7d %6d %4s %8.2f%% %8.2f%% %9.4f ", p.context, p.budget,
                   std::string(group_score_name(p.rule)).c_str(), 100.0 * p.recall,
                   100.0 * p.min_recall, p.output_error);
       if (p.needles == 0) {

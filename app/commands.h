@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,18 +26,25 @@ int block_map_demo();
 
 struct ConcurrencyOptions {
   std::string model = "seed-1layer";
-  double budget_gb = 24.0;       // 1e9 bytes
+  std::string kv_dtype = "auto";  // the model's dtype, or fp16, bf16, fp8_e4m3, fp8_e5m2
+  double budget_gb = 24.0;        // 1e9 bytes
   int32_t block_size = 16;
   std::string lengths = "seed-mix";  // or "uniform" with min_len / max_len
-  int32_t min_len = 64;
-  int32_t max_len = 4096;
+  std::optional<int32_t> min_len;    // uniform only (default 64)
+  std::optional<int32_t> max_len;    // uniform only (default 4096)
   int32_t max_model_len = 0;     // 0: the longest length the distribution draws
   uint64_t seed = 0;
 };
 int concurrency(const ConcurrencyOptions& options);
 
-// `tinyserve scenarios`
-int list_scenario_descriptions(const std::string& executable_dir);
+// `tinyserve compare RUN_A RUN_B`: run folders or summary.json files.
+struct CompareOptions {
+  std::string run_a, run_b;
+};
+int compare_runs(const CompareOptions& options);
+
+// `tinyserve scenarios`; keys: print the reference of every scenario key instead.
+int list_scenario_descriptions(const std::string& executable_dir, bool keys = false);
 
 struct KernelBenchCliOptions {
   std::vector<std::string> versions;  // empty: all

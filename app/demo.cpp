@@ -33,7 +33,7 @@ int block_map_demo() {
   for (TokenId t : range(200, 6)) b.push_back(t);
 
   kv.allocate(0, AllocRequest{a, 20, 1});
-  kv.mark_computed(0, a, static_cast<int32_t>(a.size()));
+  kv.mark_computed(0, static_cast<int32_t>(a.size()));
   show("seq 0: a 13-token prompt (8 of them a shared system prompt) takes 4 blocks of 4 slots");
   const int32_t hit = kv.allocate(1, AllocRequest{b, 20, 1});
   std::printf("seq 1 found %d prompt tokens in the prefix cache\n", hit);

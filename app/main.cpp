@@ -10,6 +10,7 @@
 #include "app/commands.h"
 #include "app/gui/gui.h"
 #include "app/run_command.h"
+#include "app/vllm_flags.h"
 #include "core/base/errors.h"
 
 using namespace tinyserve;
@@ -32,7 +33,11 @@ int main(int argc, char** argv) {
   const std::string exe_dir = executable_dir(argv[0]);
 
   RunOptions run_options;
-  CLI::App* run = cli.add_subcommand("run", "Run a scenario headless and write metrics.csv, summary.json, events.jsonl");
+  VllmFlags run_flags;
+  CLI::App* run = cli.add_subcommand(
+      "run", "Run a scenario headless and write metrics.csv, requests.csv, summary.json, "
+             "events.jsonl. Every scenario key is listed in docs/scenarios.md "
+             "(`tinyserve scenarios --keys`)");
   run->add_option("scenario", run_options.scenario, "Scenario name (see `tinyserve scenarios`) or .toml path")->required();
   run->add_option("--steps", run_options.steps, "Stop after N steps (default: until every request is done)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 50));
@@ -42,23 +47,35 @@ int main(int argc, char** argv) {
   run->add_option("--backend", run_options.backend, "Backend: auto, cuda, cpu or accounting")
       ->check(CLI::IsMember({"auto", "cuda", "cpu", "accounting"}));
   run->add_option("--kernel", run_options.kernel, "Paged attention kernel version for the CUDA backend")
-      ->check(CLI::IsMember({"v1", "v2", "v3", "v4", "v5"}));
+      ->check(CLI::IsMember({"v1", "v2", "v3", "v4", "v5", "v6"}));
   run->add_flag("!--no-progress", run_options.progress, "No progress output");
+  add_vllm_flags(*run, run_flags);
 
   CLI::App* scenarios = cli.add_subcommand("scenarios", "List the scenarios with their descriptions");
+  bool scenario_keys = false;
+  scenarios->add_flag("--keys", scenario_keys,
+                      "Print every scenario key with its type, default, range and meaning "
+                      "(docs/scenarios.md)");
+
+  CompareOptions compare_options;
+  CLI::App* compare = cli.add_subcommand("compare", "Two runs' summaries side by side, with differences");
+  compare->add_option("run_a", compare_options.run_a, "A run's output folder or its summary.json")->required();
+  compare->add_option("run_b", compare_options.run_b, "Another run's output folder or summary.json")->required();
 
   ConcurrencyOptions conc;
   CLI::App* concurrency_cmd = cli.add_subcommand(
       "concurrency", "The seed's max-concurrency stress test: contiguous reservation vs paged");
   concurrency_cmd->add_option("--model", conc.model, "Model preset")->capture_default_str();
+  concurrency_cmd->add_option("--kv-cache-dtype", conc.kv_dtype, "KV cache dtype: auto (the model's), fp16, bf16, fp8_e4m3, fp8_e5m2")
+      ->check(CLI::IsMember({"auto", "fp16", "bf16", "fp8", "fp8_e4m3", "fp8_e5m2"}))->capture_default_str();
   concurrency_cmd->add_option("--budget-gb", conc.budget_gb, "KV-cache memory budget in GB (1e9 bytes)")
       ->check(CLI::Range(0.001, 1e6))->capture_default_str();
   concurrency_cmd->add_option("--block-size", conc.block_size, "Paged block size in tokens")
       ->check(CLI::Range(1, 4096))->capture_default_str();
   concurrency_cmd->add_option("--lengths", conc.lengths, "seed-mix or uniform")
       ->check(CLI::IsMember({"seed-mix", "uniform"}))->capture_default_str();
-  concurrency_cmd->add_option("--min-len", conc.min_len, "uniform: shortest sequence")->check(CLI::Range(1, 10'000'000));
-  concurrency_cmd->add_option("--max-len", conc.max_len, "uniform: longest sequence")->check(CLI::Range(1, 10'000'000));
+  concurrency_cmd->add_option("--min-len", conc.min_len, "uniform: shortest sequence (default 64)")->check(CLI::Range(1, 10'000'000));
+  concurrency_cmd->add_option("--max-len", conc.max_len, "uniform: longest sequence (default 4096)")->check(CLI::Range(1, 10'000'000));
   concurrency_cmd->add_option("--max-model-len", conc.max_model_len, "Reservation of the max-length baseline (default: the longest length drawn)")
       ->check(CLI::Range(0, 10'000'000));
   concurrency_cmd->add_option("--seed", conc.seed, "Seed of the length draw")->capture_default_str();
@@ -66,6 +83,7 @@ int main(int argc, char** argv) {
   CLI::App* demo = cli.add_subcommand("demo", "Walk through the memory manager, printing block maps");
 
   GuiOptions gui_options;
+  VllmFlags gui_flags;
   CLI::App* gui = cli.add_subcommand("gui", "Open the desktop app on a scenario (what no subcommand does)");
   gui->add_option("scenario", gui_options.scenario, "Scenario name or .toml path")->capture_default_str();
   gui->add_option("--set", gui_options.overrides, "Override a scenario value, e.g. --set cache.block_size=32")
@@ -82,6 +100,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"auto", "cuda", "cpu", "accounting"}))->capture_default_str();
   gui->add_option("--size", gui_options.size, "Window size, WIDTHxHEIGHT")->capture_default_str();
   gui->add_option("--mouse", gui_options.mouse, "Scripted: hold the mouse at X,Y (tooltips in screenshots)");
+  add_vllm_flags(*gui, gui_flags);
 
   CLI::App* bench = cli.add_subcommand("bench", "Benchmarks");
   bench->require_subcommand(1);
@@ -102,7 +121,7 @@ int main(int argc, char** argv) {
   CLI::App* bench_kern = bench->add_subcommand(
       "kernels", "Paged attention kernels: latency, bandwidth vs the device copy, paged vs contiguous");
   bench_kern->add_option("--versions", kernel_options.versions, "Kernel versions (default: all)")
-      ->check(CLI::IsMember({"v1", "v2", "v3", "v4", "v5"}));
+      ->check(CLI::IsMember({"v1", "v2", "v3", "v4", "v5", "v6"}));
   bench_kern->add_option("--configs", kernel_options.configs, "Reference configurations (default: A B C)")
       ->check(CLI::IsMember({"A", "B", "C"}));
   bench_kern->add_option("--repetitions", kernel_options.repetitions, "Timed runs per kernel (median)")
@@ -146,9 +165,13 @@ int main(int argc, char** argv) {
     return kExitBadInput;
   }
 
+  for (std::string& o : vllm_overrides(run_flags)) run_options.overrides.push_back(std::move(o));
+  for (std::string& o : vllm_overrides(gui_flags)) gui_options.overrides.push_back(std::move(o));
+
   try {
     if (*run) return run_scenario(run_options, exe_dir).exit_code;
-    if (*scenarios) return list_scenario_descriptions(exe_dir);
+    if (*scenarios) return list_scenario_descriptions(exe_dir, scenario_keys);
+    if (*compare) return compare_runs(compare_options);
     if (*concurrency_cmd) return concurrency(conc);
     if (*bench_alloc) return bench_allocator(alloc_options);
     if (*bench_eng) return bench_engine(engine_options, exe_dir);

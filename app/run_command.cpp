@@ -75,20 +75,32 @@ std::string summary_json(const Scenario& sc, const Engine& e, const TraceStats& 
   const RunSummary s = e.summary();
   nlohmann::ordered_json j;
   j["scenario"] = {{"name", sc.name}, {"description", sc.description}, {"file", sc.path}, {"seed", sc.seed}};
-  j["model"] = {{"name", sc.model.name}, {"layers", sc.model.num_layers}, {"kv_heads", sc.model.num_kv_heads},
-                {"head_dim", sc.model.head_dim}, {"bytes_per_token", sc.model.bytes_per_token()},
-                {"max_model_len", sc.model.max_model_len}};
+  const EngineConfig& c = e.config();
+  const KvGeometry& g = c.geometry;
+  j["model"] = {{"name", sc.model.name},
+                {"layers", sc.model.num_layers},
+                {"kv_heads", sc.model.num_kv_heads},
+                {"head_dim", sc.model.head_dim},
+                {"dtype", std::string(dtype_name(sc.model.dtype))},
+                {"bytes_per_token", g.bytes_per_token()},
+                {"max_model_len", c.max_model_len}};
   j["hardware"] = {{"gpu", sc.gpu.name}, {"num_gpus", sc.num_gpus},
                    {"gpu_memory_utilization", sc.gpu_memory_utilization}};
-  const EngineConfig& c = e.config();
-  j["cache"] = {{"allocator", c.paged ? "paged" : "contiguous"},
-                {"reservation", c.paged ? "" : std::string(to_string(c.contiguous_cache.reservation))},
-                {"block_size", c.paged_cache.block_size},
-                {"num_gpu_blocks", sc.num_gpu_blocks},
-                {"num_cpu_blocks", sc.num_cpu_blocks},
-                {"free_list", std::string(to_string(c.paged_cache.policy))},
-                {"prefix_caching", c.paged_cache.enable_prefix_caching},
-                {"watermark", c.paged_cache.watermark}};
+  nlohmann::ordered_json cache = {{"allocator", c.paged() ? "paged" : "contiguous"},
+                                   {"block_size", g.block_size},
+                                   {"num_gpu_blocks", g.num_gpu_blocks},
+                                   {"num_cpu_blocks", g.num_cpu_blocks},
+                                   {"kv_dtype", std::string(dtype_name(g.dtype))}};
+  if (const auto* paged = std::get_if<PagedOptions>(&c.allocator)) {
+    cache["free_list"] = std::string(to_string(paged->free_list));
+    cache["prefix_caching"] = paged->prefix_caching;
+    cache["watermark"] = paged->watermark;
+  } else {
+    const auto& contiguous = std::get<ContiguousOptions>(c.allocator);
+    cache["reservation"] = std::string(to_string(contiguous.reservation));
+    cache["watermark"] = contiguous.watermark;
+  }
+  j["cache"] = cache;
   j["scheduler"] = {{"max_num_seqs", c.scheduler.max_num_seqs},
                     {"max_num_batched_tokens", c.scheduler.max_num_batched_tokens},
                     {"chunked_prefill", c.scheduler.chunked_prefill},
@@ -96,8 +108,17 @@ std::string summary_json(const Scenario& sc, const Engine& e, const TraceStats& 
                     {"victim", std::string(to_string(c.scheduler.victim))}};
   j["backend"] = {{"name", e.backend().name()}, {"description", e.backend().description()},
                   {"clock", c.clock == ClockMode::kMeasured ? "measured" : "model"}};
-  j["requests"] = {{"total", s.requests}, {"finished", s.finished}, {"rejected", s.rejected},
-                   {"unfinished", s.unfinished}, {"clamped_to_max_model_len", trace.clamped}};
+  j["requests"] = {{"total", s.requests},
+                   {"finished", s.finished},
+                   {"rejected", s.rejected},
+                   {"unfinished", s.unfinished},
+                   {"over_max_model_len", s.over_max_model_len},
+                   {"outputs_capped", s.outputs_capped}};
+  if (sc.source != WorkloadSource::kSynthetic) {
+    j["trace"] = {{"file", sc.trace_path},
+                  {"rows", trace.requests},
+                  {"rows_with_inconsistent_hash_ids", trace.hash_mismatch}};
+  }
   j["steps"] = s.steps;
   j["simulated_s"] = s.simulated_s;
   j["generated_tokens"] = s.generated_tokens;
@@ -107,10 +128,16 @@ std::string summary_json(const Scenario& sc, const Engine& e, const TraceStats& 
   j["tpot_s"] = distribution_json(s.tpot_s);
   j["latency_s"] = distribution_json(s.latency_s);
   j["peak_running_seqs"] = s.peak_running_seqs;
-  j["kv_cache_usage"] = {{"mean", s.mean_kv_cache_usage}, {"peak", s.peak_kv_cache_usage}};
-  j["mean_token_utilization"] = s.mean_token_utilization;
-  j["mean_external_fragmentation"] = s.mean_external_fragmentation;
-  j["mean_f_total"] = s.mean_f_total;
+  // time_mean: over simulated time (each step weighs its duration); step_mean: over steps.
+  j["kv_cache_usage"] = {{"time_mean", s.time_mean_kv_cache_usage},
+                         {"step_mean", s.mean_kv_cache_usage},
+                         {"peak", s.peak_kv_cache_usage}};
+  j["token_utilization"] = {{"time_mean", s.time_mean_token_utilization},
+                            {"step_mean", s.mean_token_utilization}};
+  j["external_fragmentation"] = {{"time_mean", s.time_mean_external_fragmentation},
+                                 {"step_mean", s.mean_external_fragmentation}};
+  j["f_total"] = {{"step_mean", s.mean_f_total}};
+  j["f_total_norm"] = {{"time_mean", s.time_mean_f_total_norm}, {"step_mean", s.mean_f_total_norm}};
   j["preemptions"] = s.preemptions;
   j["recomputed_tokens"] = s.recomputed_tokens;
   j["swapped_bytes"] = s.swapped_bytes;
@@ -140,9 +167,10 @@ void print_summary(const Scenario& sc, const Engine& e, double wall_s, const std
   dist("TTFT", s.ttft_s);
   dist("TPOT", s.tpot_s);
   dist("latency", s.latency_s);
-  std::printf("%-12s usage mean %.1f%%, peak %.1f%%; token utilization %.2f%%; peak %d sequences\n",
-              "KV cache", 100 * s.mean_kv_cache_usage, 100 * s.peak_kv_cache_usage,
-              100 * s.mean_token_utilization, s.peak_running_seqs);
+  std::printf("%-12s usage %.1f%% on average over time, peak %.1f%%; token utilization %.2f%%; "
+              "peak %d sequences\n",
+              "KV cache", 100 * s.time_mean_kv_cache_usage, 100 * s.peak_kv_cache_usage,
+              100 * s.time_mean_token_utilization, s.peak_running_seqs);
   std::printf("%-12s %lld preemptions, %lld tokens recomputed, %.3g GB swapped\n", "pressure",
               static_cast<long long>(s.preemptions), static_cast<long long>(s.recomputed_tokens),
               s.swapped_bytes / 1e9);
@@ -151,25 +179,11 @@ void print_summary(const Scenario& sc, const Engine& e, double wall_s, const std
   if (s.mean_attention_ms >= 0) {
     std::printf("%-12s %.4f ms measured (%.4f ms modelled)\n", "attention", s.mean_attention_ms, s.mean_modelled_attention_ms);
   }
-  std::printf("%-12s %s/{metrics.csv, summary.json, events.jsonl}\n", "outputs", out_dir.c_str());
+  std::printf("%-12s %s/{metrics.csv, requests.csv, summary.json, events.jsonl}\n", "outputs",
+              out_dir.c_str());
 }
 
 }  // namespace
-
-void check_fits(const Scenario& sc, const std::vector<RequestSpec>& requests) {
-  int64_t longest = 0;
-  for (const RequestSpec& r : requests) {
-    longest = std::max<int64_t>(longest, static_cast<int64_t>(r.prompt_len()) + r.output_len);
-  }
-  const int32_t bs = sc.engine.paged_cache.block_size;
-  const int64_t blocks = (longest + bs - 1) / bs;
-  if (blocks > sc.num_gpu_blocks) {
-    throw InputError(sc.path, 0,
-                     cat("the KV pool (", sc.num_gpu_blocks, " blocks of ", bs,
-                         " tokens) cannot hold even one request of the workload (up to ", longest,
-                         " tokens = ", blocks, " blocks); give the pool more memory or blocks"));
-  }
-}
 
 RunResult run_scenario(const RunOptions& o, const std::string& executable_dir) {
   RunResult result;
@@ -180,7 +194,6 @@ RunResult run_scenario(const RunOptions& o, const std::string& executable_dir) {
   const Scenario sc = load_scenario(find_scenario(o.scenario, executable_dir), overrides);
   TraceStats trace;
   std::vector<RequestSpec> requests = load_requests(sc, &trace);
-  check_fits(sc, requests);
   result.requests = static_cast<int64_t>(requests.size());
   result.out_dir = o.out_dir.empty() ? "out/" + sc.name : o.out_dir;
 
@@ -208,7 +221,9 @@ RunResult run_scenario(const RunOptions& o, const std::string& executable_dir) {
     result.exit_code = 130;
     return result;
   }
-  writer.finish(summary_json(sc, engine, trace));
+  std::string requests_csv = requests_csv_header() + "\n";
+  for (const RequestResult& r : engine.all_request_results()) append_requests_csv_row(r, requests_csv);
+  writer.finish(summary_json(sc, engine, trace), requests_csv);
   result.wall_s = std::chrono::duration<double>(Clock::now() - start).count();
   result.steps = engine.steps();
   if (o.print_summary) print_summary(sc, engine, result.wall_s, result.out_dir);

@@ -9,8 +9,6 @@
 
 namespace tinyserve::app {
 
-// InputError when the pool cannot hold the workload's longest request even alone.
-void check_fits(const Scenario& scenario, const std::vector<RequestSpec>& requests);
 
 struct RunOptions {
   std::string scenario;               // name or path

@@ -64,7 +64,7 @@ RunWriter::RunWriter(std::string dir) : dir_(std::move(dir)) {
   fs::create_directories(dir_, ec);
   if (ec) throw InputError(dir_, 0, "cannot create the output directory: " + ec.message());
   if (!fs::is_directory(dir_, ec)) throw InputError(dir_, 0, "is not a directory");
-  for (const char* name : {"metrics.csv", "summary.json", "events.jsonl"}) {
+  for (const char* name : {"metrics.csv", "summary.json", "events.jsonl", "requests.csv"}) {
     fs::remove(dir_ + "/" + name, ec);  // a stale complete file must not outlive this run
   }
   metrics_ = open_partial(dir_, "metrics.csv");
@@ -100,14 +100,17 @@ void RunWriter::flush(bool force) {
   }
 }
 
-void RunWriter::finish(const std::string& summary_json) {
+void RunWriter::finish(const std::string& summary_json, const std::string& requests_csv) {
   flush(true);
+  std::FILE* requests = open_partial(dir_, "requests.csv");
+  write_all(requests, requests_csv, "requests.csv");
   std::FILE* summary = open_partial(dir_, "summary.json");
   write_all(summary, summary_json, "summary.json");
-  const bool ok = std::fclose(summary) == 0 && std::fclose(metrics_) == 0 && std::fclose(events_) == 0;
+  const bool ok = std::fclose(requests) == 0 && std::fclose(summary) == 0 &&
+                  std::fclose(metrics_) == 0 && std::fclose(events_) == 0;
   metrics_ = events_ = nullptr;
   if (!ok) throw std::runtime_error("cannot close the outputs in " + dir_ + ": " + std::strerror(errno));
-  for (const char* name : {"metrics.csv", "events.jsonl", "summary.json"}) {
+  for (const char* name : {"metrics.csv", "events.jsonl", "requests.csv", "summary.json"}) {
     const std::string path = dir_ + "/" + name;
     fs::rename(path + ".partial", path);
   }

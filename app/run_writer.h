@@ -1,5 +1,5 @@
-// Writes a run's outputs: metrics.csv (one row per step), events.jsonl (one event per line) and
-// summary.json. Everything is written under NAME.partial and renamed only when the run completes,
+// Writes a run's outputs: metrics.csv (one row per step), events.jsonl (one event per line),
+// requests.csv (one row per request) and summary.json. Everything is written under NAME.partial and renamed only when the run completes,
 // so an interrupted run never leaves a file that looks complete.
 #pragma once
 
@@ -22,8 +22,8 @@ class RunWriter {
 
   void write_step(const StepMetrics& metrics, std::span<const Event> events);
   void write_events(std::span<const Event> events);
-  // Writes summary.json, flushes and renames the three files into place.
-  void finish(const std::string& summary_json);
+  // Writes requests.csv and summary.json, flushes and renames the four files into place.
+  void finish(const std::string& summary_json, const std::string& requests_csv);
   const std::string& dir() const { return dir_; }
 
  private:

@@ -9,10 +9,15 @@
 #include "app/run_command.h"
 #include "core/base/errors.h"
 #include "core/config/scenario.h"
+#include "core/config/scenario_keys.h"
 
 namespace tinyserve::app {
 
-int list_scenario_descriptions(const std::string& executable_dir) {
+int list_scenario_descriptions(const std::string& executable_dir, bool keys) {
+  if (keys) {  // the reference of every key: what docs/scenarios.md's tables hold
+    std::fputs(scenario_keys_markdown().c_str(), stdout);
+    return kExitOk;
+  }
   const std::vector<std::string> files = list_scenarios(executable_dir);
   if (files.empty()) {
     std::fprintf(stderr, "tinyserve: no scenarios/ directory found\n");

@@ -14,7 +14,9 @@
 namespace tinyserve::gpu {
 
 // Writes the new tokens' K/V rows into their slots of one layer (cache.num_layers == 1);
-// negative slots are skipped. Slots must be distinct.
+// negative slots are skipped. Slots must be distinct. fp8 pools quantize the fp16 rows to
+// value / scale (cache.scales, device pointers for per-head scales), bit for bit as
+// reshape_and_cache_reference does.
 cudaError_t reshape_and_cache(const PagedKv& cache, const NewKv& tokens, cudaStream_t stream);
 
 // Copies whole blocks, every layer, K and V, from src to dst (same geometry except num_blocks).
@@ -41,5 +43,11 @@ struct SyntheticRows {
   void* out = nullptr;  // [count, heads, head_dim], device
 };
 cudaError_t synthesize_rows(const SyntheticRows& rows, cudaStream_t stream);
+
+// out[i] (device, [count]): the fp8 bits (t = kFp8E4M3 or kFp8E5M2) of the float whose bit
+// pattern is first + i, converted as reshape_and_cache converts (the tests hold it against the
+// host's float_to_fp8_bits over all 2^32 floats).
+cudaError_t fp8_bits_of_floats(DType t, uint32_t first, int64_t count, uint8_t* out,
+                               cudaStream_t stream);
 
 }  // namespace tinyserve::gpu

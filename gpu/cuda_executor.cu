@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "core/base/strings.h"
 #include "core/execution/key_bounds.h"
@@ -9,6 +10,7 @@
 #include "gpu/cuda_check.h"
 #include "gpu/cuda_executor.h"
 #include "gpu/decode_attention.h"
+#include "gpu/supports.h"
 #include "gpu/device.h"
 #include "gpu/selection.h"
 
@@ -74,6 +76,7 @@ struct CudaExecutor::Impl {
   void* cpu_v = nullptr;
   void* cpu_k_device = nullptr;  // the same memory, as the device addresses it
   void* cpu_v_device = nullptr;
+  float* head_scales = nullptr;  // [2, num_kv_heads] on the device: K's, then V's (fp8 per head)
   // Key bounds (KvGeometry::key_bounds): [num_layers, blocks, num_kv_heads, 2, head_dim].
   void* gpu_bounds = nullptr;
   void* cpu_bounds = nullptr;  // mapped pinned host memory, as the CPU pool
@@ -116,6 +119,7 @@ struct CudaExecutor::Impl {
     if (gpu_v != nullptr) cudaFree(gpu_v);
     if (cpu_k != nullptr) cudaFreeHost(cpu_k);
     if (cpu_v != nullptr) cudaFreeHost(cpu_v);
+    if (head_scales != nullptr) cudaFree(head_scales);
   }
 
   PagedKv pool(void* k, void* v, int32_t blocks) const {
@@ -128,6 +132,10 @@ struct CudaExecutor::Impl {
     p.num_kv_heads = g.num_kv_heads;
     p.block_size = g.block_size;
     p.head_dim = g.head_dim;
+    p.scales.k = g.k_scale;
+    p.scales.v = g.v_scale;
+    if (!g.k_head_scales.empty()) p.scales.k_heads = head_scales;
+    if (!g.v_head_scales.empty()) p.scales.v_heads = head_scales + g.num_kv_heads;
     return p;
   }
   PagedKv gpu_pool() const { return pool(gpu_k, gpu_v, g.num_gpu_blocks); }
@@ -154,6 +162,18 @@ struct CudaExecutor::Impl {
     }
     for (cudaEvent_t& e : sub_events) {
       if (Status s = TS_CUDA_STATUS(cudaEventCreate(&e)); !s.ok()) return s;
+    }
+    if (!g.k_head_scales.empty() || !g.v_head_scales.empty()) {
+      std::vector<float> scales(2 * static_cast<size_t>(g.num_kv_heads), 1.0f);
+      std::copy(g.k_head_scales.begin(), g.k_head_scales.end(), scales.begin());
+      std::copy(g.v_head_scales.begin(), g.v_head_scales.end(), scales.begin() + g.num_kv_heads);
+      const size_t bytes = scales.size() * sizeof(float);
+      if (Status s = TS_CUDA_STATUS(cudaMalloc(&head_scales, bytes)); !s.ok()) return s;
+      if (Status s = TS_CUDA_STATUS(
+              cudaMemcpy(head_scales, scales.data(), bytes, cudaMemcpyHostToDevice));
+          !s.ok()) {
+        return s;
+      }
     }
     if (gpu_bytes > 0) {
       for (void** p : {&gpu_k, &gpu_v}) {
@@ -212,7 +232,7 @@ struct CudaExecutor::Impl {
 Expected<std::unique_ptr<CudaExecutor>> CudaExecutor::create(const KvGeometry& geometry,
                                                              const CudaExecutorOptions& options) {
   Expected<std::unique_ptr<CudaExecutor>> result;
-  if (result.status = geometry.validate(); !result.ok()) return result;
+  if (result.status = supports(geometry, options.kernel); !result.ok()) return result;
   const DeviceInfo device = query_device();
   if (!device.available) {
     result.status = Status::failure(cat("the CUDA executor needs a GPU: ", device.reason));
@@ -252,9 +272,6 @@ const KvGeometry& CudaExecutor::geometry() const {
 const CudaExecutorOptions& CudaExecutor::options() const {
   return impl_->options;
 }
-void CudaExecutor::set_kernel(KernelVersion kernel) {
-  impl_->options.kernel = kernel;
-}
 void CudaExecutor::set_fused_select(bool fused) {
   impl_->options.fused_select = fused;
 }
@@ -276,7 +293,7 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
   if (select &&
       (s.options.kernel == KernelVersion::kV1 || s.options.kernel == KernelVersion::kV2)) {
     r.status = Status::failure(
-        cat("selection needs kernel v3, v4 or v5, not ", kernel_version_name(s.options.kernel)));
+        cat("selection needs kernel v3 or later, not ", kernel_version_name(s.options.kernel)));
     return r;
   }
   const std::vector<BlockWrite> writes =
@@ -319,7 +336,7 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
   }
 
   const auto num_new = static_cast<int32_t>(plan.slot_mapping.size());
-  const auto elem = static_cast<size_t>(dtype_size(g.dtype));
+  const auto elem = static_cast<size_t>(dtype_size(query_dtype(g.dtype)));  // q, out, new rows
   const size_t staging_bytes = elem * num_new * g.num_kv_heads * g.head_dim;
   const size_t layer_rows = static_cast<size_t>(batch) * g.num_heads * g.head_dim;
   DecodeBatch db;
@@ -336,8 +353,8 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
       plan_attention(s.options.kernel, g.dtype, db, g.num_kv_heads, g.head_dim, attention_options);
   // Sparse attention: each KV head's selected blocks, as its own block-table row.
   DecodeBatch sparse = db;
-  sparse.kv_head_tables = true;
   sparse.max_blocks_per_seq = selection.max_selected;
+  sparse.table_head_stride = selection.max_selected;
   sparse.max_context_len = selection.max_context_len;
   AttentionPlan sparse_attention;
   if (select) {
@@ -416,7 +433,7 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
     rows.count = num_new;
     rows.heads = g.num_kv_heads;
     rows.head_dim = g.head_dim;
-    rows.dtype = g.dtype;
+    rows.dtype = query_dtype(g.dtype);
     rows.kind = SyntheticKind::kKey;
     rows.out = s.staging_k.get();
     TS_CUDA_TRY(synthesize_rows(rows, s.stream));
@@ -486,6 +503,7 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
         if (select) {
           for (int32_t l = 0; l < g.num_layers; ++l) TS_CUDA_TRY(select_layer(l));
           TS_CUDA_TRY(cudaEventRecord(s.sub_events[1], s.stream));
+          TS_CUDA_TRY(stage_attention_plan(sparse_attention, s.workspace.get(), s.stream));
           for (int32_t l = 0; l < g.num_layers; ++l) {
             sparse.q = s.q.get() + elem * layer_rows * l;
             sparse.out = s.out.get() + elem * layer_rows * l;
@@ -495,6 +513,7 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
           }
           return cudaSuccess;
         }
+        TS_CUDA_TRY(stage_attention_plan(attention, s.workspace.get(), s.stream));
         for (int32_t l = 0; l < g.num_layers; ++l) {
           db.q = s.q.get() + elem * layer_rows * l;
           db.out = s.out.get() + elem * layer_rows * l;
@@ -617,8 +636,8 @@ void CudaExecutor::Impl::compare_contiguous(const AttentionPlan& attention, Deco
                                             StepResult& r) {
   Impl& s = *this;
   const KvGeometry& g = s.g;
-  const auto elem = static_cast<size_t>(dtype_size(g.dtype));
-  const size_t bytes = elem * static_cast<size_t>(db.batch) * g.num_kv_heads *
+  const auto elem = static_cast<size_t>(dtype_size(query_dtype(g.dtype)));  // q and out
+  const size_t bytes = static_cast<size_t>(dtype_size(g.dtype)) * db.batch * g.num_kv_heads *
                        static_cast<size_t>(db.max_context_len) * g.head_dim;
   if (2 * bytes > s.options.max_contiguous_bytes) return;
   const size_t layer_rows = static_cast<size_t>(db.batch) * g.num_heads * g.head_dim;
@@ -643,6 +662,7 @@ void CudaExecutor::Impl::compare_contiguous(const AttentionPlan& attention, Deco
   kv.num_kv_heads = g.num_kv_heads;
   kv.max_len = db.max_context_len;
   kv.head_dim = g.head_dim;
+  kv.scales = s.gpu_pool().scales;
   db.out = s.contiguous_out.get();
   cudaError_t err = cudaEventRecord(s.compare_events[0], s.stream);
   for (int32_t l = 0; l < g.num_layers && err == cudaSuccess; ++l) {
@@ -695,7 +715,8 @@ Expected<std::vector<float>> CudaExecutor::read_output() const {
   }
   const size_t n =
       static_cast<size_t>(s.g.num_layers) * s.output_batch * s.g.num_heads * s.g.head_dim;
-  std::vector<uint8_t> raw(n * dtype_size(s.g.dtype));
+  const DType out_dtype = query_dtype(s.g.dtype);
+  std::vector<uint8_t> raw(n * dtype_size(out_dtype));
   if (n > 0) {
     result.status =
         TS_CUDA_STATUS(cudaMemcpy(raw.data(), s.out.get(), raw.size(), cudaMemcpyDeviceToHost));
@@ -703,7 +724,7 @@ Expected<std::vector<float>> CudaExecutor::read_output() const {
   }
   result.value.resize(n);
   for (size_t i = 0; i < n; ++i) {
-    result.value[i] = load_element(raw.data(), s.g.dtype, static_cast<int64_t>(i));
+    result.value[i] = load_element(raw.data(), out_dtype, static_cast<int64_t>(i));
   }
   return result;
 }

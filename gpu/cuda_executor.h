@@ -51,7 +51,6 @@ class CudaExecutor final : public KvExecutor {
   Expected<std::vector<float>> read_output() const override;
 
   const CudaExecutorOptions& options() const;
-  void set_kernel(KernelVersion kernel);
   void set_fused_select(bool fused);
   // The last step's selection of one layer, read back (empty when selection was off).
   Expected<BlockSelection> read_selection(int32_t layer) const;

@@ -5,6 +5,7 @@
 
 #include "gpu/decode_attention.h"
 #include "gpu/decode_v3_v4.cuh"
+#include "gpu/decode_v6.cuh"
 #include "gpu/cuda_check.h"
 #include "gpu/dtype.cuh"
 
@@ -14,7 +15,16 @@ namespace fast {
 extern template cudaError_t launch<float>(const Launch&, cudaStream_t);
 extern template cudaError_t launch<__half>(const Launch&, cudaStream_t);
 extern template cudaError_t launch<__nv_bfloat16>(const Launch&, cudaStream_t);
+extern template cudaError_t launch<__nv_fp8_e4m3>(const Launch&, cudaStream_t);
+extern template cudaError_t launch<__nv_fp8_e5m2>(const Launch&, cudaStream_t);
 }  // namespace fast
+
+namespace v6 {
+extern template cudaError_t launch<__half>(const Launch&, cudaStream_t);
+extern template cudaError_t launch<__nv_bfloat16>(const Launch&, cudaStream_t);
+extern template cudaError_t launch<__nv_fp8_e4m3>(const Launch&, cudaStream_t);
+extern template cudaError_t launch<__nv_fp8_e5m2>(const Launch&, cudaStream_t);
+}  // namespace v6
 
 namespace {
 
@@ -169,8 +179,9 @@ cudaError_t by_dtype(DType t, Fn fn) {
     case DType::kBF16:
       return fn(__nv_bfloat16{});
     case DType::kFp8E4M3:
+      return fn(__nv_fp8_e4m3{});
     case DType::kFp8E5M2:
-      return cudaErrorNotSupported;  // KvGeometry::validate refuses fp8 pools
+      return fn(__nv_fp8_e5m2{});
   }
   return cudaErrorInvalidValue;
 }
@@ -195,11 +206,13 @@ int multiprocessors() {
 // down to 128 while the grid would give fewer than 16 CTAs per SM.
 // v5's tensor-core kernel (2 resident CTAs per SM, fixed by its launch bounds) pays more per CTA,
 // so it weighs the waves of CTAs against their length: the power of two in [256, 8192] with the
-// least ceil(ctas / slots) * (partition + 256), where 256 tokens stand for a CTA's fixed cost
+// least ceil(ctas / slots) * (partition * bytes per element + 512), where 512 bytes per head
+// dim (256 fp16 tokens) stand for a CTA's fixed cost; fp8 tokens weigh half as much
 // (fitted to the H200 sweeps in docs/kernel_notes.md). CTAs are counted from the host's context
 // lengths when given, else from max_len for every sequence.
-int32_t auto_partition(bool tensor_cores, int64_t num_kv_heads, const DecodeBatch& batch,
-                       int32_t max_len, const int32_t* host_context_lens) {
+int32_t auto_partition(bool tensor_cores, int32_t elem_bytes, int64_t num_kv_heads,
+                       const DecodeBatch& batch, int32_t max_len,
+                       const int32_t* host_context_lens) {
   const auto ctas = [&](int32_t part) {
     if (host_context_lens == nullptr) {
       return num_kv_heads * batch.batch * ((max_len + part - 1) / part);
@@ -213,7 +226,8 @@ int32_t auto_partition(bool tensor_cores, int64_t num_kv_heads, const DecodeBatc
     int32_t best = 8192;
     int64_t best_cost = -1;
     for (int32_t part = 8192; part >= 256; part /= 2) {
-      const int64_t cost = (ctas(part) + slots - 1) / slots * (part + 256);
+      // A CTA's time: its bytes (an fp8 token is half an fp16 one) plus the fixed cost.
+      const int64_t cost = (ctas(part) + slots - 1) / slots * (part * elem_bytes + 512);
       if (best_cost < 0 || cost < best_cost) {
         best = part;
         best_cost = cost;
@@ -228,8 +242,16 @@ int32_t auto_partition(bool tensor_cores, int64_t num_kv_heads, const DecodeBatc
 }
 
 fast::Args fast_args(const AttentionPlan& plan, const DecodeBatch& batch, int32_t num_kv_heads,
-                     void* workspace) {
+                     DType dtype, const KvScales& scales, void* workspace) {
   fast::Args a{};
+  a.k_scale = 1.0f;
+  a.v_scale = 1.0f;
+  if (is_fp8(dtype)) {
+    a.k_scale = scales.k;
+    a.v_scale = scales.v;
+    a.k_head_scales = scales.k_heads;
+    a.v_head_scales = scales.v_heads;
+  }
   a.q = batch.q;
   a.out = batch.out;
   a.block_tables = batch.block_tables;
@@ -237,8 +259,6 @@ fast::Args fast_args(const AttentionPlan& plan, const DecodeBatch& batch, int32_
   a.num_heads = batch.num_heads;
   a.group = batch.num_heads / num_kv_heads;
   a.max_blocks_per_seq = batch.max_blocks_per_seq;
-  a.table_seq_stride = batch.table_row(1, 0, num_kv_heads);
-  a.table_head_stride = batch.kv_head_tables ? batch.max_blocks_per_seq : 0;
   a.partition = plan.partition_tokens;
   a.max_splits = plan.max_splits;
   if (plan.max_splits > 1) {
@@ -250,6 +270,29 @@ fast::Args fast_args(const AttentionPlan& plan, const DecodeBatch& batch, int32_
   return a;
 }
 
+size_t align256(size_t n) { return (n + 255) & ~size_t{255}; }
+
+// v6's resident CTAs per SM for a dtype and head dim (what one wave of warps is).
+int32_t v6_ctas_per_sm(DType dtype, int32_t head_dim) {
+  int ctas = 0;
+  const cudaError_t err = by_dtype(dtype, [&](auto t) {
+    if constexpr (std::is_same_v<decltype(t), float>) {
+      return cudaErrorNotSupported;
+    } else {
+      v6::Launch l{};
+      l.head_dim = head_dim;
+      l.paged = true;
+      l.occupancy = &ctas;
+      return v6::launch<decltype(t)>(l, nullptr);
+    }
+  });
+  if (err != cudaSuccess) {
+    cudaGetLastError();
+    return 2;
+  }
+  return std::max(ctas, 1);
+}
+
 bool plan_fits(const AttentionPlan& plan, const DecodeBatch& batch, bool has_workspace) {
   return plan.partition_tokens >= 1 && batch.max_context_len >= 1 &&
          static_cast<int64_t>(plan.partition_tokens) * plan.max_splits >= batch.max_context_len &&
@@ -257,6 +300,10 @@ bool plan_fits(const AttentionPlan& plan, const DecodeBatch& batch, bool has_wor
 }
 
 }  // namespace
+
+bool v6_runs(DType dtype, int32_t head_dim) {
+  return dtype != DType::kF32 && head_dim <= 128;
+}
 
 bool uses_tensor_cores(KernelVersion version, DType dtype, int32_t head_dim, int32_t group) {
   return version == KernelVersion::kV5 && dtype != DType::kF32 && head_dim <= 128 && group >= 2 &&
@@ -270,12 +317,31 @@ AttentionPlan plan_attention(KernelVersion version, DType dtype, const DecodeBat
   plan.version = version;
   const int32_t max_len = std::max(1, batch.max_context_len);
   plan.partition_tokens = max_len;
+  if (version == KernelVersion::kV6 && !v6_runs(dtype, head_dim)) {
+    version = plan.version = KernelVersion::kV4;
+  }
+  if (version == KernelVersion::kV6) {
+    const int32_t tile = is_fp8(dtype) ? 32 : 16;
+    const int32_t warps = options.v6_warps > 0
+                              ? options.v6_warps
+                              : v6::default_v6_warps(v6_ctas_per_sm(dtype, head_dim),
+                                                     multiprocessors());
+    plan.work = v6::build_work_list(options.host_context_lens, std::max(1, batch.batch), max_len,
+                                    std::max(1, num_kv_heads), tile, warps,
+                                    options.v6_item_cost);
+    const size_t group = static_cast<size_t>(batch.num_heads / std::max(1, num_kv_heads));
+    plan.workspace_bytes = align256(plan.work.image_bytes()) +
+                           align256(sizeof(float) * 2 * plan.work.num_parts * group) +
+                           sizeof(float) * plan.work.num_parts * group * head_dim;
+    return plan;
+  }
   if (version != KernelVersion::kV4 && version != KernelVersion::kV5) return plan;
   int32_t part = options.partition_tokens;
   if (part <= 0) {
     const bool tc =
         uses_tensor_cores(version, dtype, head_dim, batch.num_heads / std::max(1, num_kv_heads));
-    part = auto_partition(tc, num_kv_heads, batch, max_len, options.host_context_lens);
+    part = auto_partition(tc, dtype_size(dtype), num_kv_heads, batch, max_len,
+                          options.host_context_lens);
   }
   if (part >= max_len) return plan;
   plan.partition_tokens = part;
@@ -291,6 +357,13 @@ cudaError_t launch_paged(const AttentionPlan& plan, const PagedKv& cache, const 
                          void* workspace, cudaStream_t stream, int* occupancy);
 
 }  // namespace
+
+cudaError_t stage_attention_plan(const AttentionPlan& plan, void* workspace, cudaStream_t stream) {
+  if (plan.version != KernelVersion::kV6 || plan.work.image.empty()) return cudaSuccess;
+  if (workspace == nullptr) return cudaErrorInvalidValue;
+  return cudaMemcpyAsync(workspace, plan.work.image.data(), plan.work.image_bytes(),
+                         cudaMemcpyHostToDevice, stream);
+}
 
 cudaError_t paged_attention(const AttentionPlan& plan, const PagedKv& cache,
                             const DecodeBatch& batch, void* workspace, cudaStream_t stream) {
@@ -309,9 +382,81 @@ int32_t attention_ctas_per_sm(const AttentionPlan& plan, const PagedKv& cache,
 
 namespace {
 
+// v6's arguments for a plan, a batch and a workspace (staged); the layout's fields are the
+// caller's.
+v6::Args v6_args(const AttentionPlan& plan, const DecodeBatch& batch, int32_t num_kv_heads,
+                 DType dtype, const KvScales& scales, void* workspace) {
+  const v6::WorkList& w = plan.work;
+  v6::Args a{};
+  a.q = batch.q;
+  a.out = batch.out;
+  a.block_tables = batch.block_tables;
+  a.context_lens = batch.context_lens;
+  auto* words = static_cast<int32_t*>(workspace);
+  a.warp_begin = words + w.warp_begin_offset;
+  a.warp_item = words + w.warp_item_offset;
+  a.items = reinterpret_cast<const v6::WorkItem*>(words + w.items_offset);
+  a.counters = words + w.counters_offset;
+  const size_t group = static_cast<size_t>(batch.num_heads / num_kv_heads);
+  a.part_ml = reinterpret_cast<float*>(static_cast<char*>(workspace) + align256(w.image_bytes()));
+  a.part_out = reinterpret_cast<float*>(reinterpret_cast<char*>(a.part_ml) +
+                                        align256(sizeof(float) * 2 * group * w.num_parts));
+  a.table_head_stride = batch.table_head_stride;
+  a.table_seq_stride = static_cast<int64_t>(batch.max_blocks_per_seq) *
+                       (batch.table_head_stride > 0 ? num_kv_heads : 1);
+  a.num_heads = batch.num_heads;
+  a.group = batch.num_heads / num_kv_heads;
+  a.num_warps = w.num_warps;
+  a.scale_log2 = batch.scale * 1.4426950408889634f;
+  a.k_scale = 1.0f;
+  a.v_scale = 1.0f;
+  if (is_fp8(dtype)) {
+    a.k_scale = scales.k;
+    a.v_scale = scales.v;
+    a.k_head_scales = scales.k_heads;
+    a.v_head_scales = scales.v_heads;
+  }
+  return a;
+}
+
+bool v6_plan_fits(const AttentionPlan& plan, const DecodeBatch& batch, int32_t num_kv_heads,
+                  bool has_workspace) {
+  return has_workspace && plan.work.num_items == batch.batch * num_kv_heads &&
+         plan.work.num_warps >= 1;
+}
+
 cudaError_t launch_paged(const AttentionPlan& plan, const PagedKv& cache, const DecodeBatch& batch,
                          void* workspace, cudaStream_t stream, int* occupancy) {
   if (batch.batch == 0) return cudaSuccess;
+  if (plan.version == KernelVersion::kV6) {
+    if (!v6_plan_fits(plan, batch, cache.num_kv_heads, occupancy != nullptr || workspace != nullptr) ||
+        cache.num_layers != 1 || batch.num_heads % cache.num_kv_heads != 0 ||
+        batch.num_heads / cache.num_kv_heads > 8 || !v6_runs(cache.dtype, cache.head_dim)) {
+      return cudaErrorInvalidValue;
+    }
+    v6::Launch l{};
+    l.occupancy = occupancy;
+    l.head_dim = cache.head_dim;
+    l.paged = true;
+    if (occupancy == nullptr) {
+      l.args = v6_args(plan, batch, cache.num_kv_heads, cache.dtype, cache.scales, workspace);
+    }
+    l.args.k = cache.k;
+    l.args.v = cache.v;
+    l.args.outer_stride = cache.block_elements();
+    l.args.head_stride = static_cast<int64_t>(cache.block_size) * cache.head_dim;
+    l.args.num_blocks = cache.num_blocks;
+    while ((1 << l.args.block_shift) < cache.block_size) ++l.args.block_shift;
+    if ((1 << l.args.block_shift) != cache.block_size) return cudaErrorInvalidValue;
+    l.args.row_capacity = batch.max_blocks_per_seq << l.args.block_shift;
+    return by_dtype(cache.dtype, [&](auto t) {
+      if constexpr (std::is_same_v<decltype(t), float>) {
+        return cudaErrorNotSupported;
+      } else {
+        return v6::launch<decltype(t)>(l, stream);
+      }
+    });
+  }
   // An occupancy query launches nothing, so it needs no workspace.
   const bool has_workspace = occupancy != nullptr || workspace != nullptr;
   if (!plan_fits(plan, batch, has_workspace) || cache.num_layers != 1 ||
@@ -319,7 +464,8 @@ cudaError_t launch_paged(const AttentionPlan& plan, const PagedKv& cache, const 
     return cudaErrorInvalidValue;
   }
   if (plan.version == KernelVersion::kV1 || plan.version == KernelVersion::kV2) {
-    if (batch.kv_head_tables) return cudaErrorInvalidValue;  // per-KV-head tables: v3..v5 only
+    if (batch.table_head_stride != 0) return cudaErrorInvalidValue;  // one row per sequence
+    if (is_fp8(cache.dtype)) return cudaErrorNotSupported;  // the seed's kernels read fp16/bf16/f32
     BasicArgs a{cache.k,
                 cache.v,
                 batch.q,
@@ -335,17 +481,25 @@ cudaError_t launch_paged(const AttentionPlan& plan, const PagedKv& cache, const 
                 batch.max_blocks_per_seq,
                 batch.scale};
     if (occupancy != nullptr) return cudaSuccess;  // not reported for v1, v2
-    return by_dtype(cache.dtype,
-                    [&](auto t) { return launch_basic<decltype(t)>(plan.version, a, stream); });
+    return by_dtype(cache.dtype, [&](auto t) {
+      if constexpr (kIsFp8<decltype(t)>) {
+        return cudaErrorNotSupported;
+      } else {
+        return launch_basic<decltype(t)>(plan.version, a, stream);
+      }
+    });
   }
   fast::Launch l{};
   l.occupancy = occupancy;
-  l.args = fast_args(plan, batch, cache.num_kv_heads, workspace);
+  l.args = fast_args(plan, batch, cache.num_kv_heads, cache.dtype, cache.scales, workspace);
   l.args.k = cache.k;
   l.args.v = cache.v;
   l.args.outer_stride = cache.block_elements();
   l.args.head_stride = static_cast<int64_t>(cache.block_size) * cache.head_dim;
   l.args.num_blocks = cache.num_blocks;
+  l.args.table_head_stride = batch.table_head_stride;
+  l.args.table_seq_stride = static_cast<int64_t>(batch.max_blocks_per_seq) *
+                            (batch.table_head_stride > 0 ? cache.num_kv_heads : 1);
   l.args.block_shift = 0;
   while ((1 << l.args.block_shift) < cache.block_size) ++l.args.block_shift;
   if ((1 << l.args.block_shift) != cache.block_size) return cudaErrorInvalidValue;
@@ -363,14 +517,38 @@ cudaError_t launch_paged(const AttentionPlan& plan, const PagedKv& cache, const 
 cudaError_t contiguous_attention(const AttentionPlan& plan, const ContiguousKv& cache,
                                  const DecodeBatch& batch, void* workspace, cudaStream_t stream) {
   if (batch.batch == 0) return cudaSuccess;
+  if (plan.version == KernelVersion::kV6) {
+    if (cache.read_padded) return cudaErrorNotSupported;
+    if (!v6_plan_fits(plan, batch, cache.num_kv_heads, workspace != nullptr) ||
+        batch.batch > cache.batch || batch.num_heads % cache.num_kv_heads != 0 ||
+        batch.num_heads / cache.num_kv_heads > 8 || !v6_runs(cache.dtype, cache.head_dim)) {
+      return cudaErrorInvalidValue;
+    }
+    v6::Launch l{};
+    l.head_dim = cache.head_dim;
+    l.paged = false;
+    l.args = v6_args(plan, batch, cache.num_kv_heads, cache.dtype, cache.scales, workspace);
+    l.args.k = cache.k;
+    l.args.v = cache.v;
+    l.args.head_stride = static_cast<int64_t>(cache.max_len) * cache.head_dim;
+    l.args.outer_stride = l.args.head_stride * cache.num_kv_heads;
+    l.args.row_capacity = cache.max_len;
+    return by_dtype(cache.dtype, [&](auto t) {
+      if constexpr (std::is_same_v<decltype(t), float>) {
+        return cudaErrorNotSupported;
+      } else {
+        return v6::launch<decltype(t)>(l, stream);
+      }
+    });
+  }
   if ((plan.version != KernelVersion::kV4 && plan.version != KernelVersion::kV5) ||
-      batch.kv_head_tables || !plan_fits(plan, batch, workspace != nullptr) ||
-      batch.batch > cache.batch || batch.num_heads % cache.num_kv_heads != 0 ||
+      !plan_fits(plan, batch, workspace != nullptr) || batch.batch > cache.batch ||
+      batch.num_heads % cache.num_kv_heads != 0 ||
       (cache.read_padded && batch.max_context_len != cache.max_len)) {
     return cudaErrorInvalidValue;
   }
   fast::Launch l{};
-  l.args = fast_args(plan, batch, cache.num_kv_heads, workspace);
+  l.args = fast_args(plan, batch, cache.num_kv_heads, cache.dtype, cache.scales, workspace);
   l.args.k = cache.k;
   l.args.v = cache.v;
   l.args.head_stride = static_cast<int64_t>(cache.max_len) * cache.head_dim;

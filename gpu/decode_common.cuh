@@ -16,10 +16,9 @@ inline constexpr int kThreads = 32 * kWarps;
 struct Args {
   const void* k;                // paged: [num_blocks, num_kv_heads, block_size, D] (one layer);
   const void* v;                // contiguous: [batch, num_kv_heads, max_len, D]
-  const void* q;                // [batch, num_heads, D]
-  void* out;                    // [batch, num_heads, D]
-  const int32_t* block_tables;  // [batch, max_blocks_per_seq] (paged); with per-KV-head tables
-                                // (selection) [batch, num_kv_heads, max_blocks_per_seq]
+  const void* q;                // [batch, num_heads, D], QueryT<T>
+  void* out;                    // [batch, num_heads, D], QueryT<T>
+  const int32_t* block_tables;  // [batch, max_blocks_per_seq] (paged)
   const int32_t* context_lens;  // [batch]
   float* part_out;              // [batch, num_heads, max_splits, D], normalised partial outputs
   float* part_ml;               // [batch, num_heads, max_splits, 2]: max (log2 units), sum
@@ -29,18 +28,31 @@ struct Args {
   int32_t group;        // query heads per KV head
   int32_t block_shift;  // log2(block_size) (paged)
   int32_t max_blocks_per_seq;
-  int64_t table_seq_stride;   // entries between sequences' block-table rows
-  int32_t table_head_stride;  // entries between KV heads' rows: 0 = shared, else max_blocks_per_seq
-  int32_t partition;          // tokens per CTA
+  int64_t table_seq_stride;   // block-table entries between sequences (paged)
+  int32_t table_head_stride;  // between KV heads: 0, or a row per (sequence, KV head)
+  int32_t partition;  // tokens per CTA
   int32_t max_splits;
   int32_t padded_len;    // > 0: padded layout, read this many positions of each sequence
   int32_t num_blocks;    // of the paged pool
   int32_t row_capacity;  // contiguous: max_len, the rows each sequence owns
   float scale_log2;      // softmax scale * log2(e)
+  // fp8 pools: element * scale is the value (1 for other dtypes); per KV head when set.
+  float k_scale;
+  float v_scale;
+  const float* k_head_scales;  // [num_kv_heads] or null
+  const float* v_head_scales;  // [num_kv_heads] or null
+
+  __device__ __forceinline__ float k_scale_of(int kv_head) const {
+    return k_head_scales != nullptr ? k_head_scales[kv_head] : k_scale;
+  }
+  __device__ __forceinline__ float v_scale_of(int kv_head) const {
+    return v_head_scales != nullptr ? v_head_scales[kv_head] : v_scale;
+  }
 };
 
 // The CTA's result from each warp's (max, sum, unnormalised output) in shared memory:
-// normalises, then writes the output (one partition) or the partition's partial result.
+// normalises, scales by the KV head's v scale, then writes the output (one partition, as
+// QueryT<T>) or the partition's partial result.
 // sm_acc: [kWarps][G][D + kPad]; sm_m, sm_w (holding each warp's sum): [kWarps][G].
 inline constexpr int kPad = 4;  // floats of padding per shared row (fewer bank conflicts)
 
@@ -48,7 +60,9 @@ template <typename T, int D, int G>
 __device__ void finish_cta(const Args& a, float (*sm_acc)[G][D + kPad], float (*sm_m)[G],
                            float (*sm_w)[G], int b, int head0, int nheads, int split,
                            int num_splits) {
+  using Tq = QueryT<T>;
   __shared__ float sm_total[G][2];  // max, sum of the CTA
+  const float v_scale = a.v_scale_of(head0 / a.group);
   __syncthreads();
   if (threadIdx.x < G) {
     const int g = threadIdx.x;
@@ -62,7 +76,7 @@ __device__ void finish_cta(const Args& a, float (*sm_acc)[G][D + kPad], float (*
       weight[w] = mx == -INFINITY ? 0.0f : exp2f(sm_m[w][g] - mx);
       sum += sm_w[w][g] * weight[w];
     }
-    const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+    const float inv = sum > 0.0f ? v_scale / sum : 0.0f;
 #pragma unroll
     for (int w = 0; w < kWarps; ++w) sm_w[w][g] = weight[w] * inv;
     sm_total[g][0] = mx;
@@ -78,7 +92,7 @@ __device__ void finish_cta(const Args& a, float (*sm_acc)[G][D + kPad], float (*
     for (int w = 0; w < kWarps; ++w) o += sm_w[w][g] * sm_acc[w][g][d];
     const int64_t row_index = static_cast<int64_t>(b) * a.num_heads + head0 + g;
     if (num_splits == 1) {
-      static_cast<T*>(a.out)[row_index * D + d] = from_float<T>(o);
+      static_cast<Tq*>(a.out)[row_index * D + d] = from_float<Tq>(o);
     } else {
       a.part_out[(row_index * a.max_splits + split) * D + d] = o;
     }
@@ -113,7 +127,7 @@ __global__ void __launch_bounds__(D) reduce_kernel(const Args a) {
     sum += w;
     o = fmaf(w, part[s * D], o);
   }
-  static_cast<T*>(a.out)[row_index * D + d] = from_float<T>(o / sum);
+  static_cast<QueryT<T>*>(a.out)[row_index * D + d] = from_float<QueryT<T>>(o / sum);
 }
 
 }  // namespace tinyserve::gpu::fast

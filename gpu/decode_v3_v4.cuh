@@ -83,22 +83,30 @@ __global__ void __launch_bounds__(kThreads, G <= 4 ? 4 : 2) attention_kernel(con
 
   const T* k_head = static_cast<const T*>(a.k) + kv_head * a.head_stride;
   const T* v_head = static_cast<const T*>(a.v) + kv_head * a.head_stride;
-  const int32_t* table = a.block_tables + b * a.table_seq_stride + kv_head * a.table_head_stride;
+  const int32_t* table = a.block_tables + b * a.table_seq_stride +
+                         static_cast<int64_t>(kv_head) * a.table_head_stride;
   const int block_mask = (1 << a.block_shift) - 1;
 
+  using Tq = QueryT<T>;
+  const float q_scale = a.scale_log2 * (kIsFp8<T> ? a.k_scale_of(kv_head) : 1.0f);
   float q[G][E];
 #pragma unroll
   for (int g = 0; g < G; ++g) {
     if (g < nheads) {
-      const T* qh =
-          static_cast<const T*>(a.q) + (static_cast<int64_t>(b) * a.num_heads + head0 + g) * D;
+      const Tq* qh =
+          static_cast<const Tq*>(a.q) + (static_cast<int64_t>(b) * a.num_heads + head0 + g) * D;
 #pragma unroll
       for (int j = 0; j < VPL; ++j) {
-        vec_to_float<T>(*reinterpret_cast<const uint4*>(qh + (j * L + sub) * kVec),
-                        &q[g][j * kVec]);
+        // kVec query elements (one or two 16-byte vectors) go with each K vector.
+#pragma unroll
+        for (int h = 0; h < kVec / kVecElems<Tq>; ++h) {
+          vec_to_float<Tq>(*reinterpret_cast<const uint4*>(qh + (j * L + sub) * kVec +
+                                                            h * kVecElems<Tq>),
+                           &q[g][j * kVec + h * kVecElems<Tq>]);
+        }
       }
 #pragma unroll
-      for (int e = 0; e < E; ++e) q[g][e] *= a.scale_log2;
+      for (int e = 0; e < E; ++e) q[g][e] *= q_scale;
     } else {
 #pragma unroll
       for (int e = 0; e < E; ++e) q[g][e] = 0.0f;
@@ -278,7 +286,7 @@ cudaError_t launch_kernel(const Launch& l, cudaStream_t stream) {
 
 template <typename T, int D, bool kPaged>
 cudaError_t launch_tc(const Launch& l, cudaStream_t stream) {
-  constexpr int kSmem = TcShape<D>::kSmemBytes;
+  constexpr int kSmem = TcShape<T, D>::kSmemBytes;
   const auto kernel = attention_tc_kernel<T, D, kPaged>;
   // Two resident CTAs need 2 x 17 KiB of shared memory; the rest of the 256 KiB stays L1, which
   // holds the block tables and stages the loads in flight.

@@ -523,7 +523,7 @@ bool valid(const SelectLaunch& s, bool select) {
   const int32_t kv = s.bounds.num_kv_heads;
   const bool shape = s.bounds.num_layers == 1 && kv > 0 && s.batch.num_heads % kv == 0 &&
                      s.batch.num_heads / kv <= 8 && s.block_size >= 1 && s.max_blocks >= 1 &&
-                     s.scores != nullptr && !s.batch.kv_head_tables &&
+                     s.scores != nullptr && s.batch.table_head_stride == 0 &&
                      s.batch.max_blocks_per_seq >= 1 && s.batch.batch <= 65535 && kv <= 65535;
   if (!shape) return false;
   return !select || (s.counts != nullptr && s.tables != nullptr && s.max_selected >= 1);

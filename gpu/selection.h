@@ -1,7 +1,7 @@
 // Query-aware block selection on the GPU (core/execution/selection.h is the reference, bit for
 // bit): key-bound upkeep as tokens land and blocks move, block scores, and the top-K choice per
 // (sequence, KV head) that becomes that KV head's block-table row for sparse attention
-// (paged_attention with DecodeBatch::kv_head_tables). Plain C++ over the structs of
+// (paged_attention with DecodeBatch::table_head_stride). Plain C++ over the structs of
 // core/execution/paged_kv.h with device pointers; launchers enqueue on a stream and return the
 // launch error.
 #pragma once

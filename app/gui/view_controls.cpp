@@ -52,15 +52,17 @@ void list_scenarios_once(Gui& gui) {
 void load_params(ParamEdits& p, const Run& run, const std::string& path, uint64_t generation) {
   const Scenario& sc = run.scenario();
   const EngineConfig& e = sc.engine;
+  const PagedOptions paged = options_or_default<PagedOptions>(e);
+  const ContiguousOptions contiguous = options_or_default<ContiguousOptions>(e);
   p.generation = generation;
-  p.block_size = e.paged_cache.block_size;
-  p.num_gpu_blocks = static_cast<int>(sc.num_gpu_blocks);
+  p.block_size = e.geometry.block_size;
+  p.num_gpu_blocks = e.geometry.num_gpu_blocks;
   p.gpu_memory_utilization = static_cast<float>(sc.gpu_memory_utilization);
-  p.allocator = e.paged ? 0 : 1;
-  p.reservation = index_of(kReservations, to_string(e.contiguous_cache.reservation));
-  p.free_list = index_of(kFreeLists, to_string(e.paged_cache.policy));
+  p.allocator = e.paged() ? 0 : 1;
+  p.reservation = index_of(kReservations, to_string(contiguous.reservation));
+  p.free_list = index_of(kFreeLists, to_string(paged.free_list));
   p.preemption = index_of(kPreemptions, to_string(e.scheduler.preemption));
-  p.prefix_caching = e.paged_cache.enable_prefix_caching;
+  p.prefix_caching = paged.prefix_caching;
   p.max_num_seqs = e.scheduler.max_num_seqs;
   p.max_num_batched_tokens = e.scheduler.max_num_batched_tokens;
   p.arrival_rate = static_cast<float>(sc.workload.arrival.rate);
@@ -80,27 +82,29 @@ std::vector<std::string> edited_overrides(const ParamEdits& p, const Run& run,
                                           std::vector<std::string> out) {
   const Scenario& sc = run.scenario();
   const EngineConfig& e = sc.engine;
+  const PagedOptions paged = options_or_default<PagedOptions>(e);
+  const ContiguousOptions contiguous = options_or_default<ContiguousOptions>(e);
   auto set = [&](const std::string& kv) { set_override(out, kv); };
-  if (p.block_size != e.paged_cache.block_size)
+  if (p.block_size != e.geometry.block_size)
     set("cache.block_size=" + std::to_string(p.block_size));
-  if (p.num_gpu_blocks != sc.num_gpu_blocks) {
+  if (p.num_gpu_blocks != e.geometry.num_gpu_blocks) {
     set("hardware.num_gpu_blocks=" + std::to_string(p.num_gpu_blocks));
   } else if (std::fabs(p.gpu_memory_utilization - sc.gpu_memory_utilization) > 1e-6) {
     set("hardware.num_gpu_blocks=0");
     set("hardware.gpu_memory_utilization=" + number(p.gpu_memory_utilization));
   }
-  if (p.allocator != (e.paged ? 0 : 1))
+  if (p.allocator != (e.paged() ? 0 : 1))
     set(std::string("cache.allocator=") + kAllocators[static_cast<size_t>(p.allocator)]);
-  if (p.reservation != index_of(kReservations, to_string(e.contiguous_cache.reservation))) {
+  if (p.reservation != index_of(kReservations, to_string(contiguous.reservation))) {
     set(std::string("cache.reservation=") + kReservations[static_cast<size_t>(p.reservation)]);
   }
-  if (p.free_list != index_of(kFreeLists, to_string(e.paged_cache.policy))) {
+  if (p.free_list != index_of(kFreeLists, to_string(paged.free_list))) {
     set(std::string("cache.free_list=") + kFreeLists[static_cast<size_t>(p.free_list)]);
   }
   if (p.preemption != index_of(kPreemptions, to_string(e.scheduler.preemption))) {
     set(std::string("scheduler.preemption=") + kPreemptions[static_cast<size_t>(p.preemption)]);
   }
-  if (p.prefix_caching != e.paged_cache.enable_prefix_caching) {
+  if (p.prefix_caching != paged.prefix_caching) {
     set(std::string("cache.prefix_caching=") + (p.prefix_caching ? "true" : "false"));
   }
   if (p.max_num_seqs != e.scheduler.max_num_seqs)

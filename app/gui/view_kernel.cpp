@@ -197,8 +197,8 @@ void draw_kernel(Gui& gui, const ImRect& r) {
   const CostModel& cm = run.engine().config().cost;
   const double bandwidth = cm.mem_bandwidth * cm.mem_efficiency;
   const EngineConfig& ec = run.engine().config();
-  const double layer_share =
-      static_cast<double>(ec.gpu_layers) / static_cast<double>(std::max(ec.model_layers, 1));
+  const double layer_share = static_cast<double>(ec.geometry.num_layers) /
+                             static_cast<double>(std::max(ec.geometry.model_layers, 1));
   double bytes = sums.modelled_ms * 1e-3 * bandwidth;
   double seconds = sums.modelled_ms * 1e-3;
   if (measured) {

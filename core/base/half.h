@@ -18,13 +18,19 @@ enum class DType : uint8_t { kF32, kF16, kBF16, kFp8E4M3, kFp8E5M2 };
 inline constexpr DType kAllDTypes[] = {DType::kF32, DType::kF16, DType::kBF16, DType::kFp8E4M3,
                                        DType::kFp8E5M2};
 // What the executors' pools and the attention kernels hold.
-inline constexpr DType kExecutorDTypes[] = {DType::kF32, DType::kF16, DType::kBF16};
+inline constexpr DType kExecutorDTypes[] = {DType::kF32, DType::kF16, DType::kBF16,
+                                            DType::kFp8E4M3, DType::kFp8E5M2};
 
 inline constexpr int32_t dtype_size(DType t) {
   return t == DType::kF32 ? 4 : (t == DType::kFp8E4M3 || t == DType::kFp8E5M2) ? 1 : 2;
 }
 
 inline constexpr bool is_fp8(DType t) { return t == DType::kFp8E4M3 || t == DType::kFp8E5M2; }
+
+// The dtype of the queries, attention outputs and new K/V rows that go with a cache of dtype t:
+// the cache's own, except fp8 caches, which quantize fp16 rows (as vLLM's fp8 KV cache does for
+// an fp16 model).
+inline constexpr DType query_dtype(DType t) { return is_fp8(t) ? DType::kF16 : t; }
 
 inline constexpr std::string_view dtype_name(DType t) {
   switch (t) {

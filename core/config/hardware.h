@@ -1,7 +1,9 @@
-// GPU presets (memory, bandwidth, fp16 rate) and the KV-cache capacity a model leaves on them.
+// GPU presets (memory, bandwidth, fp16 rate, host link) and the KV-cache capacity a model leaves
+// on them.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,6 +17,7 @@ struct GpuSpec {
   int64_t memory_bytes = 0;
   double memory_bandwidth = 0.0;  // bytes/s
   double fp16_flops = 0.0;        // dense (no sparsity) FP16 tensor-core FLOP/s
+  double pcie_bandwidth = 25e9;   // bytes/s one way, host <-> device (swapping)
 };
 
 const std::vector<GpuSpec>& gpu_presets();
@@ -35,7 +38,9 @@ struct KvCapacity {
 // (as vLLM sizes its cache, less activations). With num_gpus > 1 the weights and the KV heads are
 // split evenly (tensor parallelism), which the totals express directly. InputError (no file) when
 // the weights alone do not fit, naming both sizes, or when not one block fits.
+// kv_dtype: the cache's element type (none: the model's dtype, kv_dtype "auto").
 KvCapacity kv_capacity(const ModelSpec& model, const GpuSpec& gpu, int32_t block_size,
-                       double gpu_memory_utilization = 0.9, int32_t num_gpus = 1);
+                       double gpu_memory_utilization = 0.9, int32_t num_gpus = 1,
+                       std::optional<DType> kv_dtype = std::nullopt);
 
 }  // namespace tinyserve

@@ -7,6 +7,8 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cassert>
+#include <optional>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -17,6 +19,8 @@
 
 #include "core/base/errors.h"
 #include "core/base/strings.h"
+#include "core/config/scenario_keys.h"
+#include "core/text/text_file.h"
 #include "core/text/toml_text.h"
 
 namespace tinyserve {
@@ -42,70 +46,91 @@ std::string_view type_name(const toml::node& node) {
   }
 }
 
-// Reads one table, tracking the keys it consumed so that unknown ones can be reported.
+// Reads one table through the key table (core/config/scenario_keys.h), tracking the keys it
+// consumed so that unknown ones can be reported.
 class Reader {
  public:
   Reader(const toml::table* table, std::string prefix, const Context& ctx)
       : table_(table), prefix_(std::move(prefix)), ctx_(ctx) {}
 
-  bool has(std::string_view key) const { return table_ && table_->contains(key); }
+  bool has(const KeySpec& k) const { return table_ && table_->contains(leaf(k)); }
+  // The key was given by --set rather than by the file.
+  bool overridden(const KeySpec& k) const { return ctx_.overrides.contains(std::string(k.key)); }
 
-  int64_t integer(std::string_view key, int64_t def, int64_t lo, int64_t hi) {
-    const toml::node* node = get(key);
-    if (!node) return def;
+  int64_t integer(const KeySpec& k, std::optional<int64_t> def = std::nullopt) {
+    const toml::node* node = get(k);
+    if (!node) return def.value_or(static_cast<int64_t>(k.def));
     const auto v = node->value_exact<int64_t>();
-    if (!v) fail(node, key, cat("expected an integer, found ", type_name(*node)));
+    if (!v) fail(node, k, cat("expected an integer, found ", type_name(*node)));
+    const auto lo = static_cast<int64_t>(k.lo), hi = static_cast<int64_t>(k.hi);
     if (*v < lo || *v > hi) {
-      fail(node, key, cat("expected an integer in [", lo, ", ", hi, "], found ", *v));
+      fail(node, k, cat("expected an integer in [", lo, ", ", hi, "], found ", *v));
     }
     return *v;
   }
 
-  int32_t int32(std::string_view key, int64_t def, int64_t lo, int64_t hi) {
-    return static_cast<int32_t>(integer(key, def, lo, std::min<int64_t>(hi, INT32_MAX)));
+  int32_t int32(const KeySpec& k, std::optional<int64_t> def = std::nullopt) {
+    assert(k.hi <= INT32_MAX);
+    return static_cast<int32_t>(integer(k, def));
   }
 
-  double number(std::string_view key, double def, double lo, double hi) {
-    const toml::node* node = get(key);
-    if (!node) return def;
+  double number(const KeySpec& k, std::optional<double> def = std::nullopt) {
+    const toml::node* node = get(k);
+    if (!node) return def.value_or(k.def);
     std::optional<double> v;
     if (node->is_integer()) v = static_cast<double>(*node->value<int64_t>());
     if (node->is_floating_point()) v = *node->value<double>();
-    if (!v) fail(node, key, cat("expected a number, found ", type_name(*node)));
-    if (!(*v >= lo && *v <= hi)) fail(node, key, cat("expected a number in [", lo, ", ", hi, "], found ", *v));
+    if (!v) fail(node, k, cat("expected a number, found ", type_name(*node)));
+    if (!(*v >= k.lo && *v <= k.hi)) {
+      fail(node, k, cat("expected a number in [", k.lo, ", ", k.hi, "], found ", *v));
+    }
     return *v;
   }
 
-  bool boolean(std::string_view key, bool def) {
-    const toml::node* node = get(key);
-    if (!node) return def;
-    if (!node->is_boolean()) fail(node, key, cat("expected true or false, found ", type_name(*node)));
+  bool boolean(const KeySpec& k) {
+    const toml::node* node = get(k);
+    if (!node) return k.def != 0;
+    if (!node->is_boolean()) fail(node, k, cat("expected true or false, found ", type_name(*node)));
     return *node->value<bool>();
   }
 
-  std::string string(std::string_view key, const std::string& def) {
-    const toml::node* node = get(key);
-    if (!node) return def;
-    if (!node->is_string()) fail(node, key, cat("expected a string, found ", type_name(*node)));
+  std::string string(const KeySpec& k, std::string_view def) {
+    const toml::node* node = get(k);
+    if (!node) return std::string(def);
+    if (!node->is_string()) fail(node, k, cat("expected a string, found ", type_name(*node)));
     return *node->value<std::string>();
   }
+  std::string string(const KeySpec& k) { return string(k, k.text_def); }
 
-  std::string choice(std::string_view key, const std::string& def,
-                     std::initializer_list<std::string_view> allowed) {
-    const toml::node* node = get(key);
-    const std::string v = string(key, def);
-    if (std::find(allowed.begin(), allowed.end(), v) == allowed.end()) {
+  // A path relative to the scenario file, or to the current directory when given by --set.
+  std::string path(const KeySpec& k) {
+    fs::path p = string(k, "");
+    if (!p.empty() && p.is_relative() && !overridden(k)) p = fs::path(ctx_.file).parent_path() / p;
+    return p.empty() ? std::string() : p.lexically_normal().string();
+  }
+
+  std::string choice(const KeySpec& k, std::string_view def) {
+    const toml::node* node = get(k);
+    const std::string v = string(k, def);
+    if (std::find(k.choices.begin(), k.choices.end(), v) == k.choices.end()) {
       std::string list;
-      for (std::string_view a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-      fail(node, key, cat("expected one of ", list, ", found \"", v, "\""));
+      for (std::string_view a : k.choices) list += (list.empty() ? "" : ", ") + std::string(a);
+      fail(node, k, cat("expected one of ", list, ", found \"", v, "\""));
     }
     return v;
   }
+  std::string choice(const KeySpec& k) { return choice(k, k.text_def); }
+
+  template <typename E>
+  E named(const KeySpec& k, std::span<const Named<E>> names) {
+    return *parse_named(names, choice(k));
+  }
 
   Reader table(std::string_view key) {
-    const toml::node* node = get(key);
+    read_.insert(std::string(key));
+    const toml::node* node = table_ ? table_->get(key) : nullptr;
     if (node && !node->is_table()) fail(node, key, cat("expected a table, found ", type_name(*node)));
-    return Reader(node ? node->as_table() : nullptr, path(key), ctx_);
+    return Reader(node ? node->as_table() : nullptr, path_of(key), ctx_);
   }
 
   // Throws for the first key of this table that nobody read.
@@ -120,26 +145,32 @@ class Reader {
     }
   }
 
-  void expect(std::string_view key, const std::vector<std::string_view>& known) {
-    for (std::string_view k : known) read_.insert(std::string(k));
-    (void)key;
-  }
-
-  [[noreturn]] void fail(const toml::node* node, std::string_view key, const std::string& what) const {
-    const std::string full = path(key);
+  [[noreturn]] void fail(const toml::node* node, std::string_view leaf, const std::string& what) const {
+    const std::string full = path_of(leaf);
     if (const auto it = ctx_.overrides.find(full); it != ctx_.overrides.end()) {
       throw InputError(it->second, 0, what);
     }
     const int64_t line = node ? static_cast<int64_t>(node->source().begin.line) : 0;
     throw InputError(ctx_.file, line, full + ": " + what);
   }
+  [[noreturn]] void fail(const toml::node* node, const KeySpec& k, const std::string& what) const {
+    fail(node, leaf(k), what);
+  }
+  [[noreturn]] void fail(const KeySpec& k, const std::string& what) const {
+    fail(table_ ? table_->get(leaf(k)) : nullptr, leaf(k), what);
+  }
 
  private:
-  const toml::node* get(std::string_view key) {
+  std::string_view leaf(const KeySpec& k) const {
+    assert(k.key == path_of(k.leaf()));  // the spec belongs to this table
+    return k.leaf();
+  }
+  const toml::node* get(const KeySpec& k) {
+    const std::string_view key = leaf(k);
     read_.insert(std::string(key));
     return table_ ? table_->get(key) : nullptr;
   }
-  std::string path(std::string_view key) const {
+  std::string path_of(std::string_view key) const {
     return prefix_.empty() ? std::string(key) : prefix_ + "." + std::string(key);
   }
 
@@ -206,37 +237,124 @@ void apply_override(toml::table& root, const std::string& text, Context& ctx) {
     table->insert_or_assign(leaf, value);
   }
   ctx.overrides[key] = origin;
+  // A model is a preset or a config.json: setting one replaces the other.
+  if (key == "model.config" || key == "model.preset") {
+    table->erase(key == "model.config" ? "preset" : "config");
+  }
 }
 
-LengthDist read_length(Reader r, const LengthDist& def) {
-  LengthDist d = def;
-  const std::string kind = r.choice("distribution", def.kind == LengthKind::kFixed ? "fixed"
-                                                    : def.kind == LengthKind::kUniform ? "uniform"
-                                                    : def.kind == LengthKind::kZipf ? "zipf"
-                                                                                     : "seed-mix",
-                                    {"fixed", "uniform", "zipf", "seed-mix"});
-  constexpr int64_t kMaxTokens = 10'000'000;
+struct LengthKeys {
+  const KeySpec &distribution, &value, &min, &max, &exponent, &long_min, &long_max, &long_fraction;
+};
+
+#define TINYSERVE_LENGTH_KEYS_OF(part)                                                          \
+  LengthKeys {                                                                                  \
+    keys::k_##part##_distribution, keys::k_##part##_value, keys::k_##part##_min,                \
+        keys::k_##part##_max, keys::k_##part##_exponent, keys::k_##part##_long_min,             \
+        keys::k_##part##_long_max, keys::k_##part##_long_fraction                               \
+  }
+
+LengthDist read_length(Reader r, const LengthKeys& k) {
+  LengthDist d;
+  const std::string kind = r.choice(k.distribution);
   if (kind == "fixed") {
     d.kind = LengthKind::kFixed;
-    d.value = r.int32("value", d.value, 1, kMaxTokens);
+    d.value = r.int32(k.value);
   } else if (kind == "uniform" || kind == "zipf") {
     d.kind = kind == "zipf" ? LengthKind::kZipf : LengthKind::kUniform;
-    d.min = r.int32("min", d.min, 1, kMaxTokens);
-    d.max = r.int32("max", d.max, 1, kMaxTokens);
-    if (d.max < d.min) r.fail(nullptr, "max", cat("expected max >= min (", d.min, "), found ", d.max));
-    if (kind == "zipf") d.zipf_exponent = r.number("exponent", d.zipf_exponent, 0.0, 100.0);
+    d.min = r.int32(k.min);
+    d.max = r.int32(k.max);
+    if (d.max < d.min) r.fail(k.max, cat("expected max >= min (", d.min, "), found ", d.max));
+    if (kind == "zipf") d.zipf_exponent = r.number(k.exponent);
   } else {
     d.kind = LengthKind::kMix;
     const LengthDist mix = seed_mix();
-    d.min = r.int32("min", mix.min, 1, kMaxTokens);
-    d.max = r.int32("max", mix.max, 1, kMaxTokens);
-    d.long_min = r.int32("long_min", mix.long_min, 1, kMaxTokens);
-    d.long_max = r.int32("long_max", mix.long_max, 1, kMaxTokens);
-    d.long_fraction = r.number("long_fraction", mix.long_fraction, 0.0, 1.0);
-    if (d.max < d.min || d.long_max < d.long_min) r.fail(nullptr, "max", "expected max >= min and long_max >= long_min");
+    d.min = r.int32(k.min, mix.min);
+    d.max = r.int32(k.max, mix.max);
+    d.long_min = r.int32(k.long_min, mix.long_min);
+    d.long_max = r.int32(k.long_max, mix.long_max);
+    d.long_fraction = r.number(k.long_fraction, mix.long_fraction);
+    if (d.max < d.min || d.long_max < d.long_min) {
+      r.fail(k.max, "expected max >= min and long_max >= long_min");
+    }
   }
   r.reject_unknown();
   return d;
+}
+
+DType read_dtype(const std::string& name) {
+  DType d = DType::kBF16;
+  const bool known = parse_dtype(name, d);
+  assert(known);
+  (void)known;
+  return d;
+}
+
+// [model]: a preset or a config.json, its context limit and dtype.
+void read_model(Reader model, Scenario& sc) {
+  const bool has_preset = model.has(keys::kModelPreset), has_config = model.has(keys::kModelConfig);
+  if (has_preset && has_config) {
+    model.fail(keys::kModelConfig, "expected either preset or config, not both");
+  }
+  if (has_config) {
+    sc.model = load_hf_config(model.path(keys::kModelConfig));
+  } else {
+    try {
+      sc.model = find_model(model.string(keys::kModelPreset));
+    } catch (const InputError& e) {
+      model.fail(keys::kModelPreset, e.what());
+    }
+  }
+  const std::string dtype = model.choice(keys::kModelDtype);
+  if (dtype != "auto") {
+    sc.model.dtype = read_dtype(dtype);
+    if (!is_fp8(sc.model.weight_dtype)) sc.model.weight_dtype = sc.model.dtype;
+  }
+  if (sc.model.max_model_len == 0 && !model.has(keys::kMaxModelLen)) {
+    model.fail(keys::kMaxModelLen, cat("expected a value: ", sc.model.name,
+                                       "'s config.json gives no max_position_embeddings"));
+  }
+  sc.model.max_model_len = model.int32(keys::kMaxModelLen, sc.model.max_model_len);
+  if (sc.model.sliding_window > 0 && sc.model.sliding_window < sc.model.max_model_len) {
+    model.fail(keys::kMaxModelLen,
+               cat(sc.model.max_model_len, " tokens, but ", sc.model.name,
+                   "'s config.json sets sliding_window = ", sc.model.sliding_window,
+                   ": sliding-window attention is not modelled; expected model.max_model_len <= ",
+                   sc.model.sliding_window));
+  }
+  model.reject_unknown();
+}
+
+// [hardware]: a preset or custom GPU, with any of its figures replaced.
+void read_gpu(Reader& hw, Scenario& sc) {
+  const std::string name = hw.string(keys::kGpu);
+  const bool custom = ascii_lower(name) == "custom";
+  if (custom) {
+    for (const KeySpec* k : {&keys::kGpuMemory, &keys::kGpuBandwidth, &keys::kGpuFlops}) {
+      if (!hw.has(*k)) hw.fail(*k, "expected a value for a custom GPU (hardware.gpu = \"custom\")");
+    }
+    sc.gpu = GpuSpec{};
+    sc.gpu.name = "custom";
+  } else {
+    try {
+      sc.gpu = find_gpu(name);
+    } catch (const InputError& e) {
+      hw.fail(keys::kGpu, e.what());
+    }
+  }
+  bool modified = false;
+  auto figure = [&](const KeySpec& k, double& field, double unit) {
+    if (!hw.has(k)) return;
+    field = hw.number(k) * unit;
+    modified = true;
+  };
+  double memory = static_cast<double>(sc.gpu.memory_bytes);
+  figure(keys::kGpuMemory, memory, 1073741824.0);
+  sc.gpu.memory_bytes = static_cast<int64_t>(memory);
+  figure(keys::kGpuBandwidth, sc.gpu.memory_bandwidth, 1e9);
+  figure(keys::kGpuFlops, sc.gpu.fp16_flops, 1e12);
+  figure(keys::kGpuPcie, sc.gpu.pcie_bandwidth, 1e9);
+  if (modified && !custom) sc.gpu.name += " (modified)";
 }
 
 }  // namespace
@@ -254,202 +372,198 @@ Scenario parse_scenario(const std::string& text, const std::string& path,
   Scenario sc;
   sc.path = path;
   Reader top(&root, "", ctx);
-  sc.name = top.string("name", "");
-  if (sc.name.empty()) top.fail(root.get("name"), "name", "expected a non-empty string naming the scenario");
-  sc.description = top.string("description", "");
-  if (sc.description.empty()) top.fail(root.get("description"), "description", "expected a one-line description");
-  sc.seed = static_cast<uint64_t>(top.integer("seed", 0, 0, INT64_MAX));
+  sc.name = top.string(keys::kName);
+  if (sc.name.empty()) top.fail(keys::kName, "expected a non-empty string naming the scenario");
+  sc.description = top.string(keys::kDescription);
+  if (sc.description.empty()) top.fail(keys::kDescription, "expected a one-line description");
+  sc.seed = static_cast<uint64_t>(top.integer(keys::kSeed));
 
-  // [model]
-  Reader model = top.table("model");
-  const bool has_preset = model.has("preset"), has_config = model.has("config");
-  if (has_preset && has_config) model.fail(nullptr, "config", "expected either preset or config, not both");
-  if (has_config) {
-    fs::path config = model.string("config", "");
-    if (config.is_relative()) config = fs::path(path).parent_path() / config;
-    sc.model = load_hf_config(config.string());
-  } else {
-    const std::string preset = model.string("preset", "llama-3-8b");
-    try {
-      sc.model = find_model(preset);
-    } catch (const InputError& e) {
-      model.fail(nullptr, "preset", e.what());
-    }
-  }
-  sc.model.max_model_len = model.int32("max_model_len", sc.model.max_model_len, 1, 10'000'000);
-  model.reject_unknown();
+  read_model(top.table("model"), sc);
+  const ModelSpec& m = sc.model;
 
   // [cache]
   Reader cache = top.table("cache");
-  const std::string allocator = cache.choice("allocator", "paged", {"paged", "contiguous"});
-  const std::string reservation = cache.choice("reservation", "max-length", {"max-length", "power-of-two", "exact"});
-  const int32_t block_size = cache.int32("block_size", 16, 1, 1024);
-  const std::string policy = cache.choice("free_list", "lifo", {"lifo", "fifo", "lru", "best-fit", "random"});
-  const bool prefix = cache.boolean("prefix_caching", false);
-  const double watermark = cache.number("watermark", 0.01, 0.0, 0.5);
+  const bool paged = cache.choice(keys::kAllocator) == "paged";
+  const auto reservation = cache.named<Reservation>(keys::kReservation, kReservationNames);
+  const int32_t block_size = cache.int32(keys::kBlockSize);
+  const std::string kv_dtype = cache.choice(keys::kKvDtype);
+  const auto free_list = cache.named<FreeListPolicy>(keys::kFreeList, kFreeListPolicyNames);
+  const bool prefix = cache.boolean(keys::kPrefixCaching);
+  const double watermark = cache.number(keys::kWatermark);
+  if (!paged && prefix) {
+    cache.fail(keys::kPrefixCaching,
+               "true, but the contiguous allocator (cache.allocator = \"contiguous\") has no prefix "
+               "cache");
+  }
   cache.reject_unknown();
 
   // [hardware]
   Reader hw = top.table("hardware");
-  try {
-    sc.gpu = find_gpu(hw.string("gpu", "a100-80gb"));
-  } catch (const InputError& e) {
-    hw.fail(nullptr, "gpu", e.what());
-  }
-  sc.num_gpus = hw.int32("num_gpus", 1, 1, 64);
-  sc.gpu_memory_utilization = hw.number("gpu_memory_utilization", 0.9, 0.01, 1.0);
-  constexpr int64_t kMaxBlocks = 50'000'000;
-  const int64_t fixed_blocks = hw.integer("num_gpu_blocks", 0, 0, kMaxBlocks);
-  const double swap_gib = hw.number("swap_space_gib", 4.0, 0.0, 4096.0);
+  read_gpu(hw, sc);
+  sc.num_gpus = hw.int32(keys::kNumGpus);
+  sc.gpu_memory_utilization = hw.number(keys::kGpuUtil);
+  const int64_t fixed_blocks = hw.integer(keys::kNumGpuBlocks);
+  const double swap_gib = hw.number(keys::kSwapSpace);
   hw.reject_unknown();
-  const int64_t block_bytes = sc.model.bytes_per_token() * block_size;
-  if (fixed_blocks > 0) {
-    sc.num_gpu_blocks = fixed_blocks;
-  } else {
-    try {
-      sc.num_gpu_blocks = kv_capacity(sc.model, sc.gpu, block_size, sc.gpu_memory_utilization, sc.num_gpus).num_blocks;
-    } catch (const InputError& e) {
-      throw InputError(path, 0, cat("hardware: ", e.what()));
-    }
-    if (sc.num_gpu_blocks > kMaxBlocks) {
-      throw InputError(path, 0, cat("hardware: the KV cache would hold ", sc.num_gpu_blocks,
-                                    " blocks, more than the simulator's limit of ", kMaxBlocks,
-                                    "; set hardware.num_gpu_blocks or a larger cache.block_size"));
-    }
-  }
-  sc.num_cpu_blocks = block_bytes > 0 ? static_cast<int64_t>(swap_gib * 1073741824.0 / static_cast<double>(block_bytes)) : 0;
-  sc.num_cpu_blocks = std::min(sc.num_cpu_blocks, kMaxBlocks);
 
   // [scheduler]
   Reader sched = top.table("scheduler");
   SchedulerConfig& s = sc.engine.scheduler;
-  s.max_num_seqs = sched.int32("max_num_seqs", 256, 1, 1'000'000);
-  s.max_num_batched_tokens = sched.int32("max_num_batched_tokens", 2048, 1, 10'000'000);
-  s.chunked_prefill = sched.boolean("chunked_prefill", true);
-  s.preemption = *parse_preemption_mode(sched.choice("preemption", "recompute", {"recompute", "swap"}));
-  s.victim = *parse_victim_policy(sched.choice("victim", "newest", {"newest", "lowest-priority"}));
+  s.max_num_seqs = sched.int32(keys::kMaxNumSeqs);
+  s.max_num_batched_tokens = sched.int32(keys::kMaxBatchedTokens);
+  s.chunked_prefill = sched.boolean(keys::kChunkedPrefill);
+  s.preemption = sched.named<PreemptionMode>(keys::kPreemption, kPreemptionModeNames);
+  s.victim = sched.named<VictimPolicy>(keys::kVictim, kVictimPolicyNames);
   if (s.max_num_batched_tokens < s.max_num_seqs) {
-    sched.fail(nullptr, "max_num_batched_tokens", cat("expected >= max_num_seqs (", s.max_num_seqs,
-                                                       ") so every running sequence can decode, found ",
-                                                       s.max_num_batched_tokens));
+    sched.fail(keys::kMaxBatchedTokens,
+               cat("expected >= max_num_seqs (", s.max_num_seqs,
+                   ") so every running sequence can decode, found ", s.max_num_batched_tokens));
   }
-  if (!s.chunked_prefill && s.max_num_batched_tokens < sc.model.max_model_len) {
-    sched.fail(nullptr, "max_num_batched_tokens",
-               cat("expected >= model.max_model_len (", sc.model.max_model_len,
+  if (!s.chunked_prefill && s.max_num_batched_tokens < m.max_model_len) {
+    sched.fail(keys::kMaxBatchedTokens,
+               cat("expected >= model.max_model_len (", m.max_model_len,
                    ") without chunked prefill, found ", s.max_num_batched_tokens));
+  }
+  if (!paged && s.preemption == PreemptionMode::kSwap) {
+    sched.fail(keys::kPreemption,
+               "\"swap\", but the contiguous allocator (cache.allocator = \"contiguous\") cannot "
+               "swap; expected \"recompute\"");
   }
   sched.reject_unknown();
 
   // [workload]
   Reader wl = top.table("workload");
-  const std::string source = wl.choice("source", "synthetic", {"synthetic", "azure", "mooncake"});
+  const std::string source = wl.choice(keys::kSource);
   WorkloadConfig& w = sc.workload;
-  w.num_requests = wl.int32("num_requests", source == "synthetic" ? 200 : 0, 0, 10'000'000);
-  w.n = wl.int32("n", 1, 1, 64);
-  w.beam_width = wl.int32("beam_width", 1, 1, 64);
-  if (w.n > 1 && w.beam_width > 1) wl.fail(nullptr, "beam_width", "expected n = 1 with beam search");
-  w.num_priorities = wl.int32("priorities", 1, 1, 1000);
+  w.num_requests = wl.int32(keys::kNumRequests, source == "synthetic" ? 200 : 0);
+  w.n = wl.int32(keys::kSamples);
+  w.beam_width = wl.int32(keys::kBeamWidth);
+  if (w.n > 1 && w.beam_width > 1) wl.fail(keys::kBeamWidth, "expected n = 1 with beam search");
+  w.num_priorities = wl.int32(keys::kPriorities);
   if (source == "synthetic") {
     sc.source = WorkloadSource::kSynthetic;
-    if (w.num_requests < 1) wl.fail(nullptr, "num_requests", "expected at least 1 request");
+    if (w.num_requests < 1) wl.fail(keys::kNumRequests, "expected at least 1 request");
     Reader arrival = wl.table("arrival");
-    const std::string process = arrival.choice("process", "all-at-once", {"all-at-once", "poisson", "gamma"});
+    const std::string process = arrival.choice(keys::kArrival);
     w.arrival.kind = process == "poisson" ? ArrivalKind::kPoisson
                      : process == "gamma"  ? ArrivalKind::kGamma
                                            : ArrivalKind::kAllAtOnce;
-    w.arrival.rate = arrival.number("rate", 10.0, 1e-9, 1e9);
-    w.arrival.shape = arrival.number("shape", 0.25, 1e-3, 1e3);
+    w.arrival.rate = arrival.number(keys::kArrivalRate);
+    w.arrival.shape = arrival.number(keys::kArrivalShape);
     arrival.reject_unknown();
-    LengthDist prompt_default;
-    prompt_default.kind = LengthKind::kUniform;
-    w.prompt_len = read_length(wl.table("prompt"), prompt_default);
-    LengthDist output_default;
-    output_default.kind = LengthKind::kUniform;
-    output_default.min = 16;
-    output_default.max = 256;
-    w.output_len = read_length(wl.table("output"), output_default);
+    w.prompt_len = read_length(wl.table("prompt"), TINYSERVE_LENGTH_KEYS_OF(prompt));
+    w.output_len = read_length(wl.table("output"), TINYSERVE_LENGTH_KEYS_OF(output));
     Reader sys = wl.table("system_prompt");
-    w.system_prompt.length = sys.int32("length", 0, 0, 10'000'000);
-    w.system_prompt.count = sys.int32("count", 1, 1, 1'000'000);
+    w.system_prompt.length = sys.int32(keys::kSystemLength);
+    w.system_prompt.count = sys.int32(keys::kSystemCount);
     sys.reject_unknown();
     if (const std::string e = workload_error(w, "prompt", "output"); !e.empty()) {
       throw InputError(path, 0, "workload." + e);
     }
   } else {
     sc.source = source == "azure" ? WorkloadSource::kAzure : WorkloadSource::kMooncake;
-    fs::path trace = wl.string("trace", "");
-    if (trace.empty()) wl.fail(nullptr, "trace", "expected the path of the trace file");
-    if (trace.is_relative()) trace = fs::path(path).parent_path() / trace;
-    sc.trace_path = trace.lexically_normal().string();
+    sc.trace_path = wl.path(keys::kTrace);
+    if (sc.trace_path.empty()) wl.fail(keys::kTrace, "expected the path of the trace file");
     sc.trace.max_requests = w.num_requests;
-    sc.trace.time_scale = wl.number("time_scale", 1.0, 1e-9, 1e9);
-    sc.trace.max_model_len = sc.model.max_model_len;
+    sc.trace.time_scale = wl.number(keys::kTimeScale);
   }
   wl.reject_unknown();
 
   // [engine]
   Reader eng = top.table("engine");
-  sc.backend = eng.choice("backend", "accounting", {"auto", "cuda", "cpu", "accounting"});
-  sc.kernel = eng.choice("kernel", "v5", {"v1", "v2", "v3", "v4", "v5"});
-  const std::string dtype = eng.choice("dtype", "fp16", {"fp16", "bf16", "fp32"});
-  sc.dtype = dtype == "bf16" ? DType::kBF16 : dtype == "fp32" ? DType::kF32 : DType::kF16;
-  const std::string clock = eng.choice("clock", "model", {"model", "measured"});
-  sc.engine.clock = clock == "measured" ? ClockMode::kMeasured : ClockMode::kModel;
-  sc.engine.gpu_layers = eng.int32("gpu_layers", 1, 1, std::max(sc.model.num_layers, 1));
-  sc.engine.max_steps = eng.integer("max_steps", 0, 0, INT64_MAX);
-  sc.engine.check_invariants = eng.boolean("check_invariants", false);
+  sc.backend = eng.choice(keys::kBackend);
+  sc.kernel = eng.choice(keys::kKernel);
+  sc.engine.clock = eng.named<ClockMode>(keys::kClock, kClockModeNames);
+  const int32_t gpu_layers = eng.int32(keys::kGpuLayers);
+  if (gpu_layers > std::max(m.num_layers, 1)) {
+    eng.fail(keys::kGpuLayers, cat("expected at most the model's ", m.num_layers,
+                                   " layers, found ", gpu_layers));
+  }
+  sc.engine.max_steps = eng.integer(keys::kMaxSteps);
+  sc.engine.check_invariants = eng.boolean(keys::kCheckInvariants);
   eng.reject_unknown();
 
   // [metrics]: the fragmentation formula's parameters (docs/metrics.md).
   Reader met = top.table("metrics");
   FragmentationParams& f = sc.engine.fragmentation;
-  f.a = met.number("a", f.a, 0.0, 1e6);
-  f.b = met.number("b", f.b, 0.0, 1e6);
-  f.c = met.number("c", f.c, 0.0, 1e6);
-  f.sigma = met.number("sigma", f.sigma, 1e-6, 1e6);
-  f.temporal_decay = met.number("temporal_decay", f.temporal_decay, 0.0, 0.999999);
-  f.gpu_latency = met.number("gpu_latency", f.gpu_latency, 1e-12, 1e12);
-  f.cpu_latency = met.number("cpu_latency", f.cpu_latency, 1e-12, 1e12);
+  f.a = met.number(keys::kFragA);
+  f.b = met.number(keys::kFragB);
+  f.c = met.number(keys::kFragC);
+  f.sigma = met.number(keys::kSigma);
+  f.temporal_decay = met.number(keys::kTemporalDecay);
+  f.gpu_latency = met.number(keys::kGpuLatency);
+  f.cpu_latency = met.number(keys::kCpuLatency);
   met.reject_unknown();
 
   // [cost]: the roofline's efficiencies.
   Reader cost = top.table("cost");
   CostModel& cm = sc.engine.cost;
-  cm.mem_efficiency = cost.number("mem_efficiency", cm.mem_efficiency, 0.01, 1.0);
-  cm.compute_efficiency = cost.number("compute_efficiency", cm.compute_efficiency, 0.01, 1.0);
-  cm.step_overhead_s = cost.number("step_overhead_ms", cm.step_overhead_s * 1e3, 0.0, 1e6) * 1e-3;
-  cm.pcie_bandwidth = cost.number("pcie_gb_s", cm.pcie_bandwidth / 1e9, 1e-3, 1e6) * 1e9;
+  cm.mem_efficiency = cost.number(keys::kMemEfficiency);
+  cm.compute_efficiency = cost.number(keys::kComputeEfficiency);
+  cm.step_overhead_s = cost.number(keys::kStepOverhead) * 1e-3;
   cost.reject_unknown();
   top.reject_unknown();
 
-  // Resolve the engine's configuration.
+  // The geometry, resolved once: everything downstream reads sc.engine.geometry.
+  KvGeometry& g = sc.engine.geometry;
+  g.model_layers = std::max(m.num_layers, 1);
+  g.num_layers = gpu_layers;
+  g.num_heads = m.num_heads;
+  g.num_kv_heads = m.num_kv_heads;
+  g.head_dim = m.head_dim;
+  g.kv_latent_dim = m.is_mla() ? m.kv_lora_rank + m.qk_rope_head_dim : 0;
+  g.dtype = kv_dtype == "auto" ? m.dtype : read_dtype(kv_dtype);
+  g.block_size = block_size;
+  g.seed = sc.seed;
+  int64_t gpu_blocks = fixed_blocks;
+  if (gpu_blocks == 0) {
+    try {
+      gpu_blocks = kv_capacity(m, sc.gpu, block_size, sc.gpu_memory_utilization, sc.num_gpus,
+                               g.dtype)
+                       .num_blocks;
+    } catch (const InputError& e) {
+      throw InputError(path, 0, cat("hardware: ", e.what()));
+    }
+    if (gpu_blocks > static_cast<int64_t>(keys::kMaxBlocks)) {
+      throw InputError(path, 0, cat("hardware: the KV cache would hold ", gpu_blocks,
+                                    " blocks, more than the simulator's limit of ",
+                                    static_cast<int64_t>(keys::kMaxBlocks),
+                                    "; set hardware.num_gpu_blocks or a larger cache.block_size"));
+    }
+  }
+  const auto block_bytes = static_cast<double>(g.model_block_bytes());
+  const int64_t cpu_blocks =
+      block_bytes > 0 ? static_cast<int64_t>(swap_gib * 1073741824.0 / block_bytes) : 0;
+  g.num_gpu_blocks = static_cast<int32_t>(gpu_blocks);
+  g.num_cpu_blocks = static_cast<int32_t>(std::min(cpu_blocks, static_cast<int64_t>(keys::kMaxBlocks)));
+  // As vLLM at start-up: the pool must hold one request of the longest length served.
+  const int64_t needed = (int64_t{m.max_model_len} + block_size - 1) / block_size;
+  if (needed > gpu_blocks) {
+    throw InputError(path, 0,
+                     cat("the KV pool (", gpu_blocks, " blocks of ", block_size,
+                         " tokens) cannot hold one request of model.max_model_len = ",
+                         m.max_model_len, " tokens (", needed,
+                         " blocks), as vLLM refuses to start; lower model.max_model_len or give "
+                         "the pool more memory or blocks"));
+  }
+
+  // The engine's configuration.
   EngineConfig& e = sc.engine;
   e.name = sc.name;
   e.seed = sc.seed;
-  e.paged = allocator == "paged";
-  e.paged_cache.block_size = block_size;
-  e.paged_cache.num_gpu_blocks = static_cast<int32_t>(sc.num_gpu_blocks);
-  e.paged_cache.num_cpu_blocks = static_cast<int32_t>(sc.num_cpu_blocks);
-  e.paged_cache.policy = *parse_free_list_policy(policy);
-  e.paged_cache.enable_prefix_caching = prefix;
-  e.paged_cache.watermark = watermark;
-  e.paged_cache.seed = sc.seed;
-  e.paged_cache.check_invariants = kDebugBuild;
-  e.contiguous_cache.block_size = block_size;
-  e.contiguous_cache.num_blocks = static_cast<int32_t>(sc.num_gpu_blocks);
-  e.contiguous_cache.max_model_len = sc.model.max_model_len;
-  e.contiguous_cache.reservation = *parse_reservation(reservation);
-  e.contiguous_cache.watermark = watermark;
-  e.contiguous_cache.check_invariants = kDebugBuild;
-  e.model_layers = std::max(sc.model.num_layers, 1);
+  e.max_model_len = m.max_model_len;
+  if (paged) {
+    e.allocator = PagedOptions{free_list, prefix, watermark};
+  } else {
+    e.allocator = ContiguousOptions{reservation, watermark};
+  }
   const double gpus = sc.num_gpus;
-  cm.weight_bytes = static_cast<double>(sc.model.weight_bytes());
-  cm.kv_bytes_per_token = static_cast<double>(sc.model.bytes_per_token());
-  cm.flops_per_token = 2.0 * static_cast<double>(sc.model.num_params);
-  cm.attention_flops_per_context_token = 4.0 * sc.model.num_layers * sc.model.num_heads * sc.model.head_dim;
-  cm.block_bytes = static_cast<double>(block_bytes);
+  cm.weight_bytes = static_cast<double>(m.weight_bytes());
+  cm.flops_per_token = 2.0 * static_cast<double>(m.active_params);
+  cm.attention_flops_per_pair = m.attention_flops_per_pair();
   cm.mem_bandwidth = sc.gpu.memory_bandwidth * gpus;
   cm.peak_flops = sc.gpu.fp16_flops * gpus;
+  cm.pcie_bandwidth = sc.gpu.pcie_bandwidth * gpus;
   return sc;
 }
 
@@ -467,20 +581,6 @@ std::vector<RequestSpec> load_requests(const Scenario& sc, TraceStats* stats) {
     }
   }
   return requests;
-}
-
-KvGeometry kv_geometry(const Scenario& sc) {
-  KvGeometry g;
-  g.num_layers = sc.engine.gpu_layers;
-  g.num_heads = sc.model.num_heads;
-  g.num_kv_heads = sc.model.num_kv_heads;
-  g.head_dim = sc.model.head_dim;
-  g.block_size = sc.engine.paged_cache.block_size;
-  g.dtype = sc.dtype;
-  g.num_gpu_blocks = static_cast<int32_t>(sc.num_gpu_blocks);
-  g.num_cpu_blocks = static_cast<int32_t>(sc.num_cpu_blocks);
-  g.seed = sc.seed;
-  return g;
 }
 
 namespace {
@@ -501,9 +601,10 @@ std::vector<fs::path> scenario_dirs(const std::string& executable_dir) {
 
 std::string find_scenario(const std::string& name_or_path, const std::string& executable_dir) {
   std::error_code ec;
-  if (fs::exists(name_or_path, ec)) return name_or_path;
+  // A path (a separator or .toml in it) is taken as it is: load_scenario reports why it cannot be
+  // opened. Anything else is a scenario name, whatever exists in the current directory.
   if (name_or_path.find('/') != std::string::npos || name_or_path.ends_with(".toml")) {
-    return name_or_path;  // a path: load_scenario reports why it cannot be opened
+    return name_or_path;
   }
   std::set<std::string> looked;
   for (const fs::path& dir : scenario_dirs(executable_dir)) {

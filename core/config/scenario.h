@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "core/engine/engine.h"
+#include "core/engine/engine_config.h"
 #include "core/base/half.h"
 #include "core/config/hardware.h"
 #include "core/execution/kv_executor.h"
@@ -31,8 +31,6 @@ struct Scenario {
   GpuSpec gpu;
   int32_t num_gpus = 1;
   double gpu_memory_utilization = 0.9;
-  int64_t num_gpu_blocks = 0;  // resolved pool size
-  int64_t num_cpu_blocks = 0;
 
   WorkloadSource source = WorkloadSource::kSynthetic;
   WorkloadConfig workload;   // synthetic
@@ -41,12 +39,14 @@ struct Scenario {
 
   std::string backend = "accounting";  // auto | cuda | cpu | accounting
   std::string kernel = "v5";           // paged attention version for the CUDA backend
-  DType dtype = DType::kF16;           // K/V element type of the executing backends
-  EngineConfig engine;  // resolved
+  // Resolved: the KV cache's geometry (engine.geometry) and everything the engine needs.
+  EngineConfig engine;
 };
 
 // Reads and validates path, applying overrides ("section.key=value", TOML syntax for the value,
-// a bare word taken as a string) on top of the file.
+// a bare word taken as a string) on top of the file. Every key is in core/config/scenario_keys.h
+// (docs/scenarios.md). Setting model.config replaces model.preset and the other way round; a path
+// given by an override is relative to the current directory.
 Scenario load_scenario(const std::string& path, const std::vector<std::string>& overrides = {});
 // The same on text in memory; path names it in errors and anchors relative paths.
 Scenario parse_scenario(const std::string& text, const std::string& path,
@@ -55,13 +55,10 @@ Scenario parse_scenario(const std::string& text, const std::string& path,
 // The scenario's requests, sorted by arrival (reads the trace for trace workloads).
 std::vector<RequestSpec> load_requests(const Scenario& scenario, TraceStats* stats = nullptr);
 
-// The K/V geometry the executing backends (CPU reference, CUDA) hold for this scenario:
-// engine.gpu_layers layers of the model's attention shape over the scenario's pools.
-KvGeometry kv_geometry(const Scenario& scenario);
-
-// Locates a scenario given a name ("poisson_zipf") or a path: the path itself, then
-// NAME.toml in ./scenarios, next to the executable's ../../scenarios, and the source tree's
-// scenarios/. InputError listing where it looked when none exists.
+// Locates a scenario given a path (anything with a '/' or ending in .toml: returned as it is) or a
+// name ("poisson_zipf": NAME.toml in ./scenarios, next to the executable's ../../scenarios, and
+// the source tree's scenarios/; a file or folder of that name in the current directory is never
+// taken for it). InputError listing where it looked when none exists.
 std::string find_scenario(const std::string& name_or_path, const std::string& executable_dir = "");
 
 // Scenario files in the first scenarios directory found (sorted by file name).

@@ -2,21 +2,40 @@
 
 #include <algorithm>
 #include <cassert>
-#include <cmath>
-#include <numeric>
 
 #include "core/base/strings.h"
+#include "core/memory/contiguous_allocator.h"
+#include "core/memory/kv_cache_manager.h"
 
 namespace tinyserve {
 
-namespace {
-
 std::unique_ptr<KvAllocator> make_allocator(const EngineConfig& c) {
-  if (c.paged) return std::make_unique<KvCacheManager>(c.paged_cache);
-  return std::make_unique<ContiguousAllocator>(c.contiguous_cache);
+  const KvGeometry& g = c.geometry;
+  // Debug builds check the allocator after every operation, unless the engine checks everything
+  // after every step (check_invariants), which is enough and much faster.
+  const bool check_operations = kDebugBuild && !c.check_invariants;
+  if (const auto* paged = std::get_if<PagedOptions>(&c.allocator)) {
+    KvCacheConfig k;
+    k.block_size = g.block_size;
+    k.num_gpu_blocks = g.num_gpu_blocks;
+    k.num_cpu_blocks = g.num_cpu_blocks;
+    k.policy = paged->free_list;
+    k.enable_prefix_caching = paged->prefix_caching;
+    k.watermark = paged->watermark;
+    k.seed = c.seed;
+    k.check_invariants = check_operations;
+    return std::make_unique<KvCacheManager>(k);
+  }
+  const auto& contiguous = std::get<ContiguousOptions>(c.allocator);
+  ContiguousConfig k;
+  k.block_size = g.block_size;
+  k.num_blocks = g.num_gpu_blocks;
+  k.max_model_len = c.max_model_len;
+  k.reservation = contiguous.reservation;
+  k.watermark = contiguous.watermark;
+  k.check_invariants = check_operations;
+  return std::make_unique<ContiguousAllocator>(k);
 }
-
-}  // namespace
 
 Engine::Engine(const EngineConfig& config, std::vector<RequestSpec> requests,
                std::unique_ptr<Backend> backend)
@@ -25,9 +44,8 @@ Engine::Engine(const EngineConfig& config, std::vector<RequestSpec> requests,
       allocator_(make_allocator(config)),
       backend_(std::move(backend)),
       scheduler_(std::make_unique<Scheduler>(config.scheduler, *allocator_, groups_, events_)),
-      rng_(config.seed ^ 0xb5ad4eceda1ce2a9ull),
-      temporal_(config.fragmentation.temporal_decay),
-      free_runs_(allocator_->stats().num_blocks, config.fragmentation.sigma) {
+      sampler_(config.seed, *allocator_, events_),
+      recorder_(config_, allocator_->stats().num_blocks) {
   assert(std::is_sorted(requests_.begin(), requests_.end(),
                         [](const RequestSpec& a, const RequestSpec& b) { return a.arrival < b.arrival; }));
 }
@@ -42,16 +60,13 @@ bool Engine::done() const {
 void Engine::step() {
   assert(!done());
   events_.clear();
+  sampler_.set_clock(step_, now_);
   const Schedule s = schedule_step();
   if (s.empty()) return;  // every remaining request was rejected: nothing ran
 
-  // Execute: the cost model times the step; a measuring backend refines the attention part.
+  // Execute: the cost model times the step; a measuring backend may replace its attention part.
   const StepWork work = count_work(s);
-  int32_t batch = static_cast<int32_t>(s.decodes.size());
-  for (const PrefillChunk& c : s.prefills) {
-    batch += c.start + c.length == static_cast<int32_t>(groups_[c.group].seqs.front().tokens.size());
-  }
-  const StepCost cost = estimate_step(config_.cost, work);
+  const StepCost cost = estimate_step(config_.cost, config_.geometry, work);
   if (backend_->executes()) build_plan(s);
   KernelTimes times;
   try {
@@ -60,16 +75,29 @@ void Engine::step() {
     failed_ = true;
     throw;
   }
-  double step_s = cost.total_s;
-  if (config_.clock == ClockMode::kMeasured && times.measured()) {
-    const double measured_s = times.attention_ms * 1e-3 * config_.model_layers / config_.gpu_layers;
-    step_s = std::max(cost.memory_s - cost.attention_s + measured_s, cost.compute_s) +
-             cost.swap_s + config_.cost.step_overhead_s;
-  }
+  const double step_s =
+      config_.clock == ClockMode::kMeasured && times.measured()
+          ? measured_step_s(config_.cost, config_.geometry, cost, times.attention_ms)
+          : cost.total_s;
   const double end_time = now_ + step_s;
 
-  advance(s, end_time);
-  record(s, cost, times, step_s, batch);
+  StepOutcome outcome;
+  outcome.step = step_;
+  outcome.end_time = end_time;
+  outcome.step_s = step_s;
+  outcome.batch = static_cast<int32_t>(s.decodes.size());
+  for (const PrefillChunk& c : s.prefills) {
+    const auto len = static_cast<int32_t>(groups_[c.group].seqs.front().tokens.size());
+    outcome.batch += c.start + c.length == len;  // the prompt's last token samples
+  }
+  outcome.generated = advance(s, end_time);
+  outcome.finished_total = finished_;
+  outcome.rejected_total = rejected_;
+  recorder_.record_step(outcome, s, cost, times, *scheduler_, groups_, *allocator_);
+  if (const auto& evicted = recorder_.last_evicted(); !evicted.empty()) {
+    events_.push_back({step_, now_, EventKind::kEvict, -1, kNoSeq,
+                       static_cast<int64_t>(evicted.size()), evicted.front()});
+  }
   now_ = end_time;
   ++step_;
   if (config_.check_invariants) {
@@ -80,6 +108,9 @@ void Engine::step() {
   }
 }
 
+// Arrived requests join the waiting queue. The model's context limit applies as in vLLM: a prompt
+// that leaves no room for one output token is rejected (the event counts the tokens it needs),
+// and an output is capped so that prompt + output fits.
 void Engine::admit_arrivals() {
   while (next_request_ < requests_.size() && requests_[next_request_].arrival <= now_) {
     RequestSpec& r = requests_[next_request_++];
@@ -92,13 +123,28 @@ void Engine::admit_arrivals() {
     g.beam_width = std::max(r.beam_width, 1);
     g.priority = r.priority;
     Sequence s;
-    s.id = next_seq_++;
+    s.id = sampler_.new_seq_id();
+    events_.push_back({step_, now_, EventKind::kArrive, g.request, s.id, g.prompt_len,
+                       g.output_len});
+    const int32_t limit = config_.max_model_len;
+    if (limit > 0 && g.prompt_len >= limit) {
+      events_.push_back({step_, now_, EventKind::kReject, g.request, s.id,
+                         int64_t{g.prompt_len} + g.output_len, limit});
+      g.seqs.push_back(std::move(s));
+      recorder_.request_done(g, RequestStatus::kRejected, now_);
+      ++rejected_;
+      ++over_limit_;
+      r.prompt = {};
+      continue;
+    }
+    if (limit > 0 && g.output_len > limit - g.prompt_len) {
+      g.output_len = limit - g.prompt_len;
+      ++capped_;
+    }
     s.tokens.reserve(static_cast<size_t>(g.prompt_len + g.output_len));
     append_prompt_tokens(r, s.tokens);
     r.prompt = {};  // the tokens now live in the sequence
     g.seqs.push_back(std::move(s));
-    events_.push_back({step_, now_, EventKind::kArrive, g.request, g.seqs.front().id, g.prompt_len,
-                       g.output_len});
     scheduler_->enqueue(groups_.add(std::move(g)));
   }
 }
@@ -111,10 +157,10 @@ Schedule Engine::schedule_step() {
   drop_rejected(s);
   while (s.empty()) {
     if (const auto g = scheduler_->reject_blocked(step_, now_)) {
-      ++rejected_;
-      groups_.remove(*g);
+      reject(*g);
     } else if (next_request_ < requests_.size()) {
       now_ = std::max(now_, requests_[next_request_].arrival);
+      sampler_.set_clock(step_, now_);
       admit_arrivals();
     } else if (done()) {
       return s;
@@ -130,9 +176,14 @@ Schedule Engine::schedule_step() {
   return s;
 }
 
+void Engine::reject(GroupId g) {
+  recorder_.request_done(groups_[g], RequestStatus::kRejected, now_);
+  groups_.remove(g);
+  ++rejected_;
+}
+
 void Engine::drop_rejected(const Schedule& s) {
-  for (GroupId g : s.rejected) groups_.remove(g);
-  rejected_ += static_cast<int64_t>(s.rejected.size());
+  for (GroupId g : s.rejected) reject(g);
 }
 
 StepWork Engine::count_work(const Schedule& s) const {
@@ -149,7 +200,7 @@ StepWork Engine::count_work(const Schedule& s) const {
     w.context_tokens_read += context;
     w.attention_pairs += context;
   }
-  w.copied_blocks = static_cast<int64_t>(s.copies.size() + pending_copies_.size());
+  w.copied_blocks = static_cast<int64_t>(s.copies.size()) + sampler_.num_pending_copies();
   w.swapped_blocks = static_cast<int64_t>(s.swap_in.size() + s.swap_out.size());
   return w;
 }
@@ -157,9 +208,10 @@ StepWork Engine::count_work(const Schedule& s) const {
 void Engine::build_plan(const Schedule& s) {
   plan_.clear();
   plan_.step = step_;
+  plan_.block_size = config_.geometry.block_size;
   plan_.swap_out = s.swap_out;
   plan_.swap_in = s.swap_in;
-  plan_.copies = pending_copies_;
+  plan_.copies = sampler_.pending_copies();
   plan_.copies.insert(plan_.copies.end(), s.copies.begin(), s.copies.end());
   const int32_t bs = allocator_->block_size();
   auto add_query = [&](const Sequence& seq) {
@@ -197,38 +249,20 @@ void Engine::build_plan(const Schedule& s) {
   }
 }
 
-TokenId Engine::sample_token(const SequenceGroup& g, const Sequence& s, uint64_t candidate) const {
-  uint64_t h = hash_combine(config_.seed, static_cast<uint64_t>(g.request));
-  h = hash_combine(h, static_cast<uint64_t>(s.id));
-  h = hash_combine(h, s.tokens.size() * 8 + candidate);
-  return static_cast<TokenId>(h % kVocabSize);
-}
-
-SeqId Engine::fork(SequenceGroup& group, size_t parent) {
-  Sequence child;
-  child.id = next_seq_++;
-  child.tokens = group.seqs[parent].tokens;
-  child.num_computed = group.seqs[parent].num_computed;
-  child.score = group.seqs[parent].score;
-  child.block_hashes = group.seqs[parent].block_hashes;
-  const std::vector<BlockCopy> copies = allocator_->fork(group.seqs[parent].id, child.id);
-  pending_copies_.insert(pending_copies_.end(), copies.begin(), copies.end());
-  events_.push_back({step_, now_, EventKind::kFork, group.request, child.id, group.seqs[parent].id, 0});
-  group.seqs.push_back(std::move(child));
-  return group.seqs.back().id;
-}
-
-void Engine::advance(const Schedule& s, double end_time) {
-  last_copies_ = pending_copies_;
+int64_t Engine::advance(const Schedule& s, double end_time) {
+  last_copies_ = sampler_.take_copies();  // executed by this step's plan
   last_copies_.insert(last_copies_.end(), s.copies.begin(), s.copies.end());
-  pending_copies_.clear();  // executed by this step's plan
-  step_generated_ = 0;
+  int64_t generated = 0;
   for (const PrefillChunk& c : s.prefills) {
     SequenceGroup& g = groups_[c.group];
     Sequence& seq = g.seqs[static_cast<size_t>(c.seq)];
     seq.num_computed += c.length;
-    allocator_->mark_computed(seq.id, seq.tokens, seq.num_computed);
-    if (seq.num_computed == static_cast<int32_t>(seq.tokens.size())) complete_prefill(c.group, end_time);
+    allocator_->mark_computed(seq.id, seq.num_computed);
+    if (seq.num_computed < static_cast<int32_t>(seq.tokens.size())) continue;
+    g.in_prefill = false;
+    if (g.first_token_time < 0) g.first_token_time = end_time;
+    generated += sampler_.first_tokens(g);
+    finish_if_done(c.group, end_time);
   }
   // Decode items of one group are contiguous: advance group by group.
   for (size_t i = 0; i < s.decodes.size();) {
@@ -237,99 +271,10 @@ void Engine::advance(const Schedule& s, double end_time) {
     for (; i < s.decodes.size() && s.decodes[i].group == gid; ++i) {
       ++g.seqs[static_cast<size_t>(s.decodes[i].seq)].num_computed;
     }
-    if (g.is_beam_search()) {
-      beam_step(gid);
-    } else {
-      for (Sequence& seq : g.seqs) seq.tokens.push_back(sample_token(g, seq));
-      step_generated_ += static_cast<int64_t>(g.seqs.size());
-    }
+    generated += sampler_.next_tokens(g);
     finish_if_done(gid, end_time);
   }
-}
-
-void Engine::complete_prefill(GroupId gid, double t) {
-  SequenceGroup& g = groups_[gid];
-  g.in_prefill = false;
-  if (g.first_token_time < 0) {
-    g.first_token_time = t;
-    ttft_.push_back(t - g.arrival);
-  }
-  if (!g.fanned_out && g.max_seqs() > 1) {
-    fan_out(gid);
-  } else {
-    Sequence& seq = g.seqs.front();
-    seq.tokens.push_back(sample_token(g, seq));
-    ++step_generated_;
-  }
-  finish_if_done(gid, t);
-}
-
-// The first sampling after the prompt: n samples, or the first beam_width beams, all forked from
-// the first sequence (sharing its blocks; copy-on-write splits the last block later).
-void Engine::fan_out(GroupId gid) {
-  SequenceGroup& g = groups_[gid];
-  g.fanned_out = true;
-  const auto width = static_cast<size_t>(g.max_seqs());
-  for (size_t i = 1; i < width; ++i) fork(g, 0);
-  for (size_t i = 0; i < g.seqs.size(); ++i) {
-    Sequence& seq = g.seqs[i];
-    if (g.is_beam_search()) seq.score = std::log(rng_.uniform01() * 0.5 + 0.5) - static_cast<double>(i);
-    seq.tokens.push_back(sample_token(g, seq, i));
-  }
-  step_generated_ += static_cast<int64_t>(g.seqs.size());
-}
-
-// One beam-search step: every beam proposes beam_width continuations; the best beam_width of all
-// survive. A beam chosen k times is forked k - 1 times; a beam never chosen is freed.
-void Engine::beam_step(GroupId gid) {
-  SequenceGroup& g = groups_[gid];
-  const auto width = static_cast<size_t>(g.beam_width);
-  struct Candidate {
-    double score;
-    size_t beam;
-    size_t index;
-  };
-  std::vector<Candidate> candidates;
-  for (size_t b = 0; b < g.seqs.size(); ++b) {
-    for (size_t c = 0; c < width; ++c) {
-      const double u = rng_.uniform01();
-      candidates.push_back({g.seqs[b].score + std::log1p(-u * 0.999), b, c});
-    }
-  }
-  std::stable_sort(candidates.begin(), candidates.end(),
-                   [](const Candidate& x, const Candidate& y) { return x.score > y.score; });
-  candidates.resize(std::min(width, candidates.size()));
-  std::vector<std::vector<const Candidate*>> chosen(g.seqs.size());
-  for (const Candidate& c : candidates) chosen[c.beam].push_back(&c);
-
-  // Free the beams nobody chose first (their regions serve the forks of contiguous allocators).
-  std::vector<Sequence> kept;
-  std::vector<std::vector<const Candidate*>> kept_choices;
-  for (size_t b = 0; b < g.seqs.size(); ++b) {
-    if (chosen[b].empty()) {
-      events_.push_back({step_, now_, EventKind::kFree, g.request, g.seqs[b].id,
-                         static_cast<int64_t>(allocator_->table(g.seqs[b].id).blocks.size()), 0});
-      allocator_->free(g.seqs[b].id);
-    } else {
-      kept.push_back(std::move(g.seqs[b]));
-      kept_choices.push_back(std::move(chosen[b]));
-    }
-  }
-  g.seqs = std::move(kept);
-  const size_t parents = g.seqs.size();
-  for (size_t b = 0; b < parents; ++b) {
-    const auto& picks = kept_choices[b];
-    for (size_t k = 1; k < picks.size(); ++k) {
-      fork(g, b);
-      Sequence& child = g.seqs.back();
-      child.score = picks[k]->score;
-      child.tokens.push_back(sample_token(g, child, picks[k]->index));
-    }
-    Sequence& parent = g.seqs[b];
-    parent.score = picks[0]->score;
-    parent.tokens.push_back(sample_token(g, parent, picks[0]->index));
-  }
-  step_generated_ += static_cast<int64_t>(g.seqs.size());
+  return generated;
 }
 
 void Engine::finish_if_done(GroupId gid, double t) {
@@ -348,118 +293,37 @@ void Engine::finish_if_done(GroupId gid, double t) {
   if (!g.seqs.empty()) return;
   g.status = GroupStatus::kFinished;
   g.finish_time = t;
-  latency_.push_back(t - g.arrival);
-  if (g.output_len > 1) tpot_.push_back((t - g.first_token_time) / (g.output_len - 1));
+  recorder_.request_done(g, RequestStatus::kFinished, t);
   events_.push_back({step_, now_, EventKind::kFinish, g.request, kNoSeq, g.output_len, 0});
   scheduler_->retire(gid);
   groups_.remove(gid);
   ++finished_;
 }
 
-void Engine::record(const Schedule& s, const StepCost& cost, const KernelTimes& times, double step_s,
-                    int32_t batch) {
-  StepMetrics& m = last_;
-  m = StepMetrics{};
-  m.step = step_;
-  m.time_s = now_ + step_s;
-  m.step_ms = step_s * 1e3;
-  m.running = static_cast<int32_t>(scheduler_->running().size());
-  m.waiting = static_cast<int32_t>(scheduler_->waiting().size());
-  m.swapped = static_cast<int32_t>(scheduler_->swapped().size());
-  for (GroupId g : scheduler_->running()) m.running_seqs += static_cast<int32_t>(groups_[g].seqs.size());
-  for (const PrefillChunk& c : s.prefills) m.prefill_tokens += c.length;
-  m.decode_tokens = static_cast<int64_t>(s.decodes.size());
-  m.batch_size = batch;
+std::vector<RequestResult> Engine::unfinished_results() const {
+  std::vector<RequestResult> out;
+  auto add = [&](auto&& queue) {
+    for (GroupId g : queue) out.push_back(request_result(groups_[g], RequestStatus::kUnfinished, -1));
+  };
+  add(scheduler_->running());
+  add(scheduler_->waiting());
+  add(scheduler_->swapped());
+  return out;
+}
 
-  const PoolStats stats = allocator_->stats();
-  m.pool = measure_pool(*allocator_, free_runs_, temporal_, config_.fragmentation);
-  m.cached_blocks = stats.cached_blocks;
-  if (stats.cpu_num_blocks > 0) m.cpu_cache_usage = static_cast<double>(stats.cpu_used_blocks) / stats.cpu_num_blocks;
-
-  m.preemptions = s.preemptions;
-  preemptions_ += s.preemptions;
-  m.preemptions_total = preemptions_;
-  m.swapped_out_blocks = static_cast<int64_t>(s.swap_out.size());
-  m.swapped_in_blocks = static_cast<int64_t>(s.swap_in.size());
-  swapped_blocks_ += m.swapped_out_blocks + m.swapped_in_blocks;
-  m.swapped_bytes_total = static_cast<double>(swapped_blocks_) * config_.cost.block_bytes;
-  recomputed_ += s.recomputed_tokens;
-  m.recomputed_tokens_total = recomputed_;
-  m.cow_copies = static_cast<int64_t>(s.copies.size());
-  cow_copies_ += m.cow_copies;
-  const std::vector<BlockId> evicted = allocator_->take_evicted();
-  m.evictions = static_cast<int64_t>(evicted.size());
-  if (!evicted.empty()) {
-    events_.push_back({step_, now_, EventKind::kEvict, -1, kNoSeq, m.evictions, evicted.front()});
-  }
-  evictions_ += m.evictions;
-  if (stats.prefix_query_tokens > 0) {
-    m.prefix_hit_rate = static_cast<double>(stats.prefix_hit_tokens) / static_cast<double>(stats.prefix_query_tokens);
-  }
-  m.finished_total = finished_;
-  m.rejected_total = rejected_;
-  m.generated_tokens = step_generated_;
-  generated_ += step_generated_;
-  m.throughput_tok_s = static_cast<double>(step_generated_) / step_s;
-  m.modelled_attention_ms = cost.attention_s * 1e3;
-  m.attention_ms = times.attention_ms;
-  m.contiguous_attention_ms = times.contiguous_attention_ms;
-  m.write_ms = times.write_ms;
-  m.copy_ms = times.copy_ms;
-  m.swap_ms = times.swap_ms;
-
-  peak_running_seqs_ = std::max(peak_running_seqs_, m.running_seqs);
-  sum_usage_ += m.pool.kv_cache_usage;
-  peak_usage_ = std::max(peak_usage_, m.pool.kv_cache_usage);
-  sum_utilization_ += m.pool.token_utilization;
-  sum_external_ += m.pool.external_fragmentation;
-  sum_f_total_ += m.pool.f_total;
-  sum_modelled_attention_ms_ += m.modelled_attention_ms;
-  if (times.attention_ms >= 0) {
-    sum_attention_ms_ += times.attention_ms;
-    ++measured_steps_;
-  }
-  if (times.contiguous_attention_ms >= 0) {
-    sum_contiguous_ms_ += times.contiguous_attention_ms;
-    ++contiguous_steps_;
-  }
-  if (config_.keep_history) history_.push_back(m);
+std::vector<RequestResult> Engine::all_request_results() const {
+  std::vector<RequestResult> out = recorder_.requests();
+  const std::vector<RequestResult> rest = unfinished_results();
+  out.insert(out.end(), rest.begin(), rest.end());
+  return out;
 }
 
 RunSummary Engine::summary() const {
-  RunSummary r;
+  RunSummary r = recorder_.summary(unfinished_results(), backend_->name(), step_, now_,
+                                   num_requests());
   r.scenario = config_.name;
-  r.backend = backend_->name();
-  r.steps = step_;
-  r.simulated_s = now_;
-  r.requests = num_requests();
-  r.finished = finished_;
-  r.rejected = rejected_;
-  r.unfinished = r.requests - r.finished - r.rejected;
-  r.generated_tokens = generated_;
-  if (now_ > 0) {
-    r.throughput_tok_s = static_cast<double>(generated_) / now_;
-    r.throughput_req_s = static_cast<double>(finished_) / now_;
-  }
-  r.ttft_s = distribution(ttft_);
-  r.tpot_s = distribution(tpot_);
-  r.latency_s = distribution(latency_);
-  r.peak_running_seqs = peak_running_seqs_;
-  const double n = step_ > 0 ? static_cast<double>(step_) : 1.0;
-  r.mean_kv_cache_usage = sum_usage_ / n;
-  r.peak_kv_cache_usage = peak_usage_;
-  r.mean_token_utilization = sum_utilization_ / n;
-  r.mean_external_fragmentation = sum_external_ / n;
-  r.mean_f_total = sum_f_total_ / n;
-  r.preemptions = preemptions_;
-  r.recomputed_tokens = recomputed_;
-  r.swapped_bytes = static_cast<double>(swapped_blocks_) * config_.cost.block_bytes;
-  r.cow_copies = cow_copies_;
-  r.evictions = evictions_;
-  r.prefix_hit_rate = last_.prefix_hit_rate;
-  if (measured_steps_ > 0) r.mean_attention_ms = sum_attention_ms_ / static_cast<double>(measured_steps_);
-  if (contiguous_steps_ > 0) r.mean_contiguous_attention_ms = sum_contiguous_ms_ / static_cast<double>(contiguous_steps_);
-  r.mean_modelled_attention_ms = sum_modelled_attention_ms_ / n;
+  r.over_max_model_len = over_limit_;
+  r.outputs_capped = capped_;
   return r;
 }
 

@@ -19,7 +19,7 @@ void EventRing::add(std::span<const Event> events) {
 std::shared_ptr<const Snapshot> make_snapshot(const Engine& engine, const std::deque<Event>& recent) {
   auto snap = std::make_shared<Snapshot>();
   Snapshot& s = *snap;
-  const KvAllocator& kv = engine.allocator();
+  const KvAllocatorView& kv = engine.allocator();
   s.step = engine.steps();
   s.time_s = engine.now();
   s.done = engine.done();
@@ -27,7 +27,8 @@ std::shared_ptr<const Snapshot> make_snapshot(const Engine& engine, const std::d
   s.scenario = engine.config().name;
   s.backend = engine.backend().name();
   s.backend_description = engine.backend().description();
-  s.block_size = kv.block_size();
+  s.geometry = engine.config().geometry;
+  s.block_size = s.geometry.block_size;
   s.stats = kv.stats();
   kv.block_views(s.blocks);
   s.requests_total = engine.num_requests();

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/engine/engine.h"
+#include "core/execution/kv_executor.h"
 
 namespace tinyserve {
 
@@ -43,6 +44,7 @@ struct Snapshot {
   std::string backend;              // "accounting", "cpu", "cuda"
   std::string backend_description;  // the GPU's name, or why none runs
 
+  KvGeometry geometry;  // the run's, as the engine was configured
   int32_t block_size = 0;
   PoolStats stats;
   std::vector<BlockView> blocks;  // [num_blocks] the GPU pool, one entry a block

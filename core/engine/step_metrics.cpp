@@ -31,7 +31,7 @@ std::string metrics_csv_header() {
   return "step,time_s,step_ms,running,waiting,swapped,running_seqs,batch_size,prefill_tokens,"
          "decode_tokens,kv_cache_usage,token_utilization,internal_fragmentation,"
          "reserved_fraction,external_fragmentation,free_runs,largest_free_run,f_spatial,"
-         "f_temporal,f_access,f_total,cached_blocks,cpu_cache_usage,preemptions,"
+         "f_temporal,f_access,f_total,f_total_norm,cached_blocks,cpu_cache_usage,preemptions,"
          "preemptions_total,swapped_out_blocks,swapped_in_blocks,swapped_bytes_total,"
          "recomputed_tokens_total,cow_copies,evictions,prefix_hit_rate,finished_total,"
          "rejected_total,generated_tokens,throughput_tok_s,modelled_attention_ms,attention_ms,"
@@ -69,6 +69,7 @@ void append_metrics_csv_row(const StepMetrics& m, std::string& out) {
   d(p.f_temporal);
   d(p.f_access);
   d(p.f_total);
+  d(p.f_total_norm);
   i(m.cached_blocks);
   d(m.cpu_cache_usage);
   i(m.preemptions);

@@ -64,15 +64,20 @@ struct RunSummary {
   int64_t finished = 0;
   int64_t rejected = 0;
   int64_t unfinished = 0;
+  int64_t over_max_model_len = 0;  // of the rejected: prompts that leave no room for an output
+  int64_t outputs_capped = 0;      // requests whose output was shortened to fit max_model_len
   int64_t generated_tokens = 0;
   double throughput_tok_s = 0;
   double throughput_req_s = 0;
   Distribution ttft_s, tpot_s, latency_s;
   int32_t peak_running_seqs = 0;
-  double mean_kv_cache_usage = 0, peak_kv_cache_usage = 0;
-  double mean_token_utilization = 0;
-  double mean_external_fragmentation = 0;
+  // mean_*: averages over steps; time_mean_*: over simulated time (each step weighs its duration),
+  // what "mean KV usage" usually means.
+  double mean_kv_cache_usage = 0, peak_kv_cache_usage = 0, time_mean_kv_cache_usage = 0;
+  double mean_token_utilization = 0, time_mean_token_utilization = 0;
+  double mean_external_fragmentation = 0, time_mean_external_fragmentation = 0;
   double mean_f_total = 0;
+  double mean_f_total_norm = 0, time_mean_f_total_norm = 0;
   int64_t preemptions = 0;
   int64_t recomputed_tokens = 0;
   double swapped_bytes = 0;

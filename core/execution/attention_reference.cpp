@@ -9,19 +9,44 @@
 namespace tinyserve {
 namespace {
 
-// Attention of one query row over `len` key/value rows found through row_offset(t), which gives
-// the element offset of token t's row in the K (and V) array.
+// K and V of one KV head as the attention sees them: elements of dtype, times the head's scales
+// for fp8 pools (exact in double).
+struct KvView {
+  const void* k;
+  const void* v;
+  DType dtype;
+  double k_scale = 1.0;
+  double v_scale = 1.0;
+};
+
+KvView kv_view(const void* k, const void* v, DType dtype, const KvScales& scales,
+               int32_t kv_head) {
+  KvView view{k, v, dtype};
+  if (is_fp8(dtype)) {
+    view.k_scale = scales.k_of(kv_head);
+    view.v_scale = scales.v_of(kv_head);
+  }
+  return view;
+}
+
+// Attention of one query row (of dtype query_dtype(kv.dtype)) over `len` key/value rows found
+// through row_offset(t), which gives the element offset of token t's row in the K (and V) array.
 template <typename RowOffset>
-void attend(const void* k, const void* v, DType dtype, const void* q, int64_t q_offset,
-            int32_t head_dim, int32_t len, double scale, RowOffset row_offset, double* out) {
+void attend(const KvView& kv, const void* q, int64_t q_offset, int32_t head_dim, int32_t len,
+            double scale, RowOffset row_offset, double* out) {
+  const DType dtype = kv.dtype;
   std::vector<double> query(static_cast<size_t>(head_dim));
-  for (int32_t d = 0; d < head_dim; ++d) query[d] = load_element(q, dtype, q_offset + d);
+  for (int32_t d = 0; d < head_dim; ++d) {
+    query[d] = load_element(q, query_dtype(dtype), q_offset + d);
+  }
   std::vector<double> scores(static_cast<size_t>(len));
   double max_score = -std::numeric_limits<double>::infinity();
   for (int32_t t = 0; t < len; ++t) {
     const int64_t row = row_offset(t);
     double dot = 0.0;
-    for (int32_t d = 0; d < head_dim; ++d) dot += query[d] * load_element(k, dtype, row + d);
+    for (int32_t d = 0; d < head_dim; ++d) {
+      dot += query[d] * (load_element(kv.k, dtype, row + d) * kv.k_scale);
+    }
     scores[t] = dot * scale;
     max_score = std::max(max_score, scores[t]);
   }
@@ -34,7 +59,9 @@ void attend(const void* k, const void* v, DType dtype, const void* q, int64_t q_
   for (int32_t t = 0; t < len; ++t) {
     const int64_t row = row_offset(t);
     const double p = scores[t] / sum;
-    for (int32_t d = 0; d < head_dim; ++d) out[d] += p * load_element(v, dtype, row + d);
+    for (int32_t d = 0; d < head_dim; ++d) {
+      out[d] += p * (load_element(kv.v, dtype, row + d) * kv.v_scale);
+    }
   }
 }
 
@@ -61,13 +88,13 @@ std::vector<double> paged_attention_f64(const PagedKv& cache, const DecodeBatch&
     assert(len >= 1 && len <= batch.max_blocks_per_seq * cache.block_size);
     for (int32_t h = 0; h < batch.num_heads; ++h) {
       const int32_t kv_head = h / group;
-      const int32_t* table = batch.block_tables + batch.table_row(b, kv_head, cache.num_kv_heads);
+      const int32_t* table = batch.table_row(b, kv_head, cache.num_kv_heads);
       const auto row = [&](int32_t t) {
         return cache.index(table[t / cache.block_size], kv_head, t % cache.block_size, 0);
       };
       const int64_t q_offset = (static_cast<int64_t>(b) * batch.num_heads + h) * d;
-      attend(cache.k, cache.v, cache.dtype, batch.q, q_offset, d, len, batch.scale, row,
-             out.data() + q_offset);
+      attend(kv_view(cache.k, cache.v, cache.dtype, cache.scales, kv_head), batch.q, q_offset, d,
+             len, batch.scale, row, out.data() + q_offset);
     }
   }
   return out;
@@ -84,24 +111,31 @@ std::vector<double> contiguous_attention_f64(const ContiguousKv& cache, const De
       const int32_t kv_head = h / group;
       const auto row = [&](int32_t t) { return cache.index(b, kv_head, t, 0); };
       const int64_t q_offset = (static_cast<int64_t>(b) * batch.num_heads + h) * d;
-      attend(cache.k, cache.v, cache.dtype, batch.q, q_offset, d, len, batch.scale, row,
-             out.data() + q_offset);
+      attend(kv_view(cache.k, cache.v, cache.dtype, cache.scales, kv_head), batch.q, q_offset, d,
+             len, batch.scale, row, out.data() + q_offset);
     }
   }
   return out;
 }
 
 void paged_attention_reference(const PagedKv& cache, const DecodeBatch& batch) {
-  store_all(paged_attention_f64(cache, batch), cache.dtype, batch.out);
+  store_all(paged_attention_f64(cache, batch), query_dtype(cache.dtype), batch.out);
 }
 
 void contiguous_attention_reference(const ContiguousKv& cache, const DecodeBatch& batch) {
-  store_all(contiguous_attention_f64(cache, batch), cache.dtype, batch.out);
+  store_all(contiguous_attention_f64(cache, batch), query_dtype(cache.dtype), batch.out);
+}
+
+double cached_value(DType t, float x, float scale) {
+  if (!is_fp8(t)) return round_to(t, x);
+  return static_cast<double>(round_to(t, x / scale)) * scale;
 }
 
 void reshape_and_cache_reference(const PagedKv& cache, const NewKv& tokens) {
   assert(cache.num_layers == 1);
-  const int64_t row_bytes = static_cast<int64_t>(cache.head_dim) * dtype_size(cache.dtype);
+  const int32_t d = cache.head_dim;
+  const DType in = query_dtype(cache.dtype);
+  const int64_t row_bytes = static_cast<int64_t>(d) * dtype_size(cache.dtype);
   const auto* key = static_cast<const char*>(tokens.key);
   const auto* value = static_cast<const char*>(tokens.value);
   for (int32_t i = 0; i < tokens.num_tokens; ++i) {
@@ -111,10 +145,23 @@ void reshape_and_cache_reference(const PagedKv& cache, const NewKv& tokens) {
     const auto offset = static_cast<int32_t>(slot % cache.block_size);
     assert(block < cache.num_blocks);
     for (int32_t h = 0; h < cache.num_kv_heads; ++h) {
-      const int64_t src = (static_cast<int64_t>(i) * cache.num_kv_heads + h) * row_bytes;
-      const int64_t dst = cache.index(block, h, offset, 0) * dtype_size(cache.dtype);
-      std::memcpy(static_cast<char*>(cache.k) + dst, key + src, static_cast<size_t>(row_bytes));
-      std::memcpy(static_cast<char*>(cache.v) + dst, value + src, static_cast<size_t>(row_bytes));
+      const int64_t src = (static_cast<int64_t>(i) * cache.num_kv_heads + h) * d;
+      const int64_t dst = cache.index(block, h, offset, 0);
+      if (!is_fp8(cache.dtype)) {
+        const int64_t bytes = dtype_size(cache.dtype);
+        std::memcpy(static_cast<char*>(cache.k) + dst * bytes, key + src * bytes,
+                    static_cast<size_t>(row_bytes));
+        std::memcpy(static_cast<char*>(cache.v) + dst * bytes, value + src * bytes,
+                    static_cast<size_t>(row_bytes));
+        continue;
+      }
+      // value / scale in float (IEEE division, as the device computes it), then to fp8.
+      const float k_scale = cache.scales.k_of(h);
+      const float v_scale = cache.scales.v_of(h);
+      for (int32_t e = 0; e < d; ++e) {
+        store_element(cache.k, cache.dtype, dst + e, load_element(key, in, src + e) / k_scale);
+        store_element(cache.v, cache.dtype, dst + e, load_element(value, in, src + e) / v_scale);
+      }
     }
   }
 }

@@ -19,8 +19,14 @@ std::string_view kernel_version_name(KernelVersion v) {
       return "v4";
     case KernelVersion::kV5:
       return "v5";
+    case KernelVersion::kV6:
+      return "v6";
   }
   return "?";
+}
+
+bool kernel_supports(KernelVersion v, DType t) {
+  return !is_fp8(t) || (v != KernelVersion::kV1 && v != KernelVersion::kV2);
 }
 
 bool parse_kernel_version(std::string_view text, KernelVersion& out) {
@@ -50,16 +56,45 @@ Status KvGeometry::validate() const {
     return Status::failure(cat("num_heads (", num_heads, ") must be num_kv_heads (", num_kv_heads,
                                ") times a group size of 1 to 8"));
   }
-  if (is_fp8(dtype)) {
-    return Status::failure(cat("the executors do not hold ", dtype_name(dtype), " pools"));
+  if (kv_latent_dim > 0) {
+    return Status::failure("multi-head latent attention (MLA) caches are modelled, not executed");
   }
   if (num_gpu_blocks < 0 || num_cpu_blocks < 0) {
     return Status::failure("block counts must not be negative");
   }
+  const auto valid_scale = [](float s) { return std::isfinite(s) && s > 0.0f; };
+  if (!valid_scale(k_scale) || !valid_scale(v_scale)) {
+    return Status::failure(cat("k_scale and v_scale must be finite and positive, got ", k_scale,
+                               " and ", v_scale));
+  }
+  for (const auto* heads : {&k_head_scales, &v_head_scales}) {
+    if (!heads->empty() && static_cast<int32_t>(heads->size()) != num_kv_heads) {
+      return Status::failure(cat("per-head scales: ", heads->size(), " given for ", num_kv_heads,
+                                 " KV heads"));
+    }
+    for (float s : *heads) {
+      if (!valid_scale(s)) {
+        return Status::failure(cat("per-head scales must be finite and positive, got ", s));
+      }
+    }
+  }
   if (synthetic != SyntheticPattern::kUniform && synthetic != SyntheticPattern::kStructured) {
     return Status::failure("unknown synthetic K/V pattern");
   }
+  if (key_bounds && is_fp8(dtype)) {
+    return Status::failure(cat("key bounds (query-aware selection) of ", dtype_name(dtype),
+                               " pools are not supported yet"));
+  }
   return {};
+}
+
+KvScales KvGeometry::scales() const {
+  KvScales s;
+  s.k = k_scale;
+  s.v = v_scale;
+  s.k_heads = k_head_scales.empty() ? nullptr : k_head_scales.data();
+  s.v_heads = v_head_scales.empty() ? nullptr : v_head_scales.data();
+  return s;
 }
 
 namespace {
@@ -94,6 +129,10 @@ Status check_copies(const char* what, const std::vector<BlockCopy>& copies, int3
 }  // namespace
 
 Status validate_plan(const KvGeometry& g, const StepPlan& plan) {
+  if (plan.block_size != g.block_size) {
+    return Status::failure(cat("the plan is for blocks of ", plan.block_size,
+                               " tokens, the pools hold blocks of ", g.block_size));
+  }
   if (Status s = check_copies("swap_out", plan.swap_out, g.num_gpu_blocks, g.num_cpu_blocks, false);
       !s.ok()) {
     return s;

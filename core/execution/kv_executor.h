@@ -17,6 +17,7 @@
 
 #include "core/base/half.h"
 #include "core/base/ids.h"
+#include "core/execution/paged_kv.h"
 #include "core/execution/step_plan.h"
 #include "core/execution/synthetic_kv.h"
 
@@ -44,25 +45,47 @@ enum class KernelVersion : uint8_t {
   kV3,  // one CTA per (sequence, head), 16-byte loads, a thread group per token, online softmax
   kV4,  // one CTA per (sequence, KV head, split): GQA group shares each K/V load, split-KV with a
         // reduce kernel, the next tokens' loads in flight while the current ones are used
-  kV5,  // v4 with a GQA group's scores and weighted sums on the tensor cores (fp16/bf16, head
-        // dim <= 128, group 2..8; MHA and other shapes run v4)
+  kV5,  // v4 with a GQA group's scores and weighted sums on the tensor cores (fp16/bf16/fp8,
+        // head dim <= 128, group 2..8; MHA and other shapes run v4)
+  kV6,  // tensor cores for every group size, work split by the host into equal token ranges
+        // per warp that run across sequence boundaries (head dim <= 128, not f32; else v4)
 };
-inline constexpr KernelVersion kAllKernelVersions[] = {KernelVersion::kV1, KernelVersion::kV2,
-                                                       KernelVersion::kV3, KernelVersion::kV4,
-                                                       KernelVersion::kV5};
-std::string_view kernel_version_name(KernelVersion v);  // "v1".."v5"
+inline constexpr KernelVersion kAllKernelVersions[] = {
+    KernelVersion::kV1, KernelVersion::kV2, KernelVersion::kV3,
+    KernelVersion::kV4, KernelVersion::kV5, KernelVersion::kV6};
+std::string_view kernel_version_name(KernelVersion v);  // "v1".."v6"
+// Whether version v reads pools of dtype t (v1 and v2 do not read fp8 pools).
+bool kernel_supports(KernelVersion v, DType t);
 bool parse_kernel_version(std::string_view text, KernelVersion& out);
 
+// The default scale of fp8 pools, K and V alike, one per tensor: 2^-8 maps the synthetic K/V
+// (uniform in [-1, 1)) onto [-256, 256), the top of e4m3's range (largest finite 448) with 1.75x
+// headroom; a power of two, so quantizing adds no rounding of its own (docs/kernels.md, "FP8").
+inline constexpr float kDefaultFp8Scale = 1.0f / 256.0f;
+
+// The KV cache's geometry, resolved once from a scenario (EngineConfig::geometry): what the
+// allocator, the cost model, the executors, the metrics and the GUI read.
 struct KvGeometry {
-  int32_t num_layers = 1;
+  int32_t num_layers = 1;  // layers whose K/V the executors hold (engine.gpu_layers)
   int32_t num_heads = 32;
   int32_t num_kv_heads = 32;
   int32_t head_dim = 128;
   int32_t block_size = 16;
-  DType dtype = DType::kF16;
+  DType dtype = DType::kF16;  // the cache's element type; q and out are query_dtype(dtype)
   int32_t num_gpu_blocks = 0;
   int32_t num_cpu_blocks = 0;
   uint64_t seed = 0;  // of the synthetic K/V/q contents
+  // The model as a whole (capacity and cost): its layers holding a KV cache, and for multi-head
+  // latent attention the elements cached per token and layer in place of K and V (0: none).
+  int32_t model_layers = 1;
+  int32_t kv_latent_dim = 0;
+  // fp8 pools store value / scale: one scale per tensor (k_scale, v_scale), or one per KV head
+  // when k_head_scales / v_head_scales are given ([num_kv_heads] each, the same for every
+  // layer). Ignored by the other dtypes.
+  float k_scale = kDefaultFp8Scale;
+  float v_scale = kDefaultFp8Scale;
+  std::vector<float> k_head_scales;
+  std::vector<float> v_head_scales;
   SyntheticPattern synthetic = SyntheticPattern::kUniform;  // core/execution/synthetic_kv.h
   // Keep per-block key bounds (KeyBounds, core/execution/paged_kv.h) up to date as tokens land:
   // the metadata that plans with selection on need.
@@ -79,10 +102,23 @@ struct KvGeometry {
   int64_t block_bytes() const {
     return static_cast<int64_t>(num_kv_heads) * block_size * head_dim * dtype_size(dtype);
   }
-  // Bytes of one block across layers, K and V.
+  // Bytes of one block across the executors' layers, K and V.
   int64_t bytes_per_block() const { return 2 * num_layers * block_bytes(); }
-  // Supported: head_dim 64, 128 or 256; block_size a power of two in [1, 256]; GQA group 1..8.
+  // Bytes of one token's cache over every layer of the model.
+  int64_t bytes_per_token() const {
+    const int64_t per_layer =
+        kv_latent_dim > 0 ? kv_latent_dim : int64_t{2} * num_kv_heads * head_dim;
+    return model_layers * per_layer * dtype_size(dtype);
+  }
+  // Bytes of one block over every layer of the model (what a swap moves, what the pool divides).
+  int64_t model_block_bytes() const { return bytes_per_token() * block_size; }
+  // What the executors (the CPU reference and the CUDA executor) can hold: head_dim 64, 128 or
+  // 256; block_size a power of two in [1, 256]; GQA group 1..8; no latent cache; fp8 scales
+  // finite and positive, per-head scales empty or one per KV head. The CUDA kernels' own
+  // limits: gpu/supports.h.
   Status validate() const;
+  // The pools' scales as kernels take them (host pointers into this geometry's vectors).
+  KvScales scales() const;
 };
 
 enum class Pool : uint8_t { kGpu, kCpu };

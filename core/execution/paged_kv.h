@@ -15,6 +15,20 @@
 
 namespace tinyserve {
 
+// What an fp8 pool's elements mean: element = value / scale, so value = element * scale, with one
+// scale per tensor (k, v) or, when k_heads / v_heads are set, one per KV head ([num_kv_heads]
+// each, host or device pointers like the pools'). Pools of other dtypes hold values as they are
+// and ignore the scales.
+struct KvScales {
+  float k = 1.0f;
+  float v = 1.0f;
+  const float* k_heads = nullptr;
+  const float* v_heads = nullptr;
+
+  TINYSERVE_HD float k_of(int32_t kv_head) const { return k_heads != nullptr ? k_heads[kv_head] : k; }
+  TINYSERVE_HD float v_of(int32_t kv_head) const { return v_heads != nullptr ? v_heads[kv_head] : v; }
+};
+
 // Paged K/V pools for num_layers layers. K and V are each
 //   [num_layers, num_blocks, num_kv_heads, block_size, head_dim]
 // row-major in dtype: layer-major, then block; one (layer, block, kv head) is a contiguous
@@ -29,6 +43,7 @@ struct PagedKv {
   int32_t num_kv_heads = 0;
   int32_t block_size = 0;
   int32_t head_dim = 0;
+  KvScales scales;  // fp8 pools only
 
   TINYSERVE_HD int64_t block_elements() const {
     return static_cast<int64_t>(num_kv_heads) * block_size * head_dim;
@@ -62,6 +77,7 @@ struct ContiguousKv {
   int32_t max_len = 0;
   int32_t head_dim = 0;
   bool read_padded = false;
+  KvScales scales;  // fp8 only
 
   TINYSERVE_HD int64_t index(int64_t seq, int32_t kv_head, int64_t position, int32_t dim) const {
     return ((seq * num_kv_heads + kv_head) * max_len + position) * head_dim + dim;
@@ -70,9 +86,15 @@ struct ContiguousKv {
 
 // One decode step: one query token per sequence. Query head h reads KV head
 // h / (num_heads / num_kv_heads) (GQA; num_heads % num_kv_heads == 0, group size 1..8).
+// Sequence b, KV head h reads its block table row at
+//   block_tables + b * max_blocks_per_seq * (table_head_stride > 0 ? num_kv_heads : 1)
+//                + h * table_head_stride
+// so one row per sequence (table_head_stride 0, the usual case) or one per (sequence, KV head)
+// ([batch, num_kv_heads, max_blocks_per_seq] with table_head_stride = max_blocks_per_seq: each
+// KV head may read its own selection of blocks). v1 and v2 read only one row per sequence.
 struct DecodeBatch {
-  const void* q = nullptr;                // [batch, num_heads, head_dim], the cache's dtype
-  void* out = nullptr;                    // [batch, num_heads, head_dim], the cache's dtype
+  const void* q = nullptr;                // [batch, num_heads, head_dim], query_dtype(cache dtype)
+  void* out = nullptr;                    // [batch, num_heads, head_dim], query_dtype(cache dtype)
   const int32_t* block_tables = nullptr;  // [batch, max_blocks_per_seq]; paged layout only
   const int32_t* context_lens = nullptr;  // [batch], each in [1, max_context_len]
   int32_t batch = 0;
@@ -80,15 +102,13 @@ struct DecodeBatch {
   int32_t max_blocks_per_seq = 0;
   int32_t max_context_len = 0;  // host-known bound on context_lens (the padded length if padded)
   float scale = 1.0f;           // usually 1 / sqrt(head_dim)
-  // Paged layout: each KV head reads its own blocks (query-aware selection). block_tables is then
-  // [batch, num_kv_heads, max_blocks_per_seq], and every KV head of sequence b attends over
-  // context_lens[b] tokens of its own row (all blocks full but the last).
-  bool kv_head_tables = false;
+  int32_t table_head_stride = 0;
 
-  // Offset of the block-table row of (sequence, KV head) in block_tables.
-  TINYSERVE_HD int64_t table_row(int64_t seq, int32_t kv_head, int32_t num_kv_heads) const {
-    return kv_head_tables ? (seq * num_kv_heads + kv_head) * max_blocks_per_seq
-                          : seq * max_blocks_per_seq;
+  // The block table row of (sequence b, KV head h).
+  TINYSERVE_HD const int32_t* table_row(int32_t b, int32_t kv_head, int32_t num_kv_heads) const {
+    const int64_t seq_stride =
+        static_cast<int64_t>(max_blocks_per_seq) * (table_head_stride > 0 ? num_kv_heads : 1);
+    return block_tables + b * seq_stride + static_cast<int64_t>(kv_head) * table_head_stride;
   }
 };
 
@@ -137,10 +157,11 @@ struct BlockWrite {
   int32_t token_end = 0;
 };
 
-// New tokens' K/V to write into the paged pools of one layer (reshape_and_cache).
+// New tokens' K/V to write into the paged pools of one layer (reshape_and_cache); an fp8 cache
+// stores each element as value / scale, rounded to nearest even and saturated.
 struct NewKv {
-  const void* key = nullptr;              // [num_tokens, num_kv_heads, head_dim], the cache's dtype
-  const void* value = nullptr;            // [num_tokens, num_kv_heads, head_dim]
+  const void* key = nullptr;    // [num_tokens, num_kv_heads, head_dim], query_dtype(cache dtype)
+  const void* value = nullptr;  // [num_tokens, num_kv_heads, head_dim]
   const int64_t* slot_mapping = nullptr;  // [num_tokens]; slot = block * block_size + offset,
                                           // negative = padding (skipped)
   int32_t num_tokens = 0;

@@ -17,16 +17,18 @@ double ms_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
-// Synthesises rows [count, heads, head_dim] of `kind` for one layer into out.
+// Synthesises rows [count, heads, head_dim] of `kind` for one layer into out, in
+// query_dtype(g.dtype) (fp8 pools quantize them in reshape_and_cache).
 void synthesize_rows(const KvGeometry& g, SyntheticKind kind, int32_t layer, int32_t heads,
                      const TokenId* tokens, const int32_t* positions, size_t count, void* out) {
   const SyntheticSpec spec = g.synthetic_spec();
+  const DType t = query_dtype(g.dtype);
   for (size_t i = 0; i < count; ++i) {
     for (int32_t h = 0; h < heads; ++h) {
       const uint64_t row = synthetic_row(g.seed, kind, tokens[i], positions[i], layer, h);
       const int64_t base = (static_cast<int64_t>(i) * heads + h) * g.head_dim;
       for (int32_t d = 0; d < g.head_dim; ++d) {
-        store_element(out, g.dtype, base + d,
+        store_element(out, t, base + d,
                       synthetic_element(spec, row, kind, positions[i], layer, h, d));
       }
     }
@@ -94,6 +96,7 @@ PagedKv ReferenceExecutor::view(std::vector<uint8_t>& k, std::vector<uint8_t>& v
   p.num_kv_heads = geometry_.num_kv_heads;
   p.block_size = geometry_.block_size;
   p.head_dim = geometry_.head_dim;
+  p.scales = geometry_.scales();
   return p;
 }
 
@@ -133,8 +136,8 @@ void ReferenceExecutor::write_new_tokens(const StepPlan& plan) {
   const KvGeometry& g = geometry_;
   const size_t n = plan.slot_mapping.size();
   if (n == 0) return;
-  std::vector<uint8_t> key(n *
-                           static_cast<size_t>(g.num_kv_heads * g.head_dim * dtype_size(g.dtype)));
+  std::vector<uint8_t> key(
+      n * static_cast<size_t>(g.num_kv_heads * g.head_dim * dtype_size(query_dtype(g.dtype))));
   std::vector<uint8_t> value(key.size());
   for (int32_t l = 0; l < g.num_layers; ++l) {
     synthesize_rows(g, SyntheticKind::kKey, l, g.num_kv_heads, plan.new_tokens.data(),
@@ -155,7 +158,7 @@ DecodeBatch ReferenceExecutor::layer_batch(int32_t layer) {
   DecodeBatch db;
   db.batch = static_cast<int32_t>(lens_.size());
   const size_t per_layer = static_cast<size_t>(db.batch) * g.num_heads * g.head_dim;
-  db.q = queries_.data() + per_layer * dtype_size(g.dtype) * layer;
+  db.q = queries_.data() + per_layer * dtype_size(query_dtype(g.dtype)) * layer;
   db.block_tables = tables_.data();
   db.context_lens = lens_.data();
   db.num_heads = g.num_heads;
@@ -173,7 +176,7 @@ void ReferenceExecutor::attention(const StepPlan& plan, SelectionStats& stats) {
   tables_ = plan.block_tables;
   lens_ = plan.context_lens;
   max_blocks_per_seq_ = plan.max_blocks_per_seq;
-  queries_.resize(per_layer * g.num_layers * dtype_size(g.dtype));
+  queries_.resize(per_layer * g.num_layers * dtype_size(query_dtype(g.dtype)));
   for (BlockSelection& s : selections_) s = BlockSelection{};
   if (batch == 0) return;
   const bool select = plan.selection.enabled();
@@ -188,17 +191,18 @@ void ReferenceExecutor::attention(const StepPlan& plan, SelectionStats& stats) {
     stats.bytes_selected = selection_plan.tokens_selected * token_bytes * g.num_layers;
     stats.bytes_bounds = selection_plan.blocks_total * g.bounds_block_bytes() * g.num_layers;
   }
-  std::vector<uint8_t> out(per_layer * dtype_size(g.dtype));
+  const DType qt = query_dtype(g.dtype);
+  std::vector<uint8_t> out(per_layer * dtype_size(qt));
   for (int32_t l = 0; l < g.num_layers; ++l) {
     synthesize_rows(g, SyntheticKind::kQuery, l, g.num_heads, plan.query_tokens.data(),
                     plan.query_positions.data(), static_cast<size_t>(batch),
-                    queries_.data() + per_layer * dtype_size(g.dtype) * l);
+                    queries_.data() + per_layer * dtype_size(qt) * l);
     DecodeBatch db = layer_batch(l);
     db.out = out.data();
     if (select) {
       auto start = Clock::now();
       const std::vector<float> scores = block_scores_reference(
-          gpu_bounds().layer(l), db, g.block_size, g.dtype, plan.selection.group_score);
+          gpu_bounds().layer(l), db, g.block_size, qt, plan.selection.group_score);
       selections_[l] =
           select_blocks_reference(scores, db, g.num_kv_heads, g.block_size, selection_plan);
       stats.select_ms += ms_since(start);
@@ -209,7 +213,7 @@ void ReferenceExecutor::attention(const StepPlan& plan, SelectionStats& stats) {
       paged_attention_reference(gpu_pool().layer(l), db);
     }
     for (size_t i = 0; i < per_layer; ++i) {
-      output_[l * per_layer + i] = load_element(out.data(), g.dtype, static_cast<int64_t>(i));
+      output_[l * per_layer + i] = load_element(out.data(), qt, static_cast<int64_t>(i));
     }
   }
 }

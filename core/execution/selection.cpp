@@ -78,7 +78,7 @@ float block_bound(const float* q, const KeyBounds& bounds, int64_t block, int32_
 
 std::vector<float> block_scores_reference(const KeyBounds& bounds, const DecodeBatch& batch,
                                           int32_t block_size, DType q_dtype, GroupScore rule) {
-  assert(bounds.num_layers == 1 && !batch.kv_head_tables);
+  assert(bounds.num_layers == 1 && batch.table_head_stride == 0);
   const int32_t d = bounds.head_dim;
   const int32_t kv_heads = bounds.num_kv_heads;
   const int32_t group = batch.num_heads / kv_heads;
@@ -89,7 +89,7 @@ std::vector<float> block_scores_reference(const KeyBounds& bounds, const DecodeB
   for (int32_t b = 0; b < batch.batch; ++b) {
     const int32_t blocks = (batch.context_lens[b] + block_size - 1) / block_size;
     assert(blocks >= 1 && blocks <= width);
-    const int32_t* table = batch.block_tables + batch.table_row(b, 0, kv_heads);
+    const int32_t* table = batch.table_row(b, 0, kv_heads);
     for (int32_t kv = 0; kv < kv_heads; ++kv) {
       for (int32_t g = 0; g < group; ++g) {
         const int64_t at = (static_cast<int64_t>(b) * batch.num_heads + kv * group + g) * d;
@@ -118,7 +118,7 @@ std::vector<float> block_scores_reference(const KeyBounds& bounds, const DecodeB
 BlockSelection select_blocks_reference(std::span<const float> scores, const DecodeBatch& batch,
                                        int32_t num_kv_heads, int32_t block_size,
                                        const SelectionPlan& plan) {
-  assert(!batch.kv_head_tables && plan.counts.size() == static_cast<size_t>(batch.batch));
+  assert(batch.table_head_stride == 0 && plan.counts.size() == static_cast<size_t>(batch.batch));
   BlockSelection sel;
   sel.batch = batch.batch;
   sel.num_kv_heads = num_kv_heads;
@@ -133,7 +133,7 @@ BlockSelection select_blocks_reference(std::span<const float> scores, const Deco
   for (int32_t b = 0; b < batch.batch; ++b) {
     const int32_t blocks = (batch.context_lens[b] + block_size - 1) / block_size;
     const int32_t count = plan.counts[b];
-    const int32_t* table = batch.block_tables + batch.table_row(b, 0, num_kv_heads);
+    const int32_t* table = batch.table_row(b, 0, num_kv_heads);
     for (int32_t kv = 0; kv < num_kv_heads; ++kv) {
       const float* s = scores.data() + (static_cast<int64_t>(b) * num_kv_heads + kv) * width;
       std::vector<int32_t> chosen;
@@ -171,7 +171,7 @@ DecodeBatch sparse_batch(const DecodeBatch& full, const BlockSelection& selectio
   for (int32_t len : selection.context_lens) {
     sparse.max_context_len = std::max(sparse.max_context_len, len);
   }
-  sparse.kv_head_tables = true;
+  sparse.table_head_stride = selection.max_selected;
   return sparse;
 }
 
@@ -184,10 +184,10 @@ std::vector<double> attention_weights(const PagedKv& cache, const DecodeBatch& b
   const int32_t group = batch.num_heads / cache.num_kv_heads;
   const int32_t kv = h / group;
   const int32_t len = batch.context_lens[b];
-  const int32_t* table = batch.block_tables + batch.table_row(b, kv, cache.num_kv_heads);
+  const int32_t* table = batch.table_row(b, kv, cache.num_kv_heads);
   std::vector<double> q(static_cast<size_t>(d));
   const int64_t q_at = (static_cast<int64_t>(b) * batch.num_heads + h) * d;
-  for (int32_t i = 0; i < d; ++i) q[i] = load_element(batch.q, cache.dtype, q_at + i);
+  for (int32_t i = 0; i < d; ++i) q[i] = load_element(batch.q, query_dtype(cache.dtype), q_at + i);
   std::vector<double> w(static_cast<size_t>(len));
   double max_w = -std::numeric_limits<double>::infinity();
   for (int32_t t = 0; t < len; ++t) {
@@ -207,7 +207,7 @@ std::vector<double> attention_weights(const PagedKv& cache, const DecodeBatch& b
 
 SelectionQuality selection_quality_reference(const PagedKv& cache, const DecodeBatch& full,
                                              const BlockSelection& selection) {
-  assert(cache.num_layers == 1 && !full.kv_head_tables);
+  assert(cache.num_layers == 1 && full.table_head_stride == 0);
   SelectionQuality quality;
   const int32_t group = full.num_heads / cache.num_kv_heads;
   const int32_t bs = cache.block_size;

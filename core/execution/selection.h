@@ -9,7 +9,7 @@
 // keeps the first block, the last (partial) one and the best-scoring others, as many blocks as
 // the budget allows (selected_block_count); equal scores go to the lower logical block. The
 // selected blocks, in ascending logical order, form that KV head's own block-table row
-// (DecodeBatch::kv_head_tables), and sparse attention is paged attention over those rows.
+// (DecodeBatch::table_head_stride), and sparse attention is paged attention over those rows.
 #pragma once
 
 #include <cstdint>

@@ -35,7 +35,7 @@ struct Sequence {
     k.resize(static_cast<size_t>(g.block_bytes() * blocks));
     v.resize(k.size());
     bounds.resize(static_cast<size_t>(g.bounds_block_bytes() * blocks));
-    cache = {k.data(), v.data(), g.dtype, 1, blocks, g.num_kv_heads, g.block_size, g.head_dim};
+    cache = {k.data(), v.data(), g.dtype, 1, blocks, g.num_kv_heads, g.block_size, g.head_dim, {}};
     key_bounds = {bounds.data(), key_bounds_dtype(g.dtype), 1, blocks, g.num_kv_heads, g.head_dim};
     const SyntheticSpec spec = g.synthetic_spec();
     for (int32_t t = 0; t < len; ++t) {

@@ -30,6 +30,7 @@ struct SelectionSettings {
 
 struct StepPlan {
   int64_t step = 0;
+  int32_t block_size = 0;  // the engine's; an executor refuses a plan made for another geometry
   std::vector<BlockCopy> swap_out;  // (GPU block, CPU block)
   std::vector<BlockCopy> swap_in;   // (CPU block, GPU block)
   std::vector<BlockCopy> copies;    // (GPU block, GPU block): copy-on-write and fork copies

@@ -1,13 +1,12 @@
-// A pool of physical KV blocks: reference counts, the free list, and the prefix-cache index.
+// A pool of physical KV blocks: reference counts, the prefix-cache index, and the free list.
 //
 // Every block is in exactly one state:
 //   used    reference count > 0 (held by one or more block tables);
 //   cached  count 0 but holding a full block's content under a hash: reusable by a prefix hit
-//           until evicted (least recently released first);
+//           until evicted;
 //   free    count 0, no content.
-// A new block comes from the free list (policy in free_list.h); when none is free, the least
-// recently released cached block is evicted. Under the LRU policy free and cached blocks share one
-// recency list and the oldest is taken whether cached or not (as vLLM v1's free block queue).
+// Free and cached blocks are the available ones; the free list (free_list.h) decides which one a
+// new block is (a cached one is evicted: its hash leaves the index).
 #pragma once
 
 #include <cstdint>
@@ -26,10 +25,10 @@ class BlockPool {
   BlockPool(int32_t num_blocks, FreeListPolicy policy, uint64_t seed = 0);
 
   int32_t num_blocks() const { return static_cast<int32_t>(ref_count_.size()); }
-  int32_t num_free() const { return num_free_; }
-  int32_t num_cached() const { return num_cached_; }
-  int32_t num_used() const { return num_blocks() - num_free_ - num_cached_; }
-  int32_t num_available() const { return num_free_ + num_cached_; }
+  int32_t num_free() const { return free_list_.num_free(); }
+  int32_t num_cached() const { return free_list_.num_cached(); }
+  int32_t num_used() const { return num_blocks() - free_list_.size(); }
+  int32_t num_available() const { return free_list_.size(); }
   FreeListPolicy policy() const { return free_list_.policy(); }
 
   // Takes one block with count 1; precondition: num_available() > 0. hint: the caller's last
@@ -69,29 +68,18 @@ class BlockPool {
   std::string check() const;
 
  private:
-  BlockId take_one(BlockId hint);
-  void evict(BlockId b);
+  void take(BlockId b);  // a block the free list handed out: count 1, evicted if it was cached
   void note_change(BlockId b) { churn_.note(b, ref_count(b)); }
   void set_available(BlockId b, bool available) {
     const uint64_t bit = uint64_t{1} << (b & 63);
     uint64_t& word = available_bits_[static_cast<size_t>(b >> 6)];
     word = available ? (word | bit) : (word & ~bit);
   }
-  // Intrusive recency list of released blocks (cached ones, and free ones under LRU).
-  void lru_push_back(BlockId b);
-  void lru_unlink(BlockId b);
-  bool lru_contains(BlockId b) const { return lru_prev_[static_cast<size_t>(b)] != kNotLinked; }
-
-  static constexpr int32_t kNotLinked = -2;
-
   std::vector<int32_t> ref_count_;  // [num_blocks]
   std::vector<BlockHash> hash_;     // [num_blocks] kNoHash when the block holds no cached content
   std::vector<uint64_t> available_bits_;  // [ceil(num_blocks / 64)]
   std::unordered_map<BlockHash, BlockId> index_;
   FreeList free_list_;
-  std::vector<int32_t> lru_prev_, lru_next_;  // [num_blocks + 1], the last entry is the sentinel
-  int32_t num_free_ = 0;
-  int32_t num_cached_ = 0;
   uint64_t num_evictions_ = 0;
   std::vector<BlockId> evicted_;
 

@@ -8,22 +8,6 @@
 
 namespace tinyserve {
 
-std::string_view to_string(Reservation reservation) {
-  switch (reservation) {
-    case Reservation::kMaxLength: return "max-length";
-    case Reservation::kPowerOfTwo: return "power-of-two";
-    case Reservation::kExact: return "exact";
-  }
-  return "?";
-}
-
-std::optional<Reservation> parse_reservation(std::string_view name) {
-  for (Reservation r : {Reservation::kMaxLength, Reservation::kPowerOfTwo, Reservation::kExact}) {
-    if (to_string(r) == name) return r;
-  }
-  return std::nullopt;
-}
-
 ContiguousAllocator::ContiguousAllocator(const ContiguousConfig& config)
     : config_(config),
       watermark_blocks_(static_cast<int32_t>(config.watermark * config.num_blocks)),

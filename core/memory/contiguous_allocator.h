@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/base/named.h"
 #include "core/memory/kv_allocator.h"
 #include "core/memory/ref_churn.h"
 
@@ -22,8 +23,13 @@ namespace tinyserve {
 
 enum class Reservation : uint8_t { kMaxLength, kPowerOfTwo, kExact };
 
-std::string_view to_string(Reservation reservation);
-std::optional<Reservation> parse_reservation(std::string_view name);
+inline constexpr Named<Reservation> kReservationNames[] = {{Reservation::kMaxLength, "max-length"},
+                                                           {Reservation::kPowerOfTwo, "power-of-two"},
+                                                           {Reservation::kExact, "exact"}};
+
+inline std::string_view to_string(Reservation reservation) {
+  return name_of<Reservation>(kReservationNames, reservation);
+}
 
 struct ContiguousConfig {
   int32_t block_size = 16;
@@ -44,7 +50,7 @@ class ContiguousAllocator final : public KvAllocator {
 
   AllocStatus can_allocate(const AllocRequest& request) const override;
   int32_t allocate(SeqId seq, const AllocRequest& request) override;
-  void mark_computed(SeqId, std::span<const TokenId>, int32_t) override {}
+  void mark_computed(SeqId, int32_t) override {}  // no prefix cache: nothing to publish
 
   // A sequence never takes blocks after admission; past its region it cannot grow at all.
   int32_t blocks_needed_to_append(SeqId seq) const override;
@@ -54,13 +60,6 @@ class ContiguousAllocator final : public KvAllocator {
   bool can_fork(SeqId parent) const override;
   std::vector<BlockCopy> fork(SeqId parent, SeqId child) override;
   void free(SeqId seq) override;
-
-  bool supports_swap() const override { return false; }
-  bool can_swap_out(std::span<const SeqId>) const override { return false; }
-  std::vector<BlockCopy> swap_out(std::span<const SeqId>) override { return {}; }
-  bool can_swap_in(std::span<const SeqId>) const override { return false; }
-  std::vector<BlockCopy> swap_in(std::span<const SeqId>) override { return {}; }
-  int32_t blocks_to_swap(std::span<const SeqId>) const override { return 0; }
 
   bool has(SeqId seq) const override { return seqs_.contains(seq); }
   Tier tier(SeqId) const override { return Tier::kGpu; }

@@ -5,29 +5,49 @@
 
 namespace tinyserve {
 
-std::string_view to_string(FreeListPolicy policy) {
-  switch (policy) {
-    case FreeListPolicy::kLifo: return "lifo";
-    case FreeListPolicy::kFifo: return "fifo";
-    case FreeListPolicy::kLru: return "lru";
-    case FreeListPolicy::kBestFit: return "best-fit";
-    case FreeListPolicy::kRandom: return "random";
-  }
-  return "?";
+RecencyList::RecencyList(int32_t num_blocks)
+    : prev_(static_cast<size_t>(num_blocks) + 1, kNotLinked),
+      next_(static_cast<size_t>(num_blocks) + 1, kNotLinked) {
+  const auto s = static_cast<int32_t>(sentinel());
+  prev_[sentinel()] = next_[sentinel()] = s;
 }
 
-std::optional<FreeListPolicy> parse_free_list_policy(std::string_view name) {
-  for (FreeListPolicy p : kAllFreeListPolicies) {
-    if (to_string(p) == name) return p;
-  }
-  if (name == "bestfit" || name == "best_fit") return FreeListPolicy::kBestFit;
-  return std::nullopt;
+void RecencyList::link(BlockId b, BlockId prev, BlockId next) {
+  prev_[static_cast<size_t>(b)] = prev;
+  next_[static_cast<size_t>(b)] = next;
+  next_[static_cast<size_t>(prev)] = b;
+  prev_[static_cast<size_t>(next)] = b;
+  ++size_;
+}
+
+void RecencyList::push_back(BlockId b) {
+  assert(!contains(b));
+  const auto s = static_cast<int32_t>(sentinel());
+  link(b, prev_[sentinel()], s);
+}
+
+void RecencyList::push_front(BlockId b) {
+  assert(!contains(b));
+  const auto s = static_cast<int32_t>(sentinel());
+  link(b, s, next_[sentinel()]);
+}
+
+void RecencyList::remove(BlockId b) {
+  assert(contains(b));
+  const BlockId prev = prev_[static_cast<size_t>(b)];
+  const BlockId next = next_[static_cast<size_t>(b)];
+  next_[static_cast<size_t>(prev)] = next;
+  prev_[static_cast<size_t>(next)] = prev;
+  prev_[static_cast<size_t>(b)] = next_[static_cast<size_t>(b)] = kNotLinked;
+  --size_;
 }
 
 FreeList::FreeList(FreeListPolicy policy, int32_t num_blocks, uint64_t seed, std::nullptr_t)
     : policy_(policy),
       num_blocks_(num_blocks),
-      member_(static_cast<size_t>(num_blocks), 0),
+      free_(static_cast<size_t>(num_blocks), 0),
+      cached_(static_cast<size_t>(num_blocks), 0),
+      recency_(num_blocks),
       rng_(seed) {
   switch (policy_) {
     case FreeListPolicy::kFifo: items_.assign(static_cast<size_t>(num_blocks), kNoBlock); break;
@@ -36,7 +56,8 @@ FreeList::FreeList(FreeListPolicy policy, int32_t num_blocks, uint64_t seed, std
       run_length_.assign(static_cast<size_t>(num_blocks), 0);
       run_start_.assign(static_cast<size_t>(num_blocks), kNoBlock);
       break;
-    default: items_.reserve(static_cast<size_t>(num_blocks)); break;
+    case FreeListPolicy::kLifo: items_.reserve(static_cast<size_t>(num_blocks)); break;
+    case FreeListPolicy::kLru: break;
   }
 }
 
@@ -44,25 +65,32 @@ FreeList::FreeList(FreeListPolicy policy, int32_t num_blocks, uint64_t seed)
     : FreeList(policy, num_blocks, seed, nullptr) {
   if (policy_ == FreeListPolicy::kBestFit) {
     if (num_blocks > 0) add_run(0, num_blocks);
-    std::fill(member_.begin(), member_.end(), 1);
-    size_ = num_blocks;
+    std::fill(free_.begin(), free_.end(), 1);
+    num_free_ = num_blocks;
     return;
   }
-  if (policy_ == FreeListPolicy::kLifo || policy_ == FreeListPolicy::kLru) {
-    for (BlockId b = num_blocks - 1; b >= 0; --b) push(b);
+  if (policy_ == FreeListPolicy::kLifo) {
+    for (BlockId b = num_blocks - 1; b >= 0; --b) push(b, false);
   } else {
-    for (BlockId b = 0; b < num_blocks; ++b) push(b);
+    for (BlockId b = 0; b < num_blocks; ++b) push(b, false);
   }
 }
 
-void FreeList::push(BlockId b) {
-  assert(b >= 0 && b < num_blocks_ && !contains(b));
-  member_[static_cast<size_t>(b)] = 1;
+void FreeList::push(BlockId b, bool cached) {
+  assert(b >= 0 && b < num_blocks_ && !contains_free(b) && !contains_cached(b));
+  if (cached) {
+    cached_[static_cast<size_t>(b)] = 1;
+    ++num_cached_;
+    recency_.push_back(b);
+    return;
+  }
+  free_[static_cast<size_t>(b)] = 1;
+  ++num_free_;
   switch (policy_) {
-    case FreeListPolicy::kLifo:
-    case FreeListPolicy::kLru: items_.push_back(b); break;
+    case FreeListPolicy::kLru: recency_.push_back(b); break;
+    case FreeListPolicy::kLifo: items_.push_back(b); break;
     case FreeListPolicy::kFifo: {
-      int32_t tail = head_ + size_;
+      int32_t tail = head_ + num_free_ - 1;
       if (tail >= num_blocks_) tail -= num_blocks_;
       items_[static_cast<size_t>(tail)] = b;
       break;
@@ -74,12 +102,12 @@ void FreeList::push(BlockId b) {
     case FreeListPolicy::kBestFit: {
       BlockId start = b;
       int32_t len = 1;
-      if (b > 0 && contains(b - 1)) {  // merge with the run ending just before b
+      if (b > 0 && contains_free(b - 1)) {  // merge with the run ending just before b
         start = run_start_[static_cast<size_t>(b - 1)];
         len += run_length_[static_cast<size_t>(start)];
         remove_run(start);
       }
-      if (b + 1 < num_blocks_ && contains(b + 1)) {  // and with the run starting just after b
+      if (b + 1 < num_blocks_ && contains_free(b + 1)) {  // and with the run starting after b
         len += run_length_[static_cast<size_t>(b + 1)];
         remove_run(b + 1);
       }
@@ -87,15 +115,34 @@ void FreeList::push(BlockId b) {
       break;
     }
   }
-  ++size_;
+}
+
+void FreeList::revive(BlockId b) {
+  assert(contains_cached(b));
+  recency_.remove(b);
+  cached_[static_cast<size_t>(b)] = 0;
+  --num_cached_;
 }
 
 BlockId FreeList::pop(BlockId hint) {
-  assert(size_ > 0);
+  assert(!empty());
+  if (policy_ != FreeListPolicy::kLru && num_free_ > 0) return pop_free(hint);
+  const BlockId b = recency_.front();
+  recency_.remove(b);
+  if (cached_[static_cast<size_t>(b)] != 0) {
+    cached_[static_cast<size_t>(b)] = 0;
+    --num_cached_;
+  } else {
+    free_[static_cast<size_t>(b)] = 0;
+    --num_free_;
+  }
+  return b;
+}
+
+BlockId FreeList::pop_free(BlockId hint) {
   BlockId b = kNoBlock;
   switch (policy_) {
     case FreeListPolicy::kLifo:
-    case FreeListPolicy::kLru:
       b = items_.back();
       items_.pop_back();
       break;
@@ -114,37 +161,40 @@ BlockId FreeList::pop(BlockId hint) {
       break;
     }
     case FreeListPolicy::kBestFit: b = pop_best_fit(hint); break;
+    case FreeListPolicy::kLru: assert(false); break;  // pop() serves LRU from the queue
   }
-  member_[static_cast<size_t>(b)] = 0;
-  --size_;
+  free_[static_cast<size_t>(b)] = 0;
+  --num_free_;
   return b;
 }
 
 void FreeList::pop_run(int32_t n, BlockId hint, std::vector<BlockId>& out) {
-  assert(n <= size_);
-  if (policy_ != FreeListPolicy::kBestFit) {
-    for (int32_t i = 0; i < n; ++i) out.push_back(pop(hint));
-    return;
+  assert(n <= size());
+  const size_t first = out.size();
+  if (policy_ == FreeListPolicy::kBestFit && n > 0 && num_free_ > 0) {
+    // Extend the caller's last block first, then take the smallest run that holds the rest;
+    // when no run is long enough, take the longest whole and continue.
+    int32_t from_free = std::min(n, num_free_);
+    n -= from_free;
+    if (hint != kNoBlock && hint + 1 < num_blocks_ && contains_free(hint + 1)) {
+      const int32_t take = std::min(from_free, run_length_[static_cast<size_t>(hint + 1)]);
+      take_front_of_run(hint + 1, take, &out);
+      from_free -= take;
+    }
+    while (from_free > 0) {
+      auto it = runs_by_length_.lower_bound({from_free, 0});
+      if (it == runs_by_length_.end()) it = std::prev(runs_by_length_.end());
+      const int32_t take = std::min(from_free, it->first);
+      take_front_of_run(it->second, take, &out);
+      from_free -= take;
+    }
   }
-  // Extend the caller's last block first, then take the smallest run that holds the rest; when
-  // no run is long enough, take the longest whole and continue.
-  if (hint != kNoBlock && hint + 1 < num_blocks_ && contains(hint + 1) && n > 0) {
-    const int32_t take = std::min(n, run_length_[static_cast<size_t>(hint + 1)]);
-    take_front_of_run(hint + 1, take, &out);
-    n -= take;
-  }
-  while (n > 0) {
-    auto it = runs_by_length_.lower_bound({n, 0});
-    if (it == runs_by_length_.end()) it = std::prev(runs_by_length_.end());
-    const int32_t take = std::min(n, it->first);
-    take_front_of_run(it->second, take, &out);
-    n -= take;
-  }
+  for (int32_t i = 0; i < n; ++i) out.push_back(pop(out.size() > first ? out.back() : hint));
 }
 
 BlockId FreeList::pop_best_fit(BlockId hint) {
   BlockId start;
-  if (hint != kNoBlock && hint + 1 < num_blocks_ && contains(hint + 1)) {
+  if (hint != kNoBlock && hint + 1 < num_blocks_ && contains_free(hint + 1)) {
     start = hint + 1;  // hint is in use, so hint + 1 starts a run
   } else {
     start = runs_by_length_.begin()->second;  // the shortest run: fill holes first
@@ -152,8 +202,8 @@ BlockId FreeList::pop_best_fit(BlockId hint) {
   return take_front_of_run(start, 1, nullptr);
 }
 
-// Removes the first n blocks of the run at start (they leave the list's membership unchanged
-// when called from pop, which clears it; pop_run clears it here).
+// Removes the first n blocks of the run at start; with out, also their membership (pop clears
+// it itself).
 BlockId FreeList::take_front_of_run(BlockId start, int32_t n, std::vector<BlockId>* out) {
   const int32_t len = run_length_[static_cast<size_t>(start)];
   assert(n >= 1 && n <= len);
@@ -162,9 +212,9 @@ BlockId FreeList::take_front_of_run(BlockId start, int32_t n, std::vector<BlockI
   if (out != nullptr) {
     for (BlockId b = start; b < start + n; ++b) {
       out->push_back(b);
-      member_[static_cast<size_t>(b)] = 0;
+      free_[static_cast<size_t>(b)] = 0;
     }
-    size_ -= n;
+    num_free_ -= n;
   }
   return start;
 }

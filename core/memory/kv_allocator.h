@@ -55,32 +55,10 @@ struct BlockView {
   BlockHash hash = kNoHash;
 };
 
-class KvAllocator {
+// What the metrics, the snapshot and the GUI read: queries only.
+class KvAllocatorView {
  public:
-  virtual ~KvAllocator() = default;
-
-  virtual AllocStatus can_allocate(const AllocRequest& request) const = 0;
-  // Returns the number of prompt tokens found in the prefix cache.
-  virtual int32_t allocate(SeqId seq, const AllocRequest& request) = 0;
-  // Positions [0, num_computed) of the prompt now hold computed K/V.
-  virtual void mark_computed(SeqId seq, std::span<const TokenId> tokens, int32_t num_computed) = 0;
-
-  virtual int32_t blocks_needed_to_append(SeqId seq) const = 0;
-  virtual int32_t num_available_blocks() const = 0;
-  bool can_append(SeqId seq) const { return blocks_needed_to_append(seq) <= num_available_blocks(); }
-  virtual AppendResult append_slot(SeqId seq) = 0;
-
-  virtual bool can_fork(SeqId parent) const = 0;
-  // Returns the block copies the child needs (none when blocks are shared).
-  virtual std::vector<BlockCopy> fork(SeqId parent, SeqId child) = 0;
-  virtual void free(SeqId seq) = 0;
-
-  virtual bool supports_swap() const = 0;
-  virtual bool can_swap_out(std::span<const SeqId> seqs) const = 0;
-  virtual std::vector<BlockCopy> swap_out(std::span<const SeqId> seqs) = 0;
-  virtual bool can_swap_in(std::span<const SeqId> seqs) const = 0;
-  virtual std::vector<BlockCopy> swap_in(std::span<const SeqId> seqs) = 0;
-  virtual int32_t blocks_to_swap(std::span<const SeqId> seqs) const = 0;
+  virtual ~KvAllocatorView() = default;
 
   virtual bool has(SeqId seq) const = 0;
   virtual Tier tier(SeqId seq) const = 0;  // where the sequence's blocks are
@@ -89,14 +67,51 @@ class KvAllocator {
 
   virtual int32_t block_size() const = 0;
   virtual bool caches_prefixes() const = 0;
+  virtual int32_t num_available_blocks() const = 0;
   virtual PoolStats stats() const = 0;
   // Bit b set when GPU block b holds no sequence's data (free or cached); words of 64 blocks.
   virtual std::span<const uint64_t> available_bits() const = 0;
-  // Sum over GPU blocks of |reference count now - at the last call|; resets the baseline.
-  virtual int64_t take_ref_churn() = 0;
-  virtual std::vector<BlockId> take_evicted() = 0;
   virtual void block_views(std::vector<BlockView>& out) const = 0;  // [num_blocks]
   virtual std::string check_invariants() const = 0;
+};
+
+// Moving sequence groups (sequences that may share blocks) between the GPU pool and a CPU pool.
+// The copies are (GPU block, CPU block) for swap-out and (CPU block, GPU block) for swap-in.
+class KvSwapper {
+ public:
+  virtual ~KvSwapper() = default;
+  virtual int32_t blocks_to_swap(std::span<const SeqId> seqs) const = 0;
+  virtual bool can_swap_out(std::span<const SeqId> seqs) const = 0;
+  virtual std::vector<BlockCopy> swap_out(std::span<const SeqId> seqs) = 0;
+  virtual bool can_swap_in(std::span<const SeqId> seqs) const = 0;
+  virtual std::vector<BlockCopy> swap_in(std::span<const SeqId> seqs) = 0;
+};
+
+// What the scheduler drives.
+class KvAllocator : public KvAllocatorView {
+ public:
+  virtual AllocStatus can_allocate(const AllocRequest& request) const = 0;
+  // Returns the number of prompt tokens found in the prefix cache.
+  virtual int32_t allocate(SeqId seq, const AllocRequest& request) = 0;
+  // Positions [0, num_computed) of the sequence now hold computed K/V.
+  virtual void mark_computed(SeqId seq, int32_t num_computed) = 0;
+
+  virtual int32_t blocks_needed_to_append(SeqId seq) const = 0;
+  bool can_append(SeqId seq) const { return blocks_needed_to_append(seq) <= num_available_blocks(); }
+  virtual AppendResult append_slot(SeqId seq) = 0;
+
+  virtual bool can_fork(SeqId parent) const = 0;
+  // Returns the block copies the child needs (none when blocks are shared).
+  virtual std::vector<BlockCopy> fork(SeqId parent, SeqId child) = 0;
+  virtual void free(SeqId seq) = 0;
+
+  // Swapping, for allocators that can (the paged manager); nullptr otherwise.
+  virtual KvSwapper* swapper() { return nullptr; }
+
+  // Sum over GPU blocks of |reference count now - at the last call|; resets the baseline.
+  virtual int64_t take_ref_churn() = 0;
+  // Blocks evicted from the prefix cache since the last call, in eviction order.
+  virtual std::vector<BlockId> take_evicted() = 0;
 };
 
 }  // namespace tinyserve

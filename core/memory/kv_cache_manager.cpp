@@ -118,7 +118,7 @@ int32_t KvCacheManager::allocate(SeqId id, const AllocRequest& request) {
   return hits * bs;
 }
 
-void KvCacheManager::mark_computed(SeqId id, std::span<const TokenId>, int32_t num_computed) {
+void KvCacheManager::mark_computed(SeqId id, int32_t num_computed) {
   Seq& s = seq(id);
   if (!config_.enable_prefix_caching || s.tier != Tier::kGpu) return;  // CPU copies are not published
   const int32_t full = std::min(num_computed, s.prompt_len) / block_size();

@@ -39,7 +39,7 @@ class InvariantViolation : public std::logic_error {
   using std::logic_error::logic_error;
 };
 
-class KvCacheManager final : public KvAllocator {
+class KvCacheManager final : public KvAllocator, public KvSwapper {
  public:
   explicit KvCacheManager(const KvCacheConfig& config);
 
@@ -51,8 +51,8 @@ class KvCacheManager final : public KvAllocator {
   // Maps every prompt position to a slot, reusing cached leading blocks. Returns the number of
   // prompt tokens found in the prefix cache (a multiple of block_size, < the prompt's length).
   int32_t allocate(SeqId seq, const AllocRequest& request) override;
-  // Publishes full prompt blocks once computed (tokens: the ones given to allocate).
-  void mark_computed(SeqId seq, std::span<const TokenId> tokens, int32_t num_computed) override;
+  // Publishes full prompt blocks once computed.
+  void mark_computed(SeqId seq, int32_t num_computed) override;
 
   int32_t blocks_needed_to_append(SeqId seq) const override;  // 0 or 1
   int32_t num_available_blocks() const override { return gpu_.num_available(); }
@@ -64,9 +64,7 @@ class KvCacheManager final : public KvAllocator {
   // Releases the blocks, last block first (so LRU eviction takes tails first).
   void free(SeqId seq) override;
 
-  // Swapping a sequence group (sequences that may share blocks) between the pools; the copies
-  // are (GPU block, CPU block) for swap-out and (CPU block, GPU block) for swap-in.
-  bool supports_swap() const override { return true; }
+  KvSwapper* swapper() override { return this; }
   int32_t blocks_to_swap(std::span<const SeqId> seqs) const override;
   bool can_swap_out(std::span<const SeqId> seqs) const override;
   std::vector<BlockCopy> swap_out(std::span<const SeqId> seqs) override;

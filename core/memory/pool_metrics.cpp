@@ -224,11 +224,35 @@ double TemporalFragmentation::update(int64_t churn, int64_t total_refs) {
   const double d = total_refs > 0 ? static_cast<double>(churn) / static_cast<double>(total_refs)
                                   : (churn > 0 ? 1.0 : 0.0);
   value_ = decay_ * value_ + (1.0 - decay_) * d;
+  const int64_t both = total_refs + last_total_;
+  const double d_norm = both > 0 ? static_cast<double>(churn) / static_cast<double>(both) : 0.0;
+  normalized_ = decay_ * normalized_ + (1.0 - decay_) * std::min(d_norm, 1.0);
+  last_total_ = total_refs;
   return value_;
 }
 
-PoolMetrics measure_pool(const PoolStats& stats, const FreeRunSummary& runs, double f_temporal,
-                         const FragmentationParams& params) {
+double max_access_fragmentation(const FragmentationParams& p) {
+  // Smooth and single-peaked in the GPU's share: a fine grid then a local refinement.
+  constexpr int kSteps = 1000;
+  constexpr int64_t kScale = 1'000'000;
+  auto at = [&](double share) {
+    const auto gpu = static_cast<int64_t>(share * kScale);
+    return access_fragmentation(gpu, kScale - gpu, p);
+  };
+  double best = 0.0, best_share = 0.5;
+  for (int i = 1; i < kSteps; ++i) {
+    const double share = static_cast<double>(i) / kSteps;
+    if (const double f = at(share); f > best) {
+      best = f;
+      best_share = share;
+    }
+  }
+  for (int i = -100; i <= 100; ++i) best = std::max(best, at(best_share + i * 1e-5));
+  return best;
+}
+
+PoolMetrics measure_pool(const PoolStats& stats, const FreeRunSummary& runs,
+                         const TemporalFragmentation& temporal, const FragmentationParams& params) {
   PoolMetrics m;
   if (stats.num_blocks > 0) m.kv_cache_usage = static_cast<double>(stats.used_blocks) / stats.num_blocks;
   const double allocated = static_cast<double>(stats.used_blocks) * stats.block_size;
@@ -242,18 +266,36 @@ PoolMetrics measure_pool(const PoolStats& stats, const FreeRunSummary& runs, dou
   m.largest_free_run = runs.largest;
   if (runs.total > 0) m.external_fragmentation = 1.0 - static_cast<double>(runs.largest) / static_cast<double>(runs.total);
   m.f_spatial = runs.f_spatial;
-  m.f_temporal = f_temporal;
+  m.f_temporal = temporal.value();
   m.f_access = access_fragmentation(stats.used_blocks, stats.cpu_used_blocks, params);
   m.f_total = params.a * m.f_spatial + params.b * m.f_temporal + params.c * m.f_access;
+  // Each term over its bound: the squared coefficient of variation of N run lengths is at most
+  // N - 1; D'_t is at most 1; F_access at most its maximum for these latencies.
+  static thread_local std::pair<double, double> latencies{-1, -1};
+  static thread_local double access_max = 0;
+  if (latencies != std::pair{params.gpu_latency, params.cpu_latency}) {
+    latencies = {params.gpu_latency, params.cpu_latency};
+    access_max = max_access_fragmentation(params);
+  }
+  const double spatial = runs.num_runs > 1 ? m.f_spatial / (runs.num_runs - 1) : 0.0;
+  const double access = access_max > 0 ? m.f_access / access_max : 0.0;
+  const double weights = params.a + params.b + params.c;
+  if (weights > 0) {
+    m.f_total_norm = std::min(
+        1.0, (params.a * spatial + params.b * temporal.normalized() + params.c * access) / weights);
+  }
   return m;
 }
 
 PoolMetrics measure_pool(KvAllocator& allocator, FreeRunMeter& meter,
-                         TemporalFragmentation& temporal, const FragmentationParams& params) {
-  const PoolStats stats = allocator.stats();
+                         TemporalFragmentation& temporal, const FragmentationParams& params,
+                         int64_t pending_tokens) {
+  PoolStats stats = allocator.stats();
+  stats.stored_tokens -= pending_tokens;
+  stats.future_tokens += pending_tokens;
   const FreeRunSummary runs = meter.measure(allocator.available_bits(), stats.num_blocks - stats.used_blocks);
-  const double f_temporal = temporal.update(allocator.take_ref_churn(), stats.total_refs);
-  return measure_pool(stats, runs, f_temporal, params);
+  temporal.update(allocator.take_ref_churn(), stats.total_refs);
+  return measure_pool(stats, runs, temporal, params);
 }
 
 PoolMetrics measure_pool(KvAllocator& allocator, TemporalFragmentation& temporal,
@@ -261,8 +303,8 @@ PoolMetrics measure_pool(KvAllocator& allocator, TemporalFragmentation& temporal
   const PoolStats stats = allocator.stats();
   const FreeRunSummary runs =
       summarize_free_runs(allocator.available_bits(), stats.num_blocks, params.sigma);
-  const double f_temporal = temporal.update(allocator.take_ref_churn(), stats.total_refs);
-  return measure_pool(stats, runs, f_temporal, params);
+  temporal.update(allocator.take_ref_churn(), stats.total_refs);
+  return measure_pool(stats, runs, temporal, params);
 }
 
 }  // namespace tinyserve

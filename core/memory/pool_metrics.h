@@ -6,7 +6,10 @@
 //   internal_fragmentation  allocated slots that will never hold a token / allocated slots
 //   reserved_fraction       allocated slots held for tokens still to come / allocated slots
 //   external_fragmentation  1 - largest free run / total free blocks (free = not held)
-//   F_total = a * F_spatial + b * F_temporal + c * F_access (the seed's fragmentation formula)
+//   F_total = a * F_spatial + b * F_temporal + c * F_access (the seed's fragmentation formula;
+//             unbounded: F_spatial grows with the number of free runs)
+//   f_total_norm in [0, 1]: the same weighted sum of each term divided by its bound
+//             (docs/metrics.md: how to read it)
 #pragma once
 
 #include <cstdint>
@@ -91,16 +94,24 @@ double access_fragmentation(int64_t gpu_blocks, int64_t cpu_blocks, const Fragme
 // F_temporal = sum_t w_t * D_t with D_t = sum_j |A_tj - A_(t-1)j| / (M * mean A_t) over the M
 // blocks' access counts (a block's count: the number of block tables that read it in step t), so
 // D_t = churn_t / total_refs_t. Weights decay geometrically: F_t = decay * F_(t-1) + (1 - decay) D_t.
+// normalized(): the same average of D'_t = churn_t / (total_refs_t + total_refs_(t-1)), which is
+// at most 1 (every change adds to one of the two totals).
 class TemporalFragmentation {
  public:
   explicit TemporalFragmentation(double decay = 0.9) : decay_(decay) {}
   double update(int64_t churn, int64_t total_refs);
   double value() const { return value_; }
+  double normalized() const { return normalized_; }
 
  private:
   double decay_;
   double value_ = 0.0;
+  double normalized_ = 0.0;
+  int64_t last_total_ = 0;
 };
+
+// The largest F_access two tiers of these latencies can reach (over the GPU's share p in (0, 1)).
+double max_access_fragmentation(const FragmentationParams& p);
 
 struct PoolMetrics {
   double kv_cache_usage = 0;
@@ -114,14 +125,18 @@ struct PoolMetrics {
   double f_temporal = 0;
   double f_access = 0;
   double f_total = 0;
+  double f_total_norm = 0;  // in [0, 1]
 };
 
 // Computes every metric of one step; temporal carries F_temporal across steps.
 PoolMetrics measure_pool(KvAllocator& allocator, TemporalFragmentation& temporal,
                          const FragmentationParams& params);
+// pending_tokens: slots that hold no computed token yet (a prompt's chunks still to prefill); they
+// count as reserved for tokens to come, not as stored.
 PoolMetrics measure_pool(KvAllocator& allocator, FreeRunMeter& meter,
-                         TemporalFragmentation& temporal, const FragmentationParams& params);
-PoolMetrics measure_pool(const PoolStats& stats, const FreeRunSummary& runs, double f_temporal,
-                         const FragmentationParams& params);
+                         TemporalFragmentation& temporal, const FragmentationParams& params,
+                         int64_t pending_tokens = 0);
+PoolMetrics measure_pool(const PoolStats& stats, const FreeRunSummary& runs,
+                         const TemporalFragmentation& temporal, const FragmentationParams& params);
 
 }  // namespace tinyserve

@@ -7,26 +7,6 @@
 
 namespace tinyserve {
 
-std::string_view to_string(PreemptionMode mode) {
-  return mode == PreemptionMode::kSwap ? "swap" : "recompute";
-}
-
-std::optional<PreemptionMode> parse_preemption_mode(std::string_view name) {
-  if (name == "recompute") return PreemptionMode::kRecompute;
-  if (name == "swap") return PreemptionMode::kSwap;
-  return std::nullopt;
-}
-
-std::string_view to_string(VictimPolicy policy) {
-  return policy == VictimPolicy::kLowestPriority ? "lowest-priority" : "newest";
-}
-
-std::optional<VictimPolicy> parse_victim_policy(std::string_view name) {
-  if (name == "newest") return VictimPolicy::kNewest;
-  if (name == "lowest-priority") return VictimPolicy::kLowestPriority;
-  return std::nullopt;
-}
-
 GroupId GroupTable::add(SequenceGroup group) {
   if (!free_.empty()) {
     const GroupId id = free_.back();
@@ -170,9 +150,10 @@ void Scheduler::preempt(GroupId victim, Schedule& out) {
   ++v.preemptions;
   ++out.preemptions;
   const std::vector<SeqId> ids = seq_ids(v);
-  if (config_.preemption == PreemptionMode::kSwap && allocator_.supports_swap() &&
-      allocator_.can_swap_out(ids)) {
-    const std::vector<BlockCopy> copies = allocator_.swap_out(ids);
+  KvSwapper* swapper = allocator_.swapper();
+  if (config_.preemption == PreemptionMode::kSwap && swapper != nullptr &&
+      swapper->can_swap_out(ids)) {
+    const std::vector<BlockCopy> copies = swapper->swap_out(ids);
     out.swap_out.insert(out.swap_out.end(), copies.begin(), copies.end());
     v.status = GroupStatus::kSwapped;
     swapped_.push_back(victim);
@@ -219,10 +200,11 @@ bool Scheduler::try_swap_in(GroupId g, Schedule& out, int32_t& seq_budget, int32
   const std::vector<SeqId> ids = seq_ids(group);
   const auto num_seqs = static_cast<int32_t>(ids.size());
   if (group.max_seqs() > seq_budget || num_seqs > token_budget) return false;
-  if (!allocator_.can_swap_in(ids)) return false;
+  KvSwapper& swapper = *allocator_.swapper();  // only a swapper swaps groups out
+  if (!swapper.can_swap_in(ids)) return false;
   // Room for the blocks and for one new block per sequence to decode into this step.
-  if (allocator_.num_available_blocks() - allocator_.blocks_to_swap(ids) < num_seqs) return false;
-  const std::vector<BlockCopy> copies = allocator_.swap_in(ids);
+  if (allocator_.num_available_blocks() - swapper.blocks_to_swap(ids) < num_seqs) return false;
+  const std::vector<BlockCopy> copies = swapper.swap_in(ids);
   out.swap_in.insert(out.swap_in.end(), copies.begin(), copies.end());
   emit(EventKind::kSwapIn, group, ids.front(), static_cast<int64_t>(copies.size()));
   group.status = GroupStatus::kRunning;
@@ -264,6 +246,7 @@ bool Scheduler::try_admit(GroupId g, Schedule& out, int32_t& seq_budget, int32_t
   if (status == AllocStatus::kLater) return false;
   const int32_t cached = allocator_.allocate(s.id, request);
   s.num_computed = cached;
+  if (group.cached_tokens < 0) group.cached_tokens = cached;
   group.status = GroupStatus::kRunning;
   group.admitted = admissions_++;
   const auto pos = std::upper_bound(running_.begin(), running_.end(), g, [&](GroupId x, GroupId y) {

@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/base/named.h"
 #include "core/scheduling/events.h"
 #include "core/memory/kv_allocator.h"
 #include "core/scheduling/sequence.h"
@@ -29,10 +30,17 @@ using GroupId = int32_t;
 enum class PreemptionMode : uint8_t { kRecompute, kSwap };
 enum class VictimPolicy : uint8_t { kNewest, kLowestPriority };
 
-std::string_view to_string(PreemptionMode mode);
-std::optional<PreemptionMode> parse_preemption_mode(std::string_view name);
-std::string_view to_string(VictimPolicy policy);
-std::optional<VictimPolicy> parse_victim_policy(std::string_view name);
+inline constexpr Named<PreemptionMode> kPreemptionModeNames[] = {
+    {PreemptionMode::kRecompute, "recompute"}, {PreemptionMode::kSwap, "swap"}};
+inline constexpr Named<VictimPolicy> kVictimPolicyNames[] = {
+    {VictimPolicy::kNewest, "newest"}, {VictimPolicy::kLowestPriority, "lowest-priority"}};
+
+inline std::string_view to_string(PreemptionMode mode) {
+  return name_of<PreemptionMode>(kPreemptionModeNames, mode);
+}
+inline std::string_view to_string(VictimPolicy policy) {
+  return name_of<VictimPolicy>(kVictimPolicyNames, policy);
+}
 
 struct SchedulerConfig {
   int32_t max_num_seqs = 256;

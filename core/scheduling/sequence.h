@@ -34,6 +34,7 @@ struct SequenceGroup {
   bool fanned_out = false;  // samples / beams forked from the first sequence
   int64_t admitted = -1;    // admission order (higher: more recent)
   int32_t preemptions = 0;
+  int32_t cached_tokens = -1;  // prompt tokens found in the prefix cache at first admission
   double first_token_time = -1.0;
   double finish_time = -1.0;
 

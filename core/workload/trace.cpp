@@ -33,11 +33,6 @@ void check_options(const std::string& path, const TraceOptions& options) {
     throw_input_error(path, 0,
                       cat("time_scale: expected a number > 0, found ", options.time_scale));
   }
-  if (options.max_model_len < 0 || options.max_model_len == 1) {
-    throw_input_error(path, 0,
-                      cat("max_model_len: expected 0 (no clamping) or >= 2 tokens, found ",
-                          options.max_model_len));
-  }
 }
 
 // The lines of a text, numbered from 1, without their "\n" or "\r\n".
@@ -84,29 +79,6 @@ bool all_digits(std::string_view s) {
     if (c < '0' || c > '9') return false;
   }
   return true;
-}
-
-// Shortens the prompt (from its end) and then the output to fit max_model_len; true if it did.
-bool clamp_lengths(RequestSpec& r, int32_t prompt_len, int32_t max_model_len) {
-  if (max_model_len <= 0) return false;
-  bool clamped = false;
-  if (prompt_len > max_model_len - 1) {
-    int32_t kept = 0;
-    size_t segments = 0;
-    for (; segments < r.prompt.size() && kept < max_model_len - 1; ++segments) {
-      PromptSegment& s = r.prompt[segments];
-      s.length = std::min(s.length, max_model_len - 1 - kept);
-      kept += s.length;
-    }
-    r.prompt.resize(segments);
-    prompt_len = kept;
-    clamped = true;
-  }
-  if (r.output_len > max_model_len - prompt_len) {
-    r.output_len = max_model_len - prompt_len;
-    clamped = true;
-  }
-  return clamped;
 }
 
 // ---- Azure CSV -----------------------------------------------------------------------------
@@ -289,7 +261,6 @@ std::vector<RequestSpec> parse_azure_trace(std::string_view text, const std::str
     r.output_len = parse_count(fields[static_cast<size_t>(columns.generated)], "GeneratedTokens",
                                path, number);
     r.prompt.push_back({hash_combine(kAzureContent, static_cast<uint64_t>(r.id)), prompt_len});
-    if (clamp_lengths(r, prompt_len, options.max_model_len)) ++counted.clamped;
     requests.push_back(std::move(r));
   }
   if (requests.empty()) {
@@ -461,7 +432,6 @@ std::vector<RequestSpec> parse_mooncake_trace(std::string_view text, const std::
       r.prompt.push_back({hash_combine(kMooncakeTailContent, static_cast<uint64_t>(r.id)),
                           row.input_length - placed});
     }
-    if (clamp_lengths(r, row.input_length, options.max_model_len)) ++counted.clamped;
     requests.push_back(std::move(r));
   }
   if (requests.empty()) {

@@ -18,13 +18,10 @@ inline constexpr int32_t kMooncakeBlockTokens = 512;
 struct TraceOptions {
   int64_t max_requests = 0;   // read at most this many rows (0: all); later lines are not read
   double time_scale = 1.0;    // arrival = offset from the first row x time_scale (< 1: denser)
-  int32_t max_model_len = 0;  // > 0: clamp the prompt to max_model_len - 1 tokens, then the
-                              // output so that prompt + output <= max_model_len; 0: no clamping
 };
 
 struct TraceStats {
   int64_t requests = 0;       // rows turned into requests
-  int64_t clamped = 0;        // requests whose prompt or output was shortened by max_model_len
   int64_t hash_mismatch = 0;  // Mooncake rows whose input_length disagrees with their hash_ids
                               // (none in the shipped traces; see read_mooncake_trace)
 };

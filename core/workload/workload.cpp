@@ -162,12 +162,24 @@ std::string workload_error(const WorkloadConfig& c, const char* prompt_name,
   return "";
 }
 
-std::vector<int32_t> sample_lengths(const LengthDist& dist, int64_t count, uint64_t seed) {
+struct LengthStream::Impl {
+  LengthSampler sampler;
+  Rng rng;
+};
+
+LengthStream::LengthStream(const LengthDist& dist, uint64_t seed) {
   if (std::string e = length_error(dist, "lengths"); !e.empty()) throw_input_error("", 0, e);
-  const LengthSampler sampler(dist);
-  Rng rng(stream_seed(seed, kPromptStream));
+  impl_ = std::make_unique<Impl>(Impl{LengthSampler(dist), Rng(stream_seed(seed, kPromptStream))});
+}
+
+LengthStream::~LengthStream() = default;
+
+int32_t LengthStream::next() { return impl_->sampler(impl_->rng); }
+
+std::vector<int32_t> sample_lengths(const LengthDist& dist, int64_t count, uint64_t seed) {
+  LengthStream stream(dist, seed);
   std::vector<int32_t> out(static_cast<size_t>(std::max<int64_t>(count, 0)));
-  for (int32_t& length : out) length = sampler(rng);
+  for (int32_t& length : out) length = stream.next();
   return out;
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -76,8 +77,22 @@ std::string workload_error(const WorkloadConfig& config, const char* prompt_name
 // invalid.
 std::vector<RequestSpec> generate_workload(const WorkloadConfig& config, uint64_t seed);
 
-// count lengths drawn from dist (the seed's stress test needs lengths only). Precondition: dist is
-// valid (see workload_error).
+// count lengths drawn from dist (the seed's stress test needs lengths only). InputError (no file)
+// when dist is invalid (see workload_error).
 std::vector<int32_t> sample_lengths(const LengthDist& dist, int64_t count, uint64_t seed);
+
+// The same lengths one at a time, in the same order, for draws too many to hold.
+class LengthStream {
+ public:
+  LengthStream(const LengthDist& dist, uint64_t seed);  // InputError when dist is invalid
+  ~LengthStream();
+  LengthStream(const LengthStream&) = delete;
+  LengthStream& operator=(const LengthStream&) = delete;
+  int32_t next();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace tinyserve

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <map>
 #include <numeric>
 #include <stdexcept>
 
@@ -14,6 +15,7 @@
 #include "gpu/cuda_check.h"
 #include "gpu/device.h"
 #include "gpu/dtype.cuh"
+#include "gpu/tools/anchors.h"
 #include "gpu/tools/kernel_bench.h"
 
 namespace tinyserve::gpu {
@@ -82,7 +84,31 @@ void fill_random(void* p, DType t, int64_t n, uint64_t seed) {
       break;
     case DType::kFp8E4M3:
     case DType::kFp8E5M2:
-      throw BenchError("fill_random: fp8 is not supported");
+      throw BenchError("fill_random: fp8 pools are quantized from fp16 ones (quantize_pool)");
+  }
+  TS_CUDA_CHECK(cudaGetLastError());
+}
+
+// dst[i] = fp8 of src[i] / scale (src fp16): the same data as an fp8 pool, as reshape_and_cache
+// would have stored it.
+template <typename T>
+__global__ void quantize_kernel(const __half* src, uint8_t* dst, int64_t n, float scale) {
+  for (int64_t i = 2 * (blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x); i + 1 < n;
+       i += 2 * static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const uint32_t bits = float2_to_fp8x2_bits<T>(__half2float(src[i]) / scale,
+                                                  __half2float(src[i + 1]) / scale);
+    dst[i] = static_cast<uint8_t>(bits);
+    dst[i + 1] = static_cast<uint8_t>(bits >> 8);
+  }
+}
+
+void quantize_pool(const void* src, DType t, void* dst, int64_t n, float scale) {
+  if (t == DType::kFp8E4M3) {
+    quantize_kernel<__nv_fp8_e4m3>
+        <<<1024, 256>>>(static_cast<const __half*>(src), static_cast<uint8_t*>(dst), n, scale);
+  } else {
+    quantize_kernel<__nv_fp8_e5m2>
+        <<<1024, 256>>>(static_cast<const __half*>(src), static_cast<uint8_t*>(dst), n, scale);
   }
   TS_CUDA_CHECK(cudaGetLastError());
 }
@@ -199,6 +225,7 @@ struct PagedSetup {
   PagedKv cache;
   DecodeBatch batch;
   int64_t bytes = 0;  // K/V over the real lengths, plus q and out
+  std::vector<int32_t> host_tables, host_lens;
 };
 
 PagedSetup make_paged(const Config& c, const std::vector<int32_t>& lens, int32_t block_size,
@@ -238,6 +265,8 @@ PagedSetup make_paged(const Config& c, const std::vector<int32_t>& lens, int32_t
   fill_random(s.q.get(), c.dtype, q_elems, seed * 3 + 3);
   s.tables = upload(tables);
   s.lens = upload(lens);
+  s.host_tables = tables;
+  s.host_lens = lens;
   s.batch.q = s.q.get();
   s.batch.out = s.out.get();
   s.batch.block_tables = s.tables.get<int32_t>();
@@ -336,11 +365,108 @@ class Bench {
     return lens;
   }
 
-  // The version the layout comparisons use: v5 if asked for, else v4.
+  // The version the layout comparisons use: the newest asked for, v4 at least.
   KernelVersion fast() const {
     const auto& v = o_.versions;
-    return std::find(v.begin(), v.end(), KernelVersion::kV5) != v.end() ? KernelVersion::kV5
-                                                                        : KernelVersion::kV4;
+    for (KernelVersion k : {KernelVersion::kV6, KernelVersion::kV5}) {
+      if (std::find(v.begin(), v.end(), k) != v.end()) return k;
+    }
+    return KernelVersion::kV4;
+  }
+  bool has(KernelVersion k) const {
+    return std::find(o_.versions.begin(), o_.versions.end(), k) != o_.versions.end();
+  }
+
+  // Times one plan on a paged setup (optionally on another pool of the same blocks); returns
+  // the median ms and the output (query dtype).
+  std::pair<double, std::vector<float>> time_paged(const AttentionPlan& plan, const PagedSetup& p,
+                                                   int reps, int warmup,
+                                                   const PagedKv* pool = nullptr) {
+    const PagedKv& cache = pool != nullptr ? *pool : p.cache;
+    DeviceMemory ws(plan.workspace_bytes);
+    TS_CUDA_CHECK(stage_attention_plan(plan, ws.get(), nullptr));
+    const auto launch = [&] { return paged_attention(plan, cache, p.batch, ws.get(), nullptr); };
+    TS_CUDA_CHECK(cudaMemset(p.out.get(), 0xff, p.out.bytes()));
+    TS_CUDA_CHECK(launch());
+    const DType qt = query_dtype(cache.dtype);
+    std::vector<float> out =
+        download(p.out.get(), qt, static_cast<int64_t>(p.out.bytes() / dtype_size(qt)));
+    return {timer_.median_ms(launch, warmup, reps), std::move(out)};
+  }
+
+  // The anchors (FlashInfer, when built with it) on the same pool, tables, q and lengths.
+  void anchors(const Config& c, const PagedSetup& p, const std::vector<float>& reference) {
+    for (const auto& anchor : flashinfer_decode_anchors()) {
+      const DecodeProblem problem{p.cache, p.batch, p.host_tables.data(), p.host_lens.data()};
+      if (const std::string why = anchor->prepare(problem); !why.empty()) {
+        out_ << "  " << anchor->name() << ": not run (" << why << ")\n";
+        continue;
+      }
+      const auto launch = [&] { return anchor->run(nullptr); };
+      TS_CUDA_CHECK(cudaMemset(p.out.get(), 0xff, p.out.bytes()));
+      TS_CUDA_CHECK(launch());
+      const std::vector<float> values = download(
+          p.out.get(), c.dtype, static_cast<int64_t>(p.out.bytes() / dtype_size(c.dtype)));
+      const double ms = timer_.median_ms(launch, o_.warmup, o_.repetitions);
+      row(c.name, anchor->name(), ms, p.bytes, o_.repetitions,
+          reference.empty() ? ""
+                            : cat("output vs ", fast_name(), " ",
+                                  fmt("%.1e", relative_diff(values, reference))));
+    }
+  }
+
+  // The same K/V quantized to fp8 (scale 2^-8, the executors' default), the same q: time, the
+  // bandwidth of the bytes read, and the speedup over the same kernel on the fp16 pool.
+  void fp8_rows(const Config& c, const PagedSetup& p, const std::map<KernelVersion, double>& fp16,
+                const std::vector<float>& fp16_out) {
+    if (c.dtype != DType::kF16) return;
+    for (DType t : {DType::kFp8E4M3, DType::kFp8E5M2}) {
+      PagedKv cache = p.cache;
+      cache.dtype = t;
+      cache.scales.k = cache.scales.v = kDefaultFp8Scale;
+      const int64_t elems = p.cache.layer_elements();
+      DeviceMemory k(static_cast<size_t>(elems)), v(static_cast<size_t>(elems));
+      quantize_pool(p.cache.k, t, k.get(), elems, kDefaultFp8Scale);
+      quantize_pool(p.cache.v, t, v.get(), elems, kDefaultFp8Scale);
+      cache.k = k.get();
+      cache.v = v.get();
+      const int64_t q_bytes = 2 * static_cast<int64_t>(c.batch) * c.heads * c.head_dim * 2;
+      const int64_t bytes = (p.bytes - q_bytes) / 2 + q_bytes;  // K/V bytes halve
+      AttentionOptions options;
+      options.host_context_lens = p.host_lens.data();
+      for (KernelVersion version : {KernelVersion::kV4, KernelVersion::kV5, KernelVersion::kV6}) {
+        if (!has(version) || (t == DType::kFp8E5M2 && version != fast())) continue;
+        const AttentionPlan plan =
+            plan_attention(version, t, p.batch, c.kv_heads, c.head_dim, options);
+        auto [ms, values] = time_paged(plan, p, o_.repetitions, o_.warmup, &cache);
+        std::string note;
+        if (auto it = fp16.find(version); it != fp16.end()) {
+          note = cat("x", fmt("%.2f", it->second / ms), " vs fp16 ",
+                     kernel_version_name(version), ", fp16-equivalent ",
+                     fmt("%.0f", p.bytes / ms * 1e-6), " GB/s (",
+                     fmt("%.0f", 100.0 * p.bytes / ms * 1e-6 / copy_gbps_), "% of copy)");
+        }
+        if (!fp16_out.empty()) {
+          note += cat("; output vs fp16 ", fmt("%.1e", relative_diff(values, fp16_out)));
+        }
+        row(c.name, cat(kernel_version_name(version), " paged ", dtype_name(t)), ms, bytes,
+            o_.repetitions, note);
+      }
+    }
+  }
+
+  std::string plan_note(const AttentionPlan& plan, const PagedSetup& p) const {
+    std::string note;
+    if (plan.version == KernelVersion::kV6) {
+      note = cat(plan.work.num_warps, " warps, ", plan.work.num_parts, " parts of ",
+                 plan.work.num_items, " items");
+    } else if (plan.max_splits > 1) {
+      note = cat("partition ", plan.partition_tokens, " tokens");
+    }
+    if (const int32_t ctas = attention_ctas_per_sm(plan, p.cache, p.batch); ctas > 0) {
+      note += cat(note.empty() ? "" : ", ", ctas, " CTAs/SM");
+    }
+    return note;
   }
   std::string fast_name() const { return std::string(kernel_version_name(fast())); }
 
@@ -351,36 +477,49 @@ class Bench {
          << c.head_dim << ", " << dtype_name(c.dtype) << ", block size " << c.block_size << "\n";
     PagedSetup p = make_paged(c, lens, c.block_size, o_.seed);
     const int64_t out_elems = static_cast<int64_t>(c.batch) * c.heads * c.head_dim;
-    DeviceMemory workspace(
-        plan_attention(KernelVersion::kV4, c.dtype, p.batch, c.kv_heads, c.head_dim, {128})
-            .workspace_bytes);
     std::vector<float> fast_out;
     std::vector<std::pair<std::string, std::vector<float>>> outputs;
     double fast_ms = 0.0;
+    std::map<KernelVersion, double> fp16_ms;
     AttentionOptions auto_options;
     auto_options.host_context_lens = lens.data();
     for (KernelVersion v : o_.versions) {
       const AttentionPlan plan =
           plan_attention(v, c.dtype, p.batch, c.kv_heads, c.head_dim, auto_options);
-      const auto launch = [&] {
-        return paged_attention(plan, p.cache, p.batch, workspace.get(), nullptr);
-      };
-      TS_CUDA_CHECK(cudaMemset(p.out.get(), 0xff, p.out.bytes()));
-      const double estimate = timer_.once_ms(launch);
-      outputs.emplace_back(std::string(kernel_version_name(v)),
-                           download(p.out.get(), c.dtype, out_elems));
+      const double estimate = time_paged(plan, p, 1, 0).first;
       const int reps = reps_for(v, estimate);
       const int warmup = reps < o_.repetitions ? 0 : o_.warmup;
-      const double ms = timer_.median_ms(launch, warmup, reps);
-      std::string note =
-          plan.max_splits > 1 ? cat("partition ", plan.partition_tokens, " tokens") : "";
-      if (const int32_t ctas = attention_ctas_per_sm(plan, p.cache, p.batch); ctas > 0) {
-        note += cat(note.empty() ? "" : ", ", ctas, " CTAs/SM");
-      }
-      row(c.name, cat(kernel_version_name(v), " paged"), ms, p.bytes, reps, note);
+      auto [ms, values] = time_paged(plan, p, reps, warmup);
+      outputs.emplace_back(std::string(kernel_version_name(v)), std::move(values));
+      row(c.name, cat(kernel_version_name(v), " paged"), ms, p.bytes, reps, plan_note(plan, p));
+      fp16_ms[v] = ms;
       if (v == fast()) {
         fast_ms = ms;
         fast_out = outputs.back().second;
+      }
+    }
+    anchors(c, p, fast_out);
+    if (o_.fp8) fp8_rows(c, p, fp16_ms, fast_out);
+    if (o_.v6_sweep && has(KernelVersion::kV6)) {
+      const int32_t resident = plan_attention(KernelVersion::kV6, c.dtype, p.batch, c.kv_heads,
+                                              c.head_dim, auto_options)
+                                   .work.num_warps;
+      for (double waves : {0.5, 0.75, 1.5, 2.0, 3.0}) {
+        AttentionOptions options = auto_options;
+        options.v6_warps = static_cast<int32_t>(resident * waves);
+        const AttentionPlan plan =
+            plan_attention(KernelVersion::kV6, c.dtype, p.batch, c.kv_heads, c.head_dim, options);
+        const double ms = time_paged(plan, p, o_.repetitions, o_.warmup).first;
+        row(c.name, cat("v6 paged, ", fmt("%.2f", waves), " waves"), ms, p.bytes,
+            o_.repetitions, cat(plan.work.num_warps, " warps; sweep"));
+      }
+      for (int32_t cost : {0, 3, 8}) {
+        AttentionOptions options = auto_options;
+        options.v6_item_cost = cost;
+        const AttentionPlan plan =
+            plan_attention(KernelVersion::kV6, c.dtype, p.batch, c.kv_heads, c.head_dim, options);
+        const double ms = time_paged(plan, p, o_.repetitions, o_.warmup).first;
+        row(c.name, cat("v6 paged, item cost ", cost), ms, p.bytes, o_.repetitions, "sweep");
       }
     }
     for (const auto& [name, values] : outputs) {
@@ -412,10 +551,15 @@ class Bench {
     TS_CUDA_CHECK(cudaGetLastError());
     AttentionOptions contiguous_options;
     contiguous_options.host_context_lens = lens.data();
-    const AttentionPlan plan =
-        plan_attention(fast(), c.dtype, p.batch, c.kv_heads, c.head_dim, contiguous_options);
     for (bool padded : {false, true}) {
       contiguous.read_padded = padded;
+      // v6 reads real lengths only: the padded batch runs v5.
+      const KernelVersion version =
+          padded && fast() == KernelVersion::kV6 ? KernelVersion::kV5 : fast();
+      const AttentionPlan plan =
+          plan_attention(version, c.dtype, p.batch, c.kv_heads, c.head_dim, contiguous_options);
+      DeviceMemory workspace(plan.workspace_bytes);
+      TS_CUDA_CHECK(stage_attention_plan(plan, workspace.get(), nullptr));
       const auto launch = [&] {
         return contiguous_attention(plan, contiguous, p.batch, workspace.get(), nullptr);
       };
@@ -432,7 +576,8 @@ class Bench {
         ratios_.push_back(
             cat(c.name, ": ", fast_name(), " paged / contiguous = ", fmt("%.4f", fast_ms / ms)));
       } else {
-        row(c.name, fast_name() + " padded batch", ms, p.bytes, o_.repetitions,
+        row(c.name, std::string(kernel_version_name(version)) + " padded batch", ms, p.bytes,
+            o_.repetitions,
             cat("reads ", max_len, " positions per sequence; output vs paged ", fmt("%.2e", diff)));
         ratios_.push_back(
             cat(c.name, ": padded batch / ", fast_name(), " paged = ", fmt("%.3f", ms / fast_ms)));
@@ -444,13 +589,9 @@ class Bench {
         AttentionOptions options;
         options.partition_tokens = part;
         const AttentionPlan pp =
-            plan_attention(fast(), c.dtype, p.batch, c.kv_heads, c.head_dim, options);
-        DeviceMemory ws(pp.workspace_bytes);
-        const double ms = timer_.median_ms(
-            [&] { return paged_attention(pp, p.cache, p.batch, ws.get(), nullptr); }, o_.warmup,
-            o_.repetitions);
-        row(c.name, cat(fast_name(), " paged, partition ", part), ms, p.bytes, o_.repetitions,
-            "sweep");
+            plan_attention(KernelVersion::kV5, c.dtype, p.batch, c.kv_heads, c.head_dim, options);
+        const double ms = time_paged(pp, p, o_.repetitions, o_.warmup).first;
+        row(c.name, cat("v5 paged, partition ", part), ms, p.bytes, o_.repetitions, "sweep");
       }
     }
   }
@@ -469,13 +610,27 @@ class Bench {
       options.host_context_lens = lens.data();
       const AttentionPlan plan =
           plan_attention(fast(), c.dtype, p.batch, c.kv_heads, c.head_dim, options);
-      DeviceMemory ws(plan.workspace_bytes);
-      const double ms = timer_.median_ms(
-          [&] { return paged_attention(plan, p.cache, p.batch, ws.get(), nullptr); }, o_.warmup,
-          o_.repetitions);
+      const double ms = time_paged(plan, p, o_.repetitions, o_.warmup).first;
       const std::string note =
           contiguous_ms > 0 ? cat("paged / contiguous ", fmt("%.4f", ms / contiguous_ms)) : "";
       row(cat("B bs", bs), fast_name() + " paged", ms, p.bytes, o_.repetitions, note);
+      if (o_.fp8) {  // the same blocks in fp8: a (block, KV head) tile is half as many bytes
+        PagedKv cache = p.cache;
+        cache.dtype = DType::kFp8E4M3;
+        cache.scales.k = cache.scales.v = kDefaultFp8Scale;
+        const int64_t elems = p.cache.layer_elements();
+        DeviceMemory k(static_cast<size_t>(elems)), v(static_cast<size_t>(elems));
+        quantize_pool(p.cache.k, cache.dtype, k.get(), elems, kDefaultFp8Scale);
+        quantize_pool(p.cache.v, cache.dtype, v.get(), elems, kDefaultFp8Scale);
+        cache.k = k.get();
+        cache.v = v.get();
+        const AttentionPlan plan8 =
+            plan_attention(fast(), cache.dtype, p.batch, c.kv_heads, c.head_dim, options);
+        const double ms8 = time_paged(plan8, p, o_.repetitions, o_.warmup, &cache).first;
+        const int64_t q_bytes = 2 * static_cast<int64_t>(c.batch) * c.heads * c.head_dim * 2;
+        row(cat("B bs", bs), fast_name() + " paged fp8_e4m3", ms8, (p.bytes - q_bytes) / 2 + q_bytes,
+            o_.repetitions, cat("x", fmt("%.2f", ms / ms8), " vs fp16"));
+      }
     }
   }
 
@@ -601,6 +756,10 @@ class Bench {
 };
 
 }  // namespace
+
+#ifndef TINYSERVE_HAVE_FLASHINFER
+std::vector<std::unique_ptr<DecodeAnchor>> flashinfer_decode_anchors() { return {}; }
+#endif
 
 int run_kernel_bench(const KernelBenchOptions& options, std::ostream& out) {
   const DeviceInfo device = query_device();

@@ -1,7 +1,8 @@
 // Standalone driver of the kernel benchmark (the app's `tinyserve bench kernels` calls the same
 // run_kernel_bench). Usage:
-//   kernel_bench [--versions v1,v2,v3,v4] [--configs A,B,C] [--reps N] [--seed N]
-//                [--partition-sweep] [--no-block-size-sweep] [--no-reshape] [--no-copies]
+//   kernel_bench [--versions v1,...,v6] [--configs A,B,C] [--reps N] [--seed N]
+//                [--partition-sweep] [--v6-sweep] [--no-fp8] [--no-block-size-sweep]
+//                [--no-reshape] [--no-copies]
 #include <cstdio>
 #include <iostream>
 #include <sstream>
@@ -51,6 +52,10 @@ int main(int argc, char** argv) {
       if (!parse_number(value(), options.seed)) return usage("--seed needs an integer");
     } else if (arg == "--partition-sweep") {
       options.partition_sweep = true;
+    } else if (arg == "--v6-sweep") {
+      options.v6_sweep = true;
+    } else if (arg == "--no-fp8") {
+      options.fp8 = false;
     } else if (arg == "--no-block-size-sweep") {
       options.block_size_sweep = false;
     } else if (arg == "--no-reshape") {

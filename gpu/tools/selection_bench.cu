@@ -160,7 +160,7 @@ struct Pool {
     for (size_t i = perm.size() - 1; i > 0; --i) std::swap(perm[i], perm[rng.below(i + 1)]);
     host_tables.assign(perm.begin(), perm.begin() + used);
     host_lens.assign(static_cast<size_t>(batch_size), context);
-    cache = {nullptr, nullptr, kDType, 1, num_blocks, kKvHeads, kBlockSize, kHeadDim};
+    cache = {nullptr, nullptr, kDType, 1, num_blocks, kKvHeads, kBlockSize, kHeadDim, {}};
     key_bounds = {nullptr, key_bounds_dtype(kDType), 1, num_blocks, kKvHeads, kHeadDim};
     const int64_t elems = cache.layer_elements();
     k = DeviceMemory(static_cast<size_t>(elems * dtype_size(kDType)));
@@ -322,6 +322,7 @@ class Bench {
     const AttentionPlan full =
         plan_attention(KernelVersion::kV5, kDType, pool.batch, kKvHeads, kHeadDim, full_options);
     DeviceMemory workspace(full.workspace_bytes);
+    TS_CUDA_CHECK(stage_attention_plan(full, workspace.get(), nullptr));
     const double full_ms = timer_.median_ms(
         [&] { return paged_attention(full, pool.cache, pool.batch, workspace.get(), nullptr); },
         o_.warmup, o_.repetitions);
@@ -352,7 +353,7 @@ class Bench {
       s.logical = logical.get<int32_t>();
       s.tickets = tickets.get<int32_t>();
       DecodeBatch sparse = pool.batch;
-      sparse.kv_head_tables = true;
+      sparse.table_head_stride = plan.max_selected;
       sparse.block_tables = tables.get<int32_t>();
       sparse.context_lens = sparse_lens.get<int32_t>();
       sparse.max_blocks_per_seq = plan.max_selected;
@@ -362,6 +363,7 @@ class Bench {
       const AttentionPlan sparse_plan =
           plan_attention(KernelVersion::kV5, kDType, sparse, kKvHeads, kHeadDim, sparse_options);
       DeviceMemory sparse_workspace(sparse_plan.workspace_bytes);
+      TS_CUDA_CHECK(stage_attention_plan(sparse_plan, sparse_workspace.get(), nullptr));
       const auto attend = [&] {
         return paged_attention(sparse_plan, pool.cache, sparse, sparse_workspace.get(), nullptr);
       };
@@ -387,6 +389,7 @@ class Bench {
             plan_attention(KernelVersion::kV5, kDType, sparse, kKvHeads, kHeadDim, options);
         if (p.partition_tokens == sparse_plan.partition_tokens) continue;
         DeviceMemory ws(p.workspace_bytes);
+        TS_CUDA_CHECK(stage_attention_plan(p, ws.get(), nullptr));
         const double ms = timer_.median_ms(
             [&] { return paged_attention(p, pool.cache, sparse, ws.get(), nullptr); }, o_.warmup,
             o_.repetitions);

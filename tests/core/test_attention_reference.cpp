@@ -19,12 +19,17 @@ struct RandomPaged {
   DType dtype;
   int32_t num_heads, num_kv_heads, head_dim, block_size, max_blocks;
   std::vector<int32_t> lens, tables;
-  std::vector<float> k_seq, v_seq;  // [batch, max_len, num_kv_heads, head_dim], rounded to dtype
+  // [batch, max_len, num_kv_heads, head_dim]: the values the pool holds, as attention reads them
+  // (rounded to dtype; for fp8, element * scale)
+  std::vector<double> k_seq, v_seq;
   std::vector<uint8_t> k_pool, v_pool, q;
+  std::vector<float> k_head_scales, v_head_scales;
   PagedKv cache;
 
+  // fp8 pools get per-tensor scales (non-powers of two that keep normal(0, 1) keys and
+  // uniform(-1, 1) values inside e4m3's range), or per-KV-head scales when per_head is set.
   RandomPaged(DType t, int32_t heads, int32_t kv_heads, int32_t dim, int32_t bs,
-              std::vector<int32_t> lengths, uint64_t seed)
+              std::vector<int32_t> lengths, uint64_t seed, bool per_head = false)
       : dtype(t),
         num_heads(heads),
         num_kv_heads(kv_heads),
@@ -46,6 +51,18 @@ struct RandomPaged {
     cache.num_kv_heads = kv_heads;
     cache.block_size = bs;
     cache.head_dim = dim;
+    if (is_fp8(t)) {
+      cache.scales.k = 0.011f;
+      cache.scales.v = 0.0041f;
+      if (per_head) {
+        for (int32_t h = 0; h < kv_heads; ++h) {
+          k_head_scales.push_back(0.011f * (1.0f + 0.3f * static_cast<float>(h)));
+          v_head_scales.push_back(0.0041f / (1.0f + 0.2f * static_cast<float>(h)));
+        }
+        cache.scales.k_heads = k_head_scales.data();
+        cache.scales.v_heads = v_head_scales.data();
+      }
+    }
     const auto pool_bytes = static_cast<size_t>(cache.layer_elements() * dtype_size(t));
     k_pool.assign(pool_bytes, 0xff);  // NaN in every dtype: reading a wrong slot shows
     v_pool.assign(pool_bytes, 0xff);
@@ -53,26 +70,31 @@ struct RandomPaged {
     cache.v = v_pool.data();
 
     const size_t row = static_cast<size_t>(kv_heads) * dim;
-    k_seq.assign(static_cast<size_t>(batch) * max_len * row, 0.0f);
-    v_seq.assign(k_seq.size(), 0.0f);
+    k_seq.assign(static_cast<size_t>(batch) * max_len * row, 0.0);
+    v_seq.assign(k_seq.size(), 0.0);
     for (int32_t b = 0; b < batch; ++b) {
       for (int32_t pos = 0; pos < lens[b]; ++pos) {
         const int32_t block = tables[b * max_blocks + pos / bs];
         for (int32_t h = 0; h < kv_heads; ++h) {
+          const float ks = is_fp8(t) ? cache.scales.k_of(h) : 1.0f;
+          const float vs = is_fp8(t) ? cache.scales.v_of(h) : 1.0f;
           for (int32_t d = 0; d < dim; ++d) {
             const size_t i = ((static_cast<size_t>(b) * max_len + pos) * kv_heads + h) * dim + d;
-            k_seq[i] = round_to(t, static_cast<float>(rng.normal()));
-            v_seq[i] = round_to(t, static_cast<float>(rng.uniform01() * 2 - 1));
+            const auto k = static_cast<float>(rng.normal());
+            const auto v = static_cast<float>(rng.uniform01() * 2 - 1);
+            k_seq[i] = cached_value(t, k, ks);
+            v_seq[i] = cached_value(t, v, vs);
             const int64_t at = cache.index(block, h, pos % bs, d);
-            store_element(k_pool.data(), t, at, k_seq[i]);
-            store_element(v_pool.data(), t, at, v_seq[i]);
+            store_element(k_pool.data(), t, at, is_fp8(t) ? k / ks : k);
+            store_element(v_pool.data(), t, at, is_fp8(t) ? v / vs : v);
           }
         }
       }
     }
-    q.resize(static_cast<size_t>(batch) * heads * dim * dtype_size(t));
+    const DType qt = query_dtype(t);
+    q.resize(static_cast<size_t>(batch) * heads * dim * dtype_size(qt));
     for (int64_t i = 0; i < static_cast<int64_t>(batch) * heads * dim; ++i) {
-      store_element(q.data(), t, i, static_cast<float>(rng.normal()));
+      store_element(q.data(), qt, i, static_cast<float>(rng.normal()));
     }
   }
 
@@ -109,7 +131,8 @@ struct RandomPaged {
         for (int32_t pos = 0; pos < lens[b]; ++pos) {
           double dot = 0.0;
           for (int32_t d = 0; d < head_dim; ++d) {
-            dot += static_cast<double>(load_element(q.data(), dtype, qo + d)) * k_seq[kv(pos, d)];
+            dot += static_cast<double>(load_element(q.data(), query_dtype(dtype), qo + d)) *
+                   k_seq[kv(pos, d)];
           }
           w[pos] = std::exp(dot * scale);
           sum += w[pos];
@@ -173,8 +196,8 @@ TEST_CASE("contiguous reference attention matches the paged one, padded or not")
       for (int32_t h = 0; h < 4; ++h) {
         for (int32_t d = 0; d < 64; ++d) {
           const size_t i = ((static_cast<size_t>(b) * max_len + pos) * 4 + h) * 64 + d;
-          store_element(k.data(), c.dtype, c.index(b, h, pos, d), p.k_seq[i]);
-          store_element(v.data(), c.dtype, c.index(b, h, pos, d), p.v_seq[i]);
+          store_element(k.data(), c.dtype, c.index(b, h, pos, d), static_cast<float>(p.k_seq[i]));
+          store_element(v.data(), c.dtype, c.index(b, h, pos, d), static_cast<float>(p.v_seq[i]));
         }
       }
     }
@@ -185,22 +208,62 @@ TEST_CASE("contiguous reference attention matches the paged one, padded or not")
   }
 }
 
-TEST_CASE("reference attention stores its output rounded to the cache's dtype") {
+TEST_CASE("reference attention stores its output rounded to the query dtype") {
   for (DType t : kExecutorDTypes) {
+    const DType qt = query_dtype(t);
     RandomPaged p(t, 4, 4, 64, 16, {20, 7}, 5);
-    std::vector<uint8_t> out(static_cast<size_t>(2 * 4 * 64 * dtype_size(t)));
+    std::vector<uint8_t> out(static_cast<size_t>(2 * 4 * 64 * dtype_size(qt)));
     const DecodeBatch db = p.decode_batch(out.data());
     paged_attention_reference(p.cache, db);
     const std::vector<double> exact = paged_attention_f64(p.cache, db);
     for (size_t i = 0; i < exact.size(); ++i) {
-      CHECK(load_element(out.data(), t, static_cast<int64_t>(i)) ==
-            round_to(t, static_cast<float>(exact[i])));
+      CHECK(load_element(out.data(), qt, static_cast<int64_t>(i)) ==
+            round_to(qt, static_cast<float>(exact[i])));
     }
   }
 }
 
+TEST_CASE("fp8 reference attention reads element times scale, per tensor or per KV head") {
+  for (DType t : {DType::kFp8E4M3, DType::kFp8E5M2}) {
+    for (bool per_head : {false, true}) {
+      CAPTURE(dtype_name(t));
+      CAPTURE(per_head);
+      RandomPaged p(t, 8, 4, 64, 16, {1, 31, 200}, 21, per_head);
+      CHECK(relative_error(paged_attention_f64(p.cache, p.decode_batch(nullptr)), p.naive()) <
+            1e-12);
+      // The same elements read with other scales give another answer: the scales are applied.
+      PagedKv wrong = p.cache;
+      wrong.scales = KvScales{};
+      CHECK(relative_error(paged_attention_f64(wrong, p.decode_batch(nullptr)), p.naive()) > 0.1);
+    }
+  }
+}
+
+TEST_CASE("fp8 attention differs from unquantized attention by the format's rounding") {
+  // The same normal(0, 1) keys and uniform values, held in f32 and in fp8: the difference is
+  // fp8's own error, what tolerance() for fp8 is not (tests/core/plan_fixture.h).
+  double error[2] = {};
+  for (int i = 0; i < 2; ++i) {
+    const DType t = i == 0 ? DType::kFp8E4M3 : DType::kFp8E5M2;
+    RandomPaged fp8(t, 8, 2, 128, 16, {64, 500, 2000}, 33);
+    RandomPaged f32(DType::kF32, 8, 2, 128, 16, {64, 500, 2000}, 33);  // same random stream
+    // q: the fp8 problem's fp16 queries, read exactly by the f32 one.
+    for (size_t e = 0; e < fp8.q.size() / 2; ++e) {
+      store_element(f32.q.data(), DType::kF32, static_cast<int64_t>(e),
+                    load_element(fp8.q.data(), DType::kF16, static_cast<int64_t>(e)));
+    }
+    error[i] = relative_error(paged_attention_f64(fp8.cache, fp8.decode_batch(nullptr)),
+                              paged_attention_f64(f32.cache, f32.decode_batch(nullptr)));
+    MESSAGE(dtype_name(t), " attention vs unquantized: relative error ", error[i]);
+  }
+  CHECK(error[0] > 0.01);
+  CHECK(error[0] < 0.06);
+  CHECK(error[1] > 1.5 * error[0]);  // one mantissa bit fewer
+  CHECK(error[1] < 0.12);
+}
+
 TEST_CASE("reshape_and_cache writes each token into its slot and skips padding") {
-  for (DType t : kExecutorDTypes) {
+  for (DType t : {DType::kF32, DType::kF16, DType::kBF16}) {
     PagedKv cache;
     cache.dtype = t;
     cache.num_blocks = 4;
@@ -242,6 +305,99 @@ TEST_CASE("reshape_and_cache writes each token into its slot and skips padding")
       }
     }
   }
+}
+
+TEST_CASE("reshape_and_cache quantizes fp8 as value / scale, rounded and saturated") {
+  for (DType t : {DType::kFp8E4M3, DType::kFp8E5M2}) {
+    for (bool per_head : {false, true}) {
+      CAPTURE(dtype_name(t));
+      CAPTURE(per_head);
+      PagedKv cache;
+      cache.dtype = t;
+      cache.num_blocks = 3;
+      cache.num_kv_heads = 2;
+      cache.block_size = 4;
+      cache.head_dim = 64;
+      const std::vector<float> k_heads = {0.5f, 0.003f}, v_heads = {3.0f, 0.07f};
+      cache.scales.k = 0.02f;
+      cache.scales.v = 1.5f;
+      if (per_head) {
+        cache.scales.k_heads = k_heads.data();
+        cache.scales.v_heads = v_heads.data();
+      }
+      // 0x7f is NaN in both formats: never the quantization of a finite value.
+      std::vector<uint8_t> k(static_cast<size_t>(cache.layer_elements()), 0x7f), v(k);
+      cache.k = k.data();
+      cache.v = v.data();
+      const std::vector<int64_t> slots = {5, -1, 11};
+      std::vector<uint8_t> key(3 * 2 * 64 * 2), value(key.size());
+      Rng rng(4);
+      for (int64_t i = 0; i < 3 * 2 * 64; ++i) {
+        // Mostly ordinary values, some far past the format's range once scaled.
+        const double wide = i % 7 == 0 ? 3e4 : 2.0;
+        store_element(key.data(), DType::kF16, i, static_cast<float>(wide * (rng.uniform01() - 0.5)));
+        store_element(value.data(), DType::kF16, i, static_cast<float>(rng.normal()));
+      }
+      reshape_and_cache_reference(cache, NewKv{key.data(), value.data(), slots.data(), 3});
+      int saturated = 0;
+      for (int32_t i : {0, 2}) {
+        for (int32_t h = 0; h < 2; ++h) {
+          for (int32_t d = 0; d < 64; ++d) {
+            const int64_t at = cache.index(slots[i] / 4, h, static_cast<int32_t>(slots[i] % 4), d);
+            const int64_t from = (i * 2 + h) * 64 + d;
+            const float x = load_element(key.data(), DType::kF16, from);
+            const float y = load_element(value.data(), DType::kF16, from);
+            const float ks = cache.scales.k_of(h), vs = cache.scales.v_of(h);
+            const uint8_t want_k = t == DType::kFp8E4M3 ? float_to_e4m3_bits(x / ks)
+                                                        : float_to_e5m2_bits(x / ks);
+            const uint8_t want_v = t == DType::kFp8E4M3 ? float_to_e4m3_bits(y / vs)
+                                                        : float_to_e5m2_bits(y / vs);
+            CHECK(k[at] == want_k);
+            CHECK(v[at] == want_v);
+            saturated += (k[at] & 0x7f) == (t == DType::kFp8E4M3 ? 0x7e : 0x7b);
+          }
+        }
+      }
+      CHECK(saturated > 0);  // the wide values saturate to the largest finite value, not NaN
+      int untouched = 0;
+      for (uint8_t b : k) untouched += b == 0x7f;
+      CHECK(untouched == cache.layer_elements() - 2 * 2 * 64);
+    }
+  }
+}
+
+TEST_CASE("the default fp8 scale keeps synthetic K/V clear of saturation and subnormals") {
+  // Synthetic K/V are uniform in [-1, 1). Stored as x / scale in e4m3: scale 1 leaves
+  // |x| < 2^-6 (1.6 % of values) subnormal and the range above 1 unused; 1 / 448 fills the range
+  // up to the largest finite value but, not being a power of two, puts [0.57, 1) (43 % of the
+  // values) in the binade of step 32 / 448 = 0.071 instead of 0.0625; the default 2^-8 maps the
+  // values onto [-256, 256) with the same grid as scale 1 and almost no subnormals.
+  const auto rms_error = [](float scale, int* saturated, int* subnormal) {
+    double err = 0.0, norm = 0.0;
+    *saturated = *subnormal = 0;
+    for (int i = 0; i < 200000; ++i) {
+      const float x = synthetic_value(synthetic_row(9, SyntheticKind::kKey, i, i, 0, 0), i % 128);
+      const uint8_t bits = float_to_e4m3_bits(x / scale);
+      *saturated += (bits & 0x7f) == 0x7e;
+      *subnormal += (bits & 0x78) == 0 && (bits & 0x07) != 0;
+      const double y = static_cast<double>(e4m3_bits_to_float(bits)) * scale;
+      err += (y - x) * (y - x);
+      norm += static_cast<double>(x) * x;
+    }
+    return std::sqrt(err / norm);
+  };
+  int saturated = 0, subnormal = 0;
+  const double at_one = rms_error(1.0f, &saturated, &subnormal);
+  CHECK(saturated == 0);
+  CHECK(subnormal > 2000);  // about 1.6 %
+  const double at_default = rms_error(kDefaultFp8Scale, &saturated, &subnormal);
+  CHECK(saturated == 0);
+  CHECK(subnormal < 20);  // |x| < 2^-14: 0.006 %
+  const double at_max = rms_error(1.0f / 448.0f, &saturated, &subnormal);
+  MESSAGE("e4m3 relative RMS error of synthetic K: scale 1 ", at_one, ", 2^-8 ", at_default,
+          ", 1/448 ", at_max);
+  CHECK(at_default <= at_one);         // the same grid, minus the subnormal tail's extra error
+  CHECK(at_max > 1.05 * at_default);  // about 8 % worse
 }
 
 TEST_CASE("copy_blocks copies whole blocks of every layer and nothing else") {
@@ -321,6 +477,7 @@ TEST_CASE("a step plan with out-of-range or conflicting entries is rejected") {
   g.num_cpu_blocks = 2;
   REQUIRE(g.validate().ok());
   StepPlan ok;
+  ok.block_size = g.block_size;
   ok.slot_mapping = {0, -1, 5};
   ok.new_tokens = {1, 2, 3};
   ok.new_positions = {0, 0, 1};
@@ -336,6 +493,7 @@ TEST_CASE("a step plan with out-of-range or conflicting entries is rejected") {
     change(p);
     return !validate_plan(g, p).ok();
   };
+  CHECK(rejects([](StepPlan& p) { p.block_size = 8; }));  // made for another geometry
   CHECK(rejects([](StepPlan& p) { p.swap_out = {{0, 2}}; }));
   CHECK(rejects([](StepPlan& p) { p.swap_in = {{0, 1}, {1, 1}}; }));
   CHECK(rejects([](StepPlan& p) { p.copies = {{8, 1}}; }));
@@ -359,4 +517,29 @@ TEST_CASE("a step plan with out-of-range or conflicting entries is rejected") {
   bad = g;
   bad.block_size = 12;
   CHECK_FALSE(bad.validate().ok());
+}
+
+TEST_CASE("fp8 geometries need finite positive scales, per tensor or one per KV head") {
+  KvGeometry g;
+  g.num_heads = 8;
+  g.num_kv_heads = 2;
+  g.dtype = DType::kFp8E4M3;
+  CHECK(g.validate().ok());
+  CHECK(g.k_scale == kDefaultFp8Scale);
+  CHECK(g.scales().k_heads == nullptr);
+  g.k_head_scales = {0.1f, 0.2f};
+  g.v_head_scales = {1.0f, 2.0f};
+  CHECK(g.validate().ok());
+  CHECK(g.scales().k_of(1) == 0.2f);
+  CHECK(g.scales().v_of(0) == 1.0f);
+  for (auto change : std::vector<void (*)(KvGeometry&)>{
+           [](KvGeometry& x) { x.k_scale = 0.0f; },
+           [](KvGeometry& x) { x.v_scale = -1.0f; },
+           [](KvGeometry& x) { x.k_scale = INFINITY; },
+           [](KvGeometry& x) { x.k_head_scales = {0.1f}; },
+           [](KvGeometry& x) { x.v_head_scales = {1.0f, NAN}; }}) {
+    KvGeometry bad = g;
+    change(bad);
+    CHECK_FALSE(bad.validate().ok());
+  }
 }

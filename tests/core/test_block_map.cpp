@@ -18,7 +18,7 @@ TEST_CASE("the block map line shows owners, shared, cached and free blocks") {
   KvCacheManager kv(c);
   const auto a = tokens(8, 1);
   kv.allocate(3, request(a));       // blocks 0, 1
-  kv.mark_computed(3, a, 8);
+  kv.mark_computed(3, 8);
   kv.allocate(7, request(tokens(6, 900)));  // blocks 2, 3
   kv.fork(7, 9);                    // 2, 3 shared
   kv.append_slot(9);                // block 3 copied to 4

@@ -7,7 +7,7 @@
 using namespace tinyserve;
 
 TEST_CASE("a new pool has every block free") {
-  for (FreeListPolicy policy : kAllFreeListPolicies) {
+  for (const auto& [policy, policy_name] : kFreeListPolicyNames) {
     BlockPool pool(8, policy, 1);
     CHECK(pool.num_free() == 8);
     CHECK(pool.num_used() == 0);
@@ -17,7 +17,7 @@ TEST_CASE("a new pool has every block free") {
 }
 
 TEST_CASE("a block is used from allocation until its last reference is released") {
-  for (FreeListPolicy policy : kAllFreeListPolicies) {
+  for (const auto& [policy, policy_name] : kFreeListPolicyNames) {
     BlockPool pool(4, policy, 1);
     const BlockId b = pool.allocate();
     CHECK(pool.state(b) == BlockState::kUsed);

@@ -23,10 +23,10 @@ ContiguousConfig config(Reservation r, int32_t num_blocks = 64, int32_t max_len 
 }  // namespace
 
 TEST_CASE("every reservation name parses back") {
-  for (Reservation r : {Reservation::kMaxLength, Reservation::kPowerOfTwo, Reservation::kExact}) {
-    CHECK(parse_reservation(to_string(r)) == r);
+  for (const auto& [r, name] : kReservationNames) {
+    CHECK(parse_named<Reservation>(kReservationNames, name) == r);
   }
-  CHECK_FALSE(parse_reservation("lazy").has_value());
+  CHECK_FALSE(parse_named<Reservation>(kReservationNames, "lazy").has_value());
 }
 
 TEST_CASE("a max-length reservation holds the model's maximum length for every request") {

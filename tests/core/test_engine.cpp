@@ -1,4 +1,5 @@
 #include "core/engine/engine.h"
+#include "core/memory/kv_cache_manager.h"
 
 #include <doctest/doctest.h>
 
@@ -63,12 +64,8 @@ TEST_CASE("time to first token and time per output token come from the simulated
 
 TEST_CASE("a contiguous allocator runs the same workload, reserving ahead") {
   EngineConfig c = small_engine(64);
-  c.paged = false;
-  c.contiguous_cache.block_size = 4;
-  c.contiguous_cache.num_blocks = 64;
-  c.contiguous_cache.max_model_len = 64;
-  c.contiguous_cache.reservation = Reservation::kMaxLength;
-  c.contiguous_cache.check_invariants = true;
+  c.allocator = ContiguousOptions{Reservation::kMaxLength, 0.0};
+  c.max_model_len = 64;
   auto e = make_engine(c, {req(0, 8, 4), req(1, 8, 4), req(2, 8, 4), req(3, 8, 4), req(4, 8, 4)});
   e->step();
   CHECK(e->last().running == 4);  // 4 x 16 blocks fill the pool
@@ -82,7 +79,7 @@ TEST_CASE("the same requests and seed replay to identical metrics") {
   auto run = [] {
     EngineConfig c = small_engine(24, 4, 8);
     c.scheduler.preemption = PreemptionMode::kSwap;
-    c.paged_cache.enable_prefix_caching = true;
+    paged_options(c).prefix_caching = true;
     std::vector<RequestSpec> reqs;
     for (int i = 0; i < 20; ++i) {
       RequestSpec r = req(i, 5 + (i * 7) % 19, 3 + i % 6, i * 0.004);
@@ -101,4 +98,84 @@ TEST_CASE("the same requests and seed replay to identical metrics") {
   const std::string a = run(), b = run();
   CHECK(a.size() > 100);
   CHECK(a == b);
+}
+
+namespace {
+
+// Records every plan it is given; fails on request.
+class RecordingBackend final : public Backend {
+ public:
+  std::vector<StepPlan> plans;
+  int64_t fail_at = -1;
+  std::string name() const override { return "recording"; }
+  std::string description() const override { return "test"; }
+  KernelTimes execute(const StepPlan& plan) override {
+    if (plan.step == fail_at) throw BackendError("injected failure");
+    plans.push_back(plan);
+    return {};
+  }
+};
+
+}  // namespace
+
+TEST_CASE("the plan maps every new token to its sequence's slot and lists the decode batch") {
+  auto backend = std::make_unique<RecordingBackend>();
+  RecordingBackend& rec = *backend;
+  Engine e(small_engine(64, 4), {req(0, 6, 3), req(1, 9, 3)}, std::move(backend));
+  while (!e.done()) e.step();
+  REQUIRE(rec.plans.size() == 3);
+  const StepPlan& first = rec.plans[0];
+  CHECK(first.block_size == 4);
+  CHECK(first.slot_mapping.size() == 15);  // both prompts
+  CHECK(first.batch() == 2);               // both prompts complete: two queries
+  const StepPlan& second = rec.plans[1];
+  CHECK(second.slot_mapping.size() == 2);  // one decode token each
+  CHECK(second.context_lens == std::vector<int32_t>{7, 10});
+  for (size_t i = 0; i < second.slot_mapping.size(); ++i) {
+    const int32_t pos = second.new_positions[i];
+    const int32_t block = second.block_tables[i * static_cast<size_t>(second.max_blocks_per_seq) +
+                                              static_cast<size_t>(pos / 4)];
+    CHECK(second.slot_mapping[i] == int64_t{block} * 4 + pos % 4);
+  }
+}
+
+TEST_CASE("an idle engine jumps its clock to the next arrival") {
+  auto e = make_engine(small_engine(64), {req(0, 4, 2), req(1, 4, 2, 100.0)});
+  while (!e->done()) e->step();
+  const std::vector<RequestResult> r = e->request_results();
+  REQUIRE(r.size() == 2);
+  CHECK(r[1].arrival == 100.0);
+  CHECK(r[1].ttft() == doctest::Approx(0.010));  // served at once, not after idle steps
+  CHECK(e->steps() == 4);
+}
+
+TEST_CASE("a request that cannot grow even alone in the pool is rejected, not preempted forever") {
+  // 4 blocks of 4 tokens hold 16 tokens: a 10-token prompt with 20 outputs can never finish.
+  auto e = make_engine(small_engine(4, 4), {req(0, 10, 20), req(1, 4, 2)});
+  while (!e->done()) e->step();
+  const RunSummary s = e->summary();
+  CHECK(s.rejected == 1);
+  CHECK(s.finished == 1);
+}
+
+TEST_CASE("max_steps stops the run and the unfinished requests are reported as such") {
+  EngineConfig c = small_engine(64);
+  c.max_steps = 3;
+  auto e = make_engine(c, {req(0, 4, 50), req(1, 4, 50)});
+  while (!e->done()) e->step();
+  CHECK(e->steps() == 3);
+  const std::vector<RequestResult> all = e->all_request_results();
+  REQUIRE(all.size() == 2);
+  for (const RequestResult& r : all) CHECK(r.status == RequestStatus::kUnfinished);
+  CHECK(e->summary().unfinished == 2);
+}
+
+TEST_CASE("a backend failure fails the engine, which refuses further steps") {
+  auto backend = std::make_unique<RecordingBackend>();
+  backend->fail_at = 1;
+  Engine e(small_engine(64), {req(0, 4, 5)}, std::move(backend));
+  e.step();
+  CHECK_THROWS_AS(e.step(), BackendError);
+  CHECK(e.failed());
+  CHECK(e.done());
 }

@@ -26,7 +26,21 @@ TEST_CASE("GPU presets carry the datasheet figures") {
   CHECK(find_gpu("H100").memory_bandwidth == 3.35e12);
   CHECK(find_gpu("H200").memory_bytes == 141 * kGiB);
   CHECK(find_gpu("H200").memory_bandwidth == 4.8e12);
-  CHECK(gpu_presets().size() == 6);
+  CHECK(find_gpu("L40S").memory_bytes == 48 * kGiB);
+  CHECK(find_gpu("L40S").fp16_flops == 362.05e12);
+  CHECK(find_gpu("B200").memory_bandwidth == 7.7e12);
+  CHECK(find_gpu("B200").fp16_flops == 2.25e15);
+  CHECK(find_gpu("MI300X").memory_bytes == 192 * kGiB);
+  CHECK(find_gpu("MI300X").memory_bandwidth == 5.3e12);
+  CHECK(gpu_presets().size() == 9);
+}
+
+TEST_CASE("an fp8 KV cache holds twice the blocks of a bf16 one") {
+  const KvCapacity bf16 = kv_capacity(find_model("Llama-3-8B"), find_gpu("H100"), 16);
+  const KvCapacity fp8 =
+      kv_capacity(find_model("Llama-3-8B"), find_gpu("H100"), 16, 0.9, 1, DType::kFp8E4M3);
+  CHECK(fp8.block_bytes * 2 == bf16.block_bytes);
+  CHECK(fp8.num_blocks / 2 == bf16.num_blocks);
 }
 
 TEST_CASE("GPUs are found by name whatever the case, and an unknown name lists the known ones") {
@@ -34,7 +48,7 @@ TEST_CASE("GPUs are found by name whatever the case, and an unknown name lists t
   CHECK(find_gpu("a100-80gb").name == "A100-80GB");
   const auto e = input_error([] { find_gpu("V100"); });
   REQUIRE(e);
-  CHECK(std::string(e->what()).find("A10, L4, A100-40GB, A100-80GB, H100, H200") !=
+  CHECK(std::string(e->what()).find("A10, L4, L40S, A100-40GB, A100-80GB, H100, H200, B200") !=
         std::string::npos);
 }
 

@@ -130,7 +130,7 @@ TEST_CASE("a prompt sharing a computed prefix reuses its full blocks") {
   const auto a = concat(system, tokens(5, 100));
   const auto b = concat(system, tokens(3, 200));
   CHECK(kv.allocate(1, request(a)) == 0);
-  kv.mark_computed(1, a, 13);
+  kv.mark_computed(1, 13);
   CHECK(kv.allocate(2, request(b)) == 8);
   CHECK(kv.table(2).blocks[0] == kv.table(1).blocks[0]);
   CHECK(kv.table(2).blocks[1] == kv.table(1).blocks[1]);
@@ -144,9 +144,9 @@ TEST_CASE("blocks are not published to the prefix cache before they are computed
   KvCacheManager kv(config(16, 4, true));
   const auto a = tokens(12);
   kv.allocate(1, request(a));
-  kv.mark_computed(1, a, 5);  // only block 0 is computed
+  kv.mark_computed(1, 5);  // only block 0 is computed
   CHECK(kv.allocate(2, request(a)) == 4);
-  kv.mark_computed(1, a, 12);
+  kv.mark_computed(1, 12);
   CHECK(kv.allocate(3, request(a)) == 8);  // block 2 holds the last token: recomputed
 }
 
@@ -154,7 +154,7 @@ TEST_CASE("the last prompt token is always recomputed") {
   KvCacheManager kv(config(16, 4, true));
   const auto a = tokens(8);
   kv.allocate(1, request(a));
-  kv.mark_computed(1, a, 8);
+  kv.mark_computed(1, 8);
   CHECK(kv.allocate(2, request(a)) == 4);  // block 1 holds the last token
   const auto longer = concat(a, tokens(1, 77));
   CHECK(kv.allocate(3, request(longer)) == 8);
@@ -164,7 +164,7 @@ TEST_CASE("partial blocks are never cached") {
   KvCacheManager kv(config(16, 4, true));
   const auto a = tokens(6);
   kv.allocate(1, request(a));
-  kv.mark_computed(1, a, 6);
+  kv.mark_computed(1, 6);
   kv.free(1);
   CHECK(kv.gpu_pool().num_cached() == 1);
   CHECK(kv.gpu_pool().num_free() == 15);
@@ -174,12 +174,12 @@ TEST_CASE("a freed prompt's full blocks stay cached until evicted, least recentl
   KvCacheManager kv(config(4, 4, true));
   const auto a = tokens(9, 1), b = tokens(9, 500);
   kv.allocate(1, request(a));
-  kv.mark_computed(1, a, 9);
+  kv.mark_computed(1, 9);
   kv.free(1);  // a's two full blocks are cached, tail released first; its partial block is free
   CHECK(kv.gpu_pool().num_cached() == 2);
   kv.allocate(2, request(b));  // two free blocks, then one eviction: a's tail block
   CHECK(kv.gpu_pool().num_evictions() == 1);
-  kv.mark_computed(2, b, 9);
+  kv.mark_computed(2, 9);
   kv.free(2);
   CHECK(kv.allocate(3, request(a)) == 4);  // a's head block survived
   CHECK(kv.gpu_pool().num_evictions() == 2);  // b's tail went next
@@ -191,7 +191,7 @@ TEST_CASE("a prefix hit on a cached block counts against the free blocks at admi
   KvCacheManager kv(config(3, 4, true));
   const auto a = tokens(9);
   kv.allocate(1, request(a));
-  kv.mark_computed(1, a, 9);
+  kv.mark_computed(1, 9);
   kv.free(1);  // two cached blocks, one free
   CHECK(kv.can_allocate(request(a)) == AllocStatus::kOk);  // 2 revived + 1 new = 3
   kv.allocate(2, request(a));
@@ -204,7 +204,7 @@ TEST_CASE("hits on blocks in use cost no new blocks at admission") {
   KvCacheManager kv(config(4, 4, true));
   const auto a = tokens(9);
   kv.allocate(1, request(a));
-  kv.mark_computed(1, a, 9);  // 3 blocks used, 1 free
+  kv.mark_computed(1, 9);  // 3 blocks used, 1 free
   CHECK(kv.can_allocate(request(a)) == AllocStatus::kOk);  // shares 2, needs 1
   kv.allocate(2, request(a));
   CHECK(kv.gpu_pool().num_available() == 0);
@@ -272,10 +272,10 @@ TEST_CASE("a swapped-out sequence publishes nothing to the GPU prefix cache") {
   kv.allocate(1, request(a));
   const std::vector<SeqId> group = {1};
   kv.swap_out(group);
-  kv.mark_computed(1, a, 9);
+  kv.mark_computed(1, 9);
   CHECK(kv.gpu_pool().num_hashed() == 0);
   kv.swap_in(group);
-  kv.mark_computed(1, a, 9);
+  kv.mark_computed(1, 9);
   CHECK(kv.gpu_pool().num_hashed() == 2);
 }
 
@@ -287,7 +287,7 @@ TEST_CASE("a hash chain given by the caller is used as the prompt's identity") {
   AllocRequest r = request(a);
   r.block_hashes = chain;
   kv.allocate(1, r);
-  kv.mark_computed(1, a, 9);
+  kv.mark_computed(1, 9);
   CHECK(kv.allocate(2, request(a)) == 8);  // the same tokens, hashed by the manager: a hit
   std::vector<BlockHash> other = {chain[0] ^ 1, chain[1] ^ 1};
   AllocRequest r3 = request(a);

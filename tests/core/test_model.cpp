@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <cmath>
+
 #include "core/config/model.h"
 #include "tests/core/test_files.h"
 
@@ -52,7 +54,23 @@ TEST_CASE("every preset's bytes per token is 2 x layers x kv heads x head dim x 
   CHECK(find_model("Mistral-7B").bytes_per_token() == 131'072);
   CHECK(find_model("Qwen2.5-7B").bytes_per_token() == 57'344);    // 56 KiB
   CHECK(find_model("Llama-3-70B").bytes_per_token() == 327'680);  // 320 KiB
-  CHECK(model_presets().size() == 6);
+  CHECK(find_model("Mixtral-8x7B").bytes_per_token() == 131'072);
+  // MLA: one latent of 512 + 64 rope elements per token and layer, 61 layers, bf16.
+  CHECK(find_model("DeepSeek-V3").bytes_per_token() == 61 * 576 * 2);
+  CHECK(find_model("Llama-3-8B").kv_bytes_per_token(DType::kFp8E4M3) == 65'536);
+  CHECK(model_presets().size() == 8);
+}
+
+TEST_CASE("MoE presets hold every expert's weights and spend the routed experts' FLOPs") {
+  const ModelSpec mixtral = find_model("Mixtral-8x7B");
+  CHECK(mixtral.num_params == 46'702'792'704);  // the model card's 46.7B, exactly
+  CHECK(mixtral.active_params == 12'879'925'248);
+  const ModelSpec ds = find_model("DeepSeek-V3");
+  CHECK(std::abs(static_cast<double>(ds.num_params) / 671e9 - 1.0) < 0.001);   // 671B
+  CHECK(std::abs(static_cast<double>(ds.active_params) / 37e9 - 1.0) < 0.02);  // 37B active
+  CHECK(ds.weight_bytes() == ds.num_params);  // fp8 weights
+  const ModelSpec dense = find_model("Llama-3-8B");
+  CHECK(dense.active_params == dense.num_params);
 }
 
 TEST_CASE("preset parameter counts match the geometry") {
@@ -90,7 +108,7 @@ TEST_CASE("a Hugging Face config.json gives the preset's geometry") {
   CHECK(m.intermediate_size == preset.intermediate_size);
   CHECK(m.vocab_size == preset.vocab_size);
   CHECK(m.max_model_len == preset.max_model_len);
-  CHECK(m.dtype_bytes == 2);
+  CHECK(m.dtype == DType::kBF16);
   CHECK(m.num_params == preset.num_params);
   CHECK(m.bytes_per_token() == preset.bytes_per_token());
 }
@@ -124,7 +142,7 @@ TEST_CASE("config.json with an explicit head_dim, fp32 weights and tied embeddin
   const ModelSpec m = load_hf_config(dir.write("config.json", text));
   CHECK(m.head_dim == 256);
   CHECK(m.num_kv_heads == 8);
-  CHECK(m.dtype_bytes == 2);  // vLLM serves float32 checkpoints in float16
+  CHECK(m.dtype == DType::kF16);  // vLLM serves float32 checkpoints in float16
   CHECK(m.bytes_per_token() == 2 * 32 * 8 * 256 * 2);
   // 32 x (3072 x 4096 x 2 + 3072 x 2048 x 2 + 3 x 3072 x 14336 + 2 x 3072) + 128256 x 3072 + 3072
   CHECK(m.num_params ==
@@ -203,4 +221,89 @@ TEST_CASE("an unreadable config.json is an input error, not a crash") {
   CHECK(input_error([&] { load_hf_config(dir.write("cut.json", "{\"hidden_size\": 40")); }));
   CHECK(input_error([&] { load_hf_config(dir.write("big.json", "{\"hidden_size\": 1e999}")); }));
   CHECK(input_error([&] { load_hf_config(dir.write("binary.json", std::string("\0\xff{", 3))); }));
+}
+
+namespace {
+
+// mistralai/Mixtral-8x7B-v0.1's config.json (its geometry keys as published).
+const char* const kMixtralConfig = R"({
+  "architectures": ["MixtralForCausalLM"],
+  "hidden_size": 4096,
+  "intermediate_size": 14336,
+  "max_position_embeddings": 32768,
+  "model_type": "mixtral",
+  "num_attention_heads": 32,
+  "num_experts_per_tok": 2,
+  "num_hidden_layers": 32,
+  "num_key_value_heads": 8,
+  "num_local_experts": 8,
+  "sliding_window": null,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "vocab_size": 32000
+}
+)";
+
+// deepseek-ai/DeepSeek-V3's config.json (its geometry keys as published).
+const char* const kDeepSeekV3Config = R"({
+  "architectures": ["DeepseekV3ForCausalLM"],
+  "first_k_dense_replace": 3,
+  "hidden_size": 7168,
+  "intermediate_size": 18432,
+  "kv_lora_rank": 512,
+  "max_position_embeddings": 163840,
+  "model_type": "deepseek_v3",
+  "moe_intermediate_size": 2048,
+  "n_routed_experts": 256,
+  "n_shared_experts": 1,
+  "num_attention_heads": 128,
+  "num_experts_per_tok": 8,
+  "num_hidden_layers": 61,
+  "num_key_value_heads": 128,
+  "q_lora_rank": 1536,
+  "qk_nope_head_dim": 128,
+  "qk_rope_head_dim": 64,
+  "quantization_config": {"activation_scheme": "dynamic", "fmt": "e4m3", "quant_method": "fp8",
+                          "weight_block_size": [128, 128]},
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "v_head_dim": 128,
+  "vocab_size": 129280
+}
+)";
+
+}  // namespace
+
+TEST_CASE("a Mixtral config.json holds every expert's weights, not a dense 7B") {
+  TempDir dir;
+  const ModelSpec m = load_hf_config(dir.write("config.json", kMixtralConfig));
+  const ModelSpec preset = find_model("Mixtral-8x7B");
+  CHECK(m.num_experts == 8);
+  CHECK(m.experts_per_token == 2);
+  CHECK(m.num_params == preset.num_params);
+  CHECK(m.active_params == preset.active_params);
+  CHECK(m.weight_bytes() == 2 * 46'702'792'704);
+  CHECK(m.sliding_window == 0);
+}
+
+TEST_CASE("a DeepSeek-V3 config.json caches MLA's latent, not K and V per head") {
+  TempDir dir;
+  const ModelSpec m = load_hf_config(dir.write("config.json", kDeepSeekV3Config));
+  CHECK(m.is_mla());
+  CHECK(m.bytes_per_token() == 70'272);  // 61 layers x (512 + 64) x 2 bytes, not 1.7 MB
+  CHECK(m.weight_dtype == DType::kFp8E4M3);
+  CHECK(m.num_params == find_model("DeepSeek-V3").num_params);
+  CHECK(m.active_params == find_model("DeepSeek-V3").active_params);
+  // Decode attends in the latent space: (512 + 64) for scores plus 512 for values, per head.
+  CHECK(m.attention_flops_per_pair() == 2.0 * 61 * 128 * (576 + 512));
+}
+
+TEST_CASE("config.json: sliding windows are recorded, max_position_embeddings may be absent") {
+  TempDir dir;
+  std::string text = replace(kLlama3Config, "\"max_position_embeddings\": 8192,\n", "");
+  CHECK(load_hf_config(dir.write("a.json", text)).max_model_len == 0);
+  text = replace(kLlama3Config, "\"rope_scaling\": null,", "\"sliding_window\": 4096,");
+  CHECK(load_hf_config(dir.write("b.json", text)).sliding_window == 4096);
+  const std::string off = replace(text, "\"use_cache\": true,", "\"use_sliding_window\": false,");
+  CHECK(load_hf_config(dir.write("c.json", off)).sliding_window == 0);
 }

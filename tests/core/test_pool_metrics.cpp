@@ -40,9 +40,19 @@ TEST_CASE("usage, utilization and internal fragmentation of a paged pool") {
   CHECK(m.external_fragmentation == doctest::Approx(0.0));
 }
 
+namespace {
+// A temporal term whose last step's churn was `d` of the references (no decay).
+TemporalFragmentation temporal_at(double d) {
+  TemporalFragmentation t(0.0);
+  t.update(static_cast<int64_t>(d * 1000), 1000);
+  return t;
+}
+}  // namespace
+
 TEST_CASE("an empty pool wastes nothing") {
   const PoolStats empty{16, 100};
-  const PoolMetrics m = measure_pool(empty, FreeRunSummary{1, 100, 100, 0.0}, 0.0, FragmentationParams{});
+  const PoolMetrics m = measure_pool(empty, FreeRunSummary{1, 100, 100, 0.0}, temporal_at(0),
+                                     FragmentationParams{});
   CHECK(m.kv_cache_usage == 0);
   CHECK(m.token_utilization == 1);
   CHECK(m.internal_fragmentation == 0);
@@ -75,7 +85,7 @@ TEST_CASE("external fragmentation and F_spatial match a hand-computed pool") {
   CHECK(s.f_spatial == doctest::Approx(0.0360418).epsilon(1e-6));
   const std::vector<FreeRun> runs = {{0, 2}, {6, 4}};
   CHECK(spatial_fragmentation(runs, 12, 0.5) == doctest::Approx(0.0360418).epsilon(1e-6));
-  const PoolMetrics m = measure_pool(PoolStats{4, 12, 6}, s, 0.0, FragmentationParams{});
+  const PoolMetrics m = measure_pool(PoolStats{4, 12, 6}, s, temporal_at(0), FragmentationParams{});
   CHECK(m.external_fragmentation == doctest::Approx(1.0 / 3.0));
 }
 
@@ -122,12 +132,57 @@ TEST_CASE("F_total weighs its three terms") {
   PoolStats s{4, 12, 6};
   s.cpu_used_blocks = 0;
   const FreeRunSummary runs = summarize_free_runs(bitmap(12, {{0, 2}, {6, 4}}), 12, 0.5);
-  const PoolMetrics m = measure_pool(s, runs, 0.4, p);
+  const PoolMetrics m = measure_pool(s, runs, temporal_at(0.4), p);
   CHECK(m.f_total == doctest::Approx(0.5 * 0.0360418 + 0.3 * 0.4).epsilon(1e-6));
   s.used_blocks = 9;
   s.cpu_used_blocks = 1;
-  const PoolMetrics m2 = measure_pool(s, runs, 0.0, p);
+  const PoolMetrics m2 = measure_pool(s, runs, temporal_at(0), p);
   CHECK(m2.f_access == doctest::Approx(2.2170751).epsilon(1e-6));
+}
+
+TEST_CASE("the normalized F_total divides each term by its bound and stays in [0, 1]") {
+  FragmentationParams p;
+  PoolStats s{4, 12, 6};
+  const FreeRunSummary runs = summarize_free_runs(bitmap(12, {{0, 2}, {6, 4}}), 12, 0.5);
+  // Two runs: F_spatial / (2 - 1); churn 0.4 of 1000 references after none; no CPU tier.
+  const PoolMetrics m = measure_pool(s, runs, temporal_at(0.4), p);
+  CHECK(m.f_total_norm == doctest::Approx(0.5 * 0.0360418 + 0.3 * 0.4).epsilon(1e-6));
+  // F_access's bound for latencies 1 and 80, found by brute force.
+  double best = 0;
+  for (int g = 1; g < 100000; ++g) best = std::max(best, access_fragmentation(g, 100000 - g, p));
+  CHECK(max_access_fragmentation(p) == doctest::Approx(best).epsilon(1e-6));
+  s.used_blocks = 9;
+  s.cpu_used_blocks = 1;
+  const PoolMetrics m2 = measure_pool(s, runs, temporal_at(0), p);
+  CHECK(m2.f_total_norm ==
+        doctest::Approx(0.5 * 0.0360418 + 0.2 * 2.2170751 / best).epsilon(1e-6));
+  // docs/metrics.md's worked example: F_temporal 0.05 from D = 0.5 after nothing.
+  TemporalFragmentation worked(0.9);
+  worked.update(10, 20);
+  CHECK(measure_pool(s, runs, worked, p).f_total_norm == doctest::Approx(0.2085).epsilon(1e-3));
+  // Whatever the pool, the churn and the tiers: at most 1, while F_total is unbounded.
+  Rng rng(11);
+  double largest_f_total = 0;
+  for (int trial = 0; trial < 300; ++trial) {
+    const auto n = static_cast<int32_t>(rng.uniform_int(2, 400));
+    std::vector<uint64_t> bits(static_cast<size_t>((n + 63) / 64), 0);
+    int32_t available = 0;
+    for (int32_t b = 0; b < n; ++b) {
+      if (rng.uniform01() < rng.uniform01()) {
+        bits[static_cast<size_t>(b / 64)] |= 1ull << (b % 64);
+        ++available;
+      }
+    }
+    PoolStats st{4, n, n - available};
+    st.cpu_used_blocks = static_cast<int32_t>(rng.uniform_int(0, 50));
+    TemporalFragmentation t(0.5);
+    for (int k = 0; k < 5; ++k) t.update(rng.uniform_int(0, 5000), rng.uniform_int(0, 100));
+    const PoolMetrics pm = measure_pool(st, summarize_free_runs(bits, n, 0.5), t, p);
+    CHECK(pm.f_total_norm >= 0.0);
+    CHECK(pm.f_total_norm <= 1.0);
+    largest_f_total = std::max(largest_f_total, pm.f_total);
+  }
+  CHECK(largest_f_total > 1.0);
 }
 
 TEST_CASE("the tabulated free-run meter agrees with the direct computation") {

@@ -59,7 +59,7 @@ struct Driver {
       const SeqId id = pick();
       auto& t = tokens[id];
       const auto upto = static_cast<int32_t>(rng.uniform_int(computed[id], static_cast<int64_t>(t.size())));
-      kv.mark_computed(id, t, upto);
+      kv.mark_computed(id, upto);
       computed[id] = upto;
       ++ops_done;
     } else if (op < 70) {
@@ -90,16 +90,16 @@ struct Driver {
       tokens.erase(id);
       computed.erase(id);
       ++ops_done;
-    } else if (kv.supports_swap()) {
+    } else if (KvSwapper* sw = kv.swapper()) {
       const SeqId id = pick();
       const std::vector<SeqId> group = {id};
-      if (kv.tier(id) == Tier::kGpu && kv.can_swap_out(group)) {
-        const int32_t n = kv.blocks_to_swap(group);
-        REQUIRE(static_cast<int32_t>(kv.swap_out(group).size()) == n);
+      if (kv.tier(id) == Tier::kGpu && sw->can_swap_out(group)) {
+        const int32_t n = sw->blocks_to_swap(group);
+        REQUIRE(static_cast<int32_t>(sw->swap_out(group).size()) == n);
         ++ops_done;
-      } else if (kv.tier(id) == Tier::kCpu && kv.can_swap_in(group)) {
-        const int32_t n = kv.blocks_to_swap(group);
-        REQUIRE(static_cast<int32_t>(kv.swap_in(group).size()) == n);
+      } else if (kv.tier(id) == Tier::kCpu && sw->can_swap_in(group)) {
+        const int32_t n = sw->blocks_to_swap(group);
+        REQUIRE(static_cast<int32_t>(sw->swap_in(group).size()) == n);
         ++ops_done;
       }
     }
@@ -124,7 +124,7 @@ struct Driver {
 }  // namespace
 
 TEST_CASE("random operations keep the paged manager's invariants under every policy") {
-  for (FreeListPolicy policy : kAllFreeListPolicies) {
+  for (const auto& [policy, policy_name] : kFreeListPolicyNames) {
     for (bool prefix : {false, true}) {
       CAPTURE(to_string(policy));
       CAPTURE(prefix);

@@ -1,5 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "core/execution/reference_executor.h"
 #include "tests/core/plan_fixture.h"
 
@@ -70,10 +73,50 @@ TEST_CASE("the CPU executor's attention equals attention recomputed from each to
   }
 }
 
+TEST_CASE("the CPU executor quantizes fp8 pools with per-KV-head scales") {
+  for (DType t : {DType::kFp8E4M3, DType::kFp8E5M2}) {
+    CAPTURE(dtype_name(t));
+    KvGeometry g = small_geometry(t, 6, 3, 8);
+    g.k_head_scales = {0.004f, 0.01f, 0.5f};
+    g.v_head_scales = {0.3f, 0.002f, 0.0625f};
+    auto created = ReferenceExecutor::create(g);
+    REQUIRE(created.ok());
+    ReferenceExecutor& ex = *created.value;
+    PlanFixture fixture(g, 8);
+    for (int step = 0; step < 10; ++step) {
+      const StepPlan plan = fixture.next();
+      REQUIRE(ex.execute(plan).ok());
+      const auto out = ex.read_output();
+      REQUIRE(out.ok());
+      const size_t per_seq = static_cast<size_t>(g.num_heads) * g.head_dim;
+      for (int32_t row = 0; row < plan.batch(); ++row) {
+        const std::vector<double> exact =
+            fixture.exact_attention(fixture.seqs()[fixture.decoded()[row]], 1);
+        const float* got = out.value.data() + (static_cast<size_t>(plan.batch()) + row) * per_seq;
+        CHECK(testing::relative_error(got, exact.data(), per_seq) < testing::tolerance(t) * 0.5);
+      }
+    }
+    // Head 2's keys, stored with scale 0.5, use only the bottom of the range: all below 2 in
+    // magnitude, where head 0's (scale 0.004) reach past 200.
+    float max_head[3] = {};
+    for (BlockId b = 0; b < g.num_gpu_blocks; ++b) {
+      const BlockData data = ex.read_block(Pool::kGpu, 0, b).value;
+      for (size_t i = 0; i < data.k.size(); ++i) {
+        const auto h = static_cast<size_t>(i / (g.block_size * g.head_dim));
+        max_head[h] = std::max(max_head[h], std::abs(load_element(data.k.data(), t,
+                                                                  static_cast<int64_t>(i))));
+      }
+    }
+    CHECK(max_head[2] <= 2.0f);
+    CHECK(max_head[0] > 200.0f);
+  }
+}
+
 TEST_CASE("a swapped-out block comes back bit-exact") {
   const KvGeometry g = small_geometry(DType::kBF16, 4, 4, 8);
   auto ex = std::move(ReferenceExecutor::create(g).value);
   StepPlan fill;
+  fill.block_size = g.block_size;
   for (int32_t i = 0; i < 16; ++i) {
     fill.slot_mapping.push_back(3 * 8 + i);  // blocks 3 and 4
     fill.new_tokens.push_back(100 + i);
@@ -82,12 +125,14 @@ TEST_CASE("a swapped-out block comes back bit-exact") {
   REQUIRE(ex->execute(fill).ok());
   const BlockData before = ex->read_block(Pool::kGpu, 1, 4).value;
   StepPlan out;
+  out.block_size = g.block_size;
   out.swap_out = {{4, 7}};
   out.copies = {{3, 4}};  // overwrite the swapped block on the GPU
   REQUIRE(ex->execute(out).ok());
   CHECK(ex->read_block(Pool::kCpu, 1, 7).value.k == before.k);
   CHECK(ex->read_block(Pool::kGpu, 1, 4).value.k != before.k);
   StepPlan back;
+  back.block_size = g.block_size;
   back.swap_in = {{7, 9}};
   REQUIRE(ex->execute(back).ok());
   const BlockData after = ex->read_block(Pool::kGpu, 1, 9).value;
@@ -99,12 +144,14 @@ TEST_CASE("an invalid plan is refused and changes nothing") {
   const KvGeometry g = small_geometry(DType::kF16, 4, 2, 8);
   auto ex = std::move(ReferenceExecutor::create(g).value);
   StepPlan fill;
+  fill.block_size = g.block_size;
   fill.slot_mapping = {0, 1, 2};
   fill.new_tokens = {5, 6, 7};
   fill.new_positions = {0, 1, 2};
   REQUIRE(ex->execute(fill).ok());
   const BlockData before = ex->read_block(Pool::kGpu, 0, 0).value;
   StepPlan bad;
+  bad.block_size = g.block_size;
   bad.copies = {{0, 1}};
   bad.slot_mapping = {3, 4000};
   bad.new_tokens = {1, 2};

@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -16,21 +18,27 @@ namespace {
 
 const std::string kScenarios = std::string(TINYSERVE_SOURCE_DIR) + "/scenarios";
 
+// A scenario file in a folder of this process's own (ctest runs test cases in parallel).
 struct TempScenario {
   fs::path path;
   explicit TempScenario(const std::string& text, const std::string& name = "scenario.toml") {
-    const fs::path dir = fs::temp_directory_path() / "tinyserve-test-scenarios";
+    const fs::path dir =
+        fs::temp_directory_path() / ("tinyserve-test-scenarios-" + std::to_string(getpid()));
     fs::create_directories(dir);
     path = dir / name;
     std::ofstream(path) << text;
   }
-  ~TempScenario() { fs::remove(path); }
+  ~TempScenario() {
+    fs::remove(path);
+    std::error_code ec;
+    fs::remove(path.parent_path(), ec);  // when empty
+  }
 };
 
 const char* kMinimal = R"(name = "t"
 description = "a test"
 [hardware]
-num_gpu_blocks = 64
+num_gpu_blocks = 512
 [workload]
 num_requests = 5
 )";
@@ -54,9 +62,9 @@ TEST_CASE("a minimal scenario takes every default") {
   TempScenario t(kMinimal);
   const Scenario s = load_scenario(t.path.string());
   CHECK(s.name == "t");
-  CHECK(s.num_gpu_blocks == 64);
-  CHECK(s.engine.paged);
-  CHECK(s.engine.paged_cache.block_size == 16);
+  CHECK(s.engine.geometry.num_gpu_blocks == 512);
+  CHECK(s.engine.paged());
+  CHECK(s.engine.geometry.block_size == 16);
   CHECK(s.engine.scheduler.max_num_seqs == 256);
   CHECK(s.model.name == "Llama-3-8B");
   CHECK(load_requests(s).size() == 5);
@@ -76,7 +84,7 @@ TEST_CASE("scenario errors name the file, the line and what was expected") {
         "FILE:8: cache.block_size: expected an integer in [1, 1024], found -16");
   CHECK(error_of("name = \"t\"\n") == "FILE: description: expected a one-line description");
   CHECK(error_of("name = \"t\"\ndescription = \"d\"\n[model]\npreset = \"gpt-5\"\n").starts_with(
-      "FILE: model.preset: "));
+      "FILE:4: model.preset: "));
   CHECK(error_of("name = \"t\"\ndescription = \"d\"\nseed = [1\n").starts_with("FILE:3: malformed TOML"));
   CHECK(error_of(std::string(kMinimal) + "[workload.prompt]\ndistribution = \"uniform\"\nmin = 100\nmax = 10\n")
             .find("max: expected max >= min (100), found 10") != std::string::npos);
@@ -94,8 +102,8 @@ TEST_CASE("overrides replace file values and their errors name the override") {
   const Scenario s = load_scenario(t.path.string(), {"scheduler.max_num_seqs=64", "cache.free_list=fifo",
                                                      "cache.prefix_caching=true", "workload.arrival.rate=2.5"});
   CHECK(s.engine.scheduler.max_num_seqs == 64);
-  CHECK(s.engine.paged_cache.policy == FreeListPolicy::kFifo);
-  CHECK(s.engine.paged_cache.enable_prefix_caching);
+  CHECK(std::get<PagedOptions>(s.engine.allocator).free_list == FreeListPolicy::kFifo);
+  CHECK(s.engine.prefix_caching());
   CHECK(s.workload.arrival.rate == 2.5);
   CHECK(error_of(kMinimal, {"scheduler.max_num_seqs=abc"}) ==
         "--set scheduler.max_num_seqs=abc: expected an integer, found a string");
@@ -140,7 +148,6 @@ TEST_CASE("every scenario keeps every invariant after every step (shortened)") {
     Scenario s = load_scenario(f);
     s.engine.check_invariants = true;
     s.engine.max_steps = 300;
-    s.engine.paged_cache.check_invariants = false;  // the engine checks after every step
     std::vector<RequestSpec> requests = load_requests(s);
     if (requests.size() > 400) requests.resize(400);
     Engine e(s.engine, std::move(requests), std::make_unique<AccountingBackend>());
@@ -177,7 +184,7 @@ TEST_CASE("a scenario and seed replay to a byte-identical metrics.csv") {
 
 TEST_CASE("non-ASCII text is accepted in strings and comments and refused where syntax belongs") {
   const std::string base = "name = \"t\"\ndescription = \"d\u00e9j\u00e0 vu \u2014 ok\" # commentaire \u00e9\n"
-                           "[hardware]\nnum_gpu_blocks = 64\n";
+                           "[hardware]\nnum_gpu_blocks = 512\n";
   CHECK(error_of(base + "[workload]\nnum_requests = 2\n") == "");
   CHECK(error_of(base + "[workload]\nnum_requests = 2\u00e9\n") ==
         "FILE:6: non-ASCII character outside a string or comment, expected TOML syntax");
@@ -189,12 +196,12 @@ TEST_CASE("non-ASCII text is accepted in strings and comments and refused where 
   CHECK(error_of("name = \"t\"\ndescription = \"\xc3\"\n") == "FILE:2: invalid UTF-8, expected UTF-8 text");
   CHECK(error_of("name = \"t\"\ndescription = \"\xed\xa0\x80\"\n") == "FILE:2: invalid UTF-8, expected UTF-8 text");
   CHECK(error_of(std::string("name = \"t\0\"\n", 12)) == "FILE:1: unexpected NUL byte, expected UTF-8 text");
-  CHECK(error_of("name = 't'\ndescription = '''x ''' # ok\n[hardware]\nnum_gpu_blocks = 64\n") == "");
+  CHECK(error_of("name = 't'\ndescription = '''x ''' # ok\n[hardware]\nnum_gpu_blocks = 512\n") == "");
 }
 
 TEST_CASE("strings keep their exact text through the ASCII form toml++ is given") {
   const auto described = [](const std::string& toml_string) {
-    TempScenario t("name = \"t\"\ndescription = " + toml_string + "\n[hardware]\nnum_gpu_blocks = 64\n");
+    TempScenario t("name = \"t\"\ndescription = " + toml_string + "\n[hardware]\nnum_gpu_blocks = 512\n");
     return load_scenario(t.path.string()).description;
   };
   CHECK(described("\"d\u00e9j\u00e0 \\\"vu\\\" \U0001F600\"") == "d\u00e9j\u00e0 \"vu\" \U0001F600");

@@ -153,7 +153,7 @@ TEST_CASE("swap preemption falls back to recompute when the CPU pool is full") {
 
 TEST_CASE("the watermark keeps admission from taking the last free blocks") {
   EngineConfig c = small_engine(10);
-  c.paged_cache.watermark = 0.2;  // 2 blocks
+  paged_options(c).watermark = 0.2;  // 2 blocks
   auto e = make_engine(c, {req(0, 17, 2), req(1, 17, 2)});
   e->step();
   CHECK(e->last().running == 1);  // 5 + 5 blocks would leave fewer than 2

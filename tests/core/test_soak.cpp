@@ -38,7 +38,6 @@ int64_t resident_bytes() {
 TEST_CASE("the whole Azure conversation trace keeps every invariant, with flat memory") {
   Scenario s = load_scenario(std::string(TINYSERVE_SOURCE_DIR) + "/scenarios/azure_conv.toml");
   s.engine.check_invariants = true;  // after every step (not every operation, even in debug builds)
-  s.engine.paged_cache.check_invariants = false;
   std::vector<RequestSpec> requests = load_requests(s);
   // Under AddressSanitizer (10x slower, and its quarantine holds freed memory) a fifth of it.
   if (kSanitized) requests.resize(requests.size() / 5);

@@ -94,7 +94,6 @@ TEST_CASE("the Azure conversation trace has 19,366 requests with the published s
   const std::vector<RequestSpec> r = read_azure_trace(kAzureConv, {}, &stats);
   REQUIRE(r.size() == 19'366);
   CHECK(stats.requests == 19'366);
-  CHECK(stats.clamped == 0);
   CHECK(r[0].id == 0);
   CHECK(r[0].arrival == 0.0);
   CHECK(r[0].prompt_len() == 374);
@@ -129,24 +128,13 @@ TEST_CASE("the Azure code trace has 8,819 requests") {
   CHECK(total_output(r) == 245'896);     // mean 28
 }
 
-TEST_CASE("trace options limit the rows, scale time and clamp to the model length") {
+TEST_CASE("trace options limit the rows and scale time") {
   TraceOptions options;
   options.max_requests = 100;
   options.time_scale = 0.5;
   const std::vector<RequestSpec> r = read_azure_trace(kAzureConv, options);
   REQUIRE(r.size() == 100);
   CHECK(r[1].arrival == doctest::Approx(4.314579 / 2).epsilon(1e-9));
-
-  TraceOptions clamp;
-  clamp.max_model_len = 4096;
-  TraceStats stats;
-  const std::vector<RequestSpec> clamped = read_azure_trace(kAzureConv, clamp, &stats);
-  CHECK(stats.clamped == 1'612);  // rows with prompt > 4095 or prompt + output > 4096
-  for (const RequestSpec& q : clamped) {
-    CHECK(q.prompt_len() <= 4095);
-    CHECK(q.output_len >= 1);
-    CHECK(q.prompt_len() + q.output_len <= 4096);
-  }
 }
 
 TEST_CASE("the test slice of the Azure trace reads as the head of the whole trace") {
@@ -246,9 +234,6 @@ TEST_CASE("trace options out of range are input errors") {
   o = {};
   o.max_requests = -1;
   check_error(input_error([&] { read_mooncake_trace(kMooncakeConv, o); }), 0, "max_requests");
-  o = {};
-  o.max_model_len = 1;
-  check_error(input_error([&] { read_azure_trace(kAzureConv, o); }), 0, "max_model_len");
 }
 
 // ---- Mooncake ------------------------------------------------------------------------------
@@ -258,7 +243,6 @@ TEST_CASE("the Mooncake conversation trace has 12,031 requests whose hash ids be
   const std::vector<RequestSpec> r = read_mooncake_trace(kMooncakeConv, {}, &stats);
   REQUIRE(r.size() == 12'031);
   CHECK(stats.hash_mismatch == 0);
-  CHECK(stats.clamped == 0);
   // {"timestamp": 0, "input_length": 6758, "output_length": 500, "hash_ids": [0, ..., 13]}
   CHECK(r[0].arrival == 0.0);
   CHECK(r[0].prompt_len() == 6758);
@@ -337,28 +321,6 @@ TEST_CASE("Mooncake rows whose length disagrees with their hash ids follow input
   REQUIRE(r[2].prompt.size() == 1);
   CHECK(r[2].prompt_len() == 30);
   CHECK(r[3].prompt.size() == 2);
-}
-
-TEST_CASE("clamping a Mooncake prompt keeps its leading hash-id segments") {
-  TraceOptions o;
-  o.max_model_len = 8192;
-  TraceStats stats;
-  const std::vector<RequestSpec> r = read_mooncake_trace(kMooncakeConv, o, &stats);
-  CHECK(stats.clamped == 5'570);
-  const std::vector<RequestSpec> whole = read_mooncake_trace(kMooncakeConv);
-  for (size_t i = 0; i < r.size(); ++i) {
-    CHECK(r[i].prompt_len() + r[i].output_len <= 8192);
-    CHECK(r[i].prompt[0].content == whole[i].prompt[0].content);
-  }
-  // A 40,000-token prompt keeps 15 full ids and 511 tokens of the 16th.
-  const auto long_one = std::find_if(r.begin(), r.end(), [&](const RequestSpec& q) {
-    return whole[static_cast<size_t>(q.id)].prompt_len() > 9000;
-  });
-  REQUIRE(long_one != r.end());
-  CHECK(long_one->prompt_len() == 8191);
-  CHECK(long_one->output_len == 1);
-  CHECK(long_one->prompt.size() == 16);
-  CHECK(long_one->prompt.back().length == 8191 - 15 * 512);
 }
 
 TEST_CASE("a malformed Mooncake line names the file, the line and the column") {

@@ -15,20 +15,28 @@ using namespace tinyserve;
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fuzz::Bytes in(data, size);
   EngineConfig c;
-  c.paged = in.byte() % 4 != 0;
+  const bool paged = in.byte() % 4 != 0;
   const int32_t bs = in.range(1, 16);
   const int32_t blocks = in.range(2, 128);
-  c.paged_cache.block_size = bs;
-  c.paged_cache.num_gpu_blocks = blocks;
-  c.paged_cache.num_cpu_blocks = in.range(0, 64);
-  c.paged_cache.policy = kAllFreeListPolicies[in.byte() % 5];
-  c.paged_cache.enable_prefix_caching = in.flag();
-  c.paged_cache.watermark = in.range(0, 2) * 0.05;
-  c.paged_cache.check_invariants = false;
-  c.contiguous_cache.block_size = bs;
-  c.contiguous_cache.num_blocks = blocks;
-  c.contiguous_cache.max_model_len = in.range(8, 512);
-  c.contiguous_cache.reservation = static_cast<Reservation>(in.byte() % 3);
+  c.geometry.block_size = bs;
+  c.geometry.num_gpu_blocks = blocks;
+  c.geometry.num_cpu_blocks = in.range(0, 64);
+  c.geometry.model_layers = 1;  // 1,000 bytes per token: 2 x 1 KV head x 250 x fp16
+  c.geometry.num_kv_heads = 1;
+  c.geometry.head_dim = 250;
+  c.geometry.dtype = DType::kF16;
+  PagedOptions p;
+  p.free_list = kFreeListPolicyNames[in.byte() % 5].value;
+  p.prefix_caching = in.flag();
+  p.watermark = in.range(0, 2) * 0.05;
+  c.max_model_len = in.range(8, 512);
+  ContiguousOptions contiguous;
+  contiguous.reservation = static_cast<Reservation>(in.byte() % 3);
+  if (paged) {
+    c.allocator = p;
+  } else {
+    c.allocator = contiguous;
+  }
   c.scheduler.max_num_seqs = in.range(1, 16);
   c.scheduler.max_num_batched_tokens = c.scheduler.max_num_seqs + in.range(0, 256);
   c.scheduler.chunked_prefill = true;
@@ -37,8 +45,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   c.cost.weight_bytes = 1e6;
   c.cost.mem_bandwidth = 1e9;
   c.cost.peak_flops = 1e12;
-  c.cost.kv_bytes_per_token = 1000;
-  c.cost.block_bytes = 1000.0 * bs;
   c.seed = in.byte();
   c.check_invariants = true;
 
@@ -63,9 +69,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   if (std::getenv("TINYSERVE_FUZZ_VERBOSE")) {  // describe the case when replaying a crash
     std::fprintf(stderr, "paged %d bs %d blocks %d cpu %d policy %d prefix %d wm %.2f | contiguous res %d maxlen %d | seqs %d tokens %d chunk %d swap %d lowprio %d\n",
-                 c.paged, bs, blocks, c.paged_cache.num_cpu_blocks, static_cast<int>(c.paged_cache.policy),
-                 c.paged_cache.enable_prefix_caching, c.paged_cache.watermark,
-                 static_cast<int>(c.contiguous_cache.reservation), c.contiguous_cache.max_model_len,
+                 paged, bs, blocks, c.geometry.num_cpu_blocks, static_cast<int>(p.free_list),
+                 p.prefix_caching, p.watermark, static_cast<int>(contiguous.reservation), c.max_model_len,
                  c.scheduler.max_num_seqs, c.scheduler.max_num_batched_tokens, c.scheduler.chunked_prefill,
                  c.scheduler.preemption == PreemptionMode::kSwap, c.scheduler.victim == VictimPolicy::kLowestPriority);
     for (const RequestSpec& r : requests) {

@@ -6,7 +6,7 @@ using namespace tinyserve;
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fuzz::Bytes in(data, size);
   KvCacheConfig c;
-  c.policy = kAllFreeListPolicies[in.byte() % 5];
+  c.policy = kFreeListPolicyNames[in.byte() % 5].value;
   c.enable_prefix_caching = in.flag();
   c.block_size = in.range(1, 8);
   c.num_gpu_blocks = in.range(1, 64);

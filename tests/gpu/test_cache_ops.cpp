@@ -1,6 +1,9 @@
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <bit>
 #include <numeric>
+#include <thread>
 
 #include "core/execution/attention_reference.h"
 #include "core/base/rng.h"
@@ -23,6 +26,47 @@ std::vector<uint8_t> random_bytes(size_t n, uint64_t seed) {
 }  // namespace
 
 TEST_SUITE("gpu") {
+  TEST_CASE("the device converts every float to fp8 bit for bit as the host does") {
+    if (skip_without_gpu()) return;
+    // All 2^32 bit patterns (a dense sample under the sanitizer), in chunks.
+    const int64_t chunk = int64_t{1} << 28;
+    const int64_t stride = small_gpu_tests() ? 4093 * chunk / 4096 : chunk;
+    DeviceArray bits(static_cast<size_t>(chunk));
+    std::vector<uint8_t> host(static_cast<size_t>(chunk));
+    const unsigned threads = std::max(1u, std::min(16u, std::thread::hardware_concurrency()));
+    for (DType t : {DType::kFp8E4M3, DType::kFp8E5M2}) {
+      CAPTURE(dtype_name(t));
+      int64_t checked = 0;
+      std::atomic<int64_t> mismatches{0};
+      std::atomic<uint32_t> first_bad{0};
+      for (int64_t first = 0; first < (int64_t{1} << 32); first += stride) {
+        const int64_t count = small_gpu_tests() ? int64_t{1} << 20 : chunk;
+        CHECK_CUDA(gpu::fp8_bits_of_floats(t, static_cast<uint32_t>(first), count,
+                                           bits.get<uint8_t>(), nullptr));
+        CHECK_CUDA(cudaMemcpy(host.data(), bits.get(), static_cast<size_t>(count),
+                              cudaMemcpyDeviceToHost));
+        std::vector<std::thread> pool;
+        for (unsigned w = 0; w < threads; ++w) {
+          pool.emplace_back([&, w] {
+            for (int64_t i = w; i < count; i += threads) {
+              const auto x = static_cast<uint32_t>(first + i);
+              const float f = std::bit_cast<float>(x);
+              const uint8_t want =
+                  t == DType::kFp8E4M3 ? float_to_e4m3_bits(f) : float_to_e5m2_bits(f);
+              if (host[static_cast<size_t>(i)] != want && mismatches++ == 0) first_bad = x;
+            }
+          });
+        }
+        for (std::thread& th : pool) th.join();
+        checked += count;
+      }
+      MESSAGE(dtype_name(t), ": ", checked, " floats checked, ", mismatches.load(),
+              " mismatches, first at bit pattern ", first_bad.load());
+      CHECK(mismatches.load() == 0);
+      CHECK(checked >= (small_gpu_tests() ? 16 * (int64_t{1} << 20) : int64_t{1} << 32));
+    }
+  }
+
   TEST_CASE("reshape_and_cache on the GPU writes the same bytes as the CPU reference") {
     if (skip_without_gpu()) return;
     for (DType t : kExecutorDTypes) {
@@ -48,14 +92,28 @@ TEST_SUITE("gpu") {
           const int32_t n = 150;
           std::vector<int64_t> slots(all_slots.begin(), all_slots.begin() + n);
           for (int i = 0; i < 10; ++i) slots[rng.below(n)] = -1;
-          const size_t row_bytes = static_cast<size_t>(3 * d * dtype_size(t));
+          // Random bytes: every fp16 value, NaN and infinities included, for fp8 pools too.
+          const size_t row_bytes = static_cast<size_t>(3 * d * dtype_size(query_dtype(t)));
           const std::vector<uint8_t> key = random_bytes(n * row_bytes, 3);
           const std::vector<uint8_t> value = random_bytes(n * row_bytes, 4);
+          const std::vector<float> head_scales = {0.5f, 0.0071f, 3.0f, 0.02f, 1.0f, 0.0625f};
+          cache.scales.k = 0.013f;
+          cache.scales.v = 7.0f;
+          const bool per_head = bs == 16;
+          if (per_head) {
+            cache.scales.k_heads = head_scales.data();
+            cache.scales.v_heads = head_scales.data() + 3;
+          }
 
-          DeviceArray dk(k), dv(v), dkey(key), dvalue(value), dslots(slots);
+          DeviceArray dk(k), dv(v), dkey(key), dvalue(value), dslots(slots),
+              dscales(head_scales);
           PagedKv device = cache;
           device.k = dk.get();
           device.v = dv.get();
+          if (per_head) {
+            device.scales.k_heads = dscales.get<float>();
+            device.scales.v_heads = dscales.get<float>() + 3;
+          }
           CHECK_CUDA(gpu::reshape_and_cache(
               device, NewKv{dkey.get(), dvalue.get(), dslots.get<int64_t>(), n}, nullptr));
           CHECK_CUDA(cudaDeviceSynchronize());
@@ -127,6 +185,7 @@ TEST_SUITE("gpu") {
     const std::vector<int32_t> positions = {0, 1, 2, 3, 9000};
     DeviceArray dtokens(tokens), dpositions(positions);
     for (DType t : kExecutorDTypes) {
+      if (is_fp8(t)) continue;  // rows are synthesised in query_dtype, never fp8
       for (SyntheticKind kind :
            {SyntheticKind::kKey, SyntheticKind::kValue, SyntheticKind::kQuery}) {
         gpu::SyntheticRows rows;

@@ -118,8 +118,8 @@ TEST_SUITE("gpu") {
     for (DType dtype : {DType::kF16, DType::kBF16}) {
       CAPTURE(dtype_name(dtype));
       Scenario sc = parse_scenario(kScenario, std::string(TINYSERVE_SOURCE_DIR) + "/scenarios/tee.toml");
-      sc.dtype = dtype;
-      const KvGeometry g = kv_geometry(sc);
+      sc.engine.geometry.dtype = dtype;
+      const KvGeometry g = sc.engine.geometry;
       auto gpu = gpu::CudaExecutor::create(g);
       auto cpu = ReferenceExecutor::create(g);
       REQUIRE_MESSAGE(gpu.ok(), gpu.status.error);
@@ -151,7 +151,7 @@ TEST_SUITE("gpu") {
         if (cuda) {
           gpu::CudaExecutorOptions options;
           options.compare_contiguous = true;
-          auto ex = gpu::CudaExecutor::create(kv_geometry(sc), options);
+          auto ex = gpu::CudaExecutor::create(sc.engine.geometry, options);
           REQUIRE_MESSAGE(ex.ok(), ex.status.error);
           backend = std::make_unique<ExecutorBackend>(std::move(ex.value), "cuda", "test");
         }

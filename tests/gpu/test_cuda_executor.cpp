@@ -55,10 +55,15 @@ TEST_SUITE("gpu") {
     for (KernelVersion version : kAllKernelVersions) {
       for (DType t : kExecutorDTypes) {
         for (Shape s : {Shape{4, 2, 64, 8}, Shape{8, 1, 128, 16}, Shape{3, 3, 256, 32}}) {
+          if (!kernel_supports(version, t)) continue;
           CAPTURE(kernel_version_name(version));
           CAPTURE(dtype_name(t));
           CAPTURE(s.head_dim);
-          const KvGeometry g = geometry(t, s.heads, s.kv_heads, s.head_dim, s.block_size);
+          KvGeometry g = geometry(t, s.heads, s.kv_heads, s.head_dim, s.block_size);
+          if (is_fp8(t) && s.kv_heads == 2) {  // per-KV-head scales; the others per tensor
+            g.k_head_scales = {0.01f, 0.003f};
+            g.v_head_scales = {0.25f, 0.0041f};
+          }
           auto cpu = ReferenceExecutor::create(g);
           gpu::CudaExecutorOptions options;
           options.kernel = version;
@@ -95,6 +100,19 @@ TEST_SUITE("gpu") {
     }
   }
 
+  TEST_CASE("the CUDA executor refuses fp8 pools for the kernels that do not read them") {
+    if (skip_without_gpu()) return;
+    gpu::CudaExecutorOptions options;
+    options.kernel = KernelVersion::kV2;
+    const auto r = gpu::CudaExecutor::create(geometry(DType::kFp8E4M3, 4, 2, 64, 8), options);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status.error.find("does not read fp8_e4m3 pools") != std::string::npos);
+    options.kernel = KernelVersion::kV1;
+    CHECK_FALSE(gpu::CudaExecutor::create(geometry(DType::kFp8E5M2, 4, 2, 64, 8), options).ok());
+    options.kernel = KernelVersion::kV3;
+    CHECK(gpu::CudaExecutor::create(geometry(DType::kFp8E5M2, 4, 2, 64, 8), options).ok());
+  }
+
   TEST_CASE("a pool larger than free GPU memory is refused with both byte counts") {
     if (skip_without_gpu()) return;
     KvGeometry g = geometry(DType::kF16, 32, 32, 128, 16);
@@ -115,6 +133,7 @@ TEST_SUITE("gpu") {
     auto cuda = gpu::CudaExecutor::create(g);
     REQUIRE(cuda.ok());
     StepPlan fill;
+    fill.block_size = g.block_size;
     fill.slot_mapping = {0, 1, 2};
     fill.new_tokens = {5, 6, 7};
     fill.new_positions = {0, 1, 2};
@@ -130,6 +149,7 @@ TEST_SUITE("gpu") {
     CHECK(cuda.value->read_block(Pool::kGpu, 1, 1).value.k != before.k);
 
     StepPlan good;
+    good.block_size = g.block_size;
     good.slot_mapping = {3};
     good.new_tokens = {8};
     good.new_positions = {3};

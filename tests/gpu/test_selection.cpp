@@ -22,6 +22,9 @@ using namespace tinyserve::testing;
 
 namespace {
 
+// The pool dtypes whose key bounds the executors keep (fp8 pools: not yet).
+constexpr DType kBoundDTypes[] = {DType::kF32, DType::kF16, DType::kBF16};
+
 template <typename T>
 std::vector<T> download(const DeviceArray& a, size_t n) {
   const std::vector<uint8_t> raw = a.bytes();
@@ -130,7 +133,7 @@ void check_select_case(SelectCase c) {
 TEST_SUITE("gpu") {
   TEST_CASE("GPU block scores and top-K equal the reference for every dtype, head dim and group") {
     if (skip_without_gpu()) return;
-    for (DType t : kExecutorDTypes) {
+    for (DType t : kBoundDTypes) {
       for (int32_t d : {64, 128, 256}) {
         for (int32_t group : {1, 2, 4, 8}) {
           for (GroupScore rule : {GroupScore::kMax, GroupScore::kSum}) {
@@ -199,13 +202,13 @@ TEST_SUITE("gpu") {
 
   TEST_CASE("key-bound updates and copies on the GPU equal the reference bit for bit") {
     if (skip_without_gpu()) return;
-    for (DType t : kExecutorDTypes) {
+    for (DType t : kBoundDTypes) {
       for (int32_t d : {64, 128, 256}) {
         CAPTURE(dtype_name(t));
         CAPTURE(d);
         Rng rng(static_cast<uint64_t>(d) + static_cast<uint64_t>(t));
         const int32_t layers = 2, kv_heads = 3, bs = 16, blocks = 40;
-        PagedKv cache{nullptr, nullptr, t, layers, blocks, kv_heads, bs, d};
+        PagedKv cache{nullptr, nullptr, t, layers, blocks, kv_heads, bs, d, {}};
         KeyBounds bounds{nullptr, t, layers, blocks, kv_heads, d};
         std::vector<uint8_t> k(
             static_cast<size_t>(cache.layer_elements() * layers * dtype_size(t)));
@@ -278,13 +281,13 @@ TEST_SUITE("gpu") {
 
   TEST_CASE("the fused K/V write and key-bound update equal the reference bit for bit") {
     if (skip_without_gpu()) return;
-    for (DType t : kExecutorDTypes) {
+    for (DType t : kBoundDTypes) {
       for (int32_t d : {64, 128, 256}) {
         CAPTURE(dtype_name(t));
         CAPTURE(d);
         Rng rng(static_cast<uint64_t>(d) * 3 + static_cast<uint64_t>(t));
         const int32_t kv_heads = 2, bs = 16, blocks = 24;
-        PagedKv cache{nullptr, nullptr, t, 1, blocks, kv_heads, bs, d};
+        PagedKv cache{nullptr, nullptr, t, 1, blocks, kv_heads, bs, d, {}};
         KeyBounds bounds{nullptr, t, 1, blocks, kv_heads, d};
         const auto pool_bytes = static_cast<size_t>(cache.layer_elements() * dtype_size(t));
         std::vector<uint8_t> k(pool_bytes), v(pool_bytes);
@@ -346,7 +349,8 @@ TEST_SUITE("gpu") {
     for (Shape sh : {Shape{DType::kF16, 32, 8, 128, 16}, Shape{DType::kBF16, 8, 2, 64, 8},
                      Shape{DType::kF32, 4, 4, 128, 32}, Shape{DType::kF16, 6, 3, 256, 16},
                      Shape{DType::kBF16, 8, 1, 128, 64}}) {
-      for (KernelVersion v : {KernelVersion::kV3, KernelVersion::kV4, KernelVersion::kV5}) {
+      for (KernelVersion v :
+           {KernelVersion::kV3, KernelVersion::kV4, KernelVersion::kV5, KernelVersion::kV6}) {
         for (int32_t part : {0, 16, 100}) {
           CAPTURE(dtype_name(sh.dtype));
           CAPTURE(sh.head_dim);
@@ -370,8 +374,8 @@ TEST_SUITE("gpu") {
               tables[b * width + j] = perm[next++];
             }
           }
-          PagedKv cache{nullptr,    nullptr,     sh.dtype,      1,
-                        num_blocks, sh.kv_heads, sh.block_size, sh.head_dim};
+          PagedKv cache{nullptr,     nullptr,       sh.dtype,    1, num_blocks,
+                        sh.kv_heads, sh.block_size, sh.head_dim, {}};
           const auto bytes = static_cast<size_t>(cache.layer_elements() * dtype_size(sh.dtype));
           std::vector<uint8_t> k(bytes, 0xff), vv(bytes, 0xff);  // NaN in every unused slot
           for (size_t b = 0; b < lens.size(); ++b) {
@@ -431,6 +435,7 @@ TEST_SUITE("gpu") {
               gpu::plan_attention(v, sh.dtype, sparse, sh.kv_heads, sh.head_dim, options);
           DeviceArray workspace(ap.workspace_bytes);
           workspace.poison();
+          CHECK_CUDA(gpu::stage_attention_plan(ap, workspace.get(), nullptr));
           CHECK_CUDA(gpu::paged_attention(ap, gpu_cache, sparse, workspace.get(), nullptr));
           CHECK_CUDA(cudaDeviceSynchronize());
           const std::vector<uint8_t> raw = out.bytes();
@@ -450,8 +455,8 @@ TEST_SUITE("gpu") {
     b.num_heads = 2;
     b.max_blocks_per_seq = 1;
     b.max_context_len = 1;
-    b.kv_head_tables = true;
-    PagedKv cache{nullptr, nullptr, DType::kF16, 1, 1, 2, 16, 64};
+    b.table_head_stride = 1;
+    PagedKv cache{nullptr, nullptr, DType::kF16, 1, 1, 2, 16, 64, {}};
     const gpu::AttentionPlan ap = gpu::plan_attention(KernelVersion::kV2, DType::kF16, b, 2, 64);
     CHECK(gpu::paged_attention(ap, cache, b, nullptr, nullptr) == cudaErrorInvalidValue);
   }

@@ -53,8 +53,8 @@ TEST_CASE("comparing steps two runs one override apart in lockstep") {
   s.step(5);
   s.advance(0.0, 1.0);
   REQUIRE(s.num_runs() == 2);
-  CHECK(s.run(0).engine().config().paged);
-  CHECK_FALSE(s.run(1).engine().config().paged);
+  CHECK(s.run(0).engine().config().paged());
+  CHECK_FALSE(s.run(1).engine().config().paged());
   CHECK(s.run(0).engine().steps() == 5);
   CHECK(s.run(1).engine().steps() == 5);
   s.end_compare();

@@ -227,7 +227,6 @@ def run(workload: list[ts.WorkloadRequest], cfg: dict, verbose_path: str | None)
 
     # Scheduler request string id <-> harness int64 id.
     sid_to_int: dict[str, int] = {}
-    prompt_len_of: dict[int, int] = {}
     pending = deque(workload)
     n_sched_requests = 0
     for r in workload:
@@ -247,6 +246,7 @@ def run(workload: list[ts.WorkloadRequest], cfg: dict, verbose_path: str | None)
     sched_time = 0.0
     update_time = 0.0
     n_updates = 0
+    cpu_time = [0.0]  # thread CPU seconds in schedule() + update_from_output()
     totals = {
         "prefill_tokens": 0,
         "decode_tokens": 0,
@@ -263,7 +263,6 @@ def run(workload: list[ts.WorkloadRequest], cfg: dict, verbose_path: str | None)
     finished_total = 0
     batch_queue: deque = deque()
     empty_streak = 0
-    cur: dict | None = None  # the record of the step being built
 
     def add_arrivals(now: int) -> None:
         while pending and pending[0].arrival <= now:
@@ -275,7 +274,6 @@ def run(workload: list[ts.WorkloadRequest], cfg: dict, verbose_path: str | None)
                 # child requests "{k}_{parent}", each with n = 1, added in k order.
                 sid = str(r.id) if r.n == 1 else f"{k}_{r.id}"
                 sid_to_int[sid] = iid
-                prompt_len_of[iid] = r.prompt_len
                 scheduler.add_request(
                     make_request(sid, prompt, r.output_len, r.arrival, block_hasher)
                 )
@@ -300,9 +298,10 @@ def run(workload: list[ts.WorkloadRequest], cfg: dict, verbose_path: str | None)
     def do_update(sched_out, sampling) -> list[str]:
         nonlocal update_time, n_updates
         mro = build_output(sched_out, sampling)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         eco = scheduler.update_from_output(sched_out, mro)
         update_time += time.perf_counter() - t0
+        cpu_time[0] += time.thread_time() - c0
         n_updates += 1
         fin = []
         for outs in eco.values():
@@ -316,9 +315,10 @@ def run(workload: list[ts.WorkloadRequest], cfg: dict, verbose_path: str | None)
         running_before = set(r.request_id for r in scheduler.running)
         rec.preempted.clear()
         ev0 = rec.evictions
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         out = scheduler.schedule()
         sched_time += time.perf_counter() - t0
+        cpu_time[0] += time.thread_time() - c0
         schedule_calls += 1
         stats = scheduler.kv_cache_manager.make_prefix_cache_stats()
         nst = out.num_scheduled_tokens
@@ -329,19 +329,20 @@ def run(workload: list[ts.WorkloadRequest], cfg: dict, verbose_path: str | None)
         for sid, n in nst.items():
             req = scheduler.requests[sid]
             start = req.num_computed_tokens - n  # computed tokens before this step
-            is_decode = n == 1 and start >= req.num_prompt_tokens
+            samples = not req.is_prefill_chunk  # reaches the end of the known tokens
+            is_decode = n == 1 and start >= req.num_prompt_tokens and samples
             if is_decode:
                 decode_reqs += 1
             else:
                 prefill_tokens += n
-            if not req.is_prefill_chunk:
+            if samples:
                 sampling.append(sid)
-            elif not is_decode:
+            else:
                 totals["partial_prefill_chunks"] += 1
             if vfile:
                 per_req.append(
                     [sid_to_int[sid], start, n, req.num_prompt_tokens, req.num_tokens,
-                     "D" if is_decode else "P", 0 if req.is_prefill_chunk else 1]
+                     "D" if is_decode else "P", 1 if samples else 0]
                 )
         admitted = [
             sid_to_int[r.request_id]
@@ -445,8 +446,6 @@ def run(workload: list[ts.WorkloadRequest], cfg: dict, verbose_path: str | None)
                 f"step {step}: 1000 schedule() calls in a row scheduled nothing; "
                 "a request cannot fit in the pool (vLLM would hang)"
             )
-        if vfile and rec.preempted:
-            pass
 
     if vfile:
         vfile.close()
@@ -467,6 +466,7 @@ def run(workload: list[ts.WorkloadRequest], cfg: dict, verbose_path: str | None)
         if totals["prefix_queries"]
         else 0.0,
         "mean_schedule_plus_update_us": 1e6 * (sched_time + update_time) / max(schedule_calls, 1),
+        "mean_schedule_plus_update_cpu_us": 1e6 * cpu_time[0] / max(schedule_calls, 1),
         "mean_schedule_us": 1e6 * sched_time / max(schedule_calls, 1),
         "mean_update_us": 1e6 * update_time / max(n_updates, 1),
         "config": {k: cfg[k] for k in ts.CONFIG_DEFAULTS},
@@ -485,6 +485,8 @@ def main() -> None:
     ap.add_argument("--verbose", metavar="FILE",
                     help="also write per-step per-request [id, start, scheduled, prompt_len, "
                          "num_tokens, D|P, samples] lists to FILE (debugging; not committed)")
+    ap.add_argument("--timing", metavar="FILE",
+                    help="write the (machine-dependent) timings to FILE as JSON")
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args()
 
@@ -498,7 +500,8 @@ def main() -> None:
     with open(out / "decisions.jsonl", "w") as f:
         for d in decisions:
             f.write(json.dumps(d, separators=(",", ":")) + "\n")
-    timing_keys = {"mean_schedule_plus_update_us", "mean_schedule_us", "mean_update_us"}
+    timing_keys = {"mean_schedule_plus_update_us", "mean_schedule_plus_update_cpu_us",
+                   "mean_schedule_us", "mean_update_us"}
     stable = {k: v for k, v in summary.items() if k not in timing_keys and k != "vllm"}
     stable["vllm"] = {k: v for k, v in summary["vllm"].items() if k != "torch_version"}
     with open(out / "summary.json", "w") as f:
@@ -510,6 +513,12 @@ def main() -> None:
             "evicted_blocks", "partial_prefill_chunks", "prefix_queries", "prefix_hits",
             "max_running", "max_blocks_in_use")}
         show["mean_schedule_plus_update_us"] = round(summary["mean_schedule_plus_update_us"], 1)
+        show["mean_schedule_plus_update_cpu_us"] = round(
+            summary["mean_schedule_plus_update_cpu_us"], 1)
+        if args.timing:
+            with open(args.timing, "w") as f:
+                json.dump({k: summary[k] for k in sorted(timing_keys)}, f, indent=1)
+                f.write("\n")
         print(json.dumps(show))
 
 

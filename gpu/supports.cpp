@@ -1,0 +1,16 @@
+#include "gpu/supports.h"
+
+#include "core/base/strings.h"
+
+namespace tinyserve::gpu {
+
+Status supports(const KvGeometry& geometry, KernelVersion kernel) {
+  if (Status s = geometry.validate(); !s.ok()) return s;
+  if (!kernel_supports(kernel, geometry.dtype)) {
+    return Status::failure(cat("kernel ", kernel_version_name(kernel), " does not read ",
+                               dtype_name(geometry.dtype), " pools; v3 to v6 do"));
+  }
+  return {};
+}
+
+}  // namespace tinyserve::gpu
