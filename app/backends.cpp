@@ -1,11 +1,12 @@
 #include "app/backends.h"
 
+#include <cstdio>
 #include <fstream>
 
 #include "core/base/errors.h"
+#include "core/base/strings.h"
 #include "core/execution/executor_backend.h"
 #include "core/execution/reference_executor.h"
-#include "core/base/strings.h"
 
 #ifdef TINYSERVE_HAVE_CUDA
 #include "gpu/cuda_executor.h"
@@ -35,6 +36,12 @@ int64_t available_host_memory() {
     if (key == "MemAvailable:") return kib * 1024;
   }
   return -1;
+}
+
+std::string format_gib(int64_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f GiB", static_cast<double>(bytes) / (1 << 30));
+  return text;
 }
 
 // Fails before allocating when what must live in host memory exceeds what is available.
@@ -94,6 +101,28 @@ std::string cuda_status() {
 #else
   return "no CUDA device: built without the CUDA backend (nvcc not found)";
 #endif
+}
+
+std::vector<RequestSpec> load_requests_within_memory(const Scenario& sc, TraceStats* stats) {
+  const int64_t available = available_host_memory();
+  const auto check = [&](int64_t requests, int64_t bytes, const char* about) {
+    if (available >= 0 && bytes > available) {
+      throw InputError(sc.path, 0,
+                       cat("workload: its ", requests, " requests need ", about, bytes, " bytes (",
+                           format_gib(bytes), ") of host memory when they all wait at once, only ",
+                           available, " (", format_gib(available),
+                           ") available; use fewer requests (workload.num_requests) or shorter "
+                           "prompts"));
+    }
+  };
+  if (sc.source == WorkloadSource::kSynthetic) {
+    check(sc.workload.num_requests, expected_host_bytes(sc.workload), "about ");
+  }
+  std::vector<RequestSpec> requests = load_requests(sc, stats);
+  int64_t bytes = 0;
+  for (const RequestSpec& r : requests) bytes += request_host_bytes(r);
+  check(std::ssize(requests), bytes, "");
+  return requests;
 }
 
 std::string kernel_support(const Scenario& sc) {

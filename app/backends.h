@@ -4,15 +4,22 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
-#include "core/execution/backend.h"
 #include "core/config/scenario.h"
+#include "core/execution/backend.h"
 
 namespace tinyserve::app {
 
 // Throws InputError when the scenario asks for a backend that cannot run it (no device, a pool
 // too large for host memory, an unsupported block size...).
 std::unique_ptr<Backend> make_backend(const Scenario& scenario);
+
+// The scenario's requests (load_requests), refused with an InputError giving both byte counts
+// when holding them all at once would take more host memory than is available: estimated from a
+// synthetic workload's lengths before it is generated, counted on the requests of a trace.
+std::vector<RequestSpec> load_requests_within_memory(const Scenario& scenario,
+                                                     TraceStats* stats = nullptr);
 
 // One line for the status bar and logs: which backend runs, and why.
 std::string cuda_status();

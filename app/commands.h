@@ -69,11 +69,53 @@ struct SelectionBenchCliOptions {
 };
 int bench_selection(const SelectionBenchCliOptions& options);
 
+struct PrefillBenchCliOptions {
+  std::vector<std::string> configs;  // empty: P1 P2 P3 P4
+  std::vector<std::string> kernels;  // empty: wgmma mma
+  int32_t repetitions = 30;
+  bool flashinfer = true;
+};
+// Needs a CUDA device; without one, a one-line message and exit code 2.
+int bench_prefill(const PrefillBenchCliOptions& options);
+
+// `tinyserve calibrate`: a GPU profile for the calibrated cost model (docs/cost_model.md).
+struct CalibrateCliOptions {
+  std::string gpu_name;             // the GPU preset it stands for; empty: from the device
+  std::vector<std::string> models;  // model presets; empty: every one with standard attention
+  std::string out = "gpu_profile.toml";
+  int32_t repetitions = 5;
+  bool quick = false;
+  std::string command;  // the command line, recorded in the profile
+};
+// Needs a CUDA device; without one, a one-line message and exit code 2.
+int calibrate(const CalibrateCliOptions& options);
+
+// `tinyserve cost-report`: modelled against measured step times over the scenarios' steps.
+struct CostReportOptions {
+  std::string profile;                 // the calibrated model's GPU profile
+  std::vector<std::string> scenarios;  // empty: every scenario
+  std::string gpu = "h100";            // hardware.gpu the steps run under
+  int64_t max_steps = 1500;            // per scenario; 0: every step
+  int32_t repetitions = 3;             // runs of each step's attention (the median is kept)
+  std::string out_dir;                 // steps.csv and report.md; "": none
+};
+// Needs a CUDA device; without one, a one-line message and exit code 2.
+int cost_report(const CostReportOptions& options, const std::string& executable_dir);
+
 struct BenchEngineOptions {
   std::string scenario = "azure_conv";
   std::string out_dir;  // "": a temporary directory
   int32_t repetitions = 3;
 };
 int bench_engine(const BenchEngineOptions& options, const std::string& executable_dir);
+
+struct FidelityOptions {
+  std::vector<std::string> dirs;       // harness records: workload.jsonl, config.json, decisions.jsonl
+  std::vector<std::string> overrides;  // --set on the replay scenario
+  bool show_divergence = true;
+  int context = 3;
+};
+// 0 when every record is reproduced step for step, 1 otherwise.
+int fidelity(const FidelityOptions& options);
 
 }  // namespace tinyserve::app

@@ -64,9 +64,10 @@ int compare_runs(const CompareOptions& o) {
   std::map<std::string, ordered_json> by_key(b.begin(), b.end());
   std::vector<std::string> order;
   for (const auto& [k, v] : a) order.push_back(k);
-  for (const auto& [k, v] : b) {
-    if (std::find_if(a.begin(), a.end(), [&](const auto& e) { return e.first == k; }) == a.end()) {
-      order.push_back(k);
+  for (const auto& entry : b) {
+    const std::string& key = entry.first;
+    if (std::find_if(a.begin(), a.end(), [&](const auto& e) { return e.first == key; }) == a.end()) {
+      order.push_back(key);
     }
   }
   std::map<std::string, ordered_json> a_by_key(a.begin(), a.end());

@@ -25,7 +25,11 @@ int block_map_demo() {
   c.enable_prefix_caching = true;
   c.watermark = 0;
   KvCacheManager kv(c);
-  auto show = [&](const char* what) { std::printf("== %s\n%s\n", what, dump_block_map(kv, 24).c_str()); };
+  // Each sequence keeps its letter from frame to frame: A is seq 0, B seq 1, C seq 2.
+  const std::vector<SeqId> named = {0, 1, 2};
+  auto show = [&](const char* what) {
+    std::printf("== %s\n%s\n", what, dump_block_map(kv, 24, named).c_str());
+  };
 
   const std::vector<TokenId> system = range(1, 8);
   std::vector<TokenId> a = system, b = system;
@@ -50,7 +54,13 @@ int block_map_demo() {
   kv.free(0);
   kv.free(2);
   show("seqs 0 and 2 finish: full prompt blocks stay cached (c) for later hits");
-  return kv.check_invariants().empty() ? kExitOk : kExitFailure;
+  if (!kv.can_swap_in(group)) return kExitFailure;
+  kv.swap_in(group);
+  show("seq 1 is swapped back in: its blocks return to the GPU pool");
+  kv.free(1);
+  show("seq 1 finishes: only cached prompt blocks remain");
+  const bool empty = kv.live_seqs().empty() && kv.stats().cpu_used_blocks == 0;
+  return kv.check_invariants().empty() && empty ? kExitOk : kExitFailure;
 }
 
 }  // namespace tinyserve::app

@@ -1,26 +1,93 @@
 #include "app/run_command.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
+#include <ctime>
 #include <nlohmann/json.hpp>
 
 #include "app/backends.h"
 #include "app/commands.h"
+#include "app/outputs.h"
+#include "app/run_report.h"
 #include "app/run_writer.h"
-#include "core/engine/engine.h"
 #include "core/base/errors.h"
-#include "core/config/scenario.h"
 #include "core/base/strings.h"
+#include "core/config/scenario.h"
+#include "core/engine/engine.h"
 
 namespace tinyserve::app {
 
 namespace {
 
-volatile std::sig_atomic_t g_interrupted = 0;
-void on_interrupt(int) { g_interrupted = 1; }
+// SIGINT and SIGTERM. Until the run's first step completes they end the process at once (loading
+// and generating a large workload, or admitting it in the first step, can take seconds): the run's
+// .partial files are removed and one line says so. Then they stop the run after the current step,
+// which keeps every complete row; a second signal ends the process at once.
+volatile std::sig_atomic_t g_signal = 0;    // the signal that stopped the run; 0: none
+volatile std::sig_atomic_t g_stepping = 0;  // the first step completed
+constexpr int kMaxPartials = 8;
+char g_partials[kMaxPartials][4096];  // removed by a signal before the first step
+volatile std::sig_atomic_t g_num_partials = 0;
+
+void on_signal(int signal) {
+  if (g_stepping == 0) {
+    for (int i = 0; i < g_num_partials; ++i) ::unlink(g_partials[i]);
+    static constexpr char kMessage[] =
+        "tinyserve: interrupted before the first step completed; no output written\n";
+    if (::write(STDERR_FILENO, kMessage, sizeof kMessage - 1) < 0) {
+      // nothing more can be done in a signal handler
+    }
+    ::_exit(128 + signal);
+  }
+  g_signal = signal;  // installed with SA_RESETHAND: a second signal ends the process at once
+}
+
+class SignalScope {
+ public:
+  SignalScope() {
+    g_signal = 0;
+    g_stepping = 0;
+    g_num_partials = 0;
+    struct sigaction action {};
+    action.sa_handler = on_signal;
+    action.sa_flags = SA_RESETHAND | SA_RESTART;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, &previous_int_);
+    sigaction(SIGTERM, &action, &previous_term_);
+  }
+  ~SignalScope() {
+    sigaction(SIGINT, &previous_int_, nullptr);
+    sigaction(SIGTERM, &previous_term_, nullptr);
+    g_num_partials = 0;
+  }
+  SignalScope(const SignalScope&) = delete;
+  SignalScope& operator=(const SignalScope&) = delete;
+
+  static void remove_on_early_signal(const std::vector<std::string>& paths) {
+    for (const std::string& path : paths) {
+      if (g_num_partials == kMaxPartials || path.size() >= sizeof g_partials[0]) continue;
+      std::memcpy(g_partials[g_num_partials], path.c_str(), path.size() + 1);
+      g_num_partials = g_num_partials + 1;  // after the copy: the handler reads whole paths only
+    }
+  }
+
+ private:
+  struct sigaction previous_int_ {};
+  struct sigaction previous_term_ {};
+};
+
+// Who holds an output folder, for a second run that finds it locked.
+std::string holder_description(const RunOptions& o) {
+  const std::time_t now = std::time(nullptr);
+  char since[32] = "";
+  std::strftime(since, sizeof since, "%Y-%m-%d %H:%M:%S", std::localtime(&now));
+  return cat("pid ", ::getpid(), ": tinyserve run ", o.scenario, ", since ", since);
+}
 
 using Clock = std::chrono::steady_clock;
 
@@ -107,7 +174,7 @@ std::string summary_json(const Scenario& sc, const Engine& e, const TraceStats& 
                     {"preemption", std::string(to_string(c.scheduler.preemption))},
                     {"victim", std::string(to_string(c.scheduler.victim))}};
   j["backend"] = {{"name", e.backend().name()}, {"description", e.backend().description()},
-                  {"clock", c.clock == ClockMode::kMeasured ? "measured" : "model"}};
+                  {"clock", std::string(name_of<ClockMode>(kClockModeNames, c.clock))}};
   j["requests"] = {{"total", s.requests},
                    {"finished", s.finished},
                    {"rejected", s.rejected},
@@ -150,7 +217,8 @@ std::string summary_json(const Scenario& sc, const Engine& e, const TraceStats& 
   return j.dump(2) + "\n";
 }
 
-void print_summary(const Scenario& sc, const Engine& e, double wall_s, const std::string& out_dir) {
+void print_summary(const Scenario& sc, const Engine& e, double wall_s, const std::string& out_dir,
+                   const std::string& files) {
   const RunSummary s = e.summary();
   auto dist = [](const char* name, const Distribution& d) {
     if (d.count == 0) return;
@@ -179,8 +247,11 @@ void print_summary(const Scenario& sc, const Engine& e, double wall_s, const std
   if (s.mean_attention_ms >= 0) {
     std::printf("%-12s %.4f ms measured (%.4f ms modelled)\n", "attention", s.mean_attention_ms, s.mean_modelled_attention_ms);
   }
-  std::printf("%-12s %s/{metrics.csv, requests.csv, summary.json, events.jsonl}\n", "outputs",
-              out_dir.c_str());
+  std::printf("%-12s %s/{%s}\n", "outputs", out_dir.c_str(), files.c_str());
+}
+
+bool wants(const RunOptions& o, const std::string& name) {
+  return o.outputs.empty() || std::find(o.outputs.begin(), o.outputs.end(), name) != o.outputs.end();
 }
 
 }  // namespace
@@ -191,42 +262,75 @@ RunResult run_scenario(const RunOptions& o, const std::string& executable_dir) {
   if (!o.backend.empty()) overrides.push_back("engine.backend=" + o.backend);
   if (!o.kernel.empty()) overrides.push_back("engine.kernel=" + o.kernel);
   if (o.steps > 0) overrides.push_back("engine.max_steps=" + std::to_string(o.steps));
+  const SignalScope signals;
   const Scenario sc = load_scenario(find_scenario(o.scenario, executable_dir), overrides);
   TraceStats trace;
-  std::vector<RequestSpec> requests = load_requests(sc, &trace);
+  std::vector<RequestSpec> requests = load_requests_within_memory(sc, &trace);
   result.requests = static_cast<int64_t>(requests.size());
-  result.out_dir = o.out_dir.empty() ? "out/" + sc.name : o.out_dir;
+  result.out_dir = o.out_dir.empty() ? "out/" + path_component(sc.name) : o.out_dir;
+  std::unique_ptr<Backend> backend = make_backend(sc);
+  RunWriter writer(result.out_dir, holder_description(o),
+                   {wants(o, "metrics"), wants(o, "events"), wants(o, "requests"), wants(o, "report")});
+  SignalScope::remove_on_early_signal(writer.partial_paths());
 
   const auto start = Clock::now();
-  Engine engine(sc.engine, std::move(requests), make_backend(sc));
-  RunWriter writer(result.out_dir);
+  EngineConfig config = sc.engine;
+  config.record_decisions = !o.decisions.empty();
+  Engine engine(config, std::move(requests), std::move(backend));
+  const bool report = wants(o, "report");
+  RunSeries series;
   Progress progress(o.progress);
-  g_interrupted = 0;
-  auto* previous = std::signal(SIGINT, on_interrupt);
-  while (!engine.done() && !g_interrupted) {
+  while (!engine.done() && g_signal == 0) {
     const int64_t before = engine.steps();
     engine.step();
     if (engine.steps() > before) {
       writer.write_step(engine.last(), engine.step_events());
+      if (report) series.add(engine.last());
     } else {
       writer.write_events(engine.step_events());  // rejections with no step to run
     }
+    g_stepping = 1;
     progress.update(engine);
   }
-  std::signal(SIGINT, previous);
   progress.update(engine, true);
-  if (g_interrupted) {
-    std::fprintf(stderr, "tinyserve: interrupted at step %lld; outputs left as %s/*.partial\n",
-                 static_cast<long long>(engine.steps()), result.out_dir.c_str());
-    result.exit_code = 130;
+  if (g_signal != 0) {
+    writer.stop();
+    std::fprintf(stderr,
+                 "tinyserve: stopped by %s after step %lld; its complete rows are in "
+                 "%s/metrics.csv.partial and events.jsonl.partial\n",
+                 g_signal == SIGTERM ? "SIGTERM" : "SIGINT", static_cast<long long>(engine.steps()),
+                 result.out_dir.c_str());
+    result.exit_code = 128 + g_signal;
     return result;
   }
-  std::string requests_csv = requests_csv_header() + "\n";
-  for (const RequestResult& r : engine.all_request_results()) append_requests_csv_row(r, requests_csv);
-  writer.finish(summary_json(sc, engine, trace), requests_csv);
+  std::string requests_csv;
+  if (wants(o, "requests")) {
+    requests_csv = requests_csv_header() + "\n";
+    for (const RequestResult& r : engine.all_request_results()) append_requests_csv_row(r, requests_csv);
+  }
+  const std::string report_html =
+      report ? run_report(sc, engine.summary(), engine.backend().description(), series).html() : "";
+  writer.finish(summary_json(sc, engine, trace), requests_csv, report_html);
+  if (!o.decisions.empty()) {
+    std::string text;
+    for (const StepDecisions& d : engine.decisions()) text += decisions_json(d) + "\n";
+    std::FILE* f = std::fopen(o.decisions.c_str(), "wb");
+    if (f == nullptr) throw InputError(o.decisions, 0, "cannot open for writing");
+    const bool written = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+    const int error = errno;
+    if (std::fclose(f) != 0 || !written) {
+      throw OutputError("cannot write " + o.decisions + ": " + std::strerror(written ? errno : error));
+    }
+  }
   result.wall_s = std::chrono::duration<double>(Clock::now() - start).count();
   result.steps = engine.steps();
-  if (o.print_summary) print_summary(sc, engine, result.wall_s, result.out_dir);
+  std::string files;
+  for (const auto& [name, file] :
+       {std::pair{"metrics", "metrics.csv"}, {"requests", "requests.csv"}, {"summary", "summary.json"},
+        {"events", "events.jsonl"}, {"report", "report.html"}}) {
+    if (std::string(name) == "summary" || wants(o, name)) files += (files.empty() ? "" : ", ") + std::string(file);
+  }
+  if (o.print_summary) print_summary(sc, engine, result.wall_s, result.out_dir, files);
   return result;
 }
 

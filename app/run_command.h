@@ -17,8 +17,12 @@ struct RunOptions {
   std::string out_dir;                // "" : out/<scenario name>
   std::string backend;                // "" : the scenario's
   std::string kernel;                 // "" : the scenario's
+  std::string decisions;              // "": none; else the per-step decision record (JSONL)
   bool progress = true;
   bool print_summary = true;
+  // Files written besides summary.json (always written, last): any of "metrics", "events",
+  // "requests", "report" (report.html). Empty: all of them.
+  std::vector<std::string> outputs;
 };
 
 struct RunResult {

@@ -1,5 +1,8 @@
 #include "app/run_writer.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -13,13 +16,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::FILE* open_partial(const std::string& dir, const char* name) {
-  const std::string path = dir + "/" + name + ".partial";
-  std::FILE* f = std::fopen(path.c_str(), "wb");
-  if (!f) throw InputError(path, 0, std::string("cannot write: ") + std::strerror(errno));
-  return f;
-}
-
 void append_number(std::string& out, double v) {
   char buf[32];
   auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
@@ -32,11 +28,7 @@ void append_number(std::string& out, int64_t v) {
   out.append(buf, p);
 }
 
-void write_all(std::FILE* f, const std::string& data, const std::string& what) {
-  if (!data.empty() && std::fwrite(data.data(), 1, data.size(), f) != data.size()) {
-    throw std::runtime_error("cannot write " + what + ": " + std::strerror(errno));
-  }
-}
+constexpr size_t kChunk = 1 << 20;  // bytes buffered per file between writes
 
 }  // namespace
 
@@ -59,61 +51,150 @@ std::string event_json(const Event& e) {
   return s;
 }
 
-RunWriter::RunWriter(std::string dir) : dir_(std::move(dir)) {
+RunWriter::RunWriter(std::string dir, const std::string& holder, RunOutputs outputs)
+    : dir_(std::move(dir)), lock_(dir_, holder) {
+  files_[kMetrics].wanted = outputs.metrics;
+  files_[kEvents].wanted = outputs.events;
+  files_[kRequests].wanted = outputs.requests;
+  files_[kReport].wanted = outputs.report;
   std::error_code ec;
-  fs::create_directories(dir_, ec);
-  if (ec) throw InputError(dir_, 0, "cannot create the output directory: " + ec.message());
-  if (!fs::is_directory(dir_, ec)) throw InputError(dir_, 0, "is not a directory");
-  for (const char* name : {"metrics.csv", "summary.json", "events.jsonl", "requests.csv"}) {
-    fs::remove(dir_ + "/" + name, ec);  // a stale complete file must not outlive this run
+  const fs::path absolute = fs::absolute(dir_, ec).lexically_normal();
+  for (int i = 0; i < kNumOutputs; ++i) {
+    const fs::path final_path = absolute / kNames[i];
+    const fs::file_status status = fs::symlink_status(final_path, ec);
+    if (fs::exists(status) && !fs::is_regular_file(status) && !fs::is_symlink(status)) {
+      throw InputError(final_path.string(), 0,
+                       "exists and is not a file (a folder?), so the run could not write its "
+                       "output there; remove it or choose another --out");
+    }
+    files_[i].path = final_path.string() + ".partial";
   }
-  metrics_ = open_partial(dir_, "metrics.csv");
-  events_ = open_partial(dir_, "events.jsonl");
-  metrics_buffer_ = metrics_csv_header() + "\n";
+  for (File& f : files_) {
+    if (!f.wanted) continue;
+    f.fd = ::open(f.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (f.fd < 0) {
+      const int error = errno;
+      close_all(false);
+      for (const File& g : files_) {
+        if (&g == &f) break;
+        if (g.wanted) ::unlink(g.path.c_str());
+      }
+      throw InputError(f.path, 0, std::string("cannot write: ") + std::strerror(error));
+    }
+  }
+  files_[kMetrics].buffer = metrics_csv_header() + "\n";
 }
 
 RunWriter::~RunWriter() {
-  if (metrics_) std::fclose(metrics_);
-  if (events_) std::fclose(events_);
+  if (done_) return;
+  if (steps_ == 0) {
+    close_all(false);
+    for (const File& f : files_) {
+      if (f.wanted) ::unlink(f.path.c_str());
+    }
+    return;
+  }
+  // A failed run: keep what it wrote, best effort (the failure may be the disk's).
+  for (File* f : {&files_[kMetrics], &files_[kEvents]}) {
+    try {
+      flush(*f);
+    } catch (const OutputError&) {
+    }
+  }
+  close_all(false);
+  remove(kRequests);
+  remove(kReport);
+  remove(kSummary);
+}
+
+std::vector<std::string> RunWriter::partial_paths() const {
+  std::vector<std::string> paths;
+  for (const File& f : files_) {
+    if (f.wanted) paths.push_back(f.path);
+  }
+  return paths;
 }
 
 void RunWriter::write_step(const StepMetrics& metrics, std::span<const Event> events) {
-  append_metrics_csv_row(metrics, metrics_buffer_);
-  for (const Event& e : events) events_buffer_ += event_json(e);
-  flush(false);
+  if (files_[kMetrics].wanted) append_metrics_csv_row(metrics, files_[kMetrics].buffer);
+  ++steps_;
+  write_events(events);
 }
 
 void RunWriter::write_events(std::span<const Event> events) {
-  for (const Event& e : events) events_buffer_ += event_json(e);
-  flush(false);
+  if (files_[kEvents].wanted) {
+    for (const Event& e : events) files_[kEvents].buffer += event_json(e);
+  }
+  flush_full();
 }
 
-void RunWriter::flush(bool force) {
-  constexpr size_t kChunk = 1 << 20;
-  if (force || metrics_buffer_.size() > kChunk) {
-    write_all(metrics_, metrics_buffer_, "metrics.csv");
-    metrics_buffer_.clear();
-  }
-  if (force || events_buffer_.size() > kChunk) {
-    write_all(events_, events_buffer_, "events.jsonl");
-    events_buffer_.clear();
+void RunWriter::flush_full() {
+  for (File* f : {&files_[kMetrics], &files_[kEvents]}) {
+    if (f->buffer.size() > kChunk) flush(*f);
   }
 }
 
-void RunWriter::finish(const std::string& summary_json, const std::string& requests_csv) {
-  flush(true);
-  std::FILE* requests = open_partial(dir_, "requests.csv");
-  write_all(requests, requests_csv, "requests.csv");
-  std::FILE* summary = open_partial(dir_, "summary.json");
-  write_all(summary, summary_json, "summary.json");
-  const bool ok = std::fclose(requests) == 0 && std::fclose(summary) == 0 &&
-                  std::fclose(metrics_) == 0 && std::fclose(events_) == 0;
-  metrics_ = events_ = nullptr;
-  if (!ok) throw std::runtime_error("cannot close the outputs in " + dir_ + ": " + std::strerror(errno));
-  for (const char* name : {"metrics.csv", "events.jsonl", "requests.csv", "summary.json"}) {
-    const std::string path = dir_ + "/" + name;
-    fs::rename(path + ".partial", path);
+void RunWriter::flush(File& f) {
+  if (!f.wanted) return;
+  size_t done = 0;
+  while (done < f.buffer.size()) {
+    const ssize_t wrote = ::write(f.fd, f.buffer.data() + done, f.buffer.size() - done);
+    if (wrote < 0 && errno == EINTR) continue;
+    if (wrote <= 0) {
+      const int error = wrote < 0 ? errno : EIO;
+      f.buffer.erase(0, done);
+      throw OutputError("cannot write " + f.path + ": " + std::strerror(error));
+    }
+    done += static_cast<size_t>(wrote);
   }
+  f.buffer.clear();
+}
+
+void RunWriter::close_all(bool check) {
+  for (File& f : files_) {
+    if (f.fd < 0) continue;
+    const bool ok = ::close(f.fd) == 0;
+    const int error = errno;
+    f.fd = -1;
+    if (check && !ok) throw OutputError("cannot write " + f.path + ": " + std::strerror(error));
+  }
+}
+
+void RunWriter::remove(Output output) {
+  if (files_[output].wanted) ::unlink(files_[output].path.c_str());
+}
+
+void RunWriter::finish(const std::string& summary_json, const std::string& requests_csv,
+                       const std::string& report_html) {
+  files_[kRequests].buffer = requests_csv;
+  files_[kReport].buffer = report_html;
+  files_[kSummary].buffer = summary_json;
+  for (File& f : files_) flush(f);
+  close_all(true);
+  done_ = true;
+  // Renamed in order, summary.json last: a folder whose summary is new holds the new rows. An
+  // output left out loses the file an earlier run left there.
+  for (const File& f : files_) {
+    const std::string final_path = f.path.substr(0, f.path.size() - std::strlen(".partial"));
+    if (!f.wanted) {
+      ::unlink(final_path.c_str());
+      continue;
+    }
+    if (::rename(f.path.c_str(), final_path.c_str()) != 0) {
+      throw OutputError("cannot rename " + f.path + " to " + final_path + ": " +
+                        std::strerror(errno));
+    }
+  }
+}
+
+void RunWriter::stop() {
+  flush(files_[kMetrics]);
+  flush(files_[kEvents]);
+  close_all(true);
+  done_ = true;
+  remove(kRequests);
+  remove(kReport);
+  remove(kSummary);
 }
 
 }  // namespace tinyserve::app

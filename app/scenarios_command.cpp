@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "app/commands.h"
+#include "app/outputs.h"
 #include "app/run_command.h"
 #include "core/base/errors.h"
 #include "core/config/scenario.h"
@@ -42,9 +43,16 @@ int list_scenario_descriptions(const std::string& executable_dir, bool keys) {
 
 int bench_engine(const BenchEngineOptions& options, const std::string& executable_dir) {
   namespace fs = std::filesystem;
-  const std::string out = options.out_dir.empty()
-                              ? (fs::temp_directory_path() / "tinyserve-bench-engine").string()
-                              : options.out_dir;
+  // Without --out, a folder of this invocation's own, removed at the end.
+  const std::string out =
+      options.out_dir.empty() ? private_temp_dir("tinyserve-bench-engine") : options.out_dir;
+  struct RemoveTemporary {
+    std::string dir;
+    ~RemoveTemporary() {
+      std::error_code ec;
+      if (!dir.empty()) fs::remove_all(dir, ec);
+    }
+  } remove_temporary{options.out_dir.empty() ? out : ""};
   std::printf("tinyserve bench engine: scenario %s with the accounting backend, outputs in %s, "
               "%d runs\n",
               options.scenario.c_str(), out.c_str(), options.repetitions);
@@ -58,7 +66,10 @@ int bench_engine(const BenchEngineOptions& options, const std::string& executabl
     run.progress = false;
     run.print_summary = false;
     last = run_scenario(run, executable_dir);
-    if (last.exit_code != 0) return last.exit_code;
+    if (last.exit_code != 0) {
+      remove_temporary.dir.clear();  // stopped by a signal: keep the rows it names
+      return last.exit_code;
+    }
     walls.push_back(last.wall_s);
     std::printf("run %d: %.3f s wall (%lld requests, %lld steps)\n", i + 1, last.wall_s,
                 static_cast<long long>(last.requests), static_cast<long long>(last.steps));

@@ -13,6 +13,7 @@
 #include "gpu/supports.h"
 #include "gpu/device.h"
 #include "gpu/selection.h"
+#include "gpu/prefill_attention.h"
 
 namespace tinyserve::gpu {
 namespace {
@@ -62,6 +63,13 @@ size_t align16(size_t n) {
   return (n + 15) & ~size_t{15};
 }
 
+// Spins one thread for `cycles` SM clock cycles (CudaExecutorOptions::queue_ahead_us).
+__global__ void hold_stream(long long cycles) {
+  const long long start = clock64();
+  while (clock64() - start < cycles) {
+  }
+}
+
 }  // namespace
 
 struct CudaExecutor::Impl {
@@ -69,7 +77,7 @@ struct CudaExecutor::Impl {
   CudaExecutorOptions options;
   std::string device_name;
   cudaStream_t stream = nullptr;
-  cudaEvent_t events[6] = {};
+  cudaEvent_t events[7] = {};  // stage boundaries; [5] splits attention: prefill | decode
   void* gpu_k = nullptr;  // [num_layers, num_gpu_blocks, num_kv_heads, block_size, head_dim]
   void* gpu_v = nullptr;
   void* cpu_k = nullptr;  // [num_layers, num_cpu_blocks, ...], mapped pinned host memory
@@ -92,13 +100,13 @@ struct CudaExecutor::Impl {
   Buffer<false> arena;
   Buffer<false> staging_k;  // [new tokens, num_kv_heads, head_dim]
   Buffer<false> staging_v;
-  Buffer<false> q;    // [num_layers, batch, num_heads, head_dim]
-  Buffer<false> out;  // [num_layers, batch, num_heads, head_dim]
+  Buffer<false> q;    // [num_layers, num_queries, num_heads, head_dim]
+  Buffer<false> out;  // [num_layers, num_queries, num_heads, head_dim]
   Buffer<false> workspace;
   Buffer<false> contiguous_k, contiguous_v, contiguous_out;  // compare_contiguous scratch
   size_t contiguous_filled = 0;  // bytes of contiguous_k/v holding finite values
   cudaEvent_t compare_events[2] = {};
-  int32_t output_batch = -1;  // batch of the output held in `out`; -1: none
+  int32_t output_queries = -1;  // queries of the output held in `out`; -1: none
   std::string broken;         // set after an asynchronous device fault
 
   ~Impl() {
@@ -144,7 +152,9 @@ struct CudaExecutor::Impl {
   }
   KeyBounds gpu_key_bounds() const { return bounds(gpu_bounds, g.num_gpu_blocks); }
   KeyBounds cpu_key_bounds() const { return bounds(cpu_bounds_device, g.num_cpu_blocks); }
-  void compare_contiguous(const AttentionPlan& attention, DecodeBatch db, StepResult& r);
+  // q_first, q_stride: elements from s.q to the decodes' queries of layer 0, and between layers.
+  void compare_contiguous(const AttentionPlan& attention, DecodeBatch db, size_t q_first,
+                          size_t q_stride, StepResult& r);
   PagedKv cpu_pool() const { return pool(cpu_k_device, cpu_v_device, g.num_cpu_blocks); }
 
   Status allocate_pools() {
@@ -288,8 +298,8 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
     return r;
   }
   if (r.status = validate_plan(g, plan); !r.ok()) return r;
-  const int32_t batch = plan.batch();
-  const bool select = plan.selection.enabled() && batch > 0;
+  // Selection applies to the decodes (the batch entries after the prefill chunks).
+  const bool select = plan.selection.enabled() && plan.num_decodes() > 0;
   if (select &&
       (s.options.kernel == KernelVersion::kV1 || s.options.kernel == KernelVersion::kV2)) {
     r.status = Status::failure(
@@ -299,7 +309,12 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
   const std::vector<BlockWrite> writes =
       g.key_bounds ? block_writes(plan.slot_mapping, g.block_size) : std::vector<BlockWrite>{};
   SelectionPlan selection;
-  if (select) selection = plan_selection(plan.selection, plan.context_lens, g.block_size);
+  if (select) {
+    selection = plan_selection(
+        plan.selection,
+        std::span<const int32_t>(plan.context_lens).subspan(static_cast<size_t>(plan.num_prefills)),
+        g.block_size);
+  }
   // One launch per layer writes the K/V and updates the bounds when each block's tokens lie close
   // together in the token list (the kernel scans that range).
   const bool fused_bounds =
@@ -307,6 +322,17 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
       std::all_of(writes.begin(), writes.end(), [](const BlockWrite& w) {
         return w.token_end - w.token_begin <= 2 * (w.last - w.first + 1) + 8;
       });
+
+  // The prefill chunks' launch, planned on the host from the plan's own offsets.
+  PrefillShape shape;
+  shape.dtype = g.dtype;
+  shape.num_heads = g.num_heads;
+  shape.num_kv_heads = g.num_kv_heads;
+  shape.head_dim = g.head_dim;
+  shape.batch = plan.num_prefills;
+  shape.query_start = plan.query_start.data();
+  shape.context_lens = plan.context_lens.data();
+  const PrefillPlan prefill = plan_prefill(shape, s.options.prefill);
 
   // The step's index arrays, packed into one upload.
   struct Array {
@@ -323,8 +349,8 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
       {plan.new_positions.data(), plan.new_positions.size() * sizeof(int32_t), 0},
       {plan.block_tables.data(), plan.block_tables.size() * sizeof(int32_t), 0},
       {plan.context_lens.data(), plan.context_lens.size() * sizeof(int32_t), 0},
-      {plan.query_tokens.data(), plan.query_tokens.size() * sizeof(int32_t), 0},
-      {plan.query_positions.data(), plan.query_positions.size() * sizeof(int32_t), 0},
+      {plan.query_start.data(), plan.query_start.size() * sizeof(int32_t), 0},
+      {prefill.index.data(), prefill.index.size() * sizeof(int32_t), 0},
       {writes.data(), writes.size() * sizeof(BlockWrite), 0},
       {selection.counts.data(), selection.counts.size() * sizeof(int32_t), 0},
       {selection.context_lens.data(), selection.context_lens.size() * sizeof(int32_t), 0},
@@ -336,22 +362,28 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
   }
 
   const auto num_new = static_cast<int32_t>(plan.slot_mapping.size());
+  const int32_t num_queries = plan.num_queries();
+  const int32_t prefill_queries = plan.num_prefill_queries();
   const auto elem = static_cast<size_t>(dtype_size(query_dtype(g.dtype)));  // q, out, new rows
   const size_t staging_bytes = elem * num_new * g.num_kv_heads * g.head_dim;
-  const size_t layer_rows = static_cast<size_t>(batch) * g.num_heads * g.head_dim;
+  const size_t row = static_cast<size_t>(g.num_heads) * g.head_dim;  // elements of one query
+  const size_t layer_rows = static_cast<size_t>(num_queries) * row;
+  // The decodes: the batch entries after the prefill chunks, one query each.
   DecodeBatch db;
-  db.batch = batch;
+  db.batch = plan.num_decodes();
   db.num_heads = g.num_heads;
   db.max_blocks_per_seq = plan.max_blocks_per_seq;
-  db.max_context_len =
-      batch > 0 ? *std::max_element(plan.context_lens.begin(), plan.context_lens.end()) : 0;
+  db.max_context_len = db.batch > 0
+                           ? *std::max_element(plan.context_lens.begin() + plan.num_prefills,
+                                               plan.context_lens.end())
+                           : 0;
   db.scale = attention_scale(g.head_dim);
   AttentionOptions attention_options;
   attention_options.partition_tokens = s.options.partition_tokens;
-  attention_options.host_context_lens = plan.context_lens.data();
+  attention_options.host_context_lens = plan.context_lens.data() + plan.num_prefills;
   const AttentionPlan attention =
       plan_attention(s.options.kernel, g.dtype, db, g.num_kv_heads, g.head_dim, attention_options);
-  // Sparse attention: each KV head's selected blocks, as its own block-table row.
+  // Sparse attention of the decodes: each KV head's selected blocks, as its own block-table row.
   DecodeBatch sparse = db;
   sparse.max_blocks_per_seq = selection.max_selected;
   sparse.table_head_stride = selection.max_selected;
@@ -363,10 +395,16 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
     sparse_attention =
         plan_attention(s.options.kernel, g.dtype, sparse, g.num_kv_heads, g.head_dim, options);
   }
-  const size_t pairs = static_cast<size_t>(batch) * g.num_kv_heads;
+  const size_t pairs = static_cast<size_t>(db.batch) * g.num_kv_heads;
   const size_t selected_per_layer = pairs * static_cast<size_t>(selection.max_selected);
+  PrefillBatch pb;
+  pb.batch = plan.num_prefills;
+  pb.num_queries = prefill_queries;
+  pb.num_heads = g.num_heads;
+  pb.max_blocks_per_seq = plan.max_blocks_per_seq;
+  pb.scale = attention_scale(g.head_dim);
 
-  s.output_batch = -1;  // growing `out` drops the previous output
+  s.output_queries = -1;  // growing `out` drops the previous output
   s.last_selection_valid = false;
   const size_t tickets_before = s.tickets.capacity();
   for (Status st :
@@ -376,7 +414,8 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
         s.staging_v.reserve(staging_bytes, "new values"),
         s.q.reserve(elem * layer_rows * g.num_layers, "queries"),
         s.out.reserve(elem * layer_rows * g.num_layers, "attention output"),
-        s.workspace.reserve(std::max(attention.workspace_bytes, sparse_attention.workspace_bytes),
+        s.workspace.reserve(std::max({attention.workspace_bytes, sparse_attention.workspace_bytes,
+                                      prefill.workspace_bytes}),
                             "split-KV partials"),
         s.scores.reserve(select ? sizeof(float) * pairs * plan.max_blocks_per_seq : 0,
                          "block scores"),
@@ -395,6 +434,12 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
   for (const Array& a : arrays) {
     if (a.bytes > 0) std::memcpy(s.host_arena.get() + a.offset, a.data, a.bytes);
   }
+  if (s.options.queue_ahead_us > 0) {
+    int khz = 0;
+    cudaDeviceGetAttribute(&khz, cudaDevAttrClockRate, 0);
+    hold_stream<<<1, 1, 0, s.stream>>>(static_cast<long long>(s.options.queue_ahead_us) * khz / 1000);
+    if (r.status = TS_CUDA_STATUS(cudaGetLastError()); !r.ok()) return r;
+  }
   if (arena_bytes > 0) {
     r.status = TS_CUDA_STATUS(cudaMemcpyAsync(s.arena.get(), s.host_arena.get(), arena_bytes,
                                               cudaMemcpyHostToDevice, s.stream));
@@ -407,14 +452,22 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
   const auto* slots = reinterpret_cast<const int64_t*>(device_array(3));
   const auto* new_tokens = reinterpret_cast<const int32_t*>(device_array(4));
   const auto* new_positions = reinterpret_cast<const int32_t*>(device_array(5));
-  db.block_tables = reinterpret_cast<const int32_t*>(device_array(6));
-  db.context_lens = reinterpret_cast<const int32_t*>(device_array(7));
-  const auto* query_tokens = reinterpret_cast<const int32_t*>(device_array(8));
-  const auto* query_positions = reinterpret_cast<const int32_t*>(device_array(9));
+  pb.block_tables = reinterpret_cast<const int32_t*>(device_array(6));
+  pb.context_lens = reinterpret_cast<const int32_t*>(device_array(7));
+  pb.query_start = reinterpret_cast<const int32_t*>(device_array(8));
+  const auto* prefill_index = reinterpret_cast<const int32_t*>(device_array(9));
+  db.block_tables =
+      pb.block_tables + static_cast<size_t>(plan.num_prefills) * plan.max_blocks_per_seq;
+  db.context_lens = pb.context_lens + plan.num_prefills;
   const auto* block_writes_d = reinterpret_cast<const BlockWrite*>(device_array(10));
   const auto* counts = reinterpret_cast<const int32_t*>(device_array(11));
+  sparse.block_tables = db.block_tables;
   sparse.context_lens = reinterpret_cast<const int32_t*>(device_array(12));
   const PagedKv gpu = s.gpu_pool();
+  // Byte offset of the decodes' rows of one layer in q and out (after the prefill queries).
+  const auto decode_rows = [&](int32_t layer) {
+    return elem * (layer_rows * layer + row * prefill_queries);
+  };
   const auto selected_tables = [&](int32_t layer) {
     return reinterpret_cast<int32_t*>(s.selected.get()) + selected_per_layer * layer;
   };
@@ -448,10 +501,8 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
     } else {
       TS_CUDA_TRY(reshape_and_cache(gpu.layer(layer), tokens, s.stream));
     }
-    rows.kind = SyntheticKind::kQuery;
-    rows.tokens = query_tokens;
-    rows.positions = query_positions;
-    rows.count = batch;
+    rows.kind = SyntheticKind::kQuery;  // every query is a new token
+    rows.count = num_queries;
     rows.heads = g.num_heads;
     rows.out = s.q.get() + elem * layer_rows * layer;
     return synthesize_rows(rows, s.stream);
@@ -460,7 +511,7 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
     SelectLaunch launch;
     launch.bounds = s.gpu_key_bounds().layer(layer);
     launch.batch = db;
-    launch.batch.q = s.q.get() + elem * layer_rows * layer;
+    launch.batch.q = s.q.get() + decode_rows(layer);
     launch.block_size = g.block_size;
     launch.rule = plan.selection.group_score;
     launch.max_blocks = plan.max_blocks_per_seq;
@@ -500,23 +551,32 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
         }
         return cudaSuccess;
       default:
+        for (int32_t l = 0; l < g.num_layers && pb.batch > 0; ++l) {
+          pb.q = s.q.get() + elem * layer_rows * l;
+          pb.out = s.out.get() + elem * layer_rows * l;
+          TS_CUDA_TRY(prefill_attention(prefill, prefill_index, gpu.layer(l), pb, s.workspace.get(),
+                                        s.stream));
+        }
+        TS_CUDA_TRY(cudaEventRecord(s.events[5], s.stream));
         if (select) {
           for (int32_t l = 0; l < g.num_layers; ++l) TS_CUDA_TRY(select_layer(l));
           TS_CUDA_TRY(cudaEventRecord(s.sub_events[1], s.stream));
           TS_CUDA_TRY(stage_attention_plan(sparse_attention, s.workspace.get(), s.stream));
           for (int32_t l = 0; l < g.num_layers; ++l) {
-            sparse.q = s.q.get() + elem * layer_rows * l;
-            sparse.out = s.out.get() + elem * layer_rows * l;
+            sparse.q = s.q.get() + decode_rows(l);
+            sparse.out = s.out.get() + decode_rows(l);
             sparse.block_tables = selected_tables(l);
             TS_CUDA_TRY(paged_attention(sparse_attention, gpu.layer(l), sparse, s.workspace.get(),
                                         s.stream));
           }
           return cudaSuccess;
         }
-        TS_CUDA_TRY(stage_attention_plan(attention, s.workspace.get(), s.stream));
-        for (int32_t l = 0; l < g.num_layers; ++l) {
-          db.q = s.q.get() + elem * layer_rows * l;
-          db.out = s.out.get() + elem * layer_rows * l;
+        // The decodes' plan is staged after the prefill, whose split partials share the
+        // workspace.
+        if (db.batch > 0) TS_CUDA_TRY(stage_attention_plan(attention, s.workspace.get(), s.stream));
+        for (int32_t l = 0; l < g.num_layers && db.batch > 0; ++l) {
+          db.q = s.q.get() + decode_rows(l);
+          db.out = s.out.get() + decode_rows(l);
           TS_CUDA_TRY(paged_attention(attention, gpu.layer(l), db, s.workspace.get(), s.stream));
         }
         return cudaSuccess;
@@ -527,7 +587,7 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
   int done = 0;
   while (err == cudaSuccess && done < 5) {
     err = stage(done);
-    if (err == cudaSuccess) err = cudaEventRecord(s.events[done + 1], s.stream);
+    if (err == cudaSuccess) err = cudaEventRecord(s.events[done < 4 ? done + 1 : 6], s.stream);
     if (err == cudaSuccess) ++done;
   }
   const cudaError_t sync = cudaStreamSynchronize(s.stream);
@@ -548,11 +608,24 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
                                    "partly applied"));
     return r;
   }
-  double* times[] = {&r.times.swap_out_ms, &r.times.swap_in_ms, &r.times.copy_blocks_ms,
-                     &r.times.write_kv_ms, &r.times.attention_ms};
-  for (int i = 0; i < 5; ++i) {
+  struct Span {
+    double* ms;
+    int from, to;
+  };
+  const Span spans[] = {
+      {&r.times.swap_out_ms, 0, 1},          {&r.times.swap_in_ms, 1, 2},
+      {&r.times.copy_blocks_ms, 2, 3},       {&r.times.write_kv_ms, 3, 4},
+      {&r.times.prefill_attention_ms, 4, 5}, {&r.times.decode_attention_ms, 5, 6}};
+  for (const Span& span : spans) {
     float ms = 0.0f;
-    if (cudaEventElapsedTime(&ms, s.events[i], s.events[i + 1]) == cudaSuccess) *times[i] = ms;
+    if (cudaEventElapsedTime(&ms, s.events[span.from], s.events[span.to]) == cudaSuccess) {
+      *span.ms = ms;
+    }
+  }
+  r.times.attention_ms = r.times.prefill_attention_ms + r.times.decode_attention_ms;
+  s.output_queries = num_queries;
+  if (s.options.compare_contiguous && db.batch > 0) {
+    s.compare_contiguous(attention, db, row * prefill_queries, layer_rows, r);
   }
   const auto elapsed = [&](cudaEvent_t from, cudaEvent_t to) {
     float ms = 0.0f;
@@ -568,13 +641,11 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
     st.bytes_full = selection.tokens_total * token_bytes * g.num_layers;
     st.bytes_selected = selection.tokens_selected * token_bytes * g.num_layers;
     st.bytes_bounds = selection.blocks_total * g.bounds_block_bytes() * g.num_layers;
-    st.select_ms = elapsed(s.events[4], s.sub_events[1]);
-    st.sparse_attention_ms = elapsed(s.sub_events[1], s.events[5]);
+    st.select_ms = elapsed(s.events[5], s.sub_events[1]);
+    st.sparse_attention_ms = elapsed(s.sub_events[1], s.events[6]);
     s.last_selection = std::move(selection);
     s.last_selection_valid = true;
   }
-  s.output_batch = batch;
-  if (s.options.compare_contiguous && batch > 0) s.compare_contiguous(attention, db, r);
   return r;
 }
 
@@ -633,7 +704,7 @@ Expected<std::vector<uint8_t>> CudaExecutor::read_key_bounds(Pool pool, int32_t 
 // buffers filled once with a finite non-zero pattern (timing must not run on zeros). A failure
 // here only leaves contiguous_attention_ms at -1: the step itself is complete.
 void CudaExecutor::Impl::compare_contiguous(const AttentionPlan& attention, DecodeBatch db,
-                                            StepResult& r) {
+                                            size_t q_first, size_t q_stride, StepResult& r) {
   Impl& s = *this;
   const KvGeometry& g = s.g;
   const auto elem = static_cast<size_t>(dtype_size(query_dtype(g.dtype)));  // q and out
@@ -666,7 +737,7 @@ void CudaExecutor::Impl::compare_contiguous(const AttentionPlan& attention, Deco
   db.out = s.contiguous_out.get();
   cudaError_t err = cudaEventRecord(s.compare_events[0], s.stream);
   for (int32_t l = 0; l < g.num_layers && err == cudaSuccess; ++l) {
-    db.q = s.q.get() + elem * layer_rows * l;
+    db.q = s.q.get() + elem * (q_first + q_stride * l);
     err = contiguous_attention(attention, kv, db, s.workspace.get(), s.stream);
   }
   if (err == cudaSuccess) err = cudaEventRecord(s.compare_events[1], s.stream);
@@ -709,12 +780,12 @@ Expected<BlockData> CudaExecutor::read_block(Pool pool, int32_t layer, BlockId b
 Expected<std::vector<float>> CudaExecutor::read_output() const {
   const Impl& s = *impl_;
   Expected<std::vector<float>> result;
-  if (s.output_batch < 0) {
+  if (s.output_queries < 0) {
     result.status = Status::failure("no attention output: the last step did not complete");
     return result;
   }
   const size_t n =
-      static_cast<size_t>(s.g.num_layers) * s.output_batch * s.g.num_heads * s.g.head_dim;
+      static_cast<size_t>(s.g.num_layers) * s.output_queries * s.g.num_heads * s.g.head_dim;
   const DType out_dtype = query_dtype(s.g.dtype);
   std::vector<uint8_t> raw(n * dtype_size(out_dtype));
   if (n > 0) {

@@ -8,12 +8,14 @@
 
 #include "core/execution/kv_executor.h"
 #include "core/execution/selection.h"
+#include "gpu/prefill_attention.h"
 
 namespace tinyserve::gpu {
 
 struct CudaExecutorOptions {
-  KernelVersion kernel = KernelVersion::kV5;
+  KernelVersion kernel = KernelVersion::kV5;  // of the decodes' attention
   int32_t partition_tokens = 0;  // v4/v5 split-KV partition; 0 = chosen per step
+  PrefillOptions prefill;        // the prefill chunks' attention (kernel, split-KV)
   // After each step, time the same batch's attention over a contiguous layout
   // ([batch, num_kv_heads, max_context_len, head_dim] per layer, filled once with finite values)
   // when that scratch fits in max_contiguous_bytes: the paged vs contiguous comparison, live.
@@ -28,6 +30,10 @@ struct CudaExecutorOptions {
   // every block's tokens lie close together in the step's token list, as prefill chunks and
   // decodes do). Off until it has run on a device (docs/selection.md).
   bool fused_bounds = false;
+  // Measurement: hold the stream this long (a one-thread spin) before the step's stages, so that
+  // their launches queue up behind it and each stage's events time its kernels alone, without
+  // the host's launch gaps (`tinyserve calibrate` and `cost-report`). 0: no hold.
+  int32_t queue_ahead_us = 0;
 };
 
 class CudaExecutor final : public KvExecutor {
@@ -43,9 +49,10 @@ class CudaExecutor final : public KvExecutor {
   std::string_view name() const override { return "cuda"; }
   const KvGeometry& geometry() const override;
   // Validates the plan whole, grows the step's buffers, then enqueues the five stages and waits
-  // for them. An invalid plan or a failed allocation changes nothing; a launch error stops the
-  // step after the stages already applied (StepResult::stages_applied); an asynchronous device
-  // fault makes this executor refuse further steps (the CUDA context is lost).
+  // for them (attention: the prefill kernel over the chunks, then the decode kernel, each timed).
+  // An invalid plan or a failed allocation changes nothing; a launch error stops the step after the
+  // stages already applied (StepResult::stages_applied); an asynchronous device fault makes this
+  // executor refuse further steps (the CUDA context is lost).
   StepResult execute(const StepPlan& plan) override;
   Expected<BlockData> read_block(Pool pool, int32_t layer, BlockId block) const override;
   Expected<std::vector<float>> read_output() const override;

@@ -18,6 +18,8 @@ struct GuiOptions {
   std::string screenshot;                 // scripted mode: PNG of the last frame
   std::string size = "1600x1000";         // window size, WIDTHxHEIGHT
   std::string mouse;                      // scripted mode: the mouse held at "X,Y" ("" away)
+  std::string sweep;                      // a sweep folder to browse (app/gui/sweep_browser.h)
+  std::string sweep_open;                 // with sweep: run row "N", or compare rows "N,M"
 };
 
 // Returns the exit code: 0, 1 internal failure, 2 bad input or no display.

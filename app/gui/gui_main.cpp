@@ -19,6 +19,7 @@
 #include "app/gui/gui.h"
 #include "app/gui/theme.h"
 #include "app/gui/views.h"
+#include "app/outputs.h"
 #include "core/base/strings.h"
 
 namespace tinyserve::app {
@@ -60,6 +61,16 @@ void record_key(GLFWwindow*, int key, int, int action, int mods) {
   }
 }
 
+// --sweep-open ROW or ROW,ROW: run one row of the sweep, or compare two.
+std::string open_sweep_rows(Gui& gui, const std::string& rows) {
+  int a = 0, b = 0;
+  if (parse_pair(rows, ',', a, b) && a >= 0 && b >= 0) {
+    return compare_sweep_rows(gui, static_cast<size_t>(a), static_cast<size_t>(b));
+  }
+  if (parse_number(rows, a) && a >= 0) return open_sweep_row(gui, static_cast<size_t>(a));
+  return "--sweep-open " + rows + ": expected ROW or ROW,ROW (from 0, in sweep.csv's order)";
+}
+
 void draw_frame(Gui& gui) {
   draw_menu_bar(gui);
   const float menu_h = ImGui::GetFrameHeight();
@@ -77,6 +88,7 @@ void draw_frame(Gui& gui) {
   draw_kernel(gui, l.kernel);
   draw_events(gui, l.events);
   draw_status_bar(gui, l.status);
+  draw_sweep(gui, l.pool_map);  // over the pool map: the time series stay in view
   handle_shortcuts(gui, g_keys);
   g_keys.clear();
   gui.view.hover_valid = gui.view.hover_seen;
@@ -132,11 +144,10 @@ int run_gui(const GuiOptions& o, const std::string& executable_dir) {
   const bool scripted = o.frames > 0 || !o.screenshot.empty();
   const int64_t frames = o.frames > 0 ? o.frames : 60;
 
-  Session session(executable_dir, make_backend);
-  // The app runs the real backend unless told otherwise; later --set overrides still win.
-  std::vector<std::string> overrides = {"engine.backend=" + o.backend};
-  overrides.insert(overrides.end(), o.overrides.begin(), o.overrides.end());
-  if (std::string error = session.load(o.scenario, overrides); !error.empty()) {
+  // The app runs the real backend unless told otherwise (a base override, not listed as the
+  // user's); --set overrides still win.
+  Session session(executable_dir, make_backend, {"engine.backend=" + o.backend});
+  if (std::string error = session.load(o.scenario, o.overrides); !error.empty()) {
     std::fprintf(stderr, "tinyserve: %s\n", error.c_str());
     return kExitBadInput;
   }
@@ -197,6 +208,16 @@ int run_gui(const GuiOptions& o, const std::string& executable_dir) {
   int exit_code = kExitOk;
   {
     Gui gui(std::move(session));
+    gui.sweep_prefix = {"engine.backend=" + o.backend};
+    if (!o.sweep.empty()) {
+      std::string error = gui.sweep.open(o.sweep);
+      if (error.empty() && !o.sweep_open.empty()) error = open_sweep_rows(gui, o.sweep_open);
+      if (!error.empty()) {
+        std::fprintf(stderr, "tinyserve: --sweep %s: %s\n", o.sweep.c_str(), error.c_str());
+        exit_code = kExitBadInput;
+        gui.quit_requested = true;
+      }
+    }
     gui.session.advance_exact(0);
     gui.view.compare_view = gui.session.comparing();
     gui.timer.keep_all(scripted);
@@ -251,9 +272,10 @@ int run_gui(const GuiOptions& o, const std::string& executable_dir) {
       const bool last_frame = scripted && frame + 1 >= frames;
       if ((screenshot_in >= 0 && screenshot_in-- == 0) || (last_frame && !o.screenshot.empty())) {
         const Snapshot& snap = gui.session.run().snapshot();
-        const std::string path = last_frame && !o.screenshot.empty()
-                                     ? o.screenshot
-                                     : cat("tinyserve-", snap.scenario, "-step", snap.step, ".png");
+        const std::string path =
+            last_frame && !o.screenshot.empty()
+                ? o.screenshot
+                : cat("tinyserve-", path_component(snap.scenario), "-step", snap.step, ".png");
         const std::string error = save_screenshot(path, fb_w, fb_h);
         show_notice(gui, error.empty() ? "saved " + path : error);
         if (!error.empty()) {

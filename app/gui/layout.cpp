@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "app/gui/text_fit.h"
 #include "app/gui/theme.h"
 #include "app/gui/views.h"
 
@@ -17,7 +18,7 @@ Layout compute_layout(ImVec2 display, float menu_height, float status_height) {
   const float x1 = left_w;
   const float x2 = display.x - right_w;
 
-  const float controls_h = std::round(height * 0.70f);
+  const float controls_h = std::round(height * 0.74f);
   l.controls = ImRect(0, top, x1, top + controls_h);
   l.queues = ImRect(0, top + controls_h, x1, bottom);
 
@@ -57,6 +58,24 @@ void help_marker(const char* text) {
     ImGui::BeginTooltip();
     ImGui::PushTextWrapPos(ImGui::GetFontSize() * 30.0f);
     ImGui::TextUnformatted(text);
+    ImGui::PopTextWrapPos();
+    ImGui::EndTooltip();
+  }
+}
+
+std::string elided(const std::string& text, float width) {
+  return elide(text, width, [](std::string_view t) {
+    return ImGui::CalcTextSize(t.data(), t.data() + t.size()).x;
+  });
+}
+
+void text_elided(const std::string& text, float width, ImU32 colour) {
+  const std::string shown = elided(text, width);
+  ImGui::TextColored(theme::vec(colour), "%s", shown.c_str());
+  if (shown.size() != text.size() && ImGui::IsItemHovered()) {
+    ImGui::BeginTooltip();
+    ImGui::PushTextWrapPos(ImGui::GetFontSize() * 40.0f);
+    ImGui::TextUnformatted(text.c_str());
     ImGui::PopTextWrapPos();
     ImGui::EndTooltip();
   }

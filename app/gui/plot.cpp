@@ -121,23 +121,7 @@ void draw_series(ImDrawList* dl, const PlotSeries& s, const Frame& f, ColumnEnds
   }
 }
 
-void format_axis(char* out, size_t size, double v, double step, bool steps) {
-  if (steps) {
-    format_compact(out, size, v, "");
-    return;
-  }
-  const int decimals = step >= 1 ? 0 : std::min(3, static_cast<int>(std::ceil(-std::log10(step))));
-  std::snprintf(out, size, "%.*fs", decimals, v);
-}
-
 }  // namespace
-
-double nice_step(double x) {
-  if (!(x > 0)) return 1;
-  const double p = std::pow(10.0, std::floor(std::log10(x)));
-  const double m = x / p;
-  return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * p;
-}
 
 void format_compact(char* out, size_t size, double v, const char* unit) {
   const double a = std::fabs(v);
@@ -152,20 +136,6 @@ void format_compact(char* out, size_t size, double v, const char* unit) {
 
 const std::vector<double>& axis_of(const RunColumns& columns, const ViewState& view) {
   return view.axis_in_steps ? columns.step() : columns.time();
-}
-
-void follow_axis(ViewState& view, std::span<const std::vector<double>* const> xs) {
-  if (!view.axis_follow) return;
-  double lo = 0, hi = 0;
-  bool any = false;
-  for (const std::vector<double>* x : xs) {
-    if (x->empty()) continue;
-    lo = any ? std::min(lo, x->front()) : x->front();
-    hi = any ? std::max(hi, x->back()) : x->back();
-    any = true;
-  }
-  view.axis_min = 0;
-  view.axis_max = any ? std::max(hi, lo + 1e-9) : 1.0;
 }
 
 void plot(const char* id, std::span<const PlotSeries> series, const PlotSpec& spec,
@@ -264,22 +234,16 @@ void plot(const char* id, std::span<const PlotSeries> series, const PlotSpec& sp
     view.hover_seen = true;
     view.hover_x = mx;
     if (io.MouseWheel != 0) {
-      const double k = std::pow(0.8, static_cast<double>(io.MouseWheel));
-      view.axis_follow = false;
-      view.axis_min = mx - (mx - f.x0) * k;
-      view.axis_max = mx + (f.x1 - mx) * k;
+      zoom_axis(view, mx, std::pow(0.8, static_cast<double>(io.MouseWheel)), axis_bounds(view));
     }
     if (ImGui::IsMouseDoubleClicked(ImGuiMouseButton_Left)) view.axis_follow = true;
-    char x_text[48];
-    format_axis(x_text, sizeof x_text, mx, nice_step((f.x1 - f.x0) / 200), view.axis_in_steps);
+    const std::string x_text = axis_label(
+        mx, view.axis_in_steps ? 1.0 : nice_step((f.x1 - f.x0) / 200), view.axis_in_steps);
     ImGui::SetTooltip("%s %s\nwheel: zoom, drag: pan, double-click: whole run",
-                      view.axis_in_steps ? "step" : "t =", x_text);
+                      view.axis_in_steps ? "step" : "t =", x_text.c_str());
   }
   if (ImGui::IsItemActive() && io.MouseDelta.x != 0) {
-    const double d = io.MouseDelta.x / f.area.GetWidth() * (f.x1 - f.x0);
-    view.axis_follow = false;
-    view.axis_min -= d;
-    view.axis_max -= d;
+    pan_axis(view, -io.MouseDelta.x / f.area.GetWidth() * (f.x1 - f.x0), axis_bounds(view));
   }
   ImGui::SetCursorScreenPos(ImVec2(origin.x, f.area.Max.y));
   ImGui::Dummy(ImVec2(width, labels_h));
@@ -301,20 +265,14 @@ void plot(const char* id, std::span<const PlotSeries> series, const PlotSpec& sp
           theme::kAxisText, text);
     }
   }
-  {
-    const double step = nice_step(
-        (f.x1 - f.x0) / std::max(1.0, std::floor(static_cast<double>(f.area.GetWidth()) / 90)));
-    for (double x = std::ceil(f.x0 / step) * step; x <= f.x1; x += step) {
-      const float px = f.x_of(x);
-      dl->AddLine(ImVec2(px, f.area.Min.y), ImVec2(px, f.area.Max.y), theme::kGrid);
-      if (spec.x_labels) {
-        char text[32];
-        format_axis(text, sizeof text, x, step, view.axis_in_steps);
-        const ImVec2 size = ImGui::CalcTextSize(text);
-        dl->AddText(ImVec2(std::clamp(px - size.x * 0.5f, f.area.Min.x, f.area.Max.x - size.x),
-                           f.area.Max.y + 2),
-                    theme::kAxisText, text);
-      }
+  for (const AxisTick& t : axis_ticks(f.x0, f.x1, f.area.GetWidth(), view.axis_in_steps)) {
+    const float px = f.x_of(t.x);
+    dl->AddLine(ImVec2(px, f.area.Min.y), ImVec2(px, f.area.Max.y), theme::kGrid);
+    if (spec.x_labels) {
+      const ImVec2 size = ImGui::CalcTextSize(t.label.c_str());
+      dl->AddText(ImVec2(std::clamp(px - size.x * 0.5f, f.area.Min.x, f.area.Max.x - size.x),
+                         f.area.Max.y + 2),
+                  theme::kAxisText, t.label.c_str());
     }
   }
 

@@ -12,6 +12,7 @@
 
 #include "app/gui/column.h"
 #include "app/gui/run_columns.h"
+#include "app/gui/time_axis.h"
 #include "app/gui/view_state.h"
 
 namespace tinyserve::app {
@@ -42,12 +43,6 @@ void plot(const char* id, std::span<const PlotSeries> series, const PlotSpec& sp
 
 // The shared axis's sample positions for a run (time or step, as the view asks).
 const std::vector<double>& axis_of(const RunColumns& columns, const ViewState& view);
-
-// Sets the axis to the data when following: [first, last] of the given runs' positions.
-void follow_axis(ViewState& view, std::span<const std::vector<double>* const> xs);
-
-// 1, 2, 5 x 10^k at or above x.
-double nice_step(double x);
 
 // "12.3k", "4.56M": compact numbers for axis labels.
 void format_compact(char* out, size_t size, double v, const char* unit);

@@ -3,6 +3,7 @@
 #include <GL/gl.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 #include "app/gui/theme.h"
@@ -11,8 +12,6 @@ namespace tinyserve::app {
 
 namespace {
 
-constexpr int32_t kMinCellPixels = 4;  // smaller cells are texel-per-block, scaled
-constexpr int32_t kMaxTextureSide = 8192;
 constexpr int kShades = 16;  // fill levels of a texel-per-block cell
 
 // A used block's colours, per palette slot: full and empty slots, alone and shared, and the
@@ -45,49 +44,6 @@ const BlockColours& block_colours(SeqId owner) {
 
 }  // namespace
 
-BlockId PoolLayout::block_at(ImVec2 offset) const {
-  if (offset.x < 0 || offset.y < 0 || offset.x >= size.x || offset.y >= size.y) return kNoBlock;
-  const auto col = static_cast<int32_t>(offset.x / cell);
-  const auto row = static_cast<int32_t>(offset.y / cell);
-  if (col >= columns || row >= rows) return kNoBlock;
-  const int64_t b = static_cast<int64_t>(row) * columns + col;
-  return b < num_blocks ? static_cast<BlockId>(b) : kNoBlock;
-}
-
-ImVec2 PoolLayout::cell_min(BlockId b) const {
-  return ImVec2(static_cast<float>(b % columns) * cell, static_cast<float>(b / columns) * cell);
-}
-
-PoolLayout layout_pool(int32_t num_blocks, ImVec2 area) {
-  PoolLayout l;
-  l.num_blocks = num_blocks;
-  if (num_blocks <= 0 || area.x < 1 || area.y < 1) return l;
-  const double n = num_blocks;
-  const auto ideal = static_cast<int32_t>(std::sqrt(static_cast<double>(area.x) * area.y / n));
-  for (int32_t s = std::min(ideal, 48); s >= kMinCellPixels; --s) {
-    const int32_t cols = static_cast<int32_t>(area.x) / s;
-    const int32_t rows = (num_blocks + cols - 1) / cols;
-    if (rows * s <= static_cast<int32_t>(area.y)) {
-      l.columns = cols;
-      l.rows = rows;
-      l.texels = s;
-      l.cell = static_cast<float>(s);
-      l.size = ImVec2(static_cast<float>(cols * s), static_cast<float>(rows * s));
-      return l;
-    }
-  }
-  // Texel per block: the grid with the area's aspect, scaled to fit.
-  int32_t cols = static_cast<int32_t>(std::ceil(std::sqrt(n * area.x / area.y)));
-  cols = std::clamp(cols, 1, std::min(num_blocks, kMaxTextureSide));
-  int32_t rows = (num_blocks + cols - 1) / cols;
-  l.columns = cols;
-  l.rows = rows;
-  l.texels = 1;
-  l.cell = std::min(area.x / static_cast<float>(cols), area.y / static_cast<float>(rows));
-  l.size = ImVec2(l.cell * static_cast<float>(cols), l.cell * static_cast<float>(rows));
-  return l;
-}
-
 PoolTexture::~PoolTexture() {
   if (texture_ != 0) glDeleteTextures(1, &texture_);
 }
@@ -100,7 +56,8 @@ void PoolTexture::update(const Snapshot& snapshot, uint64_t version, const PoolL
                          SeqId selected) {
   if (layout.columns == 0) return;
   if (version == version_ && selected == selected_ && layout.columns == columns_ &&
-      layout.rows == rows_ && layout.texels == texels_) {
+      layout.rows == rows_ && layout.texels == texels_ &&
+      layout.blocks_per_cell == blocks_per_cell_) {
     return;
   }
   version_ = version;
@@ -108,7 +65,12 @@ void PoolTexture::update(const Snapshot& snapshot, uint64_t version, const PoolL
   columns_ = layout.columns;
   rows_ = layout.rows;
   texels_ = layout.texels;
-  paint(snapshot, layout, selected);
+  blocks_per_cell_ = layout.blocks_per_cell;
+  if (layout.aggregated() || !snapshot.has_block_views()) {
+    paint_usage(snapshot, layout, selected);
+  } else {
+    paint_blocks(snapshot, layout, selected);
+  }
 
   const int32_t w = layout.columns * layout.texels;
   const int32_t h = layout.rows * layout.texels;
@@ -117,8 +79,7 @@ void PoolTexture::update(const Snapshot& snapshot, uint64_t version, const PoolL
   glPixelStorei(GL_UNPACK_ALIGNMENT, 4);
   glPixelStorei(GL_UNPACK_ROW_LENGTH, 0);
   if (w != width_ || h != height_) {
-    const GLint min_filter = layout.cell < 1.0f ? GL_LINEAR : GL_NEAREST;
-    glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MIN_FILTER, min_filter);
+    glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MIN_FILTER, GL_NEAREST);
     glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MAG_FILTER, GL_NEAREST);
     glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_WRAP_S, GL_CLAMP_TO_EDGE);
     glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_WRAP_T, GL_CLAMP_TO_EDGE);
@@ -130,13 +91,47 @@ void PoolTexture::update(const Snapshot& snapshot, uint64_t version, const PoolL
   }
 }
 
-void PoolTexture::paint(const Snapshot& snap, const PoolLayout& l, SeqId selected) {
+// A cell (one pixel) per group of blocks, shaded from free to used by the share of its blocks in
+// use; a cell with any block in use is never drawn as free. Cells holding the shown sequence's
+// blocks are white.
+void PoolTexture::paint_usage(const Snapshot& snap, const PoolLayout& l, SeqId selected) {
+  count_used(snap.available_bits, l, used_);
+  pixels_.assign(static_cast<size_t>(l.num_cells()), theme::kBlockGap);
+  static const std::array<ImU32, kShades + 1> shades = [] {
+    std::array<ImU32, kShades + 1> out{};
+    out[0] = theme::kBlockFree;
+    for (int k = 1; k <= kShades; ++k) {
+      out[static_cast<size_t>(k)] = theme::mix(theme::kBlockFree, theme::kBlockUsed,
+                                               0.3f + 0.7f * static_cast<float>(k) / kShades);
+    }
+    return out;
+  }();
+  for (int64_t c = 0; c < l.num_cells(); ++c) {
+    const int64_t blocks = l.end_block(c) - l.first_block(c);
+    if (blocks <= 0) break;
+    const uint32_t used = used_[static_cast<size_t>(c)];
+    const auto level =
+        used == 0
+            ? 0
+            : std::max<int64_t>(1, (static_cast<int64_t>(used) * kShades + blocks / 2) / blocks);
+    pixels_[static_cast<size_t>(c)] = shades[static_cast<size_t>(level)];
+  }
+  const SeqView* s = selected != kNoSeq ? snap.find(selected) : nullptr;
+  if (s != nullptr && s->tier == Tier::kGpu) {  // a swapped-out table holds CPU block ids
+    for (BlockId b : snap.table(*s)) {
+      if (b >= 0 && b < l.num_blocks) pixels_[static_cast<size_t>(l.cell_of(b))] = theme::kSelected;
+    }
+  }
+}
+
+void PoolTexture::paint_blocks(const Snapshot& snap, const PoolLayout& l, SeqId selected) {
   const int32_t t = l.texels;
   const int32_t w = l.columns * t;
   pixels_.assign(static_cast<size_t>(w) * static_cast<size_t>(l.rows * t), theme::kBlockGap);
 
   in_selection_.assign(snap.blocks.size(), 0);
-  if (const SeqView* s = selected != kNoSeq ? snap.find(selected) : nullptr) {
+  const SeqView* s = selected != kNoSeq ? snap.find(selected) : nullptr;
+  if (s != nullptr && s->tier == Tier::kGpu) {  // a swapped-out table holds CPU block ids
     for (BlockId b : snap.table(*s)) {
       if (b >= 0 && static_cast<size_t>(b) < in_selection_.size())
         in_selection_[static_cast<size_t>(b)] = 1;

@@ -18,20 +18,26 @@ double now_s() {
   return std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
 }
 
-const std::array<CompareSetup, 5> kPresets = {{
-    {"paged vs contiguous", "cache.allocator=paged", "cache.allocator=contiguous"},
+// A side may set several keys, separated by ';' (the contiguous allocator has no prefix cache and
+// cannot swap, so its side turns both off rather than be refused). Contiguous reservations and
+// swapping are vllm-v0's (docs/fidelity.md): those presets run both sides under it.
+const std::array<CompareSetup, 7> kPresets = {{
+    {"vllm-v1 vs vllm-v0", "scheduler.semantics=vllm-v1", "scheduler.semantics=vllm-v0"},
+    {"paged vs contiguous", "scheduler.semantics=vllm-v0;cache.allocator=paged",
+     "scheduler.semantics=vllm-v0;cache.allocator=contiguous;cache.prefix_caching=false;"
+     "scheduler.preemption=recompute"},
     {"LRU vs LIFO", "cache.free_list=lru", "cache.free_list=lifo"},
-    {"recompute vs swap", "scheduler.preemption=recompute", "scheduler.preemption=swap"},
+    {"recompute vs swap", "scheduler.semantics=vllm-v0;scheduler.preemption=recompute",
+     "scheduler.semantics=vllm-v0;scheduler.preemption=swap"},
     {"block size 16 vs 64", "cache.block_size=16", "cache.block_size=64"},
     {"prefix caching on vs off", "cache.prefix_caching=true", "cache.prefix_caching=false"},
+    {"KV fp16 vs fp8", "cache.kv_dtype=fp16", "cache.kv_dtype=fp8_e4m3"},
 }};
 
 }  // namespace
 
 Run::Run(const std::string& path, std::vector<std::string> overrides, const BackendFactory& backend)
-    : scenario_(load_scenario(path, overrides)),
-      overrides_(std::move(overrides)),
-      events_(kEventLogCapacity) {
+    : scenario_(load_scenario(path, overrides)), events_(kEventLogCapacity) {
   scenario_.engine.keep_history = true;
   std::vector<RequestSpec> requests = load_requests(scenario_);
   engine_ = std::make_unique<Engine>(scenario_.engine, std::move(requests), backend(scenario_));
@@ -46,6 +52,27 @@ void Run::step() {
   }
   events_.add(engine_->step_events());
   stale_ = true;
+  if (engine_->history().size() > totals_.size()) count_step();
+}
+
+// A request's first token comes at the end of one step, when it is running: it is then still
+// running, or has left the engine in that very step (finished, say, after one token).
+void Run::count_step() {
+  Totals t = totals_.empty() ? Totals{} : totals_.back();
+  const double end = engine_->now();
+  auto count = [&](double first_token, double arrival) {
+    if (first_token != end) return;  // none yet, or counted at an earlier step
+    ++t.first_tokens;
+    t.ttft_sum_s += first_token - arrival;
+  };
+  const GroupTable& groups = engine_->groups();
+  for (GroupId g : engine_->scheduler().running())
+    count(groups[g].first_token_time, groups[g].arrival);
+  const std::vector<RequestResult>& left = engine_->request_results();
+  for (size_t i = results_seen_; i < left.size(); ++i) count(left[i].first_token, left[i].arrival);
+  results_seen_ = left.size();
+  t.generated += engine_->last().generated_tokens;
+  totals_.resize(engine_->history().size(), t);
 }
 
 const Snapshot& Run::snapshot() {
@@ -56,18 +83,6 @@ const Snapshot& Run::snapshot() {
     stale_ = false;
   }
   return *snapshot_;
-}
-
-const RunSummary& Run::summary() {
-  snapshot();
-  // Its latency distributions sort every finished request: twice a second at most while stepping.
-  const double now = now_s();
-  if (summary_version_ != version_ && (now - summary_time_ >= 0.5 || engine_->done())) {
-    summary_ = engine_->summary();
-    summary_version_ = version_;
-    summary_time_ = now;
-  }
-  return summary_;
 }
 
 double Run::progress() const {
@@ -119,20 +134,31 @@ void set_override(std::vector<std::string>& overrides, const std::string& key_va
   overrides.push_back(key_value);
 }
 
-Session::Session(std::string executable_dir, BackendFactory backend)
-    : executable_dir_(std::move(executable_dir)), backend_(std::move(backend)) {}
+Session::Session(std::string executable_dir, BackendFactory backend,
+                 std::vector<std::string> base_overrides)
+    : executable_dir_(std::move(executable_dir)),
+      backend_(std::move(backend)),
+      base_overrides_(std::move(base_overrides)) {}
 
 std::string Session::build(const std::string& path, const std::vector<std::string>& overrides,
                            const CompareSetup* setup) {
   std::vector<std::unique_ptr<Run>> runs;
   try {
     const std::string file = find_scenario(path, executable_dir_);
+    std::vector<std::string> all = base_overrides_;
+    for (const std::string& o : overrides) set_override(all, o);
     if (setup == nullptr) {
-      runs.push_back(std::make_unique<Run>(file, overrides, backend_));
+      runs.push_back(std::make_unique<Run>(file, all, backend_));
     } else {
       for (const std::string& side : {setup->a, setup->b}) {
-        std::vector<std::string> o = overrides;
-        set_override(o, side);
+        std::vector<std::string> o = all;
+        // One override, or several separated by ';' or a new line (a compare preset, two sweep
+        // rows differing in several keys).
+        for (size_t start = 0; start <= side.size();) {
+          const size_t end = std::min(side.find_first_of(";\n", start), side.size());
+          if (end > start) set_override(o, side.substr(start, end - start));
+          start = end + 1;
+        }
         runs.push_back(std::make_unique<Run>(file, std::move(o), backend_));
       }
     }
@@ -205,10 +231,29 @@ double Session::progress() const {
   return p;
 }
 
+void Session::tick(double deadline_s) {
+  if (runs_.size() == 1 || lockstep_ == Lockstep::kSteps) {
+    for (auto& r : runs_) r->step();
+    return;
+  }
+  // By time: the run furthest behind steps, then the others catch up to it (a run that jumped
+  // far ahead, over an idle gap say, is caught up over later ticks when the deadline passes).
+  Run* behind = nullptr;
+  for (auto& r : runs_) {
+    if (!r->done() && (behind == nullptr || r->now() < behind->now())) behind = r.get();
+  }
+  if (behind == nullptr) return;
+  behind->step();
+  for (auto& r : runs_) {
+    while (r.get() != behind && !r->done() && r->now() < behind->now() && now_s() <= deadline_s)
+      r->step();
+  }
+}
+
 int64_t Session::step_all(int64_t n, double deadline_s) {
   int64_t taken = 0;
   while (taken < n && !done()) {
-    for (auto& r : runs_) r->step();
+    tick(deadline_s);
     ++taken;
     if (now_s() > deadline_s) break;
   }

@@ -28,6 +28,7 @@ inline constexpr ImU32 kCursor = IM_COL32(255, 255, 255, 110);
 // The pool map.
 inline constexpr ImU32 kBlockFree = IM_COL32(38, 42, 51, 255);
 inline constexpr ImU32 kBlockCached = IM_COL32(72, 98, 128, 255);
+inline constexpr ImU32 kBlockUsed = IM_COL32(98, 196, 168, 255);  // aggregated maps: all used
 inline constexpr ImU32 kBlockGap = IM_COL32(17, 19, 24, 255);
 inline constexpr ImU32 kSelected = IM_COL32(255, 255, 255, 255);
 

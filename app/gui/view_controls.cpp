@@ -123,6 +123,8 @@ std::vector<std::string> edited_overrides(const ParamEdits& p, const Run& run,
   return out;
 }
 
+void overrides_section(Gui& gui);
+
 void scenario_section(Gui& gui) {
   list_scenarios_once(gui);
   Session& session = gui.session;
@@ -147,6 +149,7 @@ void scenario_section(Gui& gui) {
                                sizeof gui.params.path, ImGuiInputTextFlags_EnterReturnsTrue);
   ImGui::SameLine();
   if (ImGui::Button("Open") || enter) gui.params.error = session.load(gui.params.path, {});
+  overrides_section(gui);
 }
 
 void transport_section(Gui& gui) {
@@ -288,24 +291,35 @@ void parameters_section(Gui& gui) {
     ImGui::TextWrapped("%s", p.error.c_str());
     ImGui::PopStyleColor();
   }
+}
+
+// The run's overrides (--set and Apply), under the scenario they change, flowing over as many
+// lines as they need; each removable.
+void overrides_section(Gui& gui) {
   const std::vector<std::string>& active = gui.session.overrides();
-  if (!active.empty()) {
-    ImGui::TextDisabled("overrides");
-    for (size_t i = 0; i < active.size(); ++i) {
-      ImGui::PushID(static_cast<int>(i));
-      if (ImGui::SmallButton("x")) {
-        std::vector<std::string> rest = active;
-        rest.erase(rest.begin() + static_cast<ptrdiff_t>(i));
-        p.error = gui.session.load(gui.session.path(), rest);
-      }
-      if (ImGui::IsItemHovered()) ImGui::SetTooltip("Remove and reset");
-      ImGui::SameLine();
-      ImGui::PushFont(theme::fonts().mono);
-      ImGui::TextUnformatted(active[i].c_str());
-      ImGui::PopFont();
-      ImGui::PopID();
+  if (active.empty()) return;
+  ImGui::TextDisabled("overrides");
+  const float right = ImGui::GetWindowContentRegionMax().x;
+  const ImGuiStyle& style = ImGui::GetStyle();
+  ImGui::PushFont(theme::fonts().mono);
+  for (size_t i = 0; i < active.size(); ++i) {
+    ImGui::PushID(static_cast<int>(i));
+    const float button_w = ImGui::CalcTextSize("x").x + style.FramePadding.x * 2;
+    const float text_w = ImGui::CalcTextSize(active[i].c_str()).x;
+    const float w = button_w + style.ItemInnerSpacing.x + text_w;
+    ImGui::SameLine(0, 12);
+    if (ImGui::GetCursorPosX() + w > right) ImGui::NewLine();
+    if (ImGui::SmallButton("x")) {
+      std::vector<std::string> rest = active;
+      rest.erase(rest.begin() + static_cast<ptrdiff_t>(i));
+      gui.params.error = gui.session.load(gui.session.path(), rest);
     }
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("Remove %s and reset", active[i].c_str());
+    ImGui::SameLine(0, style.ItemInnerSpacing.x);
+    text_elided(active[i], right - ImGui::GetCursorPosX(), theme::kText);
+    ImGui::PopID();
   }
+  ImGui::PopFont();
 }
 
 }  // namespace

@@ -183,7 +183,9 @@ void draw_events(Gui& gui, const ImRect& r) {
         ImGui::TableNextColumn();
         char detail[96];
         describe(e, detail, sizeof detail);
+        const bool cut = ImGui::CalcTextSize(detail).x > ImGui::GetContentRegionAvail().x;
         ImGui::TextUnformatted(detail);
+        if (cut && ImGui::IsItemHovered()) ImGui::SetTooltip("%s", detail);
       }
     }
     ImGui::PopFont();

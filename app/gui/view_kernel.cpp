@@ -73,19 +73,52 @@ void draw_histogram(const Histogram& h, const Histogram* other, ImVec2 size, ImU
                   ImVec2(x + bw - 0.5f, area.Max.y), other_colour);
     }
   }
+  // Axis labels: 0 and the top of the range at the ends, the unit between them where it fits.
   char text[32];
   std::snprintf(text, sizeof text, "%.3g ms", h.max);
   const float w = ImGui::CalcTextSize(text).x;
+  const float zero_w = ImGui::CalcTextSize("0").x;
   dl->AddText(ImVec2(area.Min.x, area.Max.y + 1), theme::kAxisText, "0");
-  dl->AddText(ImVec2(area.Max.x - w, area.Max.y + 1), theme::kAxisText, text);
-  dl->AddText(ImVec2(area.Min.x + area.GetWidth() * 0.5f - 40, area.Max.y + 1), theme::kAxisText,
-              "ms per step");
+  if (w + zero_w + 8 <= area.GetWidth())
+    dl->AddText(ImVec2(area.Max.x - w, area.Max.y + 1), theme::kAxisText, text);
+  const char* unit = "ms per step";
+  const float unit_w = ImGui::CalcTextSize(unit).x;
+  if (unit_w + 2 * std::max(w, zero_w) + 24 <= area.GetWidth()) {
+    dl->AddText(ImVec2(area.GetCenter().x - unit_w * 0.5f, area.Max.y + 1), theme::kAxisText, unit);
+  }
   if (ImGui::IsItemHovered()) {
     const int bin =
         std::clamp(static_cast<int>((ImGui::GetIO().MousePos.x - area.Min.x) / bw), 0, kBins - 1);
     ImGui::SetTooltip("%.4g - %.4g ms: %lld steps", h.max * bin / kBins, h.max * (bin + 1) / kBins,
                       static_cast<long long>(h.counts[static_cast<size_t>(bin)]));
   }
+}
+
+// The attention time of each step, named after the run's allocator, and the contiguous-layout
+// baseline when a GPU backend measured one. (More series, prefill and decode apart say, are
+// more entries here.)
+std::vector<PlotSeries> attention_series(const Run& run, const std::vector<double>& xs) {
+  const RunColumns& c = run.columns();
+  const Metric metric = c.measured() ? Metric::kAttentionMs : Metric::kModelledAttentionMs;
+  std::vector<PlotSeries> series;
+  PlotSeries main;
+  main.label = run.engine().config().paged() ? "paged" : "contiguous regions";
+  main.metric = metric;
+  main.values = &c[metric];
+  main.x = &xs;
+  main.color = theme::metric_color(Metric::kAttentionMs);
+  main.fill = true;
+  series.push_back(main);
+  if (c.contiguous_measured()) {
+    PlotSeries s = main;
+    s.label = "contiguous baseline";
+    s.metric = Metric::kContiguousAttentionMs;
+    s.values = &c[Metric::kContiguousAttentionMs];
+    s.color = theme::metric_color(Metric::kContiguousAttentionMs);
+    s.fill = false;
+    series.push_back(s);
+  }
+  return series;
 }
 
 }  // namespace
@@ -120,24 +153,7 @@ void draw_kernel(Gui& gui, const ImRect& r) {
   }
 
   const std::vector<double>& xs = axis_of(c, v);
-  std::vector<PlotSeries> series;
-  PlotSeries paged;
-  paged.label = "paged";
-  paged.metric = paged_metric;
-  paged.values = &c[paged_metric];
-  paged.x = &xs;
-  paged.color = theme::metric_color(Metric::kAttentionMs);
-  paged.fill = true;
-  series.push_back(paged);
-  if (contiguous) {
-    PlotSeries s = paged;
-    s.label = "contiguous";
-    s.metric = Metric::kContiguousAttentionMs;
-    s.values = &c[Metric::kContiguousAttentionMs];
-    s.color = theme::metric_color(Metric::kContiguousAttentionMs);
-    s.fill = false;
-    series.push_back(s);
-  }
+  const std::vector<PlotSeries> series = attention_series(run, xs);
   PlotSpec spec;
   spec.title = "Attention per step";
   spec.unit = " ms";
@@ -166,25 +182,33 @@ void draw_kernel(Gui& gui, const ImRect& r) {
   Histogram hc;
   if (contiguous) hc = histogram(visible_contiguous, hi);
 
-  const float stats_w = 205;
+  const AttentionSums sums = c.attention_sums(b, e);
+  ImGui::PushFont(theme::fonts().mono);
+  const float stats_w = ImGui::CalcTextSize("12345 visible steps").x + 12;
+  const float line_h = ImGui::GetTextLineHeightWithSpacing();
+  ImGui::PopFont();
   const float hist_h = ImGui::GetContentRegionAvail().y;
+  // Short panels keep the figures and leave the step count and the peak to tooltips.
+  const int lines = 4 + (contiguous ? 1 : 0);
+  const bool roomy = hist_h >= static_cast<float>(lines + 2) * line_h;
   ImGui::BeginGroup();
   draw_histogram(h, contiguous ? &hc : nullptr,
-                 ImVec2(ImGui::GetContentRegionAvail().x - stats_w, hist_h),
+                 ImVec2(std::max(ImGui::GetContentRegionAvail().x - stats_w, 40.0f), hist_h),
                  theme::mix(theme::metric_color(paged_metric), theme::kPanel, 0.2f),
                  theme::metric_color(Metric::kContiguousAttentionMs));
   ImGui::EndGroup();
   ImGui::SameLine();
   ImGui::BeginGroup();
   ImGui::PushFont(theme::fonts().mono);
-  const AttentionSums sums = c.attention_sums(b, e);
-  ImGui::TextDisabled("%lld visible steps", static_cast<long long>(sums.steps));
+  if (roomy) ImGui::TextDisabled("%lld visible steps", static_cast<long long>(sums.steps));
   const double mean =
       measured ? (sums.measured_steps ? sums.measured_ms / static_cast<double>(sums.measured_steps)
                                       : 0.0)
                : (sums.steps ? sums.modelled_ms / static_cast<double>(sums.steps) : 0.0);
   if (sums.steps > 0) {
     ImGui::Text("mean %8.4f ms", mean);
+    if (ImGui::IsItemHovered())
+      ImGui::SetTooltip("over the %lld visible steps", static_cast<long long>(sums.steps));
     ImGui::Text("p50  %8.4f ms", h.quantile(0.5));
     ImGui::Text("p99  %8.4f ms", h.quantile(0.99));
     if (contiguous && sums.contiguous_steps > 0) {
@@ -206,18 +230,19 @@ void draw_kernel(Gui& gui, const ImRect& r) {
     seconds = sums.measured_ms * 1e-3;
   }
   if (seconds > 0) {
-    ImGui::Text("%6.0f GB/s effective", bytes / seconds / 1e9);
+    ImGui::Text("%6.0f GB/s eff.", bytes / seconds / 1e9);
   } else {
-    ImGui::Text("     - GB/s effective");
+    ImGui::Text("     - GB/s eff.");
   }
   if (ImGui::IsItemHovered()) {
     ImGui::SetTooltip(
-        "K/V bytes read by attention over the visible steps / their %s attention time.\n"
+        "Effective bandwidth: K/V bytes read by attention over the visible steps / their %s\n"
+        "attention time.\n"
         "Peak of the %s: %.0f GB/s.%s",
         measured ? "measured" : "modelled", run.scenario().gpu.name.c_str(), cm.mem_bandwidth / 1e9,
         measured ? "" : "\nModelled, it is the cost model's bandwidth x efficiency by definition.");
   }
-  ImGui::TextDisabled("peak %.0f GB/s", cm.mem_bandwidth / 1e9);
+  if (roomy) ImGui::TextDisabled("peak %.0f GB/s", cm.mem_bandwidth / 1e9);
   ImGui::PopFont();
   ImGui::EndGroup();
   ImGui::End();

@@ -2,9 +2,13 @@
 #include <GLFW/glfw3.h>
 
 #include <cstdio>
+#include <string>
+#include <vector>
 
+#include "app/gui/text_fit.h"
 #include "app/gui/theme.h"
 #include "app/gui/views.h"
+#include "app/outputs.h"
 
 namespace tinyserve::app {
 
@@ -16,7 +20,7 @@ void export_csv(Gui& gui) {
   for (size_t i = 0; i < s.num_runs(); ++i) {
     Run& run = s.run(i);
     const std::string suffix = s.num_runs() > 1 ? (i == 0 ? "-A" : "-B") : "";
-    const std::string path = run.scenario().name + suffix + "-metrics.csv";
+    const std::string path = path_component(run.scenario().name) + suffix + "-metrics.csv";
     if (std::string error = export_metrics_csv(run, path); !error.empty()) {
       show_notice(gui, error);
       return;
@@ -35,6 +39,7 @@ void draw_menu_bar(Gui& gui) {
   if (ImGui::BeginMenu("File")) {
     if (ImGui::MenuItem("Save screenshot (PNG)", "Ctrl+S")) gui.screenshot_requested = true;
     if (ImGui::MenuItem("Export metrics (CSV)", "Ctrl+E")) export_csv(gui);
+    if (ImGui::MenuItem("Open sweep folder...")) gui.sweep.ask_folder = true;
     ImGui::Separator();
     if (ImGui::MenuItem("Quit", "Ctrl+Q")) gui.quit_requested = true;
     ImGui::EndMenu();
@@ -53,6 +58,7 @@ void draw_menu_bar(Gui& gui) {
   }
   if (ImGui::BeginMenu("View")) {
     ImGui::MenuItem("Compare side by side", "C", &v.compare_view, s.comparing());
+    ImGui::MenuItem("Sweep browser", nullptr, &gui.sweep.visible, gui.sweep.is_open());
     ImGui::MenuItem("Time axis in steps", "T", &v.axis_in_steps);
     ImGui::MenuItem("Whole run on the time axis", "F", &v.axis_follow);
     if (ImGui::MenuItem("Follow the oldest running sequence", "Esc", v.selected == kNoSeq))
@@ -146,6 +152,9 @@ void handle_shortcuts(Gui& gui, std::span<const KeyPress> keys) {
   }
 }
 
+// The status bar is one line of pieces, left to right, and the frame figures on the right; when
+// the line is too narrow, pieces are elided (whole text on hover) or dropped, least important
+// first, so nothing overprints. A new piece (the scheduler's semantics, say) is one more entry.
 void draw_status_bar(Gui& gui, const ImRect& r) {
   ImGui::SetNextWindowPos(r.Min, ImGuiCond_Always);
   ImGui::SetNextWindowSize(r.GetSize(), ImGuiCond_Always);
@@ -158,50 +167,83 @@ void draw_status_bar(Gui& gui, const ImRect& r) {
     Session& s = gui.session;
     const Snapshot& snap = s.run().snapshot();
     const bool gpu = snap.backend == "cuda";
-    ImGui::TextColored(theme::vec(gpu ? theme::kGood : theme::kWarn), "%s", gpu ? "GPU" : "CPU");
-    ImGui::SameLine();
-    // The backend's description can be long (why no GPU runs): it gets what the right-hand
-    // figures leave, elided, with the whole text on hover.
-    const float room = ImGui::GetWindowContentRegionMax().x - ImGui::GetCursorPosX() - 620.0f;
-    const std::string& description = snap.backend_description;
-    std::string shown = description;
-    if (ImGui::CalcTextSize(shown.c_str()).x > room) {
-      while (!shown.empty() && ImGui::CalcTextSize((shown + "...").c_str()).x > room) shown.pop_back();
-      shown += "...";
-    }
-    ImGui::TextUnformatted(shown.c_str());
-    if (shown.size() != description.size() && ImGui::IsItemHovered()) {
-      ImGui::SetTooltip("%s", description.c_str());
-    }
-    ImGui::SameLine(0, 24);
-    ImGui::TextColored(theme::vec(theme::kTextDim), "%s", snap.scenario.c_str());
-    ImGui::SameLine(0, 24);
     const char* mode = s.done()                          ? "done"
                        : s.mode() == PlayMode::kPlaying  ? "playing"
                        : s.mode() == PlayMode::kRunToEnd ? "running to end"
                                                          : "paused";
-    ImGui::TextColored(theme::vec(theme::kTextDim), "%s", mode);
-    if (!gui.notice.empty() && ImGui::GetTime() < gui.notice_until) {
-      ImGui::SameLine(0, 24);
-      ImGui::TextColored(theme::vec(theme::kAccent), "%s", gui.notice.c_str());
-    }
-    char frame[128];
     char fps[32] = "on input";  // paused, the loop waits for events
     if (s.mode() != PlayMode::kPaused || s.steps_taken() > 0) {
       std::snprintf(fps, sizeof fps, "%4.0f FPS", static_cast<double>(ImGui::GetIO().Framerate));
     }
-    std::snprintf(frame, sizeof frame, "engine %5.2f ms   frame %5.2f ms CPU   %s", gui.engine_ms,
-                  gui.timer.mean_cpu_ms(), fps);
-    ImGui::PushFont(theme::fonts().mono);
-    const float w = ImGui::CalcTextSize(frame).x;
-    ImGui::SameLine(ImGui::GetWindowContentRegionMax().x - w);
-    ImGui::TextUnformatted(frame);
-    ImGui::PopFont();
-    if (ImGui::IsItemHovered()) {
-      ImGui::SetTooltip(
-          "frame: the main thread's CPU time to build a frame (snapshot, views, draw lists,\n"
-          "texture uploads), mean of the last 120 frames; engine: wall time spent stepping\n"
-          "the engine this frame. Paused, frames are drawn on input only.");
+    char figures[128];
+    std::snprintf(figures, sizeof figures, "engine %5.2f ms   frame %5.2f ms CPU   %s",
+                  gui.engine_ms, gui.timer.mean_cpu_ms(), fps);
+
+    struct Piece {
+      std::string text;
+      ImU32 colour;
+      bool mono;
+      LinePiece fit;
+    };
+    std::vector<Piece> pieces;
+    auto add = [&](std::string text, ImU32 colour, bool mono, float min, int priority) {
+      if (text.empty()) return;
+      if (mono) ImGui::PushFont(theme::fonts().mono);
+      const float w = ImGui::CalcTextSize(text.c_str()).x;
+      if (mono) ImGui::PopFont();
+      pieces.push_back({std::move(text), colour, mono, {w, std::min(min, w), priority}});
+    };
+    // Priorities: the backend's description gives way first, then the scenario's name down to
+    // a stub, then the frame figures (whole or not at all), then the notice.
+    const float name_min = ImGui::CalcTextSize("a_scenario_n...").x;
+    add(gpu ? "GPU" : "CPU", gpu ? theme::kGood : theme::kWarn, false, 1e9f, 9);
+    add(snap.backend_description, theme::kText, false, 0, 0);
+    add(snap.scenario, theme::kTextDim, false, name_min, 4);
+    const size_t semantics_piece = pieces.size();
+    std::string semantics;  // "vllm-v1", or both runs' when comparing
+    for (size_t i = 0; i < s.num_runs(); ++i) {
+      const SchedulerConfig& sc = s.run(i).engine().config().scheduler;
+      semantics += (i > 0 ? " vs " : "") + std::string(to_string(sc.semantics)) +
+                   (sc.async_scheduling ? " async" : "");
+    }
+    add(semantics, theme::kTextDim, false, 1e9f, 7);
+    add(mode, theme::kTextDim, false, 1e9f, 8);
+    if (!gui.notice.empty() && ImGui::GetTime() < gui.notice_until)
+      add(gui.notice, theme::kAccent, false, name_min, 5);
+    const size_t right = pieces.size();  // the figures, right-aligned
+    add(figures, theme::kText, true, 1e9f, 3);
+
+    const float gap = 24;
+    const float left = ImGui::GetCursorPosX();
+    const float room = ImGui::GetWindowContentRegionMax().x - left;
+    std::vector<LinePiece> fit;
+    for (const Piece& p : pieces) fit.push_back(p.fit);
+    const std::vector<float> widths = fit_line(fit, room, gap);
+    bool first = true;
+    for (size_t i = 0; i < pieces.size(); ++i) {
+      const float w = widths[i];
+      if (w <= 0) continue;
+      if (i == right) {
+        ImGui::SameLine(ImGui::GetWindowContentRegionMax().x - w);
+      } else if (!first) {
+        ImGui::SameLine(0, i == 1 ? ImGui::GetStyle().ItemSpacing.x : gap);
+      }
+      first = false;
+      if (pieces[i].mono) ImGui::PushFont(theme::fonts().mono);
+      text_elided(pieces[i].text, w, pieces[i].colour);
+      if (pieces[i].mono) ImGui::PopFont();
+      if (i == semantics_piece && ImGui::IsItemHovered()) {
+        ImGui::SetTooltip(
+            "scheduler.semantics: vllm-v1 decides as vLLM 0.33's v1 engine, step for step;\n"
+            "vllm-v0 as vLLM v0's block manager (whole prompts, watermark, swap, beams).\n"
+            "docs/fidelity.md");
+      }
+      if (i == right && ImGui::IsItemHovered()) {
+        ImGui::SetTooltip(
+            "frame: the main thread's CPU time to build a frame (snapshot, views, draw lists,\n"
+            "texture uploads), mean of the last 120 frames; engine: wall time spent stepping\n"
+            "the engine this frame. Paused, frames are drawn on input only.");
+      }
     }
   }
   ImGui::End();

@@ -6,6 +6,7 @@
 
 #include "app/gui/theme.h"
 #include "app/gui/views.h"
+#include "core/base/strings.h"
 
 namespace tinyserve::app {
 
@@ -68,10 +69,34 @@ void block_tooltip(const Snapshot& snap, BlockId b) {
   ImGui::EndTooltip();
 }
 
-void legend_swatch(ImU32 colour, const char* label, bool corner = false, bool hatch = false) {
+// A cell of an aggregated map: its blocks and how many are in use.
+void usage_tooltip(const Snapshot& snap, const PoolLayout& l, int64_t cell) {
+  const BlockId first = l.first_block(cell), end = l.end_block(cell);
+  const auto n = static_cast<uint32_t>(count_used(snap.available_bits, first, end));
+  ImGui::BeginTooltip();
+  ImGui::PushFont(theme::fonts().heading);
+  ImGui::Text("Blocks %d - %d", first, end - 1);
+  ImGui::PopFont();
+  ImGui::PushFont(theme::fonts().mono);
+  ImGui::Text("%u of %d used (%.1f%%)", n, end - first,
+              100.0 * n / std::max<int32_t>(end - first, 1));
+  ImGui::PopFont();
+  ImGui::TextDisabled("one pixel: %lld blocks (more than the map has pixels)",
+                      static_cast<long long>(l.blocks_per_cell));
+  ImGui::EndTooltip();
+}
+
+// One legend entry, on the current line when it fits, else on the next.
+void legend_swatch(bool first, ImU32 colour, const char* label, bool corner = false,
+                   bool hatch = false) {
+  const float s = ImGui::GetTextLineHeight() - 4;
+  const float w = s + 4 + ImGui::CalcTextSize(label).x;
+  if (!first) {
+    ImGui::SameLine(0, 14);
+    if (ImGui::GetCursorPosX() + w > ImGui::GetWindowContentRegionMax().x) ImGui::NewLine();
+  }
   ImDrawList* dl = ImGui::GetWindowDrawList();
   const ImVec2 p = ImGui::GetCursorScreenPos();
-  const float s = ImGui::GetTextLineHeight() - 4;
   const ImVec2 a(p.x, p.y + 2), b(p.x + s, p.y + 2 + s);
   dl->AddRectFilled(a, b, colour);
   if (hatch) {
@@ -88,7 +113,6 @@ void legend_swatch(ImU32 colour, const char* label, bool corner = false, bool ha
   ImGui::Dummy(ImVec2(s, s));
   ImGui::SameLine(0, 4);
   ImGui::TextColored(theme::vec(theme::kTextDim), "%s", label);
-  ImGui::SameLine(0, 14);
 }
 
 }  // namespace
@@ -96,7 +120,7 @@ void legend_swatch(ImU32 colour, const char* label, bool corner = false, bool ha
 void pool_map_widget(Gui& gui, Run& run, PoolTexture& texture, ImVec2 size) {
   const Snapshot& snap = run.snapshot();
   const SeqId shown = shown_sequence(snap, gui.view);
-  const PoolLayout l = layout_pool(static_cast<int32_t>(snap.blocks.size()), size);
+  const PoolLayout l = layout_pool(snap.stats.num_blocks, size.x, size.y);
   if (l.columns == 0) {
     ImGui::TextDisabled("(no GPU blocks)");
     return;
@@ -104,11 +128,11 @@ void pool_map_widget(Gui& gui, Run& run, PoolTexture& texture, ImVec2 size) {
   texture.update(snap, run.version(), l, shown);
 
   const ImVec2 cursor = ImGui::GetCursorScreenPos();
-  const ImVec2 p(cursor.x + std::floor((size.x - l.size.x) * 0.5f), cursor.y);
+  const ImVec2 p(cursor.x + std::floor((size.x - l.width) * 0.5f), cursor.y);
   ImGui::SetCursorScreenPos(p);
-  ImGui::InvisibleButton("pool", l.size);
+  ImGui::InvisibleButton("pool", ImVec2(l.width, l.height));
   ImDrawList* dl = ImGui::GetWindowDrawList();
-  dl->AddImage(texture.id(), p, ImVec2(p.x + l.size.x, p.y + l.size.y));
+  dl->AddImage(texture.id(), p, ImVec2(p.x + l.width, p.y + l.height));
 
   // Copy-on-write copies of the last step: an arrow from source to destination.
   const float half = l.cell * 0.5f;
@@ -116,24 +140,28 @@ void pool_map_widget(Gui& gui, Run& run, PoolTexture& texture, ImVec2 size) {
   for (const BlockCopy& c : snap.last_copies) {
     if (c.src < 0 || c.dst < 0 || c.src >= l.num_blocks || c.dst >= l.num_blocks || ++drawn > 64)
       continue;
-    const ImVec2 a = l.cell_min(c.src), b = l.cell_min(c.dst);
-    const ImVec2 pa(p.x + a.x + half, p.y + a.y + half), pb(p.x + b.x + half, p.y + b.y + half);
+    const int64_t a = l.cell_of(c.src), b = l.cell_of(c.dst);
+    const ImVec2 pa(p.x + l.cell_x(a) + half, p.y + l.cell_y(a) + half);
+    const ImVec2 pb(p.x + l.cell_x(b) + half, p.y + l.cell_y(b) + half);
     dl->AddLine(pa, pb, theme::kWarn, 1.5f);
     dl->AddCircleFilled(pb, std::max(2.0f, half * 0.6f), theme::kWarn);
   }
 
   if (ImGui::IsItemHovered()) {
     const ImVec2 m = ImGui::GetIO().MousePos;
-    const BlockId b = l.block_at(ImVec2(m.x - p.x, m.y - p.y));
-    if (b != kNoBlock) {
-      const ImVec2 c = l.cell_min(b);
+    const int64_t c = l.cell_at(m.x - p.x, m.y - p.y);
+    if (c >= 0) {
+      const ImVec2 corner(p.x + l.cell_x(c), p.y + l.cell_y(c));
       const float s = std::max(l.cell, 3.0f);
-      dl->AddRect(ImVec2(p.x + c.x - 1, p.y + c.y - 1), ImVec2(p.x + c.x + s, p.y + c.y + s),
+      dl->AddRect(ImVec2(corner.x - 1, corner.y - 1), ImVec2(corner.x + s, corner.y + s),
                   IM_COL32_WHITE, 0, 0, 1.5f);
-      block_tooltip(snap, b);
-      if (ImGui::IsItemClicked(ImGuiMouseButton_Left)) {
-        const SeqId owner = snap.blocks[static_cast<size_t>(b)].owner;
-        gui.view.selected = owner;
+      if (l.aggregated() || !snap.has_block_views()) {
+        usage_tooltip(snap, l, c);
+      } else {
+        const BlockId b = l.first_block(c);
+        block_tooltip(snap, b);
+        if (ImGui::IsItemClicked(ImGuiMouseButton_Left))
+          gui.view.selected = snap.blocks[static_cast<size_t>(b)].owner;
       }
     }
   }
@@ -145,32 +173,65 @@ void draw_pool_map(Gui& gui, const ImRect& r) {
     const Snapshot& snap = run.snapshot();
     const PoolStats& st = snap.stats;
     const int32_t free_blocks = st.num_blocks - st.used_blocks - st.cached_blocks;
-    ImGui::PushFont(theme::fonts().mono);
-    ImGui::Text("%d blocks x %d slots   used %d (%.1f%%)   cached %d   free %d", st.num_blocks,
-                st.block_size, st.used_blocks,
-                st.num_blocks ? 100.0 * st.used_blocks / st.num_blocks : 0.0, st.cached_blocks,
-                free_blocks);
-    if (ImGui::IsItemHovered()) {
-      ImGui::SetTooltip("%lld tokens stored in %d used blocks (shared blocks counted once)",
-                        static_cast<long long>(st.stored_tokens), st.used_blocks);
-    }
+    // First line: the counts (shorter when the panel is narrow; the whole on hover) and the
+    // compare picker.
+    std::string cpu;
     // The CPU pool matters once something is swapped out.
     if (st.cpu_num_blocks > 0 &&
         (st.cpu_used_blocks > 0 ||
          run.engine().config().scheduler.preemption == PreemptionMode::kSwap)) {
-      ImGui::SameLine();
-      ImGui::TextColored(theme::vec(theme::metric_color(Metric::kSwapped)), "  CPU %d / %d",
-                         st.cpu_used_blocks, st.cpu_num_blocks);
+      cpu = cat("   CPU ", st.cpu_used_blocks, " / ", st.cpu_num_blocks);
+    }
+    const double used_pct = st.num_blocks ? 100.0 * st.used_blocks / st.num_blocks : 0.0;
+    char used[32];
+    std::snprintf(used, sizeof used, "%.1f%%", used_pct);
+    const std::string counts[] = {
+        cat(st.num_blocks, " blocks x ", st.block_size, " slots   used ", st.used_blocks, " (",
+            used, ")   cached ", st.cached_blocks, "   free ", free_blocks, cpu),
+        cat(st.num_blocks, " x ", st.block_size, "  used ", st.used_blocks, " (", used,
+            ")  cached ", st.cached_blocks, "  free ", free_blocks, cpu),
+        cat(st.num_blocks, " x ", st.block_size, "  used ", used, "  cached ", st.cached_blocks,
+            "  free ", free_blocks, cpu),
+        cat("used ", used, "  cached ", st.cached_blocks, cpu), cat("used ", used)};
+    const float room = std::max(0.0f, ImGui::GetContentRegionAvail().x - compare_picker_width() -
+                                          2 * ImGui::GetStyle().ItemSpacing.x);
+    ImGui::AlignTextToFramePadding();
+    ImGui::PushFont(theme::fonts().mono);
+    size_t shown = 0;
+    while (shown + 1 < std::size(counts) && ImGui::CalcTextSize(counts[shown].c_str()).x > room)
+      ++shown;
+    ImGui::TextUnformatted(elided(counts[shown], room).c_str());
+    if (ImGui::IsItemHovered()) {
+      ImGui::SetTooltip("%s\n%lld tokens stored in %d used blocks (shared blocks counted once)",
+                        counts[0].c_str(), static_cast<long long>(st.stored_tokens),
+                        st.used_blocks);
     }
     ImGui::PopFont();
-    ImGui::AlignTextToFramePadding();
-    legend_swatch(theme::seq_color(3), "sequence");
-    legend_swatch(theme::mix(theme::seq_color(3), theme::kBlockFree, 0.72f), "empty slots");
-    legend_swatch(theme::seq_color(5), "shared", true);
-    legend_swatch(theme::kBlockCached, "cached", false, true);
-    legend_swatch(theme::kBlockFree, "free");
-    legend_swatch(theme::kWarn, "CoW");
     compare_picker(gui);
+    // Second line (and more when narrow): the legend, of blocks or, when they outnumber the
+    // map's pixels, of pixels shaded by the share of their blocks in use.
+    const ImVec2 area = ImGui::GetContentRegionAvail();
+    const PoolLayout probe =
+        layout_pool(st.num_blocks, area.x, area.y - ImGui::GetFrameHeightWithSpacing());
+    if (probe.aggregated() || !snap.has_block_views()) {
+      legend_swatch(true, theme::kBlockFree, "free");
+      legend_swatch(false, theme::mix(theme::kBlockFree, theme::kBlockUsed, 0.5f), "partly used");
+      legend_swatch(false, theme::kBlockUsed, "used");
+      const std::string per_pixel = cat("1 pixel = ", probe.blocks_per_cell, " blocks");
+      ImGui::SameLine(0, 14);
+      if (ImGui::GetCursorPosX() + ImGui::CalcTextSize(per_pixel.c_str()).x >
+          ImGui::GetWindowContentRegionMax().x)
+        ImGui::NewLine();
+      ImGui::TextColored(theme::vec(theme::kTextDim), "%s", per_pixel.c_str());
+    } else {
+      legend_swatch(true, theme::seq_color(3), "sequence");
+      legend_swatch(false, theme::mix(theme::seq_color(3), theme::kBlockFree, 0.72f),
+                    "empty slots");
+      legend_swatch(false, theme::seq_color(5), "shared", true);
+      legend_swatch(false, theme::kBlockCached, "cached", false, true);
+      legend_swatch(false, theme::kBlockFree, "free");
+      legend_swatch(false, theme::kWarn, "CoW");
+    }
     const ImVec2 avail = ImGui::GetContentRegionAvail();
     pool_map_widget(gui, run, gui.pool_map, ImVec2(avail.x, avail.y - 2));
   }

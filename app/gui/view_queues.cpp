@@ -19,17 +19,31 @@ void queue_table(Gui& gui, const Snapshot& snap, QueueKind queue) {
     ImGui::TextDisabled("(empty)");
     return;
   }
-  constexpr ImGuiTableFlags kFlags = ImGuiTableFlags_ScrollY | ImGuiTableFlags_RowBg |
-                                     ImGuiTableFlags_BordersInnerV | ImGuiTableFlags_SizingFixedFit;
-  if (!ImGui::BeginTable("queue", 6, kFlags)) return;
+  // Narrow panels scroll sideways rather than hide the last columns.
+  constexpr ImGuiTableFlags kFlags = ImGuiTableFlags_ScrollY | ImGuiTableFlags_ScrollX |
+                                     ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV |
+                                     ImGuiTableFlags_SizingFixedFit;
+  ImGui::PushStyleVar(ImGuiStyleVar_CellPadding, ImVec2(4, 1));
+  const bool open = ImGui::BeginTable("queue", 6, kFlags);
+  ImGui::PopStyleVar();
+  if (!open) return;
   ImGui::TableSetupScrollFreeze(0, 1);
   ImGui::TableSetupColumn("seq");
   ImGui::TableSetupColumn("req");
   ImGui::TableSetupColumn("tokens");
   ImGui::TableSetupColumn("out");
   ImGui::TableSetupColumn("blocks");
-  ImGui::TableSetupColumn("age", ImGuiTableColumnFlags_WidthStretch);
-  ImGui::TableHeadersRow();
+  ImGui::TableSetupColumn("age");
+  ImGui::TableNextRow(ImGuiTableRowFlags_Headers);
+  for (int column = 0; column < 6; ++column) {
+    ImGui::TableSetColumnIndex(column);
+    ImGui::TableHeader(ImGui::TableGetColumnName(column));
+    if (column == 5 && ImGui::IsItemHovered()) {
+      ImGui::SetTooltip(
+          "Seconds since the request arrived; \"prefill\": its prompt is still being computed;\n"
+          "\u21ba N: preempted N times (recomputed or swapped out).");
+    }
+  }
   ImGui::PushFont(theme::fonts().mono);
   const SeqId shown = shown_sequence(snap, gui.view);
   ImGuiListClipper clipper;
@@ -54,8 +68,15 @@ void queue_table(Gui& gui, const Snapshot& snap, QueueKind queue) {
       ImGui::TableNextColumn();
       ImGui::Text("%d", s.table_size);
       ImGui::TableNextColumn();
-      ImGui::Text("%.1fs%s%s", snap.time_s - s.arrival, s.in_prefill ? " prefill" : "",
-                  s.preemptions > 0 ? " *" : "");
+      char preempted[16] = "";
+      if (s.preemptions > 0) std::snprintf(preempted, sizeof preempted, " \u21ba%d", s.preemptions);
+      ImGui::Text("%.1fs%s%s", snap.time_s - s.arrival, s.in_prefill ? " prefill" : "", preempted);
+      if (ImGui::IsItemHovered()) {
+        ImGui::SetTooltip(
+            "seq %d of request %" PRId64 ": %.2f s since arrival%s, preempted %d time%s", s.id,
+            s.request, snap.time_s - s.arrival, s.in_prefill ? ", prompt still being computed" : "",
+            s.preemptions, s.preemptions == 1 ? "" : "s");
+      }
     }
   }
   ImGui::PopFont();

@@ -5,8 +5,8 @@
 #include <cstdint>
 
 #include "app/gui/run_columns.h"
-#include "core/scheduling/events.h"
 #include "core/base/ids.h"
+#include "core/scheduling/events.h"
 
 namespace tinyserve::app {
 
@@ -17,6 +17,7 @@ struct ViewState {
   bool axis_in_steps = false;
   bool axis_follow = true;  // show the whole run as it grows
   double axis_min = 0, axis_max = 1;
+  double axis_end = 1;       // where the runs' data ends (update_axis)
   bool hover_valid = false;  // the mouse was over a plot last frame, at hover_x on the axis
   bool hover_seen = false;   // ... this frame
   double hover_x = 0;

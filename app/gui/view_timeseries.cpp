@@ -37,17 +37,20 @@ void draw_timeseries(Gui& gui, const ImRect& r) {
   const RunColumns& c = run.columns();
   ViewState& v = gui.view;
   const std::vector<double>* xs[] = {&axis_of(c, v)};
-  follow_axis(v, xs);
+  update_axis(v, xs);
 
   // Axis controls.
   if (ImGui::RadioButton("time", !v.axis_in_steps)) v.axis_in_steps = false;
   ImGui::SameLine();
   if (ImGui::RadioButton("steps", v.axis_in_steps)) v.axis_in_steps = true;
   ImGui::SameLine();
-  if (ImGui::Checkbox("whole run", &v.axis_follow) && v.axis_follow) follow_axis(v, xs);
+  if (ImGui::Checkbox("whole run", &v.axis_follow) && v.axis_follow) update_axis(v, xs);
   ImGui::SameLine();
-  ImGui::TextDisabled("%zu step%s   ·   wheel zoom, drag pan, double-click whole run", c.size(),
-                      c.size() == 1 ? "" : "s");
+  char hint[96];
+  std::snprintf(hint, sizeof hint,
+                "%zu step%s   \u00b7   wheel zoom, drag pan, double-click whole run", c.size(),
+                c.size() == 1 ? "" : "s");
+  text_elided(hint, ImGui::GetContentRegionAvail().x, theme::kTextDim);
 
   const float avail = ImGui::GetContentRegionAvail().y;
   const float h = std::max(60.0f, (avail - 4) / 5.0f);

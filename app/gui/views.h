@@ -12,6 +12,7 @@
 #include "app/gui/frame_timer.h"
 #include "app/gui/pool_texture.h"
 #include "app/gui/session.h"
+#include "app/gui/sweep_browser.h"
 #include "app/gui/view_state.h"
 
 namespace tinyserve::app {
@@ -56,6 +57,8 @@ struct Gui {
   bool scenarios_listed = false;
   bool screenshot_requested = false;
   bool quit_requested = false;
+  SweepBrowser sweep;                     // view_sweep.cpp
+  std::vector<std::string> sweep_prefix;  // overrides before a sweep row's (the app's backend)
 };
 
 // Layout: fixed panel rectangles that fill the window (Dear ImGui 1.86 in Debian has no docking).
@@ -68,12 +71,20 @@ Layout compute_layout(ImVec2 display, float menu_height, float status_height);
 bool begin_panel(const char* title, const ImRect& r, ImGuiWindowFlags extra = 0);
 void heading(const char* text);
 void help_marker(const char* text);
+// Text elided to width in the current font ("..." at the end); the whole text on hover when cut.
+void text_elided(const std::string& text, float width, ImU32 colour);
+std::string elided(const std::string& text, float width);
 void show_notice(Gui& gui, std::string text);
 
 // The sequence the inspector shows: the selection, else the oldest running one.
 SeqId shown_sequence(const Snapshot& snap, const ViewState& view);
 
 void draw_menu_bar(Gui& gui);
+// The sweep browser (floating, first placed at place) and its folder dialog; running one row, or
+// comparing two: "" or the error.
+void draw_sweep(Gui& gui, const ImRect& place);
+std::string open_sweep_row(Gui& gui, size_t row);
+std::string compare_sweep_rows(Gui& gui, size_t a, size_t b);
 void draw_controls(Gui& gui, const ImRect& r);
 void draw_pool_map(Gui& gui, const ImRect& r);
 void draw_block_table(Gui& gui, const ImRect& r);
@@ -91,8 +102,10 @@ struct KeyPress {
 };
 void handle_shortcuts(Gui& gui, std::span<const KeyPress> keys);
 
-// The compare picker (a preset and Compare / Stop), on the pool map's and Compare's header line.
+// The compare picker (a preset and Compare / Stop), right-aligned on the current line, or on the
+// next one when the line has no room left for it.
 void compare_picker(Gui& gui);
+float compare_picker_width();
 
 // The pool map widget (the panel and each side of Compare): fills size at the cursor; hover shows
 // the block, a click selects its owner.

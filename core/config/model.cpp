@@ -1,5 +1,6 @@
 #include "core/config/model.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -60,6 +61,12 @@ void count_params(ModelSpec& m, const Architecture& a) {
   const int64_t embeddings = int64_t{m.vocab_size} * hidden * (a.tied_embeddings ? 1 : 2) + hidden;
   m.num_params = total + embeddings;
   m.active_params = active + embeddings;
+  m.moe_intermediate_size = a.moe_intermediate_size;
+  m.shared_experts = a.shared_experts;
+  m.first_dense_layers = a.first_dense_layers;
+  m.q_lora_rank = a.q_lora_rank;
+  m.qk_nope_head_dim = a.qk_nope_head_dim;
+  m.v_head_dim = a.v_head_dim;
 }
 
 ModelSpec preset(std::string name, int32_t layers, int32_t heads, int32_t kv_heads,
@@ -93,6 +100,63 @@ int64_t estimate_num_params(const ModelSpec& model, bool tied_embeddings) {
 
 // Geometries from each model's config.json on Hugging Face; parameter counts from count_params,
 // which gives the model cards' figures (tests/core/test_model.cpp).
+ModelShapes model_shapes(const ModelSpec& m, int32_t num_gpus) {
+  ModelShapes s;
+  const int32_t tp = std::max(num_gpus, 1);
+  const auto split = [tp](int64_t features) {
+    return static_cast<int32_t>(std::max<int64_t>(1, (features + tp - 1) / tp));
+  };
+  s.dtype = m.weight_dtype == DType::kF16 ? DType::kF16 : DType::kBF16;
+  s.attention_layers = m.num_layers;
+  s.num_heads = split(m.num_heads);
+  s.num_kv_heads = split(m.num_kv_heads);
+  s.head_dim = m.head_dim;
+  s.mla = m.is_mla();
+  if (m.num_params == 0) return s;
+  const int32_t hidden = m.hidden_size;
+  const auto add = [&](std::string name, int64_t n, int64_t k, int32_t layers, int32_t experts = 0,
+                       int32_t per_token = 0) {
+    if (layers <= 0 || n <= 0 || k <= 0) return;
+    s.gemms.push_back({std::move(name), static_cast<int32_t>(n), static_cast<int32_t>(k), layers,
+                       experts, per_token});
+  };
+  const int32_t layers = m.num_layers;
+  if (m.is_mla()) {
+    const int64_t qk = int64_t{m.qk_nope_head_dim} + m.qk_rope_head_dim;
+    if (m.q_lora_rank > 0) {
+      add("q_a", m.q_lora_rank, hidden, layers);
+      add("q_b", split(int64_t{m.num_heads} * qk), m.q_lora_rank, layers);
+    } else {
+      add("q", split(int64_t{m.num_heads} * qk), hidden, layers);
+    }
+    add("kv_a", int64_t{m.kv_lora_rank} + m.qk_rope_head_dim, hidden, layers);
+    add("kv_b", split(int64_t{m.num_heads} * (m.qk_nope_head_dim + m.v_head_dim)), m.kv_lora_rank,
+        layers);
+    add("o", hidden, split(int64_t{m.num_heads} * m.v_head_dim), layers);
+  } else {
+    add("qkv", split((int64_t{m.num_heads} + 2 * int64_t{m.num_kv_heads}) * m.head_dim), hidden,
+        layers);
+    add("o", hidden, split(int64_t{m.num_heads} * m.head_dim), layers);
+  }
+  const int32_t moe_layers = m.num_experts > 0 ? layers - m.first_dense_layers : 0;
+  add("gate_up", split(2 * int64_t{m.intermediate_size}), hidden, layers - moe_layers);
+  add("down", hidden, split(m.intermediate_size), layers - moe_layers);
+  if (moe_layers > 0) {
+    const int32_t width =
+        m.moe_intermediate_size > 0 ? m.moe_intermediate_size : m.intermediate_size;
+    add("router", m.num_experts, hidden, moe_layers);
+    add("experts_gate_up", split(2 * int64_t{width}), hidden, moe_layers, m.num_experts,
+        m.experts_per_token);
+    add("experts_down", hidden, split(width), moe_layers, m.num_experts, m.experts_per_token);
+    if (m.shared_experts > 0) {
+      add("shared_gate_up", split(2 * int64_t{width} * m.shared_experts), hidden, moe_layers);
+      add("shared_down", hidden, split(int64_t{width} * m.shared_experts), moe_layers);
+    }
+  }
+  s.lm_head = {"lm_head", split(m.vocab_size), hidden, 1, 0, 0};
+  return s;
+}
+
 const std::vector<ModelSpec>& model_presets() {
   static const std::vector<ModelSpec> kPresets = [] {
     std::vector<ModelSpec> p;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/base/half.h"
+#include "core/execution/model_shapes.h"
 
 namespace tinyserve {
 
@@ -39,6 +40,14 @@ struct ModelSpec {
   // Sliding-window attention: tokens a layer attends to (0: the whole context). Not modelled: a
   // scenario refuses a context longer than the window.
   int32_t sliding_window = 0;
+  // What the dense layers' shapes need beyond the above (model_shapes()); set by the presets and
+  // load_hf_config.
+  int32_t moe_intermediate_size = 0;  // each routed expert's MLP width
+  int32_t shared_experts = 0;         // always-active experts (DeepSeek)
+  int32_t first_dense_layers = 0;     // leading layers with a dense MLP (DeepSeek)
+  int32_t q_lora_rank = 0;            // MLA: 0 = full-rank query projection
+  int32_t qk_nope_head_dim = 0;       // MLA
+  int32_t v_head_dim = 0;             // MLA
 
   bool is_mla() const { return kv_lora_rank > 0; }
   // Elements cached per token and layer.
@@ -64,6 +73,12 @@ struct ModelSpec {
 // geometry: exact for the Llama and Mistral presets, within 0.01% for Qwen2.5 (QKV biases).
 // Dense models only; MoE and MLA counts come from load_hf_config.
 int64_t estimate_num_params(const ModelSpec& model, bool tied_embeddings);
+
+// The matrix products of the model's layers and LM head (core/execution/model_shapes.h), per GPU
+// when num_gpus split the model (tensor parallelism: output features of QKV, gate/up and the LM
+// head, input features of O and down, and the heads, divided evenly). A model without weights
+// (num_params 0, the seed's) has none.
+ModelShapes model_shapes(const ModelSpec& model, int32_t num_gpus = 1);
 
 const std::vector<ModelSpec>& model_presets();
 

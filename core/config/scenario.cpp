@@ -14,14 +14,18 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <set>
 #include <sstream>
 
 #include "core/base/errors.h"
 #include "core/base/strings.h"
 #include "core/config/scenario_keys.h"
+#include "core/execution/gpu_profile.h"
 #include "core/text/text_file.h"
 #include "core/text/toml_text.h"
+#include "core/workload/request_file.h"
 
 namespace tinyserve {
 
@@ -54,6 +58,7 @@ class Reader {
       : table_(table), prefix_(std::move(prefix)), ctx_(ctx) {}
 
   bool has(const KeySpec& k) const { return table_ && table_->contains(leaf(k)); }
+  const std::string& file() const { return ctx_.file; }
   // The key was given by --set rather than by the file.
   bool overridden(const KeySpec& k) const { return ctx_.overrides.contains(std::string(k.key)); }
 
@@ -203,14 +208,63 @@ toml::table parse_text(const std::string& text, const std::string& path) {
   }
 }
 
+// An override as messages name it: "--set KEY=VALUE", control bytes escaped, cut at 80 bytes.
+std::string override_origin(const std::string& text) {
+  constexpr size_t kMax = 80;
+  std::string shown;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (shown.size() >= kMax && (c & 0xC0) != 0x80) {
+      shown += "...";
+      break;
+    }
+    if (c < 0x20 || c == 0x7f) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      shown += {'\\', 'x', kHex[c >> 4], kHex[c & 15]};
+    } else {
+      shown += static_cast<char>(c);
+    }
+  }
+  return "--set " + shown;
+}
+
+// A value that begins as TOML syntax does (a number, a quote, an array, an inline table) is
+// meant as TOML, so when it is not valid TOML it is an error rather than text.
+bool looks_like_toml(const std::string& value) {
+  const size_t i = value.find_first_not_of(" \t");
+  if (i == std::string::npos) return false;
+  const char c = value[i];
+  const auto digit = [](char d) { return d >= '0' && d <= '9'; };
+  if (digit(c) || c == '"' || c == '\'' || c == '[' || c == '{') return true;
+  return (c == '+' || c == '-' || c == '.') && i + 1 < value.size() && digit(value[i + 1]);
+}
+
+// --set KEY=VALUE. KEY is a dotted key (at most kMaxKeyParts parts, kMaxKeyChars characters).
+// VALUE is one TOML value as a scenario file writes it (42, 0.5, true, "text", [1, 2]), alone on
+// its line: a comment or a line break after it is refused. A VALUE that is not TOML is text (a
+// string) unless it begins as TOML does (a digit, a sign or dot before a digit, a quote, '[', '{'),
+// which is an error saying what toml++ found wrong.
 void apply_override(toml::table& root, const std::string& text, Context& ctx) {
-  const std::string origin = "--set " + text;
+  const std::string origin = override_origin(text);
   const size_t eq = text.find('=');
   if (eq == std::string::npos || eq == 0) throw InputError(origin, 0, "expected key=value");
   const std::string key = text.substr(0, eq);
   const std::string value = text.substr(eq + 1);
+  size_t cut = 0;  // past kMaxKeyParts parts, the key is shown up to its last allowed part
+  int64_t parts = 1;
+  for (size_t dot = key.find('.'); dot != std::string::npos; dot = key.find('.', dot + 1)) {
+    if (++parts == kMaxKeyParts + 1) cut = dot;
+  }
+  const std::string shown = parts > kMaxKeyParts ? key.substr(0, cut) + "..." : key;
+  if (const std::string e = key_limit_error(shown, parts, static_cast<int64_t>(key.size()));
+      !e.empty()) {
+    throw InputError(origin, 0, e);
+  }
   if (key.front() == '.' || key.back() == '.' || key.find("..") != std::string::npos) {
     throw InputError(origin, 0, "expected a dotted key such as scheduler.max_num_seqs");
+  }
+  if (value.find_first_of("\r\n") != std::string::npos) {
+    throw InputError(origin, 0, "a line break in the value, expected one value on one line");
   }
   toml::table* table = &root;
   size_t start = 0;
@@ -220,27 +274,48 @@ void apply_override(toml::table& root, const std::string& text, Context& ctx) {
     if (!node) {
       table->insert(part, toml::table{});
       node = table->get(part);
+      ctx.overrides.emplace(key.substr(0, dot), origin);  // errors about this table name it
     }
     if (!node->is_table()) throw InputError(origin, 0, cat(key.substr(0, dot), " is not a table"));
     table = node->as_table();
     start = dot + 1;
   }
   const std::string leaf = key.substr(start);
-  // The value in TOML syntax (42, 0.5, true, "text", [1, 2]); a bare word is a string, and so is
-  // non-ASCII text outside quotes (core/text/toml_text.h).
+  const auto set = [&](auto&& v) {
+    table->insert_or_assign(leaf, std::forward<decltype(v)>(v));
+    ctx.overrides[key] = origin;
+    // A model is a preset or a config.json: setting one replaces the other.
+    if (key == "model.config" || key == "model.preset") {
+      table->erase(key == "model.config" ? "preset" : "config");
+    }
+  };
+  std::string not_toml;  // why the value is not one TOML value
   try {
-    toml::table parsed = toml::parse(ascii_toml("v = " + value, origin));
-    table->insert_or_assign(leaf, std::move(*parsed.get("v")));
-  } catch (const toml::parse_error&) {
-    table->insert_or_assign(leaf, value);
-  } catch (const InputError&) {
-    table->insert_or_assign(leaf, value);
+    const std::string ascii = ascii_toml("v = " + value, "v");
+    toml::table parsed = toml::parse(ascii);
+    toml::node* node = parsed.get("v");
+    const auto after = static_cast<size_t>(node->source().end.column) - 1;
+    const size_t rest = ascii.find_first_not_of(" \t", std::min(after, ascii.size()));
+    if (rest != std::string::npos) {
+      throw InputError(origin, 0,
+                       ascii[rest] == '#' ? "a comment after the value, expected the value alone"
+                                          : "text after the value, expected the value alone");
+    }
+    set(std::move(*node));
+    return;
+  } catch (const toml::parse_error& e) {
+    not_toml = std::string(e.description());
+  } catch (const InputError& e) {
+    if (e.file() != "v") throw;
+    const std::string what = e.what();
+    not_toml = what.substr(std::min(what.find(": ") + 2, what.size()));
   }
-  ctx.overrides[key] = origin;
-  // A model is a preset or a config.json: setting one replaces the other.
-  if (key == "model.config" || key == "model.preset") {
-    table->erase(key == "model.config" ? "preset" : "config");
+  if (looks_like_toml(value)) {
+    throw InputError(origin, 0,
+                     cat("malformed value (", not_toml,
+                         "), expected one TOML value such as 16, 0.5, true, \"text\" or [1, 2]"));
   }
+  set(value);  // a word: text
 }
 
 struct LengthKeys {
@@ -357,6 +432,55 @@ void read_gpu(Reader& hw, Scenario& sc) {
   if (modified && !custom) sc.gpu.name += " (modified)";
 }
 
+// Profiles read once per process (the GUI and the fuzzers load scenarios over and over), keyed
+// by path and modification time.
+std::shared_ptr<const GpuProfile> cached_profile(const std::string& path) {
+  static std::mutex mutex;
+  static std::map<std::string, std::shared_ptr<const GpuProfile>> cache;
+  std::error_code ec;
+  const auto stamp = fs::last_write_time(path, ec);
+  const std::string key = cat(path, '@', ec ? 0 : stamp.time_since_epoch().count());
+  {
+    const std::lock_guard<std::mutex> lock(mutex);
+    if (const auto it = cache.find(key); it != cache.end()) return it->second;
+  }
+  auto profile = std::make_shared<const GpuProfile>(read_gpu_profile(path));
+  const std::lock_guard<std::mutex> lock(mutex);
+  return cache.emplace(key, std::move(profile)).first->second;
+}
+
+// cost.profile: "none", "auto" (the GPU preset's profile under assets/gpu_profiles, looked for
+// beside the scenario's folder, then in the source tree) or a path.
+std::shared_ptr<const GpuProfile> read_profile(Reader& cost, const GpuSpec& gpu) {
+  const std::string value = cost.string(keys::kProfile);
+  if (value == "none") return nullptr;
+  std::string path;
+  if (value == "auto") {
+    const fs::path file = ascii_lower(gpu.name) + ".toml";
+    std::vector<fs::path> dirs = {fs::path(cost.file()).parent_path() / ".." / "assets" /
+                                  "gpu_profiles"};
+#ifdef TINYSERVE_SOURCE_DIR
+    dirs.push_back(fs::path(TINYSERVE_SOURCE_DIR) / "assets" / "gpu_profiles");
+#endif
+    std::error_code ec;
+    for (const fs::path& dir : dirs) {
+      if (fs::is_regular_file(dir / file, ec)) {
+        path = (dir / file).lexically_normal().string();
+        break;
+      }
+    }
+    if (path.empty()) return nullptr;
+  } else {
+    path = cost.path(keys::kProfile);
+    if (path.empty()) cost.fail(keys::kProfile, "expected auto, none or a profile's path");
+  }
+  try {
+    return cached_profile(path);
+  } catch (const InputError& e) {
+    cost.fail(keys::kProfile, e.what());
+  }
+}
+
 }  // namespace
 
 Scenario load_scenario(const std::string& path, const std::vector<std::string>& overrides) {
@@ -381,15 +505,27 @@ Scenario parse_scenario(const std::string& text, const std::string& path,
   read_model(top.table("model"), sc);
   const ModelSpec& m = sc.model;
 
+  // The semantics first: the cache's defaults depend on it.
+  Reader sched = top.table("scheduler");
+  SchedulerConfig& s = sc.engine.scheduler;
+  s.semantics = sched.named<Semantics>(keys::kSemantics, kSemanticsNames);
+  const bool v1 = s.semantics == Semantics::kVllmV1;
+
   // [cache]
   Reader cache = top.table("cache");
   const bool paged = cache.choice(keys::kAllocator) == "paged";
   const auto reservation = cache.named<Reservation>(keys::kReservation, kReservationNames);
   const int32_t block_size = cache.int32(keys::kBlockSize);
   const std::string kv_dtype = cache.choice(keys::kKvDtype);
-  const auto free_list = cache.named<FreeListPolicy>(keys::kFreeList, kFreeListPolicyNames);
+  const auto free_list = *parse_named<FreeListPolicy>(
+      kFreeListPolicyNames, cache.choice(keys::kFreeList, v1 ? "lru" : "lifo"));
   const bool prefix = cache.boolean(keys::kPrefixCaching);
-  const double watermark = cache.number(keys::kWatermark);
+  const double watermark = cache.number(keys::kWatermark, v1 ? 0.0 : 0.01);
+  if (v1 && !paged) {
+    cache.fail(keys::kAllocator,
+               "\"contiguous\", but vllm-v1 semantics allocate paged blocks chunk by chunk; "
+               "contiguous baselines run under scheduler.semantics = \"vllm-v0\"");
+  }
   if (!paged && prefix) {
     cache.fail(keys::kPrefixCaching,
                "true, but the contiguous allocator (cache.allocator = \"contiguous\") has no prefix "
@@ -407,8 +543,7 @@ Scenario parse_scenario(const std::string& text, const std::string& path,
   hw.reject_unknown();
 
   // [scheduler]
-  Reader sched = top.table("scheduler");
-  SchedulerConfig& s = sc.engine.scheduler;
+  s.async_scheduling = sched.boolean(keys::kAsyncScheduling);
   s.max_num_seqs = sched.int32(keys::kMaxNumSeqs);
   s.max_num_batched_tokens = sched.int32(keys::kMaxBatchedTokens);
   s.chunked_prefill = sched.boolean(keys::kChunkedPrefill);
@@ -423,6 +558,19 @@ Scenario parse_scenario(const std::string& text, const std::string& path,
     sched.fail(keys::kMaxBatchedTokens,
                cat("expected >= model.max_model_len (", m.max_model_len,
                    ") without chunked prefill, found ", s.max_num_batched_tokens));
+  }
+  if (v1 && s.preemption == PreemptionMode::kSwap) {
+    sched.fail(keys::kPreemption,
+               "\"swap\", but vllm-v1 semantics recompute (vLLM 0.33 has no swap); swapping runs "
+               "under scheduler.semantics = \"vllm-v0\"");
+  }
+  if (v1 && s.victim != VictimPolicy::kNewest) {
+    sched.fail(keys::kVictim,
+               "\"lowest-priority\", but vllm-v1 semantics preempt the newest request (vLLM's "
+               "FCFS policy); priorities run under scheduler.semantics = \"vllm-v0\"");
+  }
+  if (!v1 && s.async_scheduling) {
+    sched.fail(keys::kAsyncScheduling, "true, but asynchronous scheduling is vllm-v1's");
   }
   if (!paged && s.preemption == PreemptionMode::kSwap) {
     sched.fail(keys::kPreemption,
@@ -439,7 +587,15 @@ Scenario parse_scenario(const std::string& text, const std::string& path,
   w.n = wl.int32(keys::kSamples);
   w.beam_width = wl.int32(keys::kBeamWidth);
   if (w.n > 1 && w.beam_width > 1) wl.fail(keys::kBeamWidth, "expected n = 1 with beam search");
+  if (v1 && w.beam_width > 1) {
+    wl.fail(keys::kBeamWidth,
+            cat(w.beam_width, ", but vllm-v1 semantics have no beam search (vLLM 0.33 runs it "
+                              "outside the engine); beams fork with copy-on-write under "
+                              "scheduler.semantics = \"vllm-v0\""));
+  }
   w.num_priorities = wl.int32(keys::kPriorities);
+  // A load knob for every arrival process: multiplies the arrival rate (divides trace time).
+  const double rate_scale = wl.number(keys::kRateScale);
   if (source == "synthetic") {
     sc.source = WorkloadSource::kSynthetic;
     if (w.num_requests < 1) wl.fail(keys::kNumRequests, "expected at least 1 request");
@@ -448,7 +604,10 @@ Scenario parse_scenario(const std::string& text, const std::string& path,
     w.arrival.kind = process == "poisson" ? ArrivalKind::kPoisson
                      : process == "gamma"  ? ArrivalKind::kGamma
                                            : ArrivalKind::kAllAtOnce;
-    w.arrival.rate = arrival.number(keys::kArrivalRate);
+    w.arrival.rate = arrival.number(keys::kArrivalRate) * rate_scale;
+    if (rate_scale != 1.0 && w.arrival.kind == ArrivalKind::kAllAtOnce) {
+      wl.fail(keys::kRateScale, "all-at-once arrivals have no rate to scale");
+    }
     w.arrival.shape = arrival.number(keys::kArrivalShape);
     arrival.reject_unknown();
     w.prompt_len = read_length(wl.table("prompt"), TINYSERVE_LENGTH_KEYS_OF(prompt));
@@ -461,11 +620,13 @@ Scenario parse_scenario(const std::string& text, const std::string& path,
       throw InputError(path, 0, "workload." + e);
     }
   } else {
-    sc.source = source == "azure" ? WorkloadSource::kAzure : WorkloadSource::kMooncake;
+    sc.source = source == "azure"      ? WorkloadSource::kAzure
+                : source == "mooncake" ? WorkloadSource::kMooncake
+                                       : WorkloadSource::kRequests;
     sc.trace_path = wl.path(keys::kTrace);
     if (sc.trace_path.empty()) wl.fail(keys::kTrace, "expected the path of the trace file");
     sc.trace.max_requests = w.num_requests;
-    sc.trace.time_scale = wl.number(keys::kTimeScale);
+    sc.trace.time_scale = wl.number(keys::kTimeScale) / rate_scale;
   }
   wl.reject_unknown();
 
@@ -474,6 +635,11 @@ Scenario parse_scenario(const std::string& text, const std::string& path,
   sc.backend = eng.choice(keys::kBackend);
   sc.kernel = eng.choice(keys::kKernel);
   sc.engine.clock = eng.named<ClockMode>(keys::kClock, kClockModeNames);
+  if (s.async_scheduling && sc.backend != "accounting") {
+    eng.fail(keys::kBackend,
+             cat("\"", sc.backend, "\", but asynchronous scheduling (scheduler.async_scheduling) "
+                 "is modelled with the accounting backend only"));
+  }
   const int32_t gpu_layers = eng.int32(keys::kGpuLayers);
   if (gpu_layers > std::max(m.num_layers, 1)) {
     eng.fail(keys::kGpuLayers, cat("expected at most the model's ", m.num_layers,
@@ -495,12 +661,13 @@ Scenario parse_scenario(const std::string& text, const std::string& path,
   f.cpu_latency = met.number(keys::kCpuLatency);
   met.reject_unknown();
 
-  // [cost]: the roofline's efficiencies.
+  // [cost]: the roofline's efficiencies, or a measured GPU profile.
   Reader cost = top.table("cost");
   CostModel& cm = sc.engine.cost;
   cm.mem_efficiency = cost.number(keys::kMemEfficiency);
   cm.compute_efficiency = cost.number(keys::kComputeEfficiency);
   cm.step_overhead_s = cost.number(keys::kStepOverhead) * 1e-3;
+  cm.profile = read_profile(cost, sc.gpu);
   cost.reject_unknown();
   top.reject_unknown();
 
@@ -536,7 +703,8 @@ Scenario parse_scenario(const std::string& text, const std::string& path,
       block_bytes > 0 ? static_cast<int64_t>(swap_gib * 1073741824.0 / block_bytes) : 0;
   g.num_gpu_blocks = static_cast<int32_t>(gpu_blocks);
   g.num_cpu_blocks = static_cast<int32_t>(std::min(cpu_blocks, static_cast<int64_t>(keys::kMaxBlocks)));
-  // As vLLM at start-up: the pool must hold one request of the longest length served.
+  // As vLLM at start-up: the pool must hold one request of the longest length served (vLLM counts
+  // the null block in, so under vllm-v1 such a request would find one block short).
   const int64_t needed = (int64_t{m.max_model_len} + block_size - 1) / block_size;
   if (needed > gpu_blocks) {
     throw InputError(path, 0,
@@ -564,6 +732,8 @@ Scenario parse_scenario(const std::string& text, const std::string& path,
   cm.mem_bandwidth = sc.gpu.memory_bandwidth * gpus;
   cm.peak_flops = sc.gpu.fp16_flops * gpus;
   cm.pcie_bandwidth = sc.gpu.pcie_bandwidth * gpus;
+  cm.shapes = model_shapes(m, sc.num_gpus);
+  cm.num_gpus = sc.num_gpus;
   return sc;
 }
 
@@ -573,6 +743,7 @@ std::vector<RequestSpec> load_requests(const Scenario& sc, TraceStats* stats) {
     case WorkloadSource::kSynthetic: requests = generate_workload(sc.workload, sc.seed); break;
     case WorkloadSource::kAzure: requests = read_azure_trace(sc.trace_path, sc.trace, stats); break;
     case WorkloadSource::kMooncake: requests = read_mooncake_trace(sc.trace_path, sc.trace, stats); break;
+    case WorkloadSource::kRequests: return read_request_file(sc.trace_path, sc.trace.max_requests);
   }
   if (sc.source != WorkloadSource::kSynthetic) {
     for (RequestSpec& r : requests) {

@@ -19,7 +19,7 @@
 
 namespace tinyserve {
 
-enum class WorkloadSource : uint8_t { kSynthetic, kAzure, kMooncake };
+enum class WorkloadSource : uint8_t { kSynthetic, kAzure, kMooncake, kRequests };
 
 struct Scenario {
   std::string path;  // the file it came from
@@ -34,7 +34,7 @@ struct Scenario {
 
   WorkloadSource source = WorkloadSource::kSynthetic;
   WorkloadConfig workload;   // synthetic
-  std::string trace_path;    // azure / mooncake, resolved
+  std::string trace_path;    // azure / mooncake / requests, resolved
   TraceOptions trace;
 
   std::string backend = "accounting";  // auto | cuda | cpu | accounting
@@ -43,10 +43,13 @@ struct Scenario {
   EngineConfig engine;
 };
 
-// Reads and validates path, applying overrides ("section.key=value", TOML syntax for the value,
-// a bare word taken as a string) on top of the file. Every key is in core/config/scenario_keys.h
-// (docs/scenarios.md). Setting model.config replaces model.preset and the other way round; a path
-// given by an override is relative to the current directory.
+// Reads and validates path, applying overrides ("section.key=value") on top of the file. The value
+// is one TOML value (16, 0.5, true, "text", [1, 2]) and nothing else; a word that is not TOML and
+// does not begin as TOML does (a digit, a sign or dot before a digit, a quote, '[' or '{') is text.
+// Every key is in core/config/scenario_keys.h (docs/scenarios.md). Setting model.config replaces
+// model.preset and the other way round; a path given by an override is relative to the current
+// directory. A leading UTF-8 byte order mark is accepted; keys longer than kMaxKeyParts parts or
+// kMaxKeyChars characters (core/text/toml_text.h) are refused.
 Scenario load_scenario(const std::string& path, const std::vector<std::string>& overrides = {});
 // The same on text in memory; path names it in errors and anchors relative paths.
 Scenario parse_scenario(const std::string& text, const std::string& path,

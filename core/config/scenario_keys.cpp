@@ -16,8 +16,8 @@ constexpr const KeySpec* kAll[] = {
     &kGpu, &kGpuMemory, &kGpuBandwidth, &kGpuFlops, &kGpuPcie, &kNumGpus, &kGpuUtil,
     &kNumGpuBlocks, &kSwapSpace,
     &kAllocator, &kReservation, &kBlockSize, &kKvDtype, &kFreeList, &kPrefixCaching, &kWatermark,
-    &kMaxNumSeqs, &kMaxBatchedTokens, &kChunkedPrefill, &kPreemption, &kVictim,
-    &kSource, &kNumRequests, &kTrace, &kTimeScale, &kSamples, &kBeamWidth, &kPriorities,
+    &kSemantics, &kAsyncScheduling, &kMaxNumSeqs, &kMaxBatchedTokens, &kChunkedPrefill, &kPreemption, &kVictim,
+    &kSource, &kNumRequests, &kTrace, &kTimeScale, &kRateScale, &kSamples, &kBeamWidth, &kPriorities,
     &kArrival, &kArrivalRate, &kArrivalShape, &kSystemLength, &kSystemCount,
     &k_prompt_distribution, &k_prompt_value, &k_prompt_min, &k_prompt_max, &k_prompt_exponent,
     &k_prompt_long_min, &k_prompt_long_max, &k_prompt_long_fraction,
@@ -25,7 +25,7 @@ constexpr const KeySpec* kAll[] = {
     &k_output_long_min, &k_output_long_max, &k_output_long_fraction,
     &kBackend, &kKernel, &kClock, &kGpuLayers, &kMaxSteps, &kCheckInvariants,
     &kFragA, &kFragB, &kFragC, &kSigma, &kTemporalDecay, &kGpuLatency, &kCpuLatency,
-    &kMemEfficiency, &kComputeEfficiency, &kStepOverhead};
+    &kMemEfficiency, &kComputeEfficiency, &kStepOverhead, &kProfile};
 
 std::string number(double v) {
   if (v == std::floor(v) && std::fabs(v) < 1e15) return cat(static_cast<int64_t>(v));

@@ -43,12 +43,13 @@ inline constexpr std::string_view kKvDtypes[] = {"auto", "fp16", "bf16", "fp32",
 inline constexpr std::string_view kModelDtypes[] = {"auto", "fp16", "bf16"};
 inline constexpr std::string_view kPreemptions[] = {"recompute", "swap"};
 inline constexpr std::string_view kVictims[] = {"newest", "lowest-priority"};
-inline constexpr std::string_view kSources[] = {"synthetic", "azure", "mooncake"};
+inline constexpr std::string_view kSources[] = {"synthetic", "azure", "mooncake", "requests"};
 inline constexpr std::string_view kArrivals[] = {"all-at-once", "poisson", "gamma"};
 inline constexpr std::string_view kLengths[] = {"fixed", "uniform", "zipf", "seed-mix"};
 inline constexpr std::string_view kBackends[] = {"auto", "cuda", "cpu", "accounting"};
 inline constexpr std::string_view kKernels[] = {"v1", "v2", "v3", "v4", "v5", "v6"};
-inline constexpr std::string_view kClocks[] = {"model", "measured"};
+inline constexpr std::string_view kClocks[] = {"model", "measured", "steps"};
+inline constexpr std::string_view kSemanticsChoices[] = {"vllm-v1", "vllm-v0"};
 
 constexpr double kMaxTokens = 10'000'000;
 constexpr double kMaxBlocks = 50'000'000;
@@ -127,16 +128,30 @@ inline constexpr KeySpec kKvDtype{
     "cache.kv_dtype", KeyType::kChoice, 0, "auto", 0, 0, kKvDtypes,
     "The KV cache's element type, as vLLM's --kv-cache-dtype: auto is the model's dtype; fp8 "
     "halves bytes per token."};
-inline constexpr KeySpec kFreeList{"cache.free_list", KeyType::kChoice, 0, "lifo", 0, 0, kFreeLists,
-                                   "Which free block is reused next (docs/architecture.md); lru is "
-                                   "vLLM v1's free block queue."};
+inline constexpr KeySpec kFreeList{
+    "cache.free_list", KeyType::kChoice, 0, "lru", 0, 0, kFreeLists,
+    "Which free block is reused next (docs/architecture.md); lru is vLLM's free block queue (under "
+    "vllm-v1 exactly as vLLM 0.33's).",
+    "\"lru\" (vllm-v1), \"lifo\" (vllm-v0)"};
 inline constexpr KeySpec kPrefixCaching{"cache.prefix_caching", KeyType::kBoolean, 0, "", 0, 0, {},
                                         "Prefix caching, as vLLM's --enable-prefix-caching (paged "
                                         "only)."};
-inline constexpr KeySpec kWatermark{"cache.watermark", KeyType::kNumber, 0.01, "", 0, 0.5, {},
-                                    "Fraction of GPU blocks kept free when admitting."};
+inline constexpr KeySpec kWatermark{"cache.watermark", KeyType::kNumber, 0, "", 0, 0.5, {},
+                                    "Fraction of GPU blocks kept free when admitting (vLLM 0.33: "
+                                    "none by default).",
+                                    "0 (vllm-v1), 0.01 (vllm-v0)"};
 
 // [scheduler]
+inline constexpr KeySpec kSemantics{
+    "scheduler.semantics", KeyType::kChoice, 0, "vllm-v1", 0, 0, kSemanticsChoices,
+    "Whose decisions the scheduler and KV-cache manager reproduce: vllm-v1 (vLLM 0.33's v1 engine, "
+    "checked against it step by step) or vllm-v0 (whole-prompt allocation, watermark, swap, beam "
+    "search); docs/fidelity.md."};
+inline constexpr KeySpec kAsyncScheduling{
+    "scheduler.async_scheduling", KeyType::kBoolean, 0, "", 0, 0, {},
+    "vllm-v1 only: vLLM's asynchronous scheduling (its engine default): each step is scheduled "
+    "before the previous step's output is applied, so finished requests free their blocks one step "
+    "later. Accounting backend only."};
 inline constexpr KeySpec kMaxNumSeqs{"scheduler.max_num_seqs", KeyType::kInteger, 256, "", 1, 1e6,
                                      {}, "Sequences running at once, as vLLM's --max-num-seqs."};
 inline constexpr KeySpec kMaxBatchedTokens{
@@ -157,8 +172,9 @@ inline constexpr KeySpec kVictim{"scheduler.victim", KeyType::kChoice, 0, "newes
 // [workload]
 inline constexpr KeySpec kSource{"workload.source", KeyType::kChoice, 0, "synthetic", 0, 0,
                                  kSources,
-                                 "synthetic (the keys below), or a trace: azure (CSV) or mooncake "
-                                 "(JSONL)."};
+                                 "synthetic (the keys below), a trace: azure (CSV) or mooncake "
+                                 "(JSONL), or requests: the vLLM reference harness's workload "
+                                 "JSONL (tools/vllm_reference/README.md)."};
 inline constexpr KeySpec kNumRequests{"workload.num_requests", KeyType::kInteger, 200, "", 0, 1e7,
                                       {},
                                       "Requests generated; for traces the rows read (0: all).",
@@ -170,6 +186,9 @@ inline constexpr KeySpec kTrace{"workload.trace", KeyType::kPath, 0, "", 0, 0, {
 inline constexpr KeySpec kTimeScale{"workload.time_scale", KeyType::kNumber, 1, "", 1e-9, 1e9, {},
                                     "Traces: arrival offsets are multiplied by it (< 1: denser "
                                     "traffic)."};
+inline constexpr KeySpec kRateScale{"workload.rate_scale", KeyType::kNumber, 1, "", 1e-6, 1e6, {},
+                                    "Load knob for every arrival process: multiplies "
+                                    "arrival.rate, divides a trace's time (tinyserve search)."};
 inline constexpr KeySpec kSamples{"workload.n", KeyType::kInteger, 1, "", 1, 64, {},
                                   "Parallel samples per request, forked after the prompt."};
 inline constexpr KeySpec kBeamWidth{"workload.beam_width", KeyType::kInteger, 1, "", 1, 64, {},
@@ -236,7 +255,8 @@ inline constexpr KeySpec kKernel{"engine.kernel", KeyType::kChoice, 0, "v5", 0, 
                                  "The CUDA backend's paged attention kernel."};
 inline constexpr KeySpec kClock{"engine.clock", KeyType::kChoice, 0, "model", 0, 0, kClocks,
                                 "model: the cost model times every step; measured: the backend's "
-                                "measured attention replaces the modelled one."};
+                                "measured attention replaces the modelled one; steps: each step "
+                                "lasts 1 and arrival times are step numbers."};
 inline constexpr KeySpec kGpuLayers{"engine.gpu_layers", KeyType::kInteger, 1, "", 1, 1e6, {},
                                     "Layers whose K/V the cpu and cuda backends hold and compute "
                                     "(at most the model's)."};
@@ -261,14 +281,24 @@ inline constexpr KeySpec kGpuLatency{"metrics.gpu_latency", KeyType::kNumber, 1,
 inline constexpr KeySpec kCpuLatency{"metrics.cpu_latency", KeyType::kNumber, 80, "", 1e-12, 1e12,
                                      {}, "F_access: relative latency of a CPU block access."};
 
-// [cost]: the roofline's efficiencies.
+// [cost]: the roofline's efficiencies, or a measured GPU profile (docs/cost_model.md).
 inline constexpr KeySpec kMemEfficiency{"cost.mem_efficiency", KeyType::kNumber, 0.8, "", 0.01, 1,
-                                        {}, "Achievable fraction of the memory bandwidth."};
+                                        {},
+                                        "Roofline: achievable fraction of the memory bandwidth."};
 inline constexpr KeySpec kComputeEfficiency{"cost.compute_efficiency", KeyType::kNumber, 0.6, "",
                                             0.01, 1, {},
-                                            "Achievable fraction of the fp16 tensor rate."};
+                                            "Roofline: achievable fraction of the fp16 tensor "
+                                            "rate."};
 inline constexpr KeySpec kStepOverhead{"cost.step_overhead_ms", KeyType::kNumber, 0.5, "", 0, 1e6,
-                                       {}, "Fixed time per step: scheduling, launches, sampling."};
+                                       {},
+                                       "Roofline: fixed time per step (scheduling, launches, "
+                                       "sampling)."};
+inline constexpr KeySpec kProfile{
+    "cost.profile", KeyType::kString, 0, "auto", 0, 0, {},
+    "The calibrated cost model's GPU profile (docs/cost_model.md), which replaces the three keys "
+    "above: auto takes assets/gpu_profiles/<hardware.gpu>.toml where it exists (else the "
+    "roofline), none the roofline; anything else is a profile's path, relative to the scenario "
+    "file (to the current directory with --set)."};
 
 }  // namespace keys
 }  // namespace tinyserve

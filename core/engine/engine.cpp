@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cmath>
 
 #include "core/base/strings.h"
 #include "core/memory/contiguous_allocator.h"
 #include "core/memory/kv_cache_manager.h"
+#include "core/memory/prefix_cache.h"
+#include "core/scheduling/scheduler_v1.h"
 
 namespace tinyserve {
 
@@ -24,6 +27,7 @@ std::unique_ptr<KvAllocator> make_allocator(const EngineConfig& c) {
     k.watermark = paged->watermark;
     k.seed = c.seed;
     k.check_invariants = check_operations;
+    k.semantics = c.scheduler.semantics;
     return std::make_unique<KvCacheManager>(k);
   }
   const auto& contiguous = std::get<ContiguousOptions>(c.allocator);
@@ -37,14 +41,28 @@ std::unique_ptr<KvAllocator> make_allocator(const EngineConfig& c) {
   return std::make_unique<ContiguousAllocator>(k);
 }
 
+namespace {
+
+bool vllm_v1(const EngineConfig& c) {
+  return c.scheduler.semantics == Semantics::kVllmV1;
+}
+
+SchedulerConfig scheduler_config(const EngineConfig& c) {
+  SchedulerConfig s = c.scheduler;
+  s.max_model_len = c.max_model_len;
+  return s;
+}
+
+}  // namespace
+
 Engine::Engine(const EngineConfig& config, std::vector<RequestSpec> requests,
                std::unique_ptr<Backend> backend)
     : config_(config),
-      requests_(std::move(requests)),
+      requests_(vllm_v1(config) ? fan_out_samples(std::move(requests)) : std::move(requests)),
       allocator_(make_allocator(config)),
       backend_(std::move(backend)),
-      scheduler_(std::make_unique<Scheduler>(config.scheduler, *allocator_, groups_, events_)),
-      sampler_(config.seed, *allocator_, events_),
+      scheduler_(make_scheduler(scheduler_config(config), *allocator_, groups_, events_)),
+      sampler_(config.seed, *allocator_, events_, config.scheduler.semantics),
       recorder_(config_, allocator_->stats().num_blocks) {
   assert(std::is_sorted(requests_.begin(), requests_.end(),
                         [](const RequestSpec& a, const RequestSpec& b) { return a.arrival < b.arrival; }));
@@ -60,25 +78,23 @@ bool Engine::done() const {
 void Engine::step() {
   assert(!done());
   events_.clear();
+  if (vllm_v1(config_)) {
+    step_v1();
+  } else {
+    step_v0();
+  }
+}
+
+void Engine::step_v0() {
   sampler_.set_clock(step_, now_);
   const Schedule s = schedule_step();
   if (s.empty()) return;  // every remaining request was rejected: nothing ran
+  if (config_.record_decisions) begin_decisions(s);
 
   // Execute: the cost model times the step; a measuring backend may replace its attention part.
-  const StepWork work = count_work(s);
-  const StepCost cost = estimate_step(config_.cost, config_.geometry, work);
-  if (backend_->executes()) build_plan(s);
+  StepCost cost;
   KernelTimes times;
-  try {
-    times = backend_->execute(plan_);
-  } catch (...) {
-    failed_ = true;
-    throw;
-  }
-  const double step_s =
-      config_.clock == ClockMode::kMeasured && times.measured()
-          ? measured_step_s(config_.cost, config_.geometry, cost, times.attention_ms)
-          : cost.total_s;
+  const double step_s = execute(s, cost, times);
   const double end_time = now_ + step_s;
 
   StepOutcome outcome;
@@ -98,6 +114,7 @@ void Engine::step() {
     events_.push_back({step_, now_, EventKind::kEvict, -1, kNoSeq,
                        static_cast<int64_t>(evicted.size()), evicted.front()});
   }
+  if (config_.record_decisions) end_decisions();
   now_ = end_time;
   ++step_;
   if (config_.check_invariants) {
@@ -106,6 +123,206 @@ void Engine::step() {
       throw InvariantViolation(cat("step ", step_, ": ", e));
     }
   }
+}
+
+// Times the step with the cost model and runs its plan on the backend; returns its duration.
+double Engine::execute(const Schedule& s, StepCost& cost, KernelTimes& times) {
+  last_work_ = count_work(s);
+  cost = estimate_step(config_.cost, config_.geometry, last_work_);
+  if (backend_->executes()) build_plan(s);
+  try {
+    times = backend_->execute(plan_);
+  } catch (...) {
+    failed_ = true;
+    throw;
+  }
+  if (config_.clock == ClockMode::kSteps) return 1.0;
+  return config_.clock == ClockMode::kMeasured && times.measured()
+             ? measured_step_s(config_.cost, config_.geometry, cost, times.attention_ms)
+             : cost.total_s;
+}
+
+bool Engine::has_requests() const {
+  return !scheduler_->running().empty() || !scheduler_->waiting().empty() ||
+         finished_since_schedule_;
+}
+
+// EngineCore.step (schedule, execute, apply the outputs), or with asynchronous scheduling
+// EngineCore.step_with_batch_queue: the new batch joins the queue, and the oldest batch's outputs
+// are applied once two are queued (or when nothing is left to schedule).
+void Engine::step_v1() {
+  sampler_.set_clock(step_, now_);
+  admit_arrivals();
+  // Idle: jump to the next arrival (batches in flight hold no request then). Arrivals can all be
+  // rejected (prompts past max_model_len), leaving nothing to schedule at all.
+  while (!has_requests() && next_request_ < requests_.size()) {
+    in_flight_.clear();
+    now_ = std::max(now_, arrival_time(requests_[next_request_].arrival));
+    sampler_.set_clock(step_, now_);
+    admit_arrivals();
+  }
+  if (!has_requests()) return;  // every remaining request was rejected on arrival
+  finished_since_schedule_ = false;
+  const Schedule s = scheduler_->schedule(step_, now_);
+  if (config_.record_decisions) begin_decisions(s);
+  reject_unfit(s);
+
+  StepCost cost;
+  KernelTimes times;
+  const double step_s = execute(s, cost, times);
+  const double end_time = now_ + step_s;
+
+  StepOutcome outcome;
+  outcome.step = step_;
+  outcome.end_time = end_time;
+  outcome.step_s = step_s;
+  for (const ScheduledRequest& item : s.order) outcome.batch += item.samples;
+  last_copies_.clear();
+  if (!config_.scheduler.async_scheduling) {
+    outcome.generated = apply_outputs(s, end_time);
+  } else {
+    const bool executed = !s.order.empty();
+    in_flight_.push_front(s);
+    if (in_flight_.size() >= 2 || (!executed && !has_requests())) {
+      outcome.generated = apply_outputs(in_flight_.back(), end_time);
+      in_flight_.pop_back();
+    }
+  }
+  outcome.finished_total = finished_;
+  outcome.rejected_total = rejected_;
+  recorder_.record_step(outcome, s, cost, times, *scheduler_, groups_, *allocator_);
+  if (const auto& evicted = recorder_.last_evicted(); !evicted.empty()) {
+    events_.push_back({step_, now_, EventKind::kEvict, -1, kNoSeq,
+                       static_cast<int64_t>(evicted.size()), evicted.front()});
+  }
+  if (config_.record_decisions) end_decisions();
+  now_ = end_time;
+  ++step_;
+  if (config_.check_invariants) {
+    if (std::string e = check_invariants(); !e.empty()) {
+      failed_ = true;
+      throw InvariantViolation(cat("step ", step_, ": ", e));
+    }
+  }
+}
+
+// vLLM's update_from_output: request by request in scheduling order, a sampled token is
+// appended; a finished request frees its blocks at once. Under asynchronous scheduling the
+// token resolves a placeholder and the blocks it completes are cached; a token that was in
+// flight when its request was preempted is still appended but changes no counter.
+int64_t Engine::apply_outputs(const Schedule& batch, double end_time) {
+  const bool async = config_.scheduler.async_scheduling;
+  int64_t generated = 0;
+  for (const ScheduledRequest& item : batch.order) {
+    SequenceGroup& g = groups_[item.group];
+    if (g.request != item.request ||
+        (g.status != GroupStatus::kRunning && g.status != GroupStatus::kWaiting)) {
+      continue;  // finished since
+    }
+    if (async) g.in_flight -= item.length;
+    const bool stale = g.stale > 0;
+    if (stale) g.stale -= item.length;
+    if (!item.samples) continue;
+    const bool had_placeholders = g.placeholders > 0;
+    generated += sampler_.next_tokens(g);
+    Sequence& seq = g.seqs.front();
+    if (!stale && had_placeholders) {
+      --g.placeholders;
+      if (g.status == GroupStatus::kRunning) {
+        allocator_->chunk_allocator()->cache_blocks(
+            seq.id, full_block_hashes(seq, allocator_->block_size(), allocator_->caches_prefixes()),
+            seq.num_computed - g.in_flight);
+      }
+    }
+    if (g.first_token_time < 0) g.first_token_time = end_time;
+    if (g.generated(seq) >= g.output_len) finish(item.group, end_time);
+  }
+  return generated;
+}
+
+void Engine::finish(GroupId gid, double t) {
+  SequenceGroup& g = groups_[gid];
+  const bool running = g.status == GroupStatus::kRunning;
+  for (const Sequence& s : g.seqs) {
+    if (!allocator_->has(s.id)) continue;
+    events_.push_back({step_, now_, EventKind::kFree, g.request, s.id,
+                       static_cast<int64_t>(allocator_->table(s.id).blocks.size()), 0});
+    allocator_->free(s.id);
+  }
+  g.status = GroupStatus::kFinished;
+  g.finish_time = t;
+  recorder_.request_done(g, RequestStatus::kFinished, t);
+  events_.push_back({step_, now_, EventKind::kFinish, g.request, kNoSeq, g.output_len, 0});
+  if (running) {
+    scheduler_->retire(gid);
+  } else {
+    scheduler_->retire_waiting(gid);
+  }
+  groups_.remove(gid);
+  ++finished_;
+  finished_since_schedule_ = true;
+}
+
+void Engine::reject_unfit(const Schedule& s) {
+  if (!s.order.empty() || s.preemptions > 0 || !scheduler_->running().empty()) return;
+  if (const auto g = scheduler_->reject_blocked(step_, now_)) reject(*g);
+}
+
+void Engine::begin_decisions(const Schedule& s) {
+  StepDecisions& d = decision_;
+  d = StepDecisions{};
+  d.step = config_.clock == ClockMode::kSteps ? static_cast<int64_t>(now_) : step_;
+  std::vector<std::pair<int64_t, int64_t>> pairs;
+  if (vllm_v1(config_)) {
+    for (const ScheduledRequest& item : s.order) {
+      pairs.emplace_back(item.request, item.length);
+      if (item.length == 1 && item.start >= groups_[item.group].prompt_len && item.samples) {
+        ++d.decode_reqs;
+      } else {
+        d.prefill_tokens += item.length;
+      }
+    }
+  } else {  // vllm-v0: a group's decodes count once, with one token per sequence
+    for (const PrefillChunk& c : s.prefills) {
+      pairs.emplace_back(groups_[c.group].request, c.length);
+      d.prefill_tokens += c.length;
+    }
+    for (size_t i = 0; i < s.decodes.size();) {
+      const GroupId g = s.decodes[i].group;
+      int64_t n = 0;
+      for (; i < s.decodes.size() && s.decodes[i].group == g; ++i) ++n;
+      pairs.emplace_back(groups_[g].request, n);
+      ++d.decode_reqs;
+    }
+  }
+  d.scheduled_digest = scheduled_digest(pairs);
+  d.running = static_cast<int32_t>(scheduler_->running().size());
+  d.waiting = static_cast<int32_t>(scheduler_->waiting().size());
+  for (const Event& e : events_) {
+    if (e.kind == EventKind::kAdmit) d.admitted.push_back(e.request);
+    if (e.kind == EventKind::kPreemptRecompute || e.kind == EventKind::kPreemptSwap) {
+      d.preempted.push_back(e.request);
+    }
+  }
+  decision_events_ = events_.size();
+  const PoolStats stats = allocator_->stats();
+  d.blocks_in_use =
+      stats.num_blocks - allocator_->num_reserved_blocks() - allocator_->num_available_blocks();
+  d.prefix_queries = stats.prefix_query_tokens - prefix_queries_seen_;
+  d.prefix_hits = stats.prefix_hit_tokens - prefix_hits_seen_;
+  prefix_queries_seen_ = stats.prefix_query_tokens;
+  prefix_hits_seen_ = stats.prefix_hit_tokens;
+}
+
+void Engine::end_decisions() {
+  StepDecisions& d = decision_;
+  for (size_t i = decision_events_; i < events_.size(); ++i) {
+    if (events_[i].kind == EventKind::kFinish) d.finished.push_back(events_[i].request);
+  }
+  d.blocks_in_use_end = allocator_->stats().num_blocks - allocator_->num_reserved_blocks() -
+                        allocator_->num_available_blocks();
+  d.evicted_blocks = static_cast<int64_t>(recorder_.last_evicted().size());
+  if (d.recorded()) decisions_.push_back(d);
 }
 
 // Arrived requests join the waiting queue. The model's context limit applies as in vLLM: a prompt
@@ -149,6 +366,10 @@ void Engine::admit_arrivals() {
   }
 }
 
+double Engine::arrival_time(double arrival) const {
+  return config_.clock == ClockMode::kSteps ? std::ceil(arrival) : arrival;
+}
+
 // Schedules the next step; when nothing can run, rejects what never will or jumps the clock to
 // the next arrival.
 Schedule Engine::schedule_step() {
@@ -159,7 +380,7 @@ Schedule Engine::schedule_step() {
     if (const auto g = scheduler_->reject_blocked(step_, now_)) {
       reject(*g);
     } else if (next_request_ < requests_.size()) {
-      now_ = std::max(now_, requests_[next_request_].arrival);
+      now_ = std::max(now_, arrival_time(requests_[next_request_].arrival));
       sampler_.set_clock(step_, now_);
       admit_arrivals();
     } else if (done()) {
@@ -189,20 +410,56 @@ void Engine::drop_rejected(const Schedule& s) {
 StepWork Engine::count_work(const Schedule& s) const {
   StepWork w;
   for (const PrefillChunk& c : s.prefills) {
+    const int64_t pairs = static_cast<int64_t>(c.length) * c.start +
+                          static_cast<int64_t>(c.length) * (c.length + 1) / 2;
     w.new_tokens += c.length;
     w.context_tokens_read += c.start + c.length;
-    w.attention_pairs += static_cast<int64_t>(c.length) * c.start +
-                         static_cast<int64_t>(c.length) * (c.length + 1) / 2;
+    w.attention_pairs += pairs;
+    w.prefill_chunks += 1;
+    w.prefill_tokens += c.length;
+    w.prefill_pairs += pairs;
+    const auto len = static_cast<int32_t>(groups_[c.group].seqs.front().tokens.size());
+    w.sampled_tokens += c.start + c.length == len;  // the prompt's last token samples
   }
   for (const DecodeItem& d : s.decodes) {
     const int64_t context = allocator_->table(groups_[d.group].seqs[static_cast<size_t>(d.seq)].id).num_tokens;
     w.new_tokens += 1;
     w.context_tokens_read += context;
     w.attention_pairs += context;
+    w.decode_seqs += 1;
+    w.decode_context_sum += context;
+    w.decode_context_max = std::max(w.decode_context_max, context);
   }
+  w.sampled_tokens += w.decode_seqs;
+  if (config_.cost.calibrated()) w.decode_shared_tokens = shared_decode_tokens(s);
   w.copied_blocks = static_cast<int64_t>(s.copies.size()) + sampler_.num_pending_copies();
   w.swapped_blocks = static_cast<int64_t>(s.swap_in.size() + s.swap_out.size());
   return w;
+}
+
+// Blocks of the decode batch that an earlier decode of the batch reads too, a whole block per
+// extra reader; stamps mark the blocks seen this step.
+int64_t Engine::shared_decode_tokens(const Schedule& s) const {
+  const int32_t bs = allocator_->block_size();
+  if (block_stamps_.size() < static_cast<size_t>(config_.geometry.num_gpu_blocks)) {
+    block_stamps_.assign(static_cast<size_t>(config_.geometry.num_gpu_blocks), 0);
+  }
+  ++stamp_;
+  int64_t shared = 0;
+  for (const DecodeItem& d : s.decodes) {
+    const BlockTable& t = allocator_->table(groups_[d.group].seqs[static_cast<size_t>(d.seq)].id);
+    const auto used =
+        std::min(t.blocks.size(), static_cast<size_t>((t.num_tokens + bs - 1) / bs));
+    for (size_t i = 0; i < used; ++i) {
+      uint32_t& mark = block_stamps_[static_cast<size_t>(t.blocks[i])];
+      if (mark == stamp_) {
+        shared += bs;
+      } else {
+        mark = stamp_;
+      }
+    }
+  }
+  return shared;
 }
 
 void Engine::build_plan(const Schedule& s) {
@@ -214,14 +471,16 @@ void Engine::build_plan(const Schedule& s) {
   plan_.copies = sampler_.pending_copies();
   plan_.copies.insert(plan_.copies.end(), s.copies.begin(), s.copies.end());
   const int32_t bs = allocator_->block_size();
-  auto add_query = [&](const Sequence& seq) {
+  // Every new token is a query: a batch entry per prefill chunk (its tokens), then per decode.
+  // An entry's context ends at its last query (the table may hold a whole prompt already).
+  auto add_entry = [&](const Sequence& seq, int32_t context_len) {
     const BlockTable& t = allocator_->table(seq.id);
     plan_.batch_seqs.push_back(seq.id);
-    plan_.context_lens.push_back(t.num_tokens);
-    plan_.query_tokens.push_back(seq.tokens[static_cast<size_t>(t.num_tokens - 1)]);
-    plan_.query_positions.push_back(t.num_tokens - 1);
+    plan_.context_lens.push_back(context_len);
+    plan_.query_start.push_back(static_cast<int32_t>(plan_.new_tokens.size()));
     plan_.max_blocks_per_seq = std::max(plan_.max_blocks_per_seq, static_cast<int32_t>(t.blocks.size()));
   };
+  plan_.query_start.push_back(0);
   for (const PrefillChunk& c : s.prefills) {
     const Sequence& seq = groups_[c.group].seqs[static_cast<size_t>(c.seq)];
     const BlockTable& t = allocator_->table(seq.id);
@@ -230,17 +489,18 @@ void Engine::build_plan(const Schedule& s) {
       plan_.new_tokens.push_back(seq.tokens[static_cast<size_t>(pos)]);
       plan_.new_positions.push_back(pos);
     }
-    // The prompt's last token is the query whose attention samples the next token.
-    if (c.start + c.length == static_cast<int32_t>(seq.tokens.size())) add_query(seq);
+    add_entry(seq, c.start + c.length);
   }
+  plan_.num_prefills = static_cast<int32_t>(s.prefills.size());
   for (const DecodeItem& d : s.decodes) {
     const Sequence& seq = groups_[d.group].seqs[static_cast<size_t>(d.seq)];
     const int32_t pos = static_cast<int32_t>(seq.tokens.size()) - 1;
     plan_.slot_mapping.push_back(d.slot);
     plan_.new_tokens.push_back(seq.tokens.back());
     plan_.new_positions.push_back(pos);
-    add_query(seq);
+    add_entry(seq, pos + 1);
   }
+  if (plan_.batch_seqs.empty()) plan_.query_start.clear();
   plan_.block_tables.assign(plan_.batch_seqs.size() * static_cast<size_t>(plan_.max_blocks_per_seq), -1);
   for (size_t i = 0; i < plan_.batch_seqs.size(); ++i) {
     const auto& blocks = allocator_->table(plan_.batch_seqs[i]).blocks;
@@ -342,6 +602,13 @@ TINYSERVE_NO_COVERAGE std::string Engine::check_invariants() const {
       if (!holds) return cat("sequence ", s.id, " of request ", g.request, " holds no blocks");
       const int32_t slots = allocator_->table(s.id).num_tokens;
       const auto len = static_cast<int32_t>(s.tokens.size());
+      if (vllm_v1(config_)) {  // blocks cover what was scheduled
+        if (slots != s.num_computed || slots > len + g.placeholders) {
+          return cat("sequence ", s.id, " has ", len, " tokens, ", s.num_computed,
+                     " scheduled and ", slots, " slots");
+        }
+        continue;
+      }
       if (g.in_prefill ? slots != len : slots != len - 1 || s.num_computed != len - 1) {
         return cat("sequence ", s.id, " has ", len, " tokens, ", s.num_computed, " computed and ",
                    slots, " slots");

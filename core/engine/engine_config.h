@@ -19,11 +19,14 @@ namespace tinyserve {
 
 // model: the cost model's time throughout. measured: a backend's measured attention time
 // (scaled from its layers to the model's) replaces the modelled one; arrivals then interleave
-// differently, so such runs need not match other backends beyond time.
-enum class ClockMode : uint8_t { kModel, kMeasured };
+// differently, so such runs need not match other backends beyond time. steps: every step lasts
+// 1 and arrival times are step numbers (as the vLLM reference harness counts), so a workload
+// replays against a scheduler that has no clock; an idle engine jumps to the next arrival.
+enum class ClockMode : uint8_t { kModel, kMeasured, kSteps };
 
 inline constexpr Named<ClockMode> kClockModeNames[] = {{ClockMode::kModel, "model"},
-                                                       {ClockMode::kMeasured, "measured"}};
+                                                       {ClockMode::kMeasured, "measured"},
+                                                       {ClockMode::kSteps, "steps"}};
 
 // The paged KV-cache manager (core/memory/kv_cache_manager.h).
 struct PagedOptions {
@@ -52,6 +55,7 @@ struct EngineConfig {
   ClockMode clock = ClockMode::kModel;
   int64_t max_steps = 0;          // 0: until every request is done
   bool keep_history = false;      // keep every step's metrics (the GUI's time series)
+  bool record_decisions = false;  // keep every step's decision record (decisions.h)
   // Allocator and engine invariants after every step (debug builds otherwise check the allocator
   // after every operation).
   bool check_invariants = false;

@@ -137,6 +137,10 @@ void RunRecorder::record_step(const StepOutcome& o, const Schedule& s, const Ste
   m.throughput_tok_s = static_cast<double>(o.generated) / o.step_s;
   m.modelled_attention_ms = cost.attention_s * 1e3;
   m.attention_ms = times.attention_ms;
+  m.modelled_prefill_attention_ms = cost.prefill_attention_s * 1e3;
+  m.modelled_decode_attention_ms = cost.decode_attention_s * 1e3;
+  m.prefill_attention_ms = times.prefill_attention_ms;
+  m.decode_attention_ms = times.decode_attention_ms;
   m.contiguous_attention_ms = times.contiguous_attention_ms;
   m.write_ms = times.write_ms;
   m.copy_ms = times.copy_ms;

@@ -7,10 +7,12 @@
 
 namespace tinyserve {
 
-Sampler::Sampler(uint64_t seed, KvAllocator& allocator, std::vector<Event>& events)
-    : seed_(seed), rng_(seed ^ 0xb5ad4eceda1ce2a9ull), allocator_(allocator), events_(events) {}
+Sampler::Sampler(uint64_t seed, KvAllocator& allocator, std::vector<Event>& events,
+                 Semantics semantics)
+    : seed_(seed), semantics_(semantics), rng_(seed ^ 0xb5ad4eceda1ce2a9ull), allocator_(allocator), events_(events) {}
 
 TokenId Sampler::sample(const SequenceGroup& g, const Sequence& s, uint64_t candidate) const {
+  if (semantics_ == Semantics::kVllmV1) return output_token(g.request, g.generated(s));
   uint64_t h = hash_combine(seed_, static_cast<uint64_t>(g.request));
   h = hash_combine(h, static_cast<uint64_t>(s.id));
   h = hash_combine(h, s.tokens.size() * 8 + candidate);

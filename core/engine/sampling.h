@@ -2,12 +2,15 @@
 // position), parallel sampling (n samples forked from the prompt) and beam search (every beam
 // proposes beam_width continuations, the best beam_width survive), through the allocator's forks
 // and frees. Fork copies that a contiguous allocator reports are executed by the next step.
+// Under vllm-v1 semantics the j-th token of a request is output_token(request, j), as the vLLM
+// reference harness samples (core/workload/request.h).
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
 #include "core/base/rng.h"
+#include "core/base/semantics.h"
 #include "core/memory/kv_allocator.h"
 #include "core/scheduling/events.h"
 #include "core/scheduling/sequence.h"
@@ -16,7 +19,8 @@ namespace tinyserve {
 
 class Sampler {
  public:
-  Sampler(uint64_t seed, KvAllocator& allocator, std::vector<Event>& events);
+  Sampler(uint64_t seed, KvAllocator& allocator, std::vector<Event>& events,
+          Semantics semantics = Semantics::kVllmV0);
 
   // Events carry the step and time they happen at.
   void set_clock(int64_t step, double now) {
@@ -44,6 +48,7 @@ class Sampler {
   int64_t beam_step(SequenceGroup& g);
 
   uint64_t seed_;
+  Semantics semantics_;
   Rng rng_;
   KvAllocator& allocator_;
   std::vector<Event>& events_;

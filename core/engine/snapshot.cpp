@@ -30,7 +30,9 @@ std::shared_ptr<const Snapshot> make_snapshot(const Engine& engine, const std::d
   s.geometry = engine.config().geometry;
   s.block_size = s.geometry.block_size;
   s.stats = kv.stats();
-  kv.block_views(s.blocks);
+  if (s.stats.num_blocks <= Snapshot::kMaxBlockViews) kv.block_views(s.blocks);
+  const std::span<const uint64_t> bits = kv.available_bits();
+  s.available_bits.assign(bits.begin(), bits.end());
   s.requests_total = engine.num_requests();
   s.requests_done = engine.num_done();
 

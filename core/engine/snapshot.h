@@ -47,7 +47,14 @@ struct Snapshot {
   KvGeometry geometry;  // the run's, as the engine was configured
   int32_t block_size = 0;
   PoolStats stats;
-  std::vector<BlockView> blocks;  // [num_blocks] the GPU pool, one entry a block
+  // The GPU pool block by block, up to kMaxBlockViews blocks (empty for larger pools: copying
+  // tens of millions of views each step would cost more than a frame).
+  static constexpr int32_t kMaxBlockViews = 1 << 18;
+  std::vector<BlockView> blocks;  // [num_blocks] or empty
+  // Bit b set when GPU block b is free or cached (not used), in words of 64 blocks: every pool,
+  // whatever its size (what the map aggregates when blocks outnumber its pixels).
+  std::vector<uint64_t> available_bits;  // [ceil(num_blocks / 64)]
+  bool has_block_views() const { return !blocks.empty() || stats.num_blocks == 0; }
 
   std::vector<SeqView> seqs;      // running first (scheduling order), then waiting, then swapped
   std::vector<BlockId> tables;    // every sequence's block table, concatenated

@@ -39,6 +39,11 @@ struct StepMetrics {
   double throughput_tok_s = 0;  // generated tokens / step time
   double modelled_attention_ms = 0;
   double attention_ms = -1;  // measured by the backend, -1 when not measured
+  // The same split into the prefill chunks' and the decodes' attention (not in metrics.csv).
+  double modelled_prefill_attention_ms = 0;
+  double modelled_decode_attention_ms = 0;
+  double prefill_attention_ms = -1;
+  double decode_attention_ms = -1;
   double contiguous_attention_ms = -1;
   double write_ms = -1;
   double copy_ms = -1;

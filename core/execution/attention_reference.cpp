@@ -118,8 +118,68 @@ std::vector<double> contiguous_attention_f64(const ContiguousKv& cache, const De
   return out;
 }
 
+// Each sequence's K and V rows are converted to double once (per KV head) and shared by the
+// chunk's queries and the group's heads; the softmax of each query is exact (two passes).
+std::vector<double> prefill_attention_f64(const PagedKv& cache, const PrefillBatch& batch) {
+  assert(cache.num_layers == 1);
+  const int32_t d = cache.head_dim;
+  const int32_t group = group_size(batch.num_heads, cache.num_kv_heads);
+  std::vector<double> out(static_cast<size_t>(batch.num_queries) * batch.num_heads * d);
+  std::vector<double> keys, values, query(static_cast<size_t>(d)), scores;
+  for (int32_t b = 0; b < batch.batch; ++b) {
+    const int32_t first = batch.query_start[b];
+    const int32_t count = batch.query_start[b + 1] - first;
+    const int32_t len = batch.context_lens[b];
+    const int32_t prefix = len - count;
+    const int32_t* table = batch.block_tables + static_cast<int64_t>(b) * batch.max_blocks_per_seq;
+    assert(count >= 1 && prefix >= 0 && len <= batch.max_blocks_per_seq * cache.block_size);
+    keys.resize(static_cast<size_t>(len) * d);
+    values.resize(keys.size());
+    scores.resize(static_cast<size_t>(len));
+    for (int32_t kv_head = 0; kv_head < cache.num_kv_heads; ++kv_head) {
+      const KvView kv = kv_view(cache.k, cache.v, cache.dtype, cache.scales, kv_head);
+      for (int32_t t = 0; t < len; ++t) {
+        const int64_t row =
+            cache.index(table[t / cache.block_size], kv_head, t % cache.block_size, 0);
+        for (int32_t i = 0; i < d; ++i) {
+          keys[static_cast<size_t>(t) * d + i] = load_element(cache.k, cache.dtype, row + i) * kv.k_scale;
+          values[static_cast<size_t>(t) * d + i] =
+              load_element(cache.v, cache.dtype, row + i) * kv.v_scale;
+        }
+      }
+      for (int32_t j = 0; j < count; ++j) {
+        const int32_t attended = prefix + j + 1;  // positions [0, prefix + j]
+        for (int32_t h = kv_head * group; h < (kv_head + 1) * group; ++h) {
+          const int64_t q_offset = (static_cast<int64_t>(first + j) * batch.num_heads + h) * d;
+          for (int32_t i = 0; i < d; ++i)
+            query[i] = load_element(batch.q, query_dtype(cache.dtype), q_offset + i);
+          double max_score = -std::numeric_limits<double>::infinity();
+          for (int32_t t = 0; t < attended; ++t) {
+            double dot = 0.0;
+            for (int32_t i = 0; i < d; ++i) dot += query[i] * keys[static_cast<size_t>(t) * d + i];
+            scores[t] = dot * batch.scale;
+            max_score = std::max(max_score, scores[t]);
+          }
+          double sum = 0.0;
+          for (int32_t t = 0; t < attended; ++t) sum += scores[t] = std::exp(scores[t] - max_score);
+          double* o = out.data() + q_offset;
+          for (int32_t t = 0; t < attended; ++t) {
+            const double p = scores[t] / sum;
+            for (int32_t i = 0; i < d; ++i) o[i] += p * values[static_cast<size_t>(t) * d + i];
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
 void paged_attention_reference(const PagedKv& cache, const DecodeBatch& batch) {
   store_all(paged_attention_f64(cache, batch), query_dtype(cache.dtype), batch.out);
+}
+
+void prefill_attention_reference(const PagedKv& cache, const PrefillBatch& batch) {
+  store_all(prefill_attention_f64(cache, batch), query_dtype(cache.dtype), batch.out);
 }
 
 void contiguous_attention_reference(const ContiguousKv& cache, const DecodeBatch& batch) {

@@ -18,8 +18,13 @@ namespace tinyserve {
 std::vector<double> paged_attention_f64(const PagedKv& cache, const DecodeBatch& batch);
 std::vector<double> contiguous_attention_f64(const ContiguousKv& cache, const DecodeBatch& batch);
 
+// Prefill attention over one layer: each chunk's queries over the chunk's cached prefix and
+// the chunk itself, causally: [num_queries, num_heads, head_dim].
+std::vector<double> prefill_attention_f64(const PagedKv& cache, const PrefillBatch& batch);
+
 // The same, stored into batch.out in the cache's dtype (round to nearest even).
 void paged_attention_reference(const PagedKv& cache, const DecodeBatch& batch);
+void prefill_attention_reference(const PagedKv& cache, const PrefillBatch& batch);
 void contiguous_attention_reference(const ContiguousKv& cache, const DecodeBatch& batch);
 
 // Writes each new token's K and V rows into its slot of one layer; negative slots are skipped.

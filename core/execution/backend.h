@@ -13,7 +13,9 @@ namespace tinyserve {
 
 // Per-kernel times of one step in milliseconds; negative when the backend did not measure it.
 struct KernelTimes {
-  double attention_ms = -1;
+  double attention_ms = -1;  // prefill_attention_ms + decode_attention_ms
+  double prefill_attention_ms = -1;
+  double decode_attention_ms = -1;
   double contiguous_attention_ms = -1;  // the same batch on a contiguous layout, when measured
   double write_ms = -1;
   double copy_ms = -1;

@@ -4,7 +4,85 @@
 
 namespace tinyserve {
 
+namespace {
+
+// The calibrated model (docs/cost_model.md, "The calibrated model").
+StepCost estimate_calibrated(const CostModel& m, const KvGeometry& g, const StepWork& w) {
+  const GpuProfile& p = *m.profile;
+  const ModelShapes& s = m.shapes;
+  StepCost c;
+  c.calibrated = true;
+  const auto tokens = static_cast<double>(w.new_tokens);
+  double gemm_us = 0;
+  int64_t kernels = 0;
+  if (tokens > 0) {
+    for (const WeightGemm& gemm : s.gemms) {
+      if (gemm.routed()) {
+        // Tokens spread evenly over the experts they reach; one strided-batched launch timed for
+        // every expert, scaled to the experts reached.
+        const double routed = tokens * gemm.experts_per_token;
+        const double active = std::min<double>(gemm.experts, routed);
+        gemm_us += gemm.layers * p.gemm_us(s.dtype, routed / active, gemm.n, gemm.k, gemm.experts) *
+                   active / gemm.experts;
+      } else {
+        gemm_us += gemm.layers * p.gemm_us(s.dtype, tokens, gemm.n, gemm.k);
+      }
+      kernels += gemm.layers;
+    }
+  }
+  if (s.lm_head.n > 0 && w.sampled_tokens > 0) {
+    gemm_us += p.gemm_us(s.dtype, static_cast<double>(w.sampled_tokens), s.lm_head.n, s.lm_head.k);
+    kernels += 1;
+  }
+  // Back to back, each GEMM waits for the one before it to drain.
+  gemm_us += static_cast<double>(kernels) * p.kernel_gap_us;
+  c.gemm_s = gemm_us * 1e-6;
+
+  // Attention: the profile's kernels, one layer times the layers; the roofline's reads where the
+  // profile has no table (or the model attends in a latent space).
+  const double layers = g.model_layers;
+  const double bandwidth = m.mem_bandwidth * m.mem_efficiency;
+  const auto token_bytes = static_cast<double>(g.bytes_per_token());
+  const auto decode_read = static_cast<double>(w.decode_context_sum) * token_bytes;
+  const double prefill_read =
+      static_cast<double>(w.context_tokens_read) * token_bytes - decode_read;
+  AttentionShape a;
+  a.dtype = g.dtype;
+  a.num_heads = s.head_dim > 0 ? s.num_heads : g.num_heads;
+  a.num_kv_heads = s.head_dim > 0 ? s.num_kv_heads : g.num_kv_heads;
+  a.head_dim = s.head_dim > 0 ? s.head_dim : g.head_dim;
+  a.block_size = g.block_size;
+  const double prefill_us =
+      s.mla ? -1 : p.prefill_us(a, w.prefill_chunks, w.prefill_tokens, w.prefill_pairs);
+  const double decode_us =
+      s.mla ? -1
+            : p.decode_us(a, w.decode_seqs, w.decode_context_sum, w.decode_context_max,
+                          w.decode_shared_tokens);
+  c.prefill_attention_s =
+      prefill_us >= 0 ? layers * prefill_us * 1e-6 : std::max(0.0, prefill_read) / bandwidth;
+  c.decode_attention_s = decode_us >= 0 ? layers * decode_us * 1e-6 : decode_read / bandwidth;
+  c.attention_s = c.prefill_attention_s + c.decode_attention_s;
+  kernels += g.model_layers * ((w.prefill_chunks > 0 ? 1 : 0) + (w.decode_seqs > 0 ? 1 : 0));
+
+  // Copies and swaps: each GPU moves its share of the blocks.
+  const double gpus = std::max(m.num_gpus, 1);
+  const double block_bytes = static_cast<double>(g.model_block_bytes()) / gpus;
+  const double copy_bandwidth = p.copy_gb_s > 0 ? p.copy_gb_s * 1e9 : bandwidth / (2 * gpus);
+  const double swap_bandwidth = p.swap_gb_s > 0 ? p.swap_gb_s * 1e9 : m.pcie_bandwidth / gpus;
+  const double copies_s = static_cast<double>(w.copied_blocks) * block_bytes / copy_bandwidth;
+  c.swap_s = static_cast<double>(w.swapped_blocks) * block_bytes / swap_bandwidth;
+
+  c.compute_s = c.gemm_s + c.attention_s + copies_s;
+  c.memory_s = c.compute_s;
+  c.overhead_s = static_cast<double>(kernels) * p.launch_us * 1e-6;
+  c.total_s = std::max(c.compute_s, c.overhead_s) + c.swap_s;
+  return c;
+}
+
+}  // namespace
+
 StepCost estimate_step(const CostModel& m, const KvGeometry& g, const StepWork& w) {
+  if (m.calibrated()) return estimate_calibrated(m, g, w);
   StepCost c;
   const double bandwidth = m.mem_bandwidth * m.mem_efficiency;
   const auto token_bytes = static_cast<double>(g.bytes_per_token());
@@ -20,12 +98,17 @@ StepCost estimate_step(const CostModel& m, const KvGeometry& g, const StepWork& 
   c.swap_s = static_cast<double>(w.swapped_blocks) * static_cast<double>(g.model_block_bytes()) /
              m.pcie_bandwidth;
   c.total_s = std::max(c.memory_s, c.compute_s) + c.swap_s + m.step_overhead_s;
+  c.decode_attention_s = static_cast<double>(w.decode_context_sum) * token_bytes / bandwidth;
+  c.prefill_attention_s = std::max(0.0, c.attention_s - c.decode_attention_s);
   return c;
 }
 
 double measured_step_s(const CostModel& m, const KvGeometry& g, const StepCost& c,
                        double attention_ms) {
   const double measured_s = attention_ms * 1e-3 * g.model_layers / g.num_layers;
+  if (c.calibrated) {
+    return std::max(c.compute_s - c.attention_s + measured_s, c.overhead_s) + c.swap_s;
+  }
   return std::max(c.memory_s - c.attention_s + measured_s, c.compute_s) + c.swap_s +
          m.step_overhead_s;
 }

@@ -24,6 +24,8 @@ class ExecutorBackend final : public Backend {
     if (!r.ok()) throw BackendError(name_ + " backend, step " + std::to_string(plan.step) + ": " + r.status.error);
     KernelTimes t;
     t.attention_ms = r.times.attention_ms;
+    t.prefill_attention_ms = r.times.prefill_attention_ms;
+    t.decode_attention_ms = r.times.decode_attention_ms;
     t.contiguous_attention_ms = r.times.contiguous_attention_ms;
     t.write_ms = r.times.write_kv_ms;
     t.copy_ms = r.times.copy_blocks_ms;

@@ -179,33 +179,63 @@ Status validate_plan(const KvGeometry& g, const StepPlan& plan) {
     return Status::failure("selection needs key bounds: KvGeometry::key_bounds is off");
   }
 
+  // The attention batch: CSR query offsets over the new tokens, prefill chunks first.
   const size_t batch = plan.context_lens.size();
-  if (plan.query_tokens.size() != batch || plan.query_positions.size() != batch) {
-    return Status::failure(cat("decode batch: ", batch, " context lengths but ",
-                               plan.query_tokens.size(), " query tokens and ",
-                               plan.query_positions.size(), " query positions"));
+  if (batch == 0) {
+    if (!plan.query_start.empty() || plan.num_prefills != 0) {
+      return Status::failure(cat("attention batch: no entries but ", plan.query_start.size(),
+                                 " query offsets and ", plan.num_prefills, " prefills"));
+    }
+    return {};
   }
-  if (batch == 0) return {};
+  if (plan.query_start.size() != batch + 1 || plan.query_start[0] != 0) {
+    return Status::failure(cat("attention batch: ", batch, " entries need ", batch + 1,
+                               " query offsets starting at 0, got ", plan.query_start.size()));
+  }
+  if (plan.num_prefills < 0 || static_cast<size_t>(plan.num_prefills) > batch) {
+    return Status::failure(
+        cat("attention batch: ", plan.num_prefills, " prefills in a batch of ", batch));
+  }
+  if (plan.num_queries() > static_cast<int64_t>(n)) {
+    return Status::failure(
+        cat("attention batch: ", plan.num_queries(), " queries but ", n, " new tokens"));
+  }
   if (plan.max_blocks_per_seq < 1 ||
       plan.block_tables.size() != batch * static_cast<size_t>(plan.max_blocks_per_seq)) {
-    return Status::failure(cat("decode batch: block_tables holds ", plan.block_tables.size(),
+    return Status::failure(cat("attention batch: block_tables holds ", plan.block_tables.size(),
                                " entries, expected ", batch, " x ", plan.max_blocks_per_seq));
   }
   for (size_t b = 0; b < batch; ++b) {
+    const int32_t count = plan.query_start[b + 1] - plan.query_start[b];
+    if (count < 1 || (static_cast<int32_t>(b) >= plan.num_prefills && count != 1)) {
+      return Status::failure(cat("sequence ", b, ": ", count, " queries (a prefill chunk has ",
+                                 "at least one, a decode exactly one)"));
+    }
     const int32_t len = plan.context_lens[b];
-    if (len < 1 || len > plan.max_blocks_per_seq * g.block_size) {
-      return Status::failure(cat("sequence ", b, ": context length ", len, " outside [1, ",
-                                 plan.max_blocks_per_seq * g.block_size, "]"));
+    if (len < count || len > plan.max_blocks_per_seq * g.block_size) {
+      return Status::failure(cat("sequence ", b, ": context length ", len, " outside [", count,
+                                 ", ", plan.max_blocks_per_seq * g.block_size, "]"));
     }
-    if (plan.query_positions[b] < 0) {
-      return Status::failure(cat("sequence ", b, ": negative query position"));
-    }
+    const int32_t* table =
+        plan.block_tables.data() + b * static_cast<size_t>(plan.max_blocks_per_seq);
     const int32_t used = (len + g.block_size - 1) / g.block_size;
     for (int32_t i = 0; i < used; ++i) {
-      const int32_t block = plan.block_tables[b * static_cast<size_t>(plan.max_blocks_per_seq) + i];
-      if (block < 0 || block >= g.num_gpu_blocks) {
+      if (table[i] < 0 || table[i] >= g.num_gpu_blocks) {
         return Status::failure(
-            cat("sequence ", b, ": logical block ", i, " maps to invalid block ", block));
+            cat("sequence ", b, ": logical block ", i, " maps to invalid block ", table[i]));
+      }
+    }
+    // The queries are the sequence's last tokens, written where its block table maps them.
+    for (int32_t i = 0; i < count; ++i) {
+      const size_t token = static_cast<size_t>(plan.query_start[b] + i);
+      const int32_t pos = len - count + i;
+      const int64_t slot =
+          static_cast<int64_t>(table[pos / g.block_size]) * g.block_size + pos % g.block_size;
+      if (plan.new_positions[token] != pos || plan.slot_mapping[token] != slot) {
+        return Status::failure(cat("sequence ", b, ": query ", i, " is new token ", token,
+                                   " at position ", plan.new_positions[token], " in slot ",
+                                   plan.slot_mapping[token], ", expected position ", pos,
+                                   " in slot ", slot));
       }
     }
   }

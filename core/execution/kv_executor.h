@@ -1,11 +1,13 @@
 // The API shared by the two executors of a step's K/V work: the CPU ReferenceExecutor
-// (core/execution/reference_executor.h) and the CudaExecutor (gpu/cuda_executor.h). An executor owns K/V
-// pools for num_layers layers on its device and a CPU swap pool, and runs one step plan at a time:
+// (core/execution/reference_executor.h) and the CudaExecutor (gpu/cuda_executor.h). An executor
+// owns K/V pools for num_layers layers on its device and a CPU swap pool, and runs one step plan at
+// a time:
 //   1. swap-out copies (GPU block -> CPU block)
 //   2. swap-in copies (CPU block -> GPU block)
 //   3. copy-on-write block copies (GPU -> GPU)
 //   4. the new tokens' synthetic K/V written into their slots, for every layer
-//   5. paged decode attention of the decode batch, for every layer (q synthesised per sequence)
+//   5. attention of every new token that has a query, for every layer (q synthesised per token):
+//      paged prefill attention of the prefill chunks, then paged decode attention of the decodes
 // A plan is validated whole before anything is applied; an invalid plan changes nothing.
 #pragma once
 
@@ -129,7 +131,9 @@ struct StageTimes {
   double swap_in_ms = 0.0;
   double copy_blocks_ms = 0.0;
   double write_kv_ms = 0.0;  // synthesise K/V and q, reshape_and_cache
-  double attention_ms = 0.0;
+  double attention_ms = 0.0;          // prefill_attention_ms + decode_attention_ms
+  double prefill_attention_ms = 0.0;  // the prefill chunks' attention (every layer)
+  double decode_attention_ms = 0.0;   // the decodes' attention (every layer)
   // The same batch's attention over a contiguous K/V layout (CudaExecutorOptions::
   // compare_contiguous); -1 when not run. Not part of the step: total_ms() leaves it out.
   double contiguous_attention_ms = -1.0;
@@ -181,12 +185,14 @@ class KvExecutor {
   virtual const KvGeometry& geometry() const = 0;
   virtual StepResult execute(const StepPlan& plan) = 0;
   virtual Expected<BlockData> read_block(Pool pool, int32_t layer, BlockId block) const = 0;
-  // The last step's attention output as float: [num_layers, batch, num_heads, head_dim].
+  // The last step's attention output as float: [num_layers, num_queries, num_heads, head_dim],
+  // one row per query (StepPlan::num_queries()), prefill chunks' queries first.
   virtual Expected<std::vector<float>> read_output() const = 0;
 };
 
 // Checks a plan against a geometry: sizes, ranges, used block-table entries, no two writes to
-// one block or slot. Empty on success.
+// one block or slot, query offsets, and that each entry's queries are its sequence's last tokens
+// written where its block table maps them. Empty on success.
 Status validate_plan(const KvGeometry& geometry, const StepPlan& plan);
 
 // The q/K/V scale of every executor and benchmark: 1 / sqrt(head_dim).

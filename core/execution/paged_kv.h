@@ -157,6 +157,25 @@ struct BlockWrite {
   int32_t token_end = 0;
 };
 
+// Prefill chunks of a step, ragged: entry b's queries are rows [query_start[b],
+// query_start[b + 1]) of q, the last tokens of a sequence that holds context_lens[b] tokens, whose
+// K/V are already in the pool. Query i of entry b sits at position p = context_lens[b] -
+// (query_start[b + 1] - query_start[b]) + i and attends to positions [0, p] of its sequence
+// through its block table (causal; the positions before the chunk are its cached prefix). Query
+// head h reads KV head h / (num_heads / num_kv_heads) (GQA).
+struct PrefillBatch {
+  const void* q = nullptr;  // [num_queries, num_heads, head_dim], query_dtype(cache dtype)
+  void* out = nullptr;      // [num_queries, num_heads, head_dim], query_dtype(cache dtype)
+  const int32_t* query_start = nullptr;   // [batch + 1], query_start[0] = 0, increasing
+  const int32_t* context_lens = nullptr;  // [batch], each >= the entry's query count
+  const int32_t* block_tables = nullptr;  // [batch, max_blocks_per_seq]
+  int32_t batch = 0;
+  int32_t num_queries = 0;  // query_start[batch]
+  int32_t num_heads = 0;
+  int32_t max_blocks_per_seq = 0;
+  float scale = 1.0f;  // usually 1 / sqrt(head_dim)
+};
+
 // New tokens' K/V to write into the paged pools of one layer (reshape_and_cache); an fp8 cache
 // stores each element as value / scale, rounded to nearest even and saturated.
 struct NewKv {

@@ -125,9 +125,8 @@ StepResult ReferenceExecutor::execute(const StepPlan& plan) {
     result.selection.bounds_ms = ms_since(bounds_start);
   }
   result.times.write_kv_ms = ms_since(start);
-  start = Clock::now();
-  attention(plan, result.selection);
-  result.times.attention_ms = ms_since(start);
+  attention(plan, result.times, result.selection);
+  result.times.attention_ms = result.times.prefill_attention_ms + result.times.decode_attention_ms;
   result.stages_applied = 5;
   return result;
 }
@@ -153,6 +152,7 @@ void ReferenceExecutor::write_new_tokens(const StepPlan& plan) {
   }
 }
 
+// The decode entries of the last step (tables_, lens_, queries_), one layer.
 DecodeBatch ReferenceExecutor::layer_batch(int32_t layer) {
   const KvGeometry& g = geometry_;
   DecodeBatch db;
@@ -168,21 +168,29 @@ DecodeBatch ReferenceExecutor::layer_batch(int32_t layer) {
   return db;
 }
 
-void ReferenceExecutor::attention(const StepPlan& plan, SelectionStats& stats) {
+// Prefill chunks through the prefill reference, decodes through the decode reference (sparse over
+// the selected blocks when the plan selects), each timed on the host clock.
+void ReferenceExecutor::attention(const StepPlan& plan, StageTimes& times, SelectionStats& stats) {
   const KvGeometry& g = geometry_;
-  const int32_t batch = plan.batch();
-  const size_t per_layer = static_cast<size_t>(batch) * g.num_heads * g.head_dim;
+  const int32_t num_queries = plan.num_queries();
+  const size_t row = static_cast<size_t>(g.num_heads) * g.head_dim;
+  const size_t per_layer = static_cast<size_t>(num_queries) * row;
   output_.assign(per_layer * g.num_layers, 0.0f);
-  tables_ = plan.block_tables;
-  lens_ = plan.context_lens;
+  const int32_t decodes = plan.num_decodes();
+  const size_t table_offset = static_cast<size_t>(plan.num_prefills) * plan.max_blocks_per_seq;
+  tables_.assign(plan.block_tables.begin() + static_cast<std::ptrdiff_t>(table_offset),
+                 plan.block_tables.end());
+  lens_.assign(plan.context_lens.begin() + plan.num_prefills, plan.context_lens.end());
   max_blocks_per_seq_ = plan.max_blocks_per_seq;
-  queries_.resize(per_layer * g.num_layers * dtype_size(query_dtype(g.dtype)));
+  const DType qt = query_dtype(g.dtype);
+  const size_t decode_layer_bytes = static_cast<size_t>(decodes) * row * dtype_size(qt);
+  queries_.resize(decode_layer_bytes * g.num_layers);
   for (BlockSelection& s : selections_) s = BlockSelection{};
-  if (batch == 0) return;
-  const bool select = plan.selection.enabled();
+  if (num_queries == 0) return;
+  const bool select = plan.selection.enabled() && decodes > 0;
   SelectionPlan selection_plan;
   if (select) {
-    selection_plan = plan_selection(plan.selection, plan.context_lens, g.block_size);
+    selection_plan = plan_selection(plan.selection, lens_, g.block_size);
     const int64_t token_bytes = int64_t{2} * g.num_kv_heads * g.head_dim * dtype_size(g.dtype);
     stats.active = true;
     stats.blocks_total = selection_plan.blocks_total * g.num_kv_heads * g.num_layers;
@@ -191,27 +199,48 @@ void ReferenceExecutor::attention(const StepPlan& plan, SelectionStats& stats) {
     stats.bytes_selected = selection_plan.tokens_selected * token_bytes * g.num_layers;
     stats.bytes_bounds = selection_plan.blocks_total * g.bounds_block_bytes() * g.num_layers;
   }
-  const DType qt = query_dtype(g.dtype);
-  std::vector<uint8_t> out(per_layer * dtype_size(qt));
+  std::vector<uint8_t> q(per_layer * dtype_size(qt));
+  std::vector<uint8_t> out(q.size());
+  const int32_t prefill_queries = plan.num_prefill_queries();
+  const size_t decode_offset = static_cast<size_t>(prefill_queries) * row * dtype_size(qt);
+  PrefillBatch pb;
+  pb.q = q.data();
+  pb.out = out.data();
+  pb.query_start = plan.query_start.data();
+  pb.context_lens = plan.context_lens.data();
+  pb.block_tables = plan.block_tables.data();
+  pb.batch = plan.num_prefills;
+  pb.num_queries = prefill_queries;
+  pb.num_heads = g.num_heads;
+  pb.max_blocks_per_seq = plan.max_blocks_per_seq;
+  pb.scale = attention_scale(g.head_dim);
   for (int32_t l = 0; l < g.num_layers; ++l) {
-    synthesize_rows(g, SyntheticKind::kQuery, l, g.num_heads, plan.query_tokens.data(),
-                    plan.query_positions.data(), static_cast<size_t>(batch),
-                    queries_.data() + per_layer * dtype_size(qt) * l);
-    DecodeBatch db = layer_batch(l);
-    db.out = out.data();
-    if (select) {
-      auto start = Clock::now();
-      const std::vector<float> scores = block_scores_reference(
-          gpu_bounds().layer(l), db, g.block_size, qt, plan.selection.group_score);
-      selections_[l] =
-          select_blocks_reference(scores, db, g.num_kv_heads, g.block_size, selection_plan);
-      stats.select_ms += ms_since(start);
-      start = Clock::now();
-      paged_attention_reference(gpu_pool().layer(l), sparse_batch(db, selections_[l]));
-      stats.sparse_attention_ms += ms_since(start);
-    } else {
-      paged_attention_reference(gpu_pool().layer(l), db);
+    synthesize_rows(g, SyntheticKind::kQuery, l, g.num_heads, plan.new_tokens.data(),
+                    plan.new_positions.data(), static_cast<size_t>(num_queries), q.data());
+    auto start = Clock::now();
+    if (pb.batch > 0) prefill_attention_reference(gpu_pool().layer(l), pb);
+    times.prefill_attention_ms += ms_since(start);
+    start = Clock::now();
+    if (decodes > 0) {
+      std::memcpy(queries_.data() + decode_layer_bytes * l, q.data() + decode_offset,
+                  decode_layer_bytes);
+      DecodeBatch db = layer_batch(l);
+      db.out = out.data() + decode_offset;
+      if (select) {
+        auto select_start = Clock::now();
+        const std::vector<float> scores = block_scores_reference(
+            gpu_bounds().layer(l), db, g.block_size, qt, plan.selection.group_score);
+        selections_[l] =
+            select_blocks_reference(scores, db, g.num_kv_heads, g.block_size, selection_plan);
+        stats.select_ms += ms_since(select_start);
+        select_start = Clock::now();
+        paged_attention_reference(gpu_pool().layer(l), sparse_batch(db, selections_[l]));
+        stats.sparse_attention_ms += ms_since(select_start);
+      } else {
+        paged_attention_reference(gpu_pool().layer(l), db);
+      }
     }
+    times.decode_attention_ms += ms_since(start);
     for (size_t i = 0; i < per_layer; ++i) {
       output_[l * per_layer + i] = load_element(out.data(), qt, static_cast<int64_t>(i));
     }

@@ -44,7 +44,7 @@ class ReferenceExecutor final : public KvExecutor {
   PagedKv view(std::vector<uint8_t>& k, std::vector<uint8_t>& v, int32_t num_blocks);
   KeyBounds bounds_view(std::vector<uint8_t>& data, int32_t num_blocks);
   void write_new_tokens(const StepPlan& plan);
-  void attention(const StepPlan& plan, SelectionStats& stats);
+  void attention(const StepPlan& plan, StageTimes& times, SelectionStats& stats);
   DecodeBatch layer_batch(int32_t layer);
 
   KvGeometry geometry_;
@@ -53,10 +53,10 @@ class ReferenceExecutor final : public KvExecutor {
   std::vector<uint8_t> cpu_k_, cpu_v_;  // [num_layers, num_cpu_blocks, ...] likewise
   std::vector<uint8_t> gpu_bounds_;     // [num_layers, num_gpu_blocks, num_kv_heads, 2, head_dim]
   std::vector<uint8_t> cpu_bounds_;     // [num_layers, num_cpu_blocks, ...] likewise
-  std::vector<float> output_;           // [num_layers, batch, num_heads, head_dim]
-  // The last step's attention inputs, kept for selection_quality.
-  std::vector<uint8_t> queries_;        // [num_layers, batch, num_heads, head_dim] in dtype
-  std::vector<int32_t> tables_, lens_;  // the plan's block tables and context lengths
+  std::vector<float> output_;           // [num_layers, num_queries, num_heads, head_dim]
+  // The last step's decode entries, kept for selection_quality.
+  std::vector<uint8_t> queries_;        // [num_layers, decodes, num_heads, head_dim] in dtype
+  std::vector<int32_t> tables_, lens_;  // the decodes' block tables and context lengths
   int32_t max_blocks_per_seq_ = 0;
   std::vector<BlockSelection> selections_;  // [num_layers]
 };

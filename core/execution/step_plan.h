@@ -35,21 +35,36 @@ struct StepPlan {
   std::vector<BlockCopy> swap_in;   // (CPU block, GPU block)
   std::vector<BlockCopy> copies;    // (GPU block, GPU block): copy-on-write and fork copies
 
-  // New tokens whose K/V is written this step: prefill chunks, then decode tokens.
+  // New tokens whose K/V is written this step: prefill chunks, then decode tokens, then padding.
   std::vector<int64_t> slot_mapping;   // [num_new_tokens] block * block_size + offset; < 0: padding
   std::vector<TokenId> new_tokens;     // [num_new_tokens]
   std::vector<int32_t> new_positions;  // [num_new_tokens]
 
-  // Attention: one query per sequence (decodes, and prefills that complete this step).
-  std::vector<SeqId> batch_seqs;         // [batch] (informative; executors do not need it)
-  std::vector<int32_t> context_lens;     // [batch] >= 1, tokens attended, the query's own included
-  std::vector<TokenId> query_tokens;     // [batch]
-  std::vector<int32_t> query_positions;  // [batch]
-  std::vector<int32_t> block_tables;     // [batch, max_blocks_per_seq] row-major, padded with -1
+  // Attention of every scheduled token. Batch entry b is one sequence: a prefill chunk (the
+  // first num_prefills entries) or a decode (the rest, one query each). Its queries are the new
+  // tokens [query_start[b], query_start[b + 1]) (CSR offsets, as FlashInfer's qo_indptr): the
+  // last tokens of the sequence, which holds context_lens[b] tokens once their K/V is written.
+  // Query i of entry b sits at position context_lens[b] - num_queries(b) + i and attends
+  // causally to positions [0, that position] through the entry's block table: its sequence's
+  // cached prefix (earlier chunks, prefix-cache hits) and the chunk's tokens up to itself. New
+  // tokens past query_start[batch] have no query (padding).
+  std::vector<SeqId> batch_seqs;      // [batch] (informative; executors do not need it)
+  std::vector<int32_t> query_start;   // [batch + 1], query_start[0] = 0; empty when batch is 0
+  std::vector<int32_t> context_lens;  // [batch] >= the entry's query count
+  std::vector<int32_t> block_tables;  // [batch, max_blocks_per_seq] row-major, padded with -1
   int32_t max_blocks_per_seq = 0;
   SelectionSettings selection;  // off by default
+  int32_t num_prefills = 0;  // entries [0, num_prefills) are prefill chunks
 
   int32_t batch() const { return static_cast<int32_t>(context_lens.size()); }
+  int32_t num_decodes() const { return batch() - num_prefills; }
+  // Queries of the whole batch (the attention output's rows); those of the prefill chunks come
+  // first, num_prefill_queries() of them.
+  int32_t num_queries() const { return query_start.empty() ? 0 : query_start.back(); }
+  int32_t num_prefill_queries() const {
+    return query_start.empty() ? 0 : query_start[num_prefills];
+  }
+  int32_t queries_of(int32_t b) const { return query_start[b + 1] - query_start[b]; }
   void clear() { *this = StepPlan{}; }
 };
 

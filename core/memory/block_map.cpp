@@ -16,6 +16,7 @@ char owner_letter(int32_t rank) {
 
 namespace {
 
+// seqs: the sequences in letter order (seqs[i] is owner_letter(i)).
 std::string map_chars(const KvAllocator& allocator, const std::vector<SeqId>& seqs) {
   std::vector<BlockView> views;
   allocator.block_views(views);
@@ -45,9 +46,18 @@ std::string block_map_line(const KvAllocator& allocator) {
   return map_chars(allocator, allocator.live_seqs());
 }
 
-std::string dump_block_map(const KvAllocator& allocator, int32_t width) {
-  const std::vector<SeqId> seqs = allocator.live_seqs();
-  const std::string line = map_chars(allocator, seqs);
+std::string dump_block_map(const KvAllocator& allocator, int32_t width,
+                           std::span<const SeqId> named) {
+  // Letter order: the named sequences, then the other live ones; listed: the live ones.
+  std::vector<SeqId> order(named.begin(), named.end());
+  for (SeqId id : allocator.live_seqs()) {
+    if (std::find(named.begin(), named.end(), id) == named.end()) order.push_back(id);
+  }
+  const std::string line = map_chars(allocator, order);
+  std::vector<size_t> seqs;  // indices into order of the live sequences
+  for (size_t i = 0; i < order.size(); ++i) {
+    if (allocator.has(order[i])) seqs.push_back(i);
+  }
   const PoolStats s = allocator.stats();
   std::ostringstream out;
   out << "GPU pool: " << s.num_blocks << " blocks x " << s.block_size << " slots | used "
@@ -63,14 +73,15 @@ std::string dump_block_map(const KvAllocator& allocator, int32_t width) {
         << id << ' ' << line.substr(row, static_cast<size_t>(width)) << '\n';
   }
   out << "legend: . free  c cached  * shared  - reserved, empty";
-  for (size_t i = 0; i < seqs.size(); ++i) out << "  " << owner_letter(static_cast<int32_t>(i)) << " seq " << seqs[i];
+  for (size_t i : seqs) out << "  " << owner_letter(static_cast<int32_t>(i)) << " seq " << order[i];
   out << '\n';
-  for (size_t i = 0; i < seqs.size(); ++i) {
-    const BlockTable& t = allocator.table(seqs[i]);
-    out << "seq " << seqs[i] << " (" << owner_letter(static_cast<int32_t>(i)) << "): " << t.num_tokens
-        << " tokens, blocks [";
+  for (size_t i : seqs) {
+    const BlockTable& t = allocator.table(order[i]);
+    out << "seq " << order[i] << " (" << owner_letter(static_cast<int32_t>(i))
+        << "): " << t.num_tokens << " tokens, blocks [";
     for (size_t j = 0; j < t.blocks.size(); ++j) out << (j ? " " : "") << t.blocks[j];
-    out << "]" << (allocator.tier(seqs[i]) == Tier::kCpu ? " (swapped out: CPU blocks)" : "") << "\n";
+    out << "]" << (allocator.tier(order[i]) == Tier::kCpu ? " (swapped out: CPU blocks)" : "")
+        << "\n";
   }
   return out.str();
 }

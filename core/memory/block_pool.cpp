@@ -1,5 +1,6 @@
 #include "core/memory/block_pool.h"
 
+#include <algorithm>
 #include <cassert>
 #include <cstdlib>
 
@@ -38,7 +39,7 @@ void BlockPool::allocate(int32_t n, std::vector<BlockId>& out, BlockId hint) {
 
 void BlockPool::take(BlockId b) {
   if (hash(b) != kNoHash) {  // evict the cached content
-    index_.erase(hash(b));
+    unindex(b);
     hash_[static_cast<size_t>(b)] = kNoHash;
     ++num_evictions_;
     evicted_.push_back(b);
@@ -47,6 +48,34 @@ void BlockPool::take(BlockId b) {
   ref_count_[static_cast<size_t>(b)] = 1;
   set_available(b, false);
   ++total_refs_;
+}
+
+void BlockPool::unindex(BlockId b) {
+  const BlockHash h = hash(b);
+  if (duplicates_.empty()) {
+    index_.erase(h);
+    return;
+  }
+  const auto dup = duplicates_.find(h);
+  if (const auto it = index_.find(h); it->second == b) {
+    if (dup == duplicates_.end()) {
+      index_.erase(it);
+      return;
+    }
+    it->second = dup->second.front();
+    dup->second.erase(dup->second.begin());
+  } else {
+    dup->second.erase(std::find(dup->second.begin(), dup->second.end(), b));
+  }
+  if (dup->second.empty()) duplicates_.erase(dup);
+}
+
+bool BlockPool::indexed(BlockId b) const {
+  const BlockHash h = hash(b);
+  if (find(h) == b) return true;
+  const auto dup = duplicates_.find(h);
+  return dup != duplicates_.end() &&
+         std::find(dup->second.begin(), dup->second.end(), b) != dup->second.end();
 }
 
 void BlockPool::incref(BlockId b) {
@@ -89,6 +118,31 @@ void BlockPool::set_hash(BlockId b, BlockHash h) {
   index_.emplace(h, b);
 }
 
+void BlockPool::add_hash(BlockId b, BlockHash h) {
+  assert(ref_count(b) > 0 && hash(b) == kNoHash && h != kNoHash);
+  hash_[static_cast<size_t>(b)] = h;
+  if (const auto [it, inserted] = index_.emplace(h, b); !inserted) duplicates_[h].push_back(b);
+}
+
+void BlockPool::release_in_order(std::span<const BlockId> blocks) {
+  scratch_front_.clear();
+  for (BlockId b : blocks) {
+    assert(ref_count(b) > 0);
+    note_change(b);
+    --total_refs_;
+    if (--ref_count_[static_cast<size_t>(b)] > 0) continue;
+    set_available(b, true);
+    if (hash(b) == kNoHash) {
+      scratch_front_.push_back(b);
+    } else {
+      free_list_.push(b, true);
+    }
+  }
+  for (auto it = scratch_front_.rbegin(); it != scratch_front_.rend(); ++it) {
+    free_list_.push_front(*it);
+  }
+}
+
 std::vector<BlockId> BlockPool::take_evicted() {
   std::vector<BlockId> out;
   out.swap(evicted_);
@@ -117,7 +171,7 @@ TINYSERVE_NO_COVERAGE std::string BlockPool::check() const {
       return cat("free block ", b, " is not listed as free");
     }
     if (hash(b) != kNoHash) {
-      if (find(hash(b)) != b) return cat("block ", b, " has a hash the index does not map to it");
+      if (!indexed(b)) return cat("block ", b, " has a hash the index does not map to it");
     }
     free += s == BlockState::kFree;
     cached += s == BlockState::kCached;

@@ -7,9 +7,14 @@
 //   free    count 0, no content.
 // Free and cached blocks are the available ones; the free list (free_list.h) decides which one a
 // new block is (a cached one is evicted: its hash leaves the index).
+//
+// Under vllm-v0 semantics a hash is held by one block at most. Under vllm-v1, as vLLM 0.33 (which
+// never de-duplicates), several blocks may hold one hash: find() returns the one cached first that
+// is still cached, and release_in_order() frees a request's blocks as vLLM's free_blocks does.
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -45,6 +50,14 @@ class BlockPool {
   BlockId acquire(BlockHash hash);
   // Publishes a used block's content; precondition: used, unhashed, hash not indexed, hash != 0.
   void set_hash(BlockId b, BlockHash hash);
+  // vllm-v1: publishes a used block's content even when other blocks hold the same hash (they
+  // are found first). Precondition: used, unhashed, hash != 0.
+  void add_hash(BlockId b, BlockHash hash);
+  // vllm-v1 (vLLM's BlockPool.free_blocks): drops one reference of each block in the order given
+  // (a request's last block first); those whose count reaches zero become available, unhashed
+  // ones at the free list's front (the first given reused first), cached ones at its back in
+  // the order given.
+  void release_in_order(std::span<const BlockId> blocks);
 
   int32_t ref_count(BlockId b) const { return ref_count_[static_cast<size_t>(b)]; }
   BlockHash hash(BlockId b) const { return hash_[static_cast<size_t>(b)]; }
@@ -69,6 +82,8 @@ class BlockPool {
 
  private:
   void take(BlockId b);  // a block the free list handed out: count 1, evicted if it was cached
+  void unindex(BlockId b);
+  bool indexed(BlockId b) const;
   void note_change(BlockId b) { churn_.note(b, ref_count(b)); }
   void set_available(BlockId b, bool available) {
     const uint64_t bit = uint64_t{1} << (b & 63);
@@ -78,7 +93,10 @@ class BlockPool {
   std::vector<int32_t> ref_count_;  // [num_blocks]
   std::vector<BlockHash> hash_;     // [num_blocks] kNoHash when the block holds no cached content
   std::vector<uint64_t> available_bits_;  // [ceil(num_blocks / 64)]
-  std::unordered_map<BlockHash, BlockId> index_;
+  std::unordered_map<BlockHash, BlockId> index_;  // the first block cached under each hash
+  // vllm-v1: the later blocks cached under a hash, in caching order (empty under vllm-v0).
+  std::unordered_map<BlockHash, std::vector<BlockId>> duplicates_;
+  std::vector<BlockId> scratch_front_;
   FreeList free_list_;
   uint64_t num_evictions_ = 0;
   std::vector<BlockId> evicted_;

@@ -117,6 +117,17 @@ void FreeList::push(BlockId b, bool cached) {
   }
 }
 
+void FreeList::push_front(BlockId b) {
+  if (policy_ != FreeListPolicy::kLru) {
+    push(b, false);
+    return;
+  }
+  assert(b >= 0 && b < num_blocks_ && !contains_free(b) && !contains_cached(b));
+  free_[static_cast<size_t>(b)] = 1;
+  ++num_free_;
+  recency_.push_front(b);
+}
+
 void FreeList::revive(BlockId b) {
   assert(contains_cached(b));
   recency_.remove(b);

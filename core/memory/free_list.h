@@ -8,9 +8,11 @@
 //             smallest run that holds n (after first extending the caller's own last block), so a
 //             sequence's blocks stay contiguous and freed sequences leave whole runs.
 //   random    a uniformly random free block (seeded).
-//   LRU       free and cached blocks in one queue, the front taken first (vLLM v1's free block
-//             queue): released blocks join the back, so the least recently released block is
-//             reused (evicted, when cached) first.
+//   LRU       free and cached blocks in one queue, the front taken first (vLLM's free block
+//             queue). Under vllm-v0 semantics released blocks join the back, so the least
+//             recently released block is reused (evicted, when cached) first; under vllm-v1 (as
+//             vLLM 0.33's BlockPool.free_blocks) released unhashed blocks join the front
+//             (push_front: reused first) and cached ones the back.
 // Under every policy but LRU a cached block is evicted only when no free block is left, the least
 // recently released first. Policies are one enum and one class, not an interface: each is a few
 // lines and the hot path stays a switch.
@@ -78,6 +80,10 @@ class FreeList {
   // A block whose count fell to zero; cached: it keeps content under a hash. Precondition: not
   // held here.
   void push(BlockId b, bool cached);
+  // A free block to reuse before every other (vllm-v1: vLLM 0.33 prepends freed unhashed blocks
+  // to its queue). LRU: the front of the queue; the other policies order free blocks their own
+  // way, so for them this is push(b, false). Precondition: not held here.
+  void push_front(BlockId b);
   // A cached block taken back by a prefix hit. Precondition: contains_cached(b).
   void revive(BlockId b);
   // The next block to reuse (the caller evicts it when it was cached); hint: the caller's last

@@ -69,6 +69,9 @@ class KvAllocatorView {
   virtual bool caches_prefixes() const = 0;
   virtual int32_t num_available_blocks() const = 0;
   virtual PoolStats stats() const = 0;
+  // Blocks of the pool never handed out (vllm-v1's null block): part of num_blocks, never
+  // available.
+  virtual int32_t num_reserved_blocks() const { return 0; }
   // Bit b set when GPU block b holds no sequence's data (free or cached); words of 64 blocks.
   virtual std::span<const uint64_t> available_bits() const = 0;
   virtual void block_views(std::vector<BlockView>& out) const = 0;  // [num_blocks]
@@ -85,6 +88,35 @@ class KvSwapper {
   virtual std::vector<BlockCopy> swap_out(std::span<const SeqId> seqs) = 0;
   virtual bool can_swap_in(std::span<const SeqId> seqs) const = 0;
   virtual std::vector<BlockCopy> swap_in(std::span<const SeqId> seqs) = 0;
+};
+
+// What the vllm-v1 scheduler drives (vLLM 0.33's KVCacheManager): blocks follow the tokens each
+// step schedules, and a full block enters the prefix cache when its last token is scheduled.
+struct PrefixHit {
+  int32_t blocks = 0;     // leading full blocks found in the prefix cache
+  int32_t evictable = 0;  // of which cached with count zero (taking them uses available blocks)
+};
+
+class ChunkAllocator {
+ public:
+  virtual ~ChunkAllocator() = default;
+  // get_computed_blocks: how many leading blocks of the chain are cached (none without prefix
+  // caching). The caller passes at most (known tokens - 1) / block_size hashes.
+  virtual PrefixHit find_prefix(std::span<const BlockHash> hashes) const = 0;
+  // The admission gate (vLLM 0.33's scheduler_reserve_full_isl): the blocks of the whole known
+  // sequence less the hit, plus the evictable hit blocks and the watermark (only while others
+  // run), fit in the available blocks. Nothing is reserved beyond the first chunk.
+  virtual bool can_admit(int32_t known_tokens, PrefixHit hit, bool others_running) const = 0;
+  // Takes the hit blocks (hashes[0, hit.blocks)) and blocks for `tokens` tokens in all, and
+  // counts the lookup (known_tokens queried, the hit found). Precondition: can_admit.
+  virtual void admit(SeqId seq, std::span<const BlockHash> hashes, PrefixHit hit,
+                     int32_t known_tokens, int32_t tokens) = 0;
+  // allocate_slots: grows the sequence's blocks to hold `tokens` tokens, taking blocks from the
+  // front of the free list; false (nothing changes) when too few are available.
+  virtual bool allocate_slots(SeqId seq, int32_t tokens) = 0;
+  // cache_blocks: the sequence's full blocks within its first `tokens` tokens enter the prefix
+  // cache under hashes (only as far as hashes reaches); no de-duplication.
+  virtual void cache_blocks(SeqId seq, std::span<const BlockHash> hashes, int32_t tokens) = 0;
 };
 
 // What the scheduler drives.
@@ -107,6 +139,8 @@ class KvAllocator : public KvAllocatorView {
 
   // Swapping, for allocators that can (the paged manager); nullptr otherwise.
   virtual KvSwapper* swapper() { return nullptr; }
+  // vllm-v1's chunk-by-chunk allocation, for allocators built for it; nullptr otherwise.
+  virtual ChunkAllocator* chunk_allocator() { return nullptr; }
 
   // Sum over GPU blocks of |reference count now - at the last call|; resets the baseline.
   virtual int64_t take_ref_churn() = 0;

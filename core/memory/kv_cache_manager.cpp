@@ -17,6 +17,9 @@ KvCacheManager::KvCacheManager(const KvCacheConfig& config)
       fill_(static_cast<size_t>(config.num_gpu_blocks), 0),
       cpu_fill_(static_cast<size_t>(config.num_cpu_blocks), 0) {
   assert(config.block_size > 0 && config.num_gpu_blocks >= 0 && config.num_cpu_blocks >= 0);
+  if (config.semantics == Semantics::kVllmV1 && config.num_gpu_blocks > 0) {
+    null_block_ = gpu_.allocate();  // the free list's first block: block 0 under lru
+  }
 }
 
 KvCacheManager::Seq& KvCacheManager::add_seq(SeqId id) {
@@ -185,6 +188,16 @@ void KvCacheManager::release_gpu(BlockId b) {
 
 void KvCacheManager::free(SeqId id) {
   Seq& s = seq(id);
+  if (config_.semantics == Semantics::kVllmV1) {
+    scratch_blocks_.assign(s.table.blocks.rbegin(), s.table.blocks.rend());
+    for (BlockId b : scratch_blocks_) {
+      if (gpu_.ref_count(b) == 1) stored_tokens_ -= fill_[static_cast<size_t>(b)];
+    }
+    gpu_.release_in_order(scratch_blocks_);
+    remove_seq(id);
+    verify("free");
+    return;
+  }
   for (auto it = s.table.blocks.rbegin(); it != s.table.blocks.rend(); ++it) {
     if (s.tier == Tier::kGpu) {
       release_gpu(*it);
@@ -194,6 +207,83 @@ void KvCacheManager::free(SeqId id) {
   }
   remove_seq(id);
   verify("free");
+}
+
+PrefixHit KvCacheManager::find_prefix(std::span<const BlockHash> hashes) const {
+  PrefixHit hit;
+  if (!config_.enable_prefix_caching) return hit;
+  for (BlockHash h : hashes) {
+    const BlockId b = gpu_.find(h);
+    if (b == kNoBlock) break;
+    ++hit.blocks;
+    hit.evictable += gpu_.ref_count(b) == 0;
+  }
+  return hit;
+}
+
+bool KvCacheManager::can_admit(int32_t known_tokens, PrefixHit hit, bool others_running) const {
+  const int32_t watermark = others_running ? watermark_blocks_ : 0;
+  const int32_t needed = ceil_div(known_tokens, block_size()) - hit.blocks + hit.evictable;
+  return needed + watermark <= gpu_.num_available();
+}
+
+void KvCacheManager::set_tokens(Seq& s, int32_t tokens) {
+  const int32_t bs = block_size();
+  const int32_t old = s.table.num_tokens;
+  if (tokens <= old) return;
+  s.table.num_tokens = tokens;
+  for (auto i = static_cast<size_t>(old / bs); i < s.table.blocks.size(); ++i) {
+    int32_t& f = fill_[static_cast<size_t>(s.table.blocks[i])];
+    const int32_t now = s.table.fill(i, bs);
+    stored_tokens_ += now - f;
+    f = now;
+  }
+}
+
+void KvCacheManager::admit(SeqId id, std::span<const BlockHash> hashes, PrefixHit hit,
+                           int32_t known_tokens, int32_t tokens) {
+  const int32_t bs = block_size();
+  Seq& s = add_seq(id);
+  for (int32_t i = 0; i < hit.blocks; ++i) {
+    const BlockId b = gpu_.acquire(hashes[static_cast<size_t>(i)]);
+    assert(b != kNoBlock);
+    if (gpu_.ref_count(b) == 1) stored_tokens_ += fill_[static_cast<size_t>(b)];  // revived
+    s.table.blocks.push_back(b);
+  }
+  s.table.num_tokens = hit.blocks * bs;
+  s.published = hit.blocks;
+  if (config_.enable_prefix_caching) {
+    prefix_query_tokens_ += known_tokens;
+    prefix_hit_tokens_ += static_cast<int64_t>(hit.blocks) * bs;
+  }
+  const bool ok = allocate_slots(id, tokens);
+  assert(ok);
+  (void)ok;
+}
+
+bool KvCacheManager::allocate_slots(SeqId id, int32_t tokens) {
+  Seq& s = seq(id);
+  const auto held = static_cast<int32_t>(s.table.blocks.size());
+  const int32_t k = std::max(ceil_div(tokens, block_size()) - held, 0);
+  if (k > gpu_.num_available()) return false;
+  gpu_.allocate(k, s.table.blocks, s.table.last());
+  for (auto i = static_cast<size_t>(held); i < s.table.blocks.size(); ++i) {
+    fill_[static_cast<size_t>(s.table.blocks[i])] = 0;
+  }
+  set_tokens(s, tokens);
+  verify("allocate_slots");
+  return true;
+}
+
+void KvCacheManager::cache_blocks(SeqId id, std::span<const BlockHash> hashes, int32_t tokens) {
+  if (!config_.enable_prefix_caching) return;
+  Seq& s = seq(id);
+  const int32_t full = std::min(tokens / block_size(), static_cast<int32_t>(hashes.size()));
+  for (; s.published < full; ++s.published) {
+    const auto i = static_cast<size_t>(s.published);
+    gpu_.add_hash(s.table.blocks[i], hashes[i]);
+  }
+  verify("cache_blocks");
 }
 
 int32_t KvCacheManager::blocks_to_swap(std::span<const SeqId> ids) const {
@@ -339,7 +429,7 @@ TINYSERVE_NO_COVERAGE std::string KvCacheManager::check_invariants() const {
   int64_t stored = 0;
   for (BlockId b = 0; b < gpu_.num_blocks(); ++b) {
     const auto ub = static_cast<size_t>(b);
-    if (gpu.count[ub] != gpu_.ref_count(b)) {
+    if (gpu.count[ub] + (b == null_block_ ? 1 : 0) != gpu_.ref_count(b)) {
       return cat("GPU block ", b, " has count ", gpu_.ref_count(b), " but ", gpu.count[ub],
                  " tables hold it");
     }

@@ -1,6 +1,20 @@
 // The paged KV-cache manager: block tables of sequences over a GPU block pool, with prefix
 // caching, copy-on-write forks, and swapping to a CPU block pool. Nothing here touches K/V data:
 // operations report the block copies a backend must perform.
+//
+// Two semantics (core/base/semantics.h), two sets of operations:
+//   vllm-v1  (ChunkAllocator, as vLLM 0.33's KVCacheManager and BlockPool) block 0 of the pool is
+//            the null block, never handed out; admission checks the whole known sequence against
+//            the available blocks but takes blocks only for the first chunk (admit), later chunks
+//            and decodes grow the table (allocate_slots); a full block is cached when the
+//            scheduler schedules its last token (cache_blocks), generated tokens included, with
+//            no de-duplication; free() releases the last block first, unhashed blocks to the
+//            front of the free list (reused first), cached blocks to its back.
+//   vllm-v0  (can_allocate / allocate / append_slot, as vLLM v0's block manager) a prompt's
+//            blocks are all taken at admission, keeping a watermark free; full prompt blocks are
+//            published once computed (mark_computed), a hash held by one block; free() releases
+//            the last block first into the free list's own order; forks share blocks with
+//            copy-on-write; groups swap to the CPU pool.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +26,7 @@
 
 #include "core/memory/block_pool.h"
 #include "core/base/id_map.h"
+#include "core/base/semantics.h"
 #include "core/memory/kv_allocator.h"
 
 namespace tinyserve {
@@ -32,6 +47,7 @@ struct KvCacheConfig {
   double watermark = 0.01;  // fraction of GPU blocks kept free when admitting new sequences
   uint64_t seed = 0;
   bool check_invariants = kDebugBuild;  // run check_invariants() after every operation
+  Semantics semantics = Semantics::kVllmV0;
 };
 
 class InvariantViolation : public std::logic_error {
@@ -39,7 +55,7 @@ class InvariantViolation : public std::logic_error {
   using std::logic_error::logic_error;
 };
 
-class KvCacheManager final : public KvAllocator, public KvSwapper {
+class KvCacheManager final : public KvAllocator, public KvSwapper, public ChunkAllocator {
  public:
   explicit KvCacheManager(const KvCacheConfig& config);
 
@@ -61,8 +77,22 @@ class KvCacheManager final : public KvAllocator, public KvSwapper {
   bool can_fork(SeqId) const override { return true; }
   // The child shares every block (copy-on-write on the next write to a shared block).
   std::vector<BlockCopy> fork(SeqId parent, SeqId child) override;
-  // Releases the blocks, last block first (so LRU eviction takes tails first).
+  // Releases the blocks, last block first (so LRU eviction takes tails first); under vllm-v1
+  // into the free list as vLLM's free_blocks (see above).
   void free(SeqId seq) override;
+
+  // vllm-v1 (ChunkAllocator, kv_allocator.h).
+  ChunkAllocator* chunk_allocator() override {
+    return config_.semantics == Semantics::kVllmV1 ? this : nullptr;
+  }
+  PrefixHit find_prefix(std::span<const BlockHash> hashes) const override;
+  bool can_admit(int32_t known_tokens, PrefixHit hit, bool others_running) const override;
+  void admit(SeqId seq, std::span<const BlockHash> hashes, PrefixHit hit, int32_t known_tokens,
+             int32_t tokens) override;
+  bool allocate_slots(SeqId seq, int32_t tokens) override;
+  void cache_blocks(SeqId seq, std::span<const BlockHash> hashes, int32_t tokens) override;
+  int32_t num_reserved_blocks() const override { return null_block_ != kNoBlock ? 1 : 0; }
+  BlockId null_block() const { return null_block_; }
 
   KvSwapper* swapper() override { return this; }
   int32_t blocks_to_swap(std::span<const SeqId> seqs) const override;
@@ -114,6 +144,7 @@ class KvCacheManager final : public KvAllocator, public KvSwapper {
   Seq& add_seq(SeqId id);
   void remove_seq(SeqId id);
   void release_gpu(BlockId b);
+  void set_tokens(Seq& s, int32_t tokens);  // vllm-v1: the table covers `tokens`, fills follow
   std::vector<BlockCopy> move_group(std::span<const SeqId> ids, Tier to);
   void verify(const char* operation) const;
   // The request's hash chain over its first n full blocks: given, or computed into scratch.
@@ -142,6 +173,8 @@ class KvCacheManager final : public KvAllocator, public KvSwapper {
   int64_t stored_tokens_ = 0;
   int64_t prefix_query_tokens_ = 0;
   int64_t prefix_hit_tokens_ = 0;
+  BlockId null_block_ = kNoBlock;  // vllm-v1: taken at start, never handed out nor freed
+  std::vector<BlockId> scratch_blocks_;
 };
 
 }  // namespace tinyserve

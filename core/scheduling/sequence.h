@@ -35,6 +35,10 @@ struct SequenceGroup {
   int64_t admitted = -1;    // admission order (higher: more recent)
   int32_t preemptions = 0;
   int32_t cached_tokens = -1;  // prompt tokens found in the prefix cache at first admission
+  // vllm-v1 under asynchronous scheduling (vLLM's Request fields of the same names).
+  int32_t placeholders = 0;  // num_output_placeholders: tokens sampled by steps still in flight
+  int32_t in_flight = 0;     // num_in_flight_tokens: tokens scheduled by steps still in flight
+  int32_t stale = 0;         // num_stale_output_tokens: in-flight tokens from before a preemption
   double first_token_time = -1.0;
   double finish_time = -1.0;
 

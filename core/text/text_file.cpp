@@ -48,6 +48,10 @@ std::string read_text_file(const std::string& path) {
   return text;
 }
 
+std::string_view without_bom(std::string_view text) {
+  return text.starts_with("\xEF\xBB\xBF") ? text.substr(3) : text;
+}
+
 int64_t line_of_offset(std::string_view text, size_t offset) {
   offset = std::min(offset, text.size());
   return 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(offset), '\n');

@@ -17,6 +17,9 @@ namespace tinyserve {
 // devices) are refused so that reading never blocks or runs forever.
 std::string read_text_file(const std::string& path);
 
+// text without a leading UTF-8 byte order mark (which editors on Windows write).
+std::string_view without_bom(std::string_view text);
+
 // 1-based line of the byte at offset (clamped to the text).
 int64_t line_of_offset(std::string_view text, size_t offset);
 

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/base/errors.h"
+#include "core/text/text_file.h"
 
 namespace tinyserve {
 
@@ -20,7 +21,8 @@ class AsciiToml {
 
   std::string run() {
     const size_t n = text_.size();
-    for (i_ = 0; i_ < n; ++i_) {
+    i_ = text_.starts_with("\xEF\xBB\xBF") ? 3 : 0;  // a UTF-8 byte order mark
+    for (; i_ < n; ++i_) {
       const auto c = byte(i_);
       if (c == '\0') fail("unexpected NUL byte, expected UTF-8 text");
       if (c == '\n') ++line_;
@@ -29,7 +31,10 @@ class AsciiToml {
           syntax(c);
           break;
         case State::kComment:
-          if (c == '\n') state_ = State::kSyntax;
+          if (c == '\n') {
+            state_ = State::kSyntax;
+            end_line();
+          }
           if (c >= 0x80) {
             decode();  // validated, then dropped: comments carry no meaning
             out_ += ' ';
@@ -46,7 +51,11 @@ class AsciiToml {
           literal(c);
           break;
       }
+      if (state_ == State::kSyntax && chain_active_ && chain_end_ <= i_) {
+        if (c == '"' || c == '\'') chain_end_ = i_ + 1;  // a quoted key part just closed
+      }
     }
+    end_chain(false);
     return std::move(out_);
   }
 
@@ -59,8 +68,74 @@ class AsciiToml {
   }
   [[noreturn]] void fail(const char* what) const { throw InputError(path_, line_, what); }
 
+  static bool is_key_char(unsigned char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '+' || c == ':';
+  }
+
+  // Keys are followed as chains: parts (bare words, quoted strings) joined by dots, with blanks
+  // around the dots. A chain ended by '=' is a key, one ended by ']' after a header's '[' a table
+  // header. Values form chains too, of at most one dot (a float, a time) where they are valid.
+  void follow_keys(unsigned char c) {
+    const bool quote = c == '"' || c == '\'';
+    if (is_key_char(c) || c == '.' || quote) {
+      if (!chain_active_) {
+        chain_active_ = true;
+        chain_start_ = i_;
+        chain_line_ = line_;
+        chain_parts_ = 1;
+        chain_header_ = header_open_;
+      }
+      chain_end_ = i_ + 1;
+      if (c == '.' && ++chain_parts_ > kMaxKeyParts) {
+        const std::string shown = text_.substr(chain_start_, i_ - chain_start_) + "...";
+        throw InputError(path_, chain_line_, key_limit_error(shown, chain_parts_, 0));
+      }
+      line_start_ = false;
+      return;
+    }
+    if (c == ' ' || c == '\t') return;
+    end_chain(c == '=' || (c == ']' && chain_header_));
+    if (c == '\n') {
+      end_line();
+      return;
+    }
+    if (c == '[' && !in_value_ && (line_start_ || header_open_)) {
+      header_open_ = true;  // [table] or [[array of tables]]
+    } else {
+      header_open_ = false;
+    }
+    line_start_ = false;
+    if (c == '=') in_value_ = true;
+    if (in_value_ && (c == '[' || c == '{')) ++value_depth_;
+    if (in_value_ && (c == ']' || c == '}') && value_depth_ > 0) --value_depth_;
+  }
+
+  void end_chain(bool is_key) {
+    if (chain_active_ && is_key) {
+      if (const std::string e = key_limit_error(chain_text(), chain_parts_,
+                                                static_cast<int64_t>(chain_end_ - chain_start_));
+          !e.empty()) {
+        throw InputError(path_, chain_line_, e);
+      }
+    }
+    chain_active_ = false;
+  }
+
+  void end_line() {
+    end_chain(false);
+    line_start_ = true;
+    header_open_ = false;
+    if (value_depth_ == 0) in_value_ = false;
+  }
+
+  std::string_view chain_text() const {
+    return std::string_view(text_).substr(chain_start_, chain_end_ - chain_start_);
+  }
+
   void syntax(unsigned char c) {
     if (c >= 0x80) fail("non-ASCII character outside a string or comment, expected TOML syntax");
+    follow_keys(c);
     if (c == '#') {
       state_ = State::kComment;
     } else if (at(i_, "\"\"\"")) {
@@ -197,9 +272,31 @@ class AsciiToml {
   State state_ = State::kSyntax;
   size_t i_ = 0;
   int64_t line_ = 1;
+  // Key chains (follow_keys).
+  bool chain_active_ = false;
+  bool chain_header_ = false;
+  size_t chain_start_ = 0, chain_end_ = 0;
+  int64_t chain_line_ = 0;
+  int64_t chain_parts_ = 0;
+  bool header_open_ = false;  // after the '[' of a table header, before its key
+  bool line_start_ = true;    // nothing but blanks yet on this line
+  bool in_value_ = false;     // after '=', until the line ends outside brackets
+  int64_t value_depth_ = 0;   // open '[' and '{' of the value
 };
 
 }  // namespace
+
+std::string key_limit_error(std::string_view key, int64_t parts, int64_t chars) {
+  const char* expected = "expected at most 16 parts and 256 characters";
+  static_assert(kMaxKeyParts == 16 && kMaxKeyChars == 256, "the message states the limits");
+  if (parts > kMaxKeyParts) {
+    return std::string("key ") + quoted(key, 64) + " has more than 16 parts, " + expected;
+  }
+  if (chars > kMaxKeyChars) {
+    return std::string("key ") + quoted(key, 64) + " is longer than 256 characters, " + expected;
+  }
+  return "";
+}
 
 std::string ascii_toml(const std::string& text, const std::string& path) {
   return AsciiToml(text, path).run();

@@ -169,7 +169,6 @@ struct AzureColumns {
 };
 
 AzureColumns parse_azure_header(std::string_view header, const std::string& path, int64_t line) {
-  if (header.size() >= 3 && header.substr(0, 3) == "\xEF\xBB\xBF") header.remove_prefix(3);
   auto fail = [&] {
     throw_input_error(path, line,
                       cat("expected the header ", kAzureHeader, ", found ", quoted(header, 80)));
@@ -203,7 +202,7 @@ std::vector<RequestSpec> read_azure_trace(const std::string& path, const TraceOp
 std::vector<RequestSpec> parse_azure_trace(std::string_view text, const std::string& path,
                                            const TraceOptions& options, TraceStats* stats) {
   check_options(path, options);
-  Lines lines(text);
+  Lines lines(without_bom(text));
   std::string_view line;
   while (lines.next(line) && is_blank(line)) {
   }
@@ -397,7 +396,7 @@ std::vector<RequestSpec> parse_mooncake_trace(std::string_view text, const std::
   MooncakeRow row;
   double first_ms = 0.0;
   double previous_ms = 0.0;
-  Lines lines(text);
+  Lines lines(without_bom(text));
   std::string_view line;
   while ((options.max_requests == 0 || std::ssize(requests) < options.max_requests) &&
          lines.next(line)) {

@@ -162,6 +162,43 @@ std::string workload_error(const WorkloadConfig& c, const char* prompt_name,
   return "";
 }
 
+namespace {
+
+double expected_length(const LengthDist& d) {
+  const auto mid = [](int32_t lo, int32_t hi) { return (static_cast<double>(lo) + hi) / 2; };
+  switch (d.kind) {
+    case LengthKind::kFixed:
+      return d.value;
+    case LengthKind::kUniform:
+      return mid(d.min, d.max);
+    case LengthKind::kZipf: {
+      double weights = 0.0, weighted = 0.0;
+      for (int64_t k = d.min; k <= d.max; ++k) {
+        const double w = std::pow(static_cast<double>(k) / d.min, -d.zipf_exponent);
+        weights += w;
+        weighted += w * static_cast<double>(k);
+      }
+      return weighted / weights;
+    }
+    case LengthKind::kMix:
+      return (1 - d.long_fraction) * mid(d.min, d.max) +
+             d.long_fraction * mid(d.long_min, d.long_max);
+  }
+  return d.value;
+}
+
+}  // namespace
+
+int64_t request_host_bytes(const RequestSpec& r) {
+  return kRequestHostBytes + kTokenHostBytes * (int64_t{r.prompt_len()} + r.output_len);
+}
+
+int64_t expected_host_bytes(const WorkloadConfig& c) {
+  const double tokens =
+      c.system_prompt.length + expected_length(c.prompt_len) + expected_length(c.output_len);
+  return c.num_requests * (kRequestHostBytes + static_cast<int64_t>(kTokenHostBytes * tokens));
+}
+
 struct LengthStream::Impl {
   LengthSampler sampler;
   Rng rng;

@@ -77,6 +77,17 @@ std::string workload_error(const WorkloadConfig& config, const char* prompt_name
 // invalid.
 std::vector<RequestSpec> generate_workload(const WorkloadConfig& config, uint64_t seed);
 
+// Host memory the engine holds for requests when they all wait at once (all-at-once arrivals, or
+// arrivals faster than service): each request's spec and runtime state (kRequestHostBytes, measured
+// on the engine) and its token ids, prompt and output, reserved at arrival (kTokenHostBytes a
+// token, block hashes included).
+inline constexpr int64_t kRequestHostBytes = 544;
+inline constexpr int64_t kTokenHostBytes = 5;
+int64_t request_host_bytes(const RequestSpec& request);
+// The same for a synthetic workload from its expected lengths, before it is generated.
+// Precondition: config is valid (see workload_error).
+int64_t expected_host_bytes(const WorkloadConfig& config);
+
 // count lengths drawn from dist (the seed's stress test needs lengths only). InputError (no file)
 // when dist is invalid (see workload_error).
 std::vector<int32_t> sample_lengths(const LengthDist& dist, int64_t count, uint64_t seed);

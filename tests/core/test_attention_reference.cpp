@@ -146,6 +146,76 @@ struct RandomPaged {
   }
 };
 
+// Queries for a prefill over p's sequences: entry b holds the last counts[b] tokens of sequence
+// b. Random q, and the naive causal formula: query i of entry b, at position
+// p = lens[b] - counts[b] + i, weighs positions [0, p] by exp(q.k * scale) / sum.
+struct RandomPrefill {
+  const RandomPaged& p;
+  std::vector<int32_t> query_start;
+  std::vector<uint8_t> q;
+
+  RandomPrefill(const RandomPaged& paged, const std::vector<int32_t>& counts, uint64_t seed)
+      : p(paged), query_start{0} {
+    Rng rng(seed);
+    for (int32_t c : counts) query_start.push_back(query_start.back() + c);
+    const int64_t elems = static_cast<int64_t>(query_start.back()) * p.num_heads * p.head_dim;
+    q.resize(static_cast<size_t>(elems * dtype_size(query_dtype(p.dtype))));
+    for (int64_t i = 0; i < elems; ++i) {
+      store_element(q.data(), query_dtype(p.dtype), i, static_cast<float>(rng.normal()));
+    }
+  }
+
+  PrefillBatch batch(void* out) const {
+    PrefillBatch pb;
+    pb.q = q.data();
+    pb.out = out;
+    pb.query_start = query_start.data();
+    pb.context_lens = p.lens.data();
+    pb.block_tables = p.tables.data();
+    pb.batch = static_cast<int32_t>(p.lens.size());
+    pb.num_queries = query_start.back();
+    pb.num_heads = p.num_heads;
+    pb.max_blocks_per_seq = p.max_blocks;
+    pb.scale = attention_scale(p.head_dim);
+    return pb;
+  }
+
+  std::vector<double> naive() const {
+    const int32_t max_len = *std::max_element(p.lens.begin(), p.lens.end());
+    const int32_t group = p.num_heads / p.num_kv_heads;
+    const double scale = attention_scale(p.head_dim);
+    const int32_t d = p.head_dim;
+    std::vector<double> out(static_cast<size_t>(query_start.back()) * p.num_heads * d, 0.0);
+    for (size_t b = 0; b < p.lens.size(); ++b) {
+      const int32_t count = query_start[b + 1] - query_start[b];
+      for (int32_t i = 0; i < count; ++i) {
+        const int32_t pos = p.lens[b] - count + i;
+        for (int32_t h = 0; h < p.num_heads; ++h) {
+          const int64_t qo = (static_cast<int64_t>(query_start[b] + i) * p.num_heads + h) * d;
+          const auto kv = [&](int32_t t, int32_t e) {
+            return ((b * max_len + t) * p.num_kv_heads + h / group) * d + e;
+          };
+          std::vector<double> w(static_cast<size_t>(pos + 1));
+          double sum = 0.0;
+          for (int32_t t = 0; t <= pos; ++t) {
+            double dot = 0.0;
+            for (int32_t e = 0; e < d; ++e) {
+              dot +=
+                  static_cast<double>(load_element(q.data(), query_dtype(p.dtype), qo + e)) *
+                     p.k_seq[kv(t, e)];
+            }
+            sum += w[t] = std::exp(dot * scale);
+          }
+          for (int32_t t = 0; t <= pos; ++t) {
+            for (int32_t e = 0; e < d; ++e) out[qo + e] += w[t] / sum * p.v_seq[kv(t, e)];
+          }
+        }
+      }
+    }
+    return out;
+  }
+};
+
 double relative_error(const std::vector<double>& out, const std::vector<double>& ref) {
   double diff = 0.0, norm = 0.0;
   for (size_t i = 0; i < ref.size(); ++i) {
@@ -165,6 +235,47 @@ TEST_CASE("paged reference attention matches the naive formula for every dtype a
       RandomPaged p(t, 8, 8 / group, 64, 16, {1, 15, 16, 17, 45}, 7 + group);
       const std::vector<double> out = paged_attention_f64(p.cache, p.decode_batch(nullptr));
       CHECK(relative_error(out, p.naive()) < 1e-12);
+    }
+  }
+}
+
+TEST_CASE("prefill reference attention matches the naive causal formula over the cached prefix") {
+  for (DType t : kExecutorDTypes) {
+    for (int32_t group : {1, 2, 4, 8}) {
+      CAPTURE(dtype_name(t));
+      CAPTURE(group);
+      // Chunks of 1, 5, 16 and 17 tokens after prefixes of 0, 10, 0 and 28 tokens.
+      RandomPaged p(t, 8, 8 / group, 64, 16, {1, 15, 16, 45}, 3 + group);
+      const RandomPrefill pf(p, {1, 5, 16, 17}, 21 + group);
+      CHECK(relative_error(prefill_attention_f64(p.cache, pf.batch(nullptr)), pf.naive()) < 1e-12);
+    }
+  }
+}
+
+TEST_CASE("a prefill entry of one query is a decode, for any block size") {
+  for (int32_t bs : {1, 8, 16, 64}) {
+    CAPTURE(bs);
+    RandomPaged p(DType::kF32, 4, 2, 128, bs, {3, 100, 64}, 13);
+    RandomPrefill pf(p, {1, 1, 1}, 1);
+    pf.q = p.q;
+    CHECK(relative_error(prefill_attention_f64(p.cache, pf.batch(nullptr)),
+                         paged_attention_f64(p.cache, p.decode_batch(nullptr))) < 1e-15);
+  }
+}
+
+TEST_CASE("prefill reference attention stores its output rounded to the query dtype") {
+  for (DType cache_dtype : kExecutorDTypes) {
+    const DType t = query_dtype(cache_dtype);  // the cache's own dtype unless fp8
+    CAPTURE(dtype_name(cache_dtype));
+    RandomPaged p(cache_dtype, 4, 2, 64, 8, {20, 9}, 5);
+    const RandomPrefill pf(p, {7, 9}, 6);
+    std::vector<uint8_t> out(static_cast<size_t>(16 * 4 * 64 * dtype_size(t)));
+    const PrefillBatch pb = pf.batch(out.data());
+    prefill_attention_reference(p.cache, pb);
+    const std::vector<double> exact = prefill_attention_f64(p.cache, pb);
+    for (size_t i = 0; i < exact.size(); ++i) {
+      CHECK(load_element(out.data(), t, static_cast<int64_t>(i)) ==
+            round_to(t, static_cast<float>(exact[i])));
     }
   }
 }
@@ -476,16 +587,18 @@ TEST_CASE("a step plan with out-of-range or conflicting entries is rejected") {
   g.num_gpu_blocks = 8;
   g.num_cpu_blocks = 2;
   REQUIRE(g.validate().ok());
+  // A chunk of two tokens after three cached ones (blocks 0, 1), a decode at position 2 (block
+  // 7), then padding.
   StepPlan ok;
   ok.block_size = g.block_size;
-  ok.slot_mapping = {0, -1, 5};
-  ok.new_tokens = {1, 2, 3};
-  ok.new_positions = {0, 0, 1};
+  ok.slot_mapping = {3, 4, 30, -1};
+  ok.new_tokens = {1, 2, 3, 0};
+  ok.new_positions = {3, 4, 2, 0};
   ok.block_tables = {0, 1, 7, 7};
   ok.max_blocks_per_seq = 2;
   ok.context_lens = {5, 3};
-  ok.query_tokens = {1, 2};
-  ok.query_positions = {4, 2};
+  ok.query_start = {0, 2, 3};
+  ok.num_prefills = 1;
   CHECK(validate_plan(g, ok).ok());
 
   auto rejects = [&](auto change) {
@@ -498,13 +611,23 @@ TEST_CASE("a step plan with out-of-range or conflicting entries is rejected") {
   CHECK(rejects([](StepPlan& p) { p.swap_in = {{0, 1}, {1, 1}}; }));
   CHECK(rejects([](StepPlan& p) { p.copies = {{8, 1}}; }));
   CHECK(rejects([](StepPlan& p) { p.copies = {{1, 2}, {2, 3}}; }));  // a chain within one list
-  CHECK(rejects([](StepPlan& p) { p.slot_mapping[0] = 32; }));
-  CHECK(rejects([](StepPlan& p) { p.slot_mapping[2] = 0; }));
+  CHECK(rejects([](StepPlan& p) { p.slot_mapping[3] = 32; }));
+  CHECK(rejects([](StepPlan& p) { p.slot_mapping[3] = 4; }));  // written twice
   CHECK(rejects([](StepPlan& p) { p.new_tokens.pop_back(); }));
   CHECK(rejects([](StepPlan& p) { p.context_lens[1] = 9; }));
   CHECK(rejects([](StepPlan& p) { p.context_lens[1] = 0; }));
+  CHECK(rejects([](StepPlan& p) { p.context_lens[0] = 1; }));  // fewer tokens than queries
   CHECK(rejects([](StepPlan& p) { p.block_tables[1] = -1; }));
-  CHECK(rejects([](StepPlan& p) { p.query_tokens.push_back(3); }));
+  CHECK(rejects([](StepPlan& p) { p.query_start = {0, 2}; }));
+  CHECK(rejects([](StepPlan& p) { p.query_start = {1, 2, 3}; }));
+  CHECK(rejects([](StepPlan& p) { p.query_start = {0, 2, 2}; }));  // an entry without a query
+  CHECK(rejects([](StepPlan& p) { p.query_start = {0, 2, 5}; }));  // more queries than tokens
+  CHECK(rejects([](StepPlan& p) { p.num_prefills = 0; }));         // a decode of two queries
+  CHECK(rejects([](StepPlan& p) { p.num_prefills = 3; }));
+  CHECK(rejects([](StepPlan& p) { p.new_positions[1] = 3; }));    // not the sequence's last tokens
+  CHECK(rejects([](StepPlan& p) { p.slot_mapping[2] = 29; }));    // not where the table maps it
+  CHECK(rejects([](StepPlan& p) { p.context_lens[0] = 6; }));     // queries would end at position 5
+  CHECK_FALSE(rejects([](StepPlan& p) { p.num_prefills = 2; }));  // a one-token chunk
   CHECK_FALSE(rejects([](StepPlan& p) { p.block_tables[3] = -1; }));  // unused entry
 
   KvGeometry bad = g;

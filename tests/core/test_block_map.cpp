@@ -40,3 +40,24 @@ TEST_CASE("the dump lists the pool's counts and every sequence's block table") {
   CHECK(dump.find("0 AA-.\n4 ....\n") != std::string::npos);
   CHECK(dump.find("seq 5 (A): 5 tokens, blocks [0 1]") != std::string::npos);
 }
+
+TEST_CASE("named sequences keep their letters in the dump when others finish") {
+  KvCacheConfig c;
+  c.block_size = 4;
+  c.num_gpu_blocks = 8;
+  c.watermark = 0;
+  KvCacheManager kv(c);
+  kv.allocate(0, request(tokens(4, 1)));    // block 0
+  kv.allocate(1, request(tokens(4, 100)));  // block 1
+  kv.allocate(2, request(tokens(4, 200)));  // block 2
+  const std::vector<SeqId> named = {0, 1};
+  kv.free(0);
+  const std::string dump = dump_block_map(kv, 8, named);
+  // Seq 1 stays B although seq 0 has gone; seq 2, not named, comes after the named ones.
+  CHECK(dump.find("0 .BC.....\n") != std::string::npos);
+  CHECK(dump.find("legend: . free  c cached  * shared  - reserved, empty  B seq 1  C seq 2\n") !=
+        std::string::npos);
+  CHECK(dump.find("seq 1 (B): 4 tokens") != std::string::npos);
+  // Without names, letters follow the live sequences in id order.
+  CHECK(dump_block_map(kv, 8).find("0 .AB.....\n") != std::string::npos);
+}

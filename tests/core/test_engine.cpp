@@ -179,3 +179,42 @@ TEST_CASE("a backend failure fails the engine, which refuses further steps") {
   CHECK(e.failed());
   CHECK(e.done());
 }
+
+TEST_CASE("the step's work counts the plan's decodes, chunks, pairs and sampled tokens") {
+  auto backend = std::make_unique<RecordingBackend>();
+  RecordingBackend& rec = *backend;
+  EngineConfig c = small_engine(64, 4);
+  c.scheduler.max_num_seqs = 4;
+  c.scheduler.max_num_batched_tokens = 8;  // prompts go in chunks, beside decodes
+  Engine e(c, {req(0, 6, 3), req(1, 9, 4), req(2, 13, 2), req(3, 3, 5)}, std::move(backend));
+  int64_t chunked = 0, mixed = 0;
+  while (!e.done()) {
+    e.step();
+    REQUIRE(rec.plans.size() == static_cast<size_t>(e.steps()));
+    const StepPlan& p = rec.plans.back();
+    const StepWork& w = e.last_work();
+    int64_t decode_sum = 0, pairs = 0, chunk_tokens = 0;
+    for (int32_t b = 0; b < p.batch(); ++b) {
+      const int64_t context = p.context_lens[static_cast<size_t>(b)];
+      if (b < p.num_prefills) {
+        const int64_t q = p.queries_of(b);
+        chunk_tokens += q;
+        pairs += q * (context - q) + q * (q + 1) / 2;
+      } else {
+        decode_sum += context;
+      }
+    }
+    CHECK(w.prefill_chunks == p.num_prefills);
+    CHECK(w.prefill_tokens == chunk_tokens);
+    CHECK(w.prefill_pairs == pairs);
+    CHECK(w.decode_seqs == p.num_decodes());
+    CHECK(w.decode_context_sum == decode_sum);
+    CHECK(w.new_tokens == static_cast<int64_t>(p.slot_mapping.size()));
+    CHECK(w.attention_pairs == pairs + decode_sum);
+    CHECK(w.sampled_tokens == e.last().batch_size);
+    chunked += w.prefill_chunks > 0 && w.sampled_tokens < w.decode_seqs + w.prefill_chunks;
+    mixed += w.prefill_chunks > 0 && w.decode_seqs > 0;
+  }
+  CHECK(chunked > 0);  // a chunk that does not end its prompt samples nothing
+  CHECK(mixed > 0);
+}

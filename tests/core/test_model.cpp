@@ -307,3 +307,65 @@ TEST_CASE("config.json: sliding windows are recorded, max_position_embeddings ma
   const std::string off = replace(text, "\"use_cache\": true,", "\"use_sliding_window\": false,");
   CHECK(load_hf_config(dir.write("c.json", off)).sliding_window == 0);
 }
+
+TEST_CASE("a dense model's layers are QKV, O, gate/up and down, then the LM head") {
+  const ModelShapes s = model_shapes(find_model("llama-3-8b"));
+  REQUIRE(s.gemms.size() == 4);
+  const auto is = [](const WeightGemm& g, const char* name, int32_t n, int32_t k) {
+    return g.name == name && g.n == n && g.k == k && g.layers == 32 && !g.routed();
+  };
+  CHECK(is(s.gemms[0], "qkv", (32 + 2 * 8) * 128, 4096));
+  CHECK(is(s.gemms[1], "o", 4096, 4096));
+  CHECK(is(s.gemms[2], "gate_up", 2 * 14336, 4096));
+  CHECK(is(s.gemms[3], "down", 4096, 14336));
+  CHECK(s.lm_head.n == 128256);
+  CHECK(s.lm_head.k == 4096);
+  CHECK(s.dtype == DType::kBF16);
+  CHECK(s.attention_layers == 32);
+  CHECK(s.num_kv_heads == 8);
+  // Every weight of a layer and the LM head: the preset's parameters less the embeddings and
+  // norms.
+  const ModelSpec m = find_model("llama-3-8b");
+  int64_t params = int64_t{s.lm_head.n} * s.lm_head.k;
+  for (const WeightGemm& g : s.gemms) params += int64_t{g.n} * g.k * g.layers;
+  CHECK(params == m.num_params - int64_t{m.vocab_size} * m.hidden_size -
+                      (2 * int64_t{m.num_layers} + 1) * m.hidden_size);
+  CHECK(model_shapes(find_model("llama-2-7b")).dtype == DType::kF16);
+}
+
+TEST_CASE("tensor parallelism splits output features, input features and heads evenly") {
+  const ModelShapes one = model_shapes(find_model("llama-3-70b"));
+  const ModelShapes four = model_shapes(find_model("llama-3-70b"), 4);
+  CHECK(four.gemms[0].n * 4 == one.gemms[0].n);  // QKV: output features
+  CHECK(four.gemms[0].k == one.gemms[0].k);
+  CHECK(four.gemms[1].k * 4 == one.gemms[1].k);  // O: input features
+  CHECK(four.gemms[3].k * 4 == one.gemms[3].k);  // down
+  CHECK(four.lm_head.n * 4 == one.lm_head.n);
+  CHECK(four.num_heads == 16);
+  CHECK(four.num_kv_heads == 2);
+}
+
+TEST_CASE("MoE layers route each token through experts_per_token of the experts") {
+  const ModelShapes s = model_shapes(find_model("mixtral-8x7b"));
+  std::vector<std::string> names;
+  for (const WeightGemm& g : s.gemms) names.push_back(g.name);
+  CHECK(names == std::vector<std::string>{"qkv", "o", "router", "experts_gate_up", "experts_down"});
+  CHECK(s.gemms[3].routed());
+  CHECK(s.gemms[3].experts == 8);
+  CHECK(s.gemms[3].experts_per_token == 2);
+  CHECK(s.gemms[3].n == 2 * 14336);
+  // DeepSeek-V3: MLA projections, 3 dense layers, 58 MoE layers with a shared expert; fp8
+  // weights timed as bf16.
+  const ModelShapes d = model_shapes(find_model("deepseek-v3"));
+  CHECK(d.mla);
+  CHECK(d.dtype == DType::kBF16);
+  int32_t dense = 0, moe = 0;
+  for (const WeightGemm& g : d.gemms) {
+    if (g.name == "gate_up") dense = g.layers;
+    if (g.name == "experts_down") moe = g.layers;
+  }
+  CHECK(dense == 3);
+  CHECK(moe == 58);
+  // The model without weights has no GEMMs.
+  CHECK(model_shapes(find_model("seed-1layer")).empty());
+}

@@ -37,35 +37,41 @@ TEST_CASE("the CPU executor's attention equals attention recomputed from each to
       REQUIRE(created.ok());
       ReferenceExecutor& ex = *created.value;
       PlanFixture fixture(g, 5 + static_cast<uint64_t>(bs));
-      int32_t checked = 0;
+      int32_t checked = 0, prefill_queries = 0;
       size_t copies = 0, swaps_in = 0, swaps_out = 0;
       for (int step = 0; step < 25; ++step) {
         const StepPlan plan = fixture.next();
         copies += plan.copies.size();
         swaps_in += plan.swap_in.size();
         swaps_out += plan.swap_out.size();
+        prefill_queries += plan.num_prefill_queries();
         const StepResult r = ex.execute(plan);
         REQUIRE_MESSAGE(r.ok(), r.status.error);
         CHECK(r.stages_applied == 5);
+        CHECK(r.times.attention_ms == r.times.prefill_attention_ms + r.times.decode_attention_ms);
         const auto out = ex.read_output();
         REQUIRE(out.ok());
-        const size_t per_seq = static_cast<size_t>(g.num_heads) * g.head_dim;
-        REQUIRE(out.value.size() == per_seq * plan.batch() * g.num_layers);
+        const size_t per_query = static_cast<size_t>(g.num_heads) * g.head_dim;
+        const auto queries = static_cast<size_t>(plan.num_queries());
+        REQUIRE(out.value.size() == per_query * queries * g.num_layers);
         for (int32_t l = 0; l < g.num_layers; ++l) {
-          for (int32_t row = 0; row < plan.batch(); ++row) {
-            const auto& seq = fixture.seqs()[fixture.decoded()[row]];
-            const std::vector<double> exact = fixture.exact_attention(seq, l);
-            const float* got =
-                out.value.data() + (static_cast<size_t>(l) * plan.batch() + row) * per_seq;
+          const std::vector<double> exact = fixture.exact_step_attention(l);
+          REQUIRE(exact.size() == per_query * queries);
+          for (size_t i = 0; i < queries; ++i) {
+            const float* got = out.value.data() + (l * queries + i) * per_query;
             CAPTURE(step);
-            CAPTURE(row);
-            CHECK(testing::relative_error(got, exact.data(), per_seq) <
+            CAPTURE(i);
+            CHECK(testing::relative_error(got, exact.data() + i * per_query, per_query) <
                   testing::tolerance(t) * 0.5);
             ++checked;
           }
         }
       }
-      CHECK(checked > 50);
+      CHECK(checked > 200);
+      CHECK(prefill_queries > 50);
+      CHECK(fixture.partial_chunks() > 0);
+      CHECK(fixture.prefix_hits() > 0);
+      CHECK(fixture.mixed_steps() > 0);
       CHECK(copies > 0);
       CHECK(swaps_in > 0);
       CHECK(swaps_out > 0);
@@ -88,12 +94,13 @@ TEST_CASE("the CPU executor quantizes fp8 pools with per-KV-head scales") {
       REQUIRE(ex.execute(plan).ok());
       const auto out = ex.read_output();
       REQUIRE(out.ok());
-      const size_t per_seq = static_cast<size_t>(g.num_heads) * g.head_dim;
-      for (int32_t row = 0; row < plan.batch(); ++row) {
-        const std::vector<double> exact =
-            fixture.exact_attention(fixture.seqs()[fixture.decoded()[row]], 1);
-        const float* got = out.value.data() + (static_cast<size_t>(plan.batch()) + row) * per_seq;
-        CHECK(testing::relative_error(got, exact.data(), per_seq) < testing::tolerance(t) * 0.5);
+      const size_t per_query = static_cast<size_t>(g.num_heads) * g.head_dim;
+      const std::vector<double> exact = fixture.exact_step_attention(0);
+      for (int32_t i = 0; i < plan.num_queries(); ++i) {
+        CAPTURE(step);
+        CAPTURE(i);
+        CHECK(testing::relative_error(out.value.data() + i * per_query, exact.data() + i * per_query,
+                                      per_query) < testing::tolerance(t) * 0.5);
       }
     }
     // Head 2's keys, stored with scale 0.5, use only the bottom of the range: all below 2 in

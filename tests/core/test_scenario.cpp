@@ -10,6 +10,7 @@
 
 #include "core/base/errors.h"
 #include "core/engine/snapshot.h"
+#include "core/execution/gpu_profile.h"
 
 using namespace tinyserve;
 namespace fs = std::filesystem;
@@ -72,8 +73,8 @@ TEST_CASE("a minimal scenario takes every default") {
 
 TEST_CASE("scenario errors name the file, the line and what was expected") {
   CHECK(error_of(std::string(kMinimal) + "[scheduler]\nmax_num_seq = 4\n") ==
-        "FILE:8: scheduler.max_num_seq: unknown key (known here: chunked_prefill, "
-        "max_num_batched_tokens, max_num_seqs, preemption, victim)");
+        "FILE:8: scheduler.max_num_seq: unknown key (known here: async_scheduling, "
+        "chunked_prefill, max_num_batched_tokens, max_num_seqs, preemption, semantics, victim)");
   CHECK(error_of(std::string(kMinimal) + "[scheduler]\nmax_num_seqs = \"many\"\n") ==
         "FILE:8: scheduler.max_num_seqs: expected an integer, found a string");
   CHECK(error_of(std::string(kMinimal) + "[scheduler]\nmax_num_seqs = 0\n") ==
@@ -210,4 +211,51 @@ TEST_CASE("strings keep their exact text through the ASCII form toml++ is given"
   CHECK(described("\"\"\"a \\\n  \ufebf b\"\"\"") == "a \ufebf b");
   CHECK(described("\"\"\"x\"\"\"\" # \u00e9t\u00e9") == "x\"");
   CHECK(described("\"caf\u00e9\" # \u00e9t\u00e9 \U0001F600") == "caf\u00e9");
+}
+
+TEST_CASE("cost.profile: auto finds the GPU's profile beside the scenarios; none; a path") {
+  const fs::path root =
+      fs::temp_directory_path() / ("tinyserve-test-profiles-" + std::to_string(getpid()));
+  fs::create_directories(root / "scenarios");
+  fs::create_directories(root / "assets" / "gpu_profiles");
+  GpuProfile p;
+  p.gpu = "a10";
+  p.launch_us = 3;
+  GemmTable t;
+  t.n = t.k = 4096;
+  t.tokens = {1, 1024};
+  t.us = {20, 400};
+  p.gemms.push_back(t);
+  std::ofstream(root / "assets" / "gpu_profiles" / "a10.toml") << gpu_profile_toml(p);
+  const std::string scenario = (root / "scenarios" / "s.toml").string();
+  std::ofstream(scenario) << "name = \"t\"\ndescription = \"a test\"\n[hardware]\ngpu = \"a10\"\n"
+                             "num_gpu_blocks = 512\n[workload]\nnum_requests = 5\n";
+  const std::string bad = (root / "bad.toml").string();
+  std::ofstream(bad) << "gpu = 3\n";
+
+  const Scenario automatic = load_scenario(scenario);
+  REQUIRE(automatic.engine.cost.calibrated());
+  CHECK(automatic.engine.cost.profile->gpu == "a10");
+  CHECK(automatic.engine.cost.shapes.gemms.size() == 4);  // Llama-3-8B's
+  CHECK_FALSE(load_scenario(scenario, {"cost.profile=none"}).engine.cost.calibrated());
+  // A GPU without a profile, or whose figures are replaced, keeps the roofline under auto.
+  CHECK_FALSE(load_scenario(scenario, {"hardware.gpu=l40s"}).engine.cost.calibrated());
+  CHECK_FALSE(load_scenario(scenario, {"hardware.bandwidth_gb_s=100"}).engine.cost.calibrated());
+  // A path: from --set relative to the current directory, here absolute.
+  const std::string a10 = (root / "assets" / "gpu_profiles" / "a10.toml").string();
+  const Scenario given =
+      load_scenario(scenario, {"hardware.gpu=l40s", "cost.profile=\"" + a10 + "\""});
+  CHECK(given.engine.cost.calibrated());
+  // Errors name the key and the profile's own file and line.
+  try {
+    load_scenario(scenario, {"cost.profile=\"" + bad + "\""});
+    FAIL("a malformed profile was accepted");
+  } catch (const InputError& e) {
+    const std::string what = e.what();
+    CHECK(what.find("--set cost.profile=") == 0);
+    CHECK(what.find(bad + ":1: gpu: expected a string") != std::string::npos);
+  }
+  const std::string missing = (root / "none.toml").string();
+  CHECK_THROWS_AS(load_scenario(scenario, {"cost.profile=\"" + missing + "\""}), InputError);
+  fs::remove_all(root);
 }

@@ -100,11 +100,15 @@ TEST_CASE("every key of the table is read by the loader and accepts its document
 
 TEST_CASE("max_model_len applies to every allocator: long prompts rejected, outputs capped") {
   TempDir dir;
-  for (const char* allocator : {"paged", "contiguous"}) {
+  const std::pair<const char*, const char*> setups[] = {
+      {"paged", "vllm-v1"}, {"paged", "vllm-v0"}, {"contiguous", "vllm-v0"}};
+  for (const auto& [allocator, semantics] : setups) {
     CAPTURE(allocator);
+    CAPTURE(semantics);
     Scenario sc = parse_scenario(
         kBase, dir.path("s.toml"),
         {"model.max_model_len=512", std::string("cache.allocator=") + allocator,
+         std::string("scheduler.semantics=") + semantics,
          "workload.num_requests=40", "workload.prompt.min=100", "workload.prompt.max=900",
          "workload.output.distribution=fixed", "workload.output.value=200"});
     std::vector<RequestSpec> requests = load_requests(sc);
@@ -139,12 +143,16 @@ TEST_CASE("max_model_len applies to every allocator: long prompts rejected, outp
 TEST_CASE("settings the contiguous allocator cannot honour are refused, naming both keys") {
   TempDir dir;
   const auto prefix = input_error([&] {
-    parse_scenario(kBase, dir.path("s.toml"), {"cache.allocator=contiguous", "cache.prefix_caching=true"});
+    parse_scenario(kBase, dir.path("s.toml"), {"scheduler.semantics=vllm-v0",
+                                               "cache.allocator=contiguous",
+                                               "cache.prefix_caching=true"});
   });
   REQUIRE(prefix);
   CHECK(std::string(prefix->what()).find("no prefix cache") != std::string::npos);
   const auto swap = input_error([&] {
-    parse_scenario(kBase, dir.path("s.toml"), {"cache.allocator=contiguous", "scheduler.preemption=swap"});
+    parse_scenario(kBase, dir.path("s.toml"), {"scheduler.semantics=vllm-v0",
+                                               "cache.allocator=contiguous",
+                                               "scheduler.preemption=swap"});
   });
   REQUIRE(swap);
   CHECK(std::string(swap->what()).find("cannot swap") != std::string::npos);

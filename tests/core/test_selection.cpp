@@ -308,18 +308,23 @@ TEST_CASE("with selection on, the CPU executor attends to the selected blocks of
         plan.selection.group_score = rule;
         const StepResult r = ex->execute(plan);
         REQUIRE_MESSAGE(r.ok(), r.status.error);
-        if (plan.batch() == 0) continue;
+        if (plan.num_decodes() == 0) {
+          CHECK_FALSE(r.selection.active);
+          continue;
+        }
         CHECK(r.selection.active);
         CHECK(r.selection.blocks_read <= r.selection.blocks_total);
         CHECK(r.selection.bytes_selected <= r.selection.bytes_full);
         const auto out = ex->read_output();
         REQUIRE(out.ok());
-        const size_t per_seq = static_cast<size_t>(g.num_heads) * g.head_dim;
+        const size_t per_query = static_cast<size_t>(g.num_heads) * g.head_dim;
         for (int32_t l = 0; l < g.num_layers; ++l) {
           const BlockSelection& sel = ex->last_selection(l);
-          REQUIRE(sel.batch == plan.batch());
-          for (int32_t row = 0; row < plan.batch(); ++row) {
-            const auto& seq = fixture.seqs()[fixture.decoded()[row]];
+          REQUIRE(sel.batch == plan.num_decodes());
+          for (int32_t b = plan.num_prefills; b < plan.batch(); ++b) {
+            const int32_t row = b - plan.num_prefills;
+            const auto& seq = fixture.seqs()[fixture.entries()[b].seq];
+            const auto len = static_cast<int32_t>(seq.tokens.size());
             std::vector<std::vector<int32_t>> blocks(static_cast<size_t>(g.num_kv_heads));
             for (int32_t kv = 0; kv < g.num_kv_heads; ++kv) {
               const int32_t* chosen = sel.logical.data() + sel.row(row, kv);
@@ -327,10 +332,11 @@ TEST_CASE("with selection on, the CPU executor attends to the selected blocks of
             }
             const auto blocks_of_seq = static_cast<int32_t>((seq.tokens.size() + 3) / 4);
             if (sel.counts[row] < blocks_of_seq) ++sparse_rows;
-            const std::vector<double> exact = fixture.exact_attention(seq, l, &blocks);
-            const float* got =
-                out.value.data() + (static_cast<size_t>(l) * plan.batch() + row) * per_seq;
-            CHECK(testing::relative_error(got, exact.data(), per_seq) <
+            const std::vector<double> exact = fixture.exact_attention(seq, l, len - 1, 1, &blocks);
+            const float* got = out.value.data() + (static_cast<size_t>(l) * plan.num_queries() +
+                                                   plan.query_start[b]) *
+                                                      per_query;
+            CHECK(testing::relative_error(got, exact.data(), per_query) <
                   testing::tolerance(t) * 0.5);
           }
         }

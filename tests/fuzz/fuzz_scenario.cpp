@@ -7,6 +7,7 @@
 
 #include "core/base/errors.h"
 #include "core/config/scenario.h"
+#include "core/engine/engine.h"
 #include "tests/fuzz/fuzz_util.h"
 
 using namespace tinyserve;
@@ -26,7 +27,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     Scenario s = parse_scenario(body, "/nonexistent/fuzz/scenario.toml", overrides);
     if (s.source != WorkloadSource::kSynthetic || s.workload.num_requests > 64 ||
-        s.num_gpu_blocks > 100'000 || s.num_cpu_blocks > 100'000) {
+        s.engine.geometry.num_gpu_blocks > 100'000 || s.engine.geometry.num_cpu_blocks > 100'000) {
       return 0;
     }
     std::vector<RequestSpec> requests = load_requests(s);

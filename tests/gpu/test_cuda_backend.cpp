@@ -31,12 +31,18 @@ class TeeBackend final : public Backend {
     const StepResult g = gpu_->execute(plan), c = cpu_->execute(plan);
     REQUIRE_MESSAGE(g.ok(), g.status.error);
     REQUIRE_MESSAGE(c.ok(), c.status.error);
+    for (int32_t b = 0; b < plan.num_prefills; ++b) {
+      chunks_after_prefix += plan.context_lens[b] > plan.queries_of(b);
+    }
+    mixed_steps += plan.num_prefills > 0 && plan.num_decodes() > 0;
     if (plan.batch() > 0 && plan.step % 3 == 0) compare_outputs(plan);
     if (plan.step % 25 == 0) compare_pools();
     ++steps_;
     return {};
   }
   int compared_outputs = 0, compared_pools = 0;
+  int chunks_after_prefix = 0;  // prefill chunks after cached tokens (prefix hits, earlier chunks)
+  int mixed_steps = 0;          // steps with prefill chunks and decodes
   int steps_ = 0;
 
   void compare_pools() {
@@ -136,6 +142,8 @@ TEST_SUITE("gpu") {
       CHECK(s.cow_copies > 0);   // samples wrote into shared blocks
       CHECK(s.prefix_hit_rate > 0);
       CHECK(t.compared_outputs > 10);
+      CHECK(t.chunks_after_prefix > 0);
+      CHECK(t.mixed_steps > 0);
       CHECK(t.compared_pools > 2);
     }
   }

@@ -52,11 +52,25 @@ TEST_SUITE("gpu") {
     struct Shape {
       int32_t heads, kv_heads, head_dim, block_size;
     };
-    for (KernelVersion version : kAllKernelVersions) {
+    // Every decode version with the default prefill kernel, and v5 with each prefill kernel,
+    // split-KV forced or not.
+    struct Kernels {
+      KernelVersion decode;
+      gpu::PrefillKernel prefill;
+      int32_t kv_chunk;
+    };
+    std::vector<Kernels> configs;
+    for (KernelVersion v : kAllKernelVersions) configs.push_back({v, gpu::PrefillKernel::kAuto, 0});
+    for (gpu::PrefillKernel k :
+         {gpu::PrefillKernel::kSimt, gpu::PrefillKernel::kMma, gpu::PrefillKernel::kWgmma}) {
+      configs.push_back({KernelVersion::kV5, k, 1});  // split at every KV tile
+    }
+    for (const Kernels& kernels : configs) {
       for (DType t : kExecutorDTypes) {
         for (Shape s : {Shape{4, 2, 64, 8}, Shape{8, 1, 128, 16}, Shape{3, 3, 256, 32}}) {
-          if (!kernel_supports(version, t)) continue;
-          CAPTURE(kernel_version_name(version));
+          if (!kernel_supports(kernels.decode, t)) continue;
+          CAPTURE(kernel_version_name(kernels.decode));
+          CAPTURE(gpu::prefill_kernel_name(kernels.prefill));
           CAPTURE(dtype_name(t));
           CAPTURE(s.head_dim);
           KvGeometry g = geometry(t, s.heads, s.kv_heads, s.head_dim, s.block_size);
@@ -66,8 +80,10 @@ TEST_SUITE("gpu") {
           }
           auto cpu = ReferenceExecutor::create(g);
           gpu::CudaExecutorOptions options;
-          options.kernel = version;
+          options.kernel = kernels.decode;
           options.partition_tokens = 32;  // v4 and v5 split every longer context
+          options.prefill.kernel = kernels.prefill;
+          options.prefill.kv_chunk = kernels.kv_chunk;
           auto cuda = gpu::CudaExecutor::create(g, options);
           REQUIRE(cpu.ok());
           REQUIRE_MESSAGE(cuda.ok(), cuda.status.error);
@@ -80,19 +96,25 @@ TEST_SUITE("gpu") {
             REQUIRE(a.ok());
             REQUIRE_MESSAGE(b.ok(), b.status.error);
             CHECK(b.stages_applied == 5);
+            CHECK(b.times.attention_ms ==
+                  doctest::Approx(b.times.prefill_attention_ms + b.times.decode_attention_ms));
             const auto out = cuda.value->read_output();
             REQUIRE_MESSAGE(out.ok(), out.status.error);
-            const size_t per_seq = static_cast<size_t>(g.num_heads) * g.head_dim;
-            REQUIRE(out.value.size() == per_seq * plan.batch() * g.num_layers);
+            const size_t per_query = static_cast<size_t>(g.num_heads) * g.head_dim;
+            const auto queries = static_cast<size_t>(plan.num_queries());
+            REQUIRE(out.value.size() == per_query * queries * g.num_layers);
             for (int32_t l = 0; l < g.num_layers; ++l) {
-              for (int32_t row = 0; row < plan.batch(); ++row) {
-                const std::vector<double> exact =
-                    fixture.exact_attention(fixture.seqs()[fixture.decoded()[row]], l);
-                const float* got =
-                    out.value.data() + (static_cast<size_t>(l) * plan.batch() + row) * per_seq;
-                CHECK(relative_error(got, exact.data(), per_seq) < tolerance(t));
+              const std::vector<double> exact = fixture.exact_step_attention(l);
+              for (size_t i = 0; i < queries; ++i) {
+                CAPTURE(i);
+                CHECK(relative_error(out.value.data() + (l * queries + i) * per_query,
+                                     exact.data() + i * per_query, per_query) < tolerance(t));
               }
             }
+          }
+          if (!small_gpu_tests()) {
+            CHECK(fixture.partial_chunks() > 0);
+            CHECK(fixture.prefix_hits() > 0);
           }
           check_pools_equal(*cpu.value, *cuda.value);
         }
@@ -156,8 +178,7 @@ TEST_SUITE("gpu") {
     good.block_tables = {0};
     good.max_blocks_per_seq = 1;
     good.context_lens = {4};
-    good.query_tokens = {8};
-    good.query_positions = {3};
+    good.query_start = {0, 1};
     const StepResult ok = cuda.value->execute(good);
     REQUIRE_MESSAGE(ok.ok(), ok.status.error);
     CHECK(ok.stages_applied == 5);

@@ -508,18 +508,20 @@ TEST_SUITE("gpu") {
             CHECK(b.selection.active == a.selection.active);
             CHECK(b.selection.blocks_read == a.selection.blocks_read);
             CHECK(b.selection.bytes_read() == a.selection.bytes_read());
-            if (plan.batch() == 0) continue;
+            if (plan.num_decodes() == 0) continue;
             const auto out = cuda.value->read_output();
             REQUIRE(out.ok());
-            const size_t per_seq = static_cast<size_t>(g.num_heads) * g.head_dim;
+            const size_t per_query = static_cast<size_t>(g.num_heads) * g.head_dim;
             for (int32_t l = 0; l < g.num_layers; ++l) {
               const BlockSelection& want = cpu.value->last_selection(l);
               const auto got = cuda.value->read_selection(l);
               REQUIRE_MESSAGE(got.ok(), got.status.error);
               CHECK(got.value.logical == want.logical);
               CHECK(got.value.block_tables == want.block_tables);
-              for (int32_t row = 0; row < plan.batch(); ++row) {
-                const auto& seq = fixture.seqs()[fixture.decoded()[row]];
+              for (int32_t e = plan.num_prefills; e < plan.batch(); ++e) {
+                const int32_t row = e - plan.num_prefills;
+                const auto& seq = fixture.seqs()[fixture.entries()[e].seq];
+                const auto len = static_cast<int32_t>(seq.tokens.size());
                 std::vector<std::vector<int32_t>> blocks(static_cast<size_t>(g.num_kv_heads));
                 for (int32_t kv = 0; kv < g.num_kv_heads; ++kv) {
                   const int32_t* chosen = want.logical.data() + want.row(row, kv);
@@ -528,10 +530,12 @@ TEST_SUITE("gpu") {
                 if (static_cast<size_t>(want.counts[row]) * g.block_size < seq.tokens.size()) {
                   ++sparse_rows;
                 }
-                const std::vector<double> exact = fixture.exact_attention(seq, l, &blocks);
-                const float* o =
-                    out.value.data() + (static_cast<size_t>(l) * plan.batch() + row) * per_seq;
-                CHECK(relative_error(o, exact.data(), per_seq) < tolerance(sh.dtype));
+                const std::vector<double> exact =
+                    fixture.exact_attention(seq, l, len - 1, 1, &blocks);
+                const float* o = out.value.data() + (static_cast<size_t>(l) * plan.num_queries() +
+                                                     plan.query_start[e]) *
+                                                        per_query;
+                CHECK(relative_error(o, exact.data(), per_query) < tolerance(sh.dtype));
               }
             }
           }

@@ -45,11 +45,12 @@ TEST_CASE("a bad override is reported and the current run stays") {
   CHECK(s.overrides() == std::vector<std::string>{"workload.num_requests=20"});
 }
 
-TEST_CASE("comparing steps two runs one override apart in lockstep") {
+TEST_CASE("comparing by steps steps two runs one override apart once per tick") {
   Session s = make_session();
   REQUIRE(s.load(kScenario, {"workload.num_requests=20"}).empty());
   s.advance(0.0, 1.0);
   REQUIRE(s.compare(*find_compare_preset("paged-vs-contiguous")).empty());
+  s.set_lockstep(Lockstep::kSteps);
   s.step(5);
   s.advance(0.0, 1.0);
   REQUIRE(s.num_runs() == 2);
@@ -95,4 +96,46 @@ TEST_CASE("overrides replace the value of the same key") {
   set_override(o, "cache.block_size=32");
   set_override(o, "scheduler.max_num_seqs=8");
   CHECK(o == std::vector<std::string>{"cache.block_size=32", "seed=3", "scheduler.max_num_seqs=8"});
+}
+
+TEST_CASE("comparing by simulated time keeps both runs at the same moment") {
+  Session s = make_session();
+  REQUIRE(s.load(kScenario, {"workload.num_requests=100"}).empty());
+  REQUIRE(s.compare(*find_compare_preset("paged-vs-contiguous")).empty());
+  CHECK(s.lockstep() == Lockstep::kTime);  // the default
+  s.advance_exact(0);
+  int64_t checked = 0;
+  for (int tick = 0; tick < 800 && !s.done(); ++tick) {
+    s.advance_exact(1);
+    Run& a = s.run(0);
+    Run& b = s.run(1);
+    if (a.done() || b.done()) break;
+    // The run ahead started its last step no later than the other run's present.
+    Run& ahead = a.now() >= b.now() ? a : b;
+    Run& behind = &ahead == &a ? b : a;
+    const std::vector<StepMetrics>& h = ahead.engine().history();
+    REQUIRE(h.size() >= 1);
+    const double started = h.size() >= 2 ? h[h.size() - 2].time_s : 0.0;
+    CHECK(started <= behind.now());
+    ++checked;
+  }
+  CHECK(checked > 100);
+  // The configurations step at different rates: the step counts differ.
+  CHECK(s.run(0).engine().steps() != s.run(1).engine().steps());
+}
+
+TEST_CASE("the app's base overrides apply to every run but are not listed as the user's") {
+  Session s("", [](const Scenario&) { return std::make_unique<AccountingBackend>(); }, {"seed=7"});
+  REQUIRE(s.load(kScenario, {"workload.num_requests=20"}).empty());
+  s.advance(0.0, 1.0);
+  CHECK(s.run().scenario().seed == 7);
+  CHECK(s.overrides() == std::vector<std::string>{"workload.num_requests=20"});
+  REQUIRE(s.compare(*find_compare_preset("lru-vs-lifo")).empty());
+  s.advance(0.0, 1.0);
+  CHECK(s.run(1).scenario().seed == 7);
+  // The user's override of the same key wins.
+  REQUIRE(s.load(kScenario, {"seed=3"}).empty());
+  s.advance(0.0, 1.0);
+  CHECK(s.run(0).scenario().seed == 3);
+  CHECK(s.overrides() == std::vector<std::string>{"seed=3"});
 }

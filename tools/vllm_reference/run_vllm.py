@@ -475,6 +475,31 @@ def run(workload: list[ts.WorkloadRequest], cfg: dict, verbose_path: str | None)
     return decisions, summary
 
 
+def compare_with_tinyserve(args, out: Path, summary: dict) -> None:
+    """Replays the record in TinyServe (`tinyserve fidelity`, which needs workload.jsonl and
+    config.json beside decisions.jsonl) and prints both loops' time per step."""
+    import shutil
+    import subprocess
+
+    for src, name in ((args.workload, "workload.jsonl"), (args.config, "config.json")):
+        dst = out / name
+        if not dst.exists() or not os.path.samefile(src, dst):
+            shutil.copyfile(src, dst)
+    proc = subprocess.run([args.tinyserve, "fidelity", str(out), "--quiet"],
+                          capture_output=True, text=True)
+    rows = [line.split() for line in proc.stdout.splitlines()[1:2]]
+    if proc.returncode not in (0, 1) or not rows or len(rows[0]) < 7:
+        raise SystemExit(f"tinyserve fidelity failed ({proc.returncode}): {proc.stderr.strip()}")
+    row = rows[0]
+    print(json.dumps({
+        "identical_steps": row[1],
+        "vllm_us_per_step": round(summary["mean_schedule_plus_update_us"], 1),
+        "vllm_cpu_us_per_step": round(summary["mean_schedule_plus_update_cpu_us"], 1),
+        "tinyserve_us_per_step": float(row[5]),
+        "tinyserve_cpu_us_per_step": float(row[6]),
+    }))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--workload", required=True)
@@ -488,6 +513,9 @@ def main() -> None:
     ap.add_argument("--timing", metavar="FILE",
                     help="write the (machine-dependent) timings to FILE as JSON")
     ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--tinyserve", metavar="BIN",
+                    help="then replay the record with `BIN fidelity` and print both scheduling "
+                         "loops' time per step (and whether every step agrees)")
     args = ap.parse_args()
 
     cfg = ts.read_config(args.config)
@@ -520,6 +548,8 @@ def main() -> None:
                 json.dump({k: summary[k] for k in sorted(timing_keys)}, f, indent=1)
                 f.write("\n")
         print(json.dumps(show))
+    if args.tinyserve:
+        compare_with_tinyserve(args, out, summary)
 
 
 if __name__ == "__main__":
