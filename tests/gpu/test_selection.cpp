@@ -13,6 +13,7 @@
 #include "gpu/cuda_executor.h"
 #include "gpu/decode_attention.h"
 #include "gpu/selection.h"
+#include "gpu/supports.h"
 #include "tests/core/plan_fixture.h"
 #include "tests/core/selection_fixture.h"
 #include "tests/gpu/gpu_test_util.h"
@@ -559,4 +560,29 @@ TEST_SUITE("gpu") {
       }
     }
   }
+}
+
+TEST_CASE("the kernels' support refuses key bounds (selection) for v1 and v2, and fp8 pools") {
+  KvGeometry g;
+  g.num_layers = 1;
+  g.num_heads = 8;
+  g.num_kv_heads = 2;
+  g.head_dim = 128;
+  g.block_size = 16;
+  g.dtype = DType::kF16;
+  g.num_gpu_blocks = 8;
+  g.key_bounds = true;
+  for (KernelVersion v : {KernelVersion::kV1, KernelVersion::kV2}) {
+    const Status s = gpu::supports(g, v);
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.error.find("needs kernel v3 to v6") != std::string::npos);
+  }
+  for (KernelVersion v : {KernelVersion::kV3, KernelVersion::kV4, KernelVersion::kV5,
+                          KernelVersion::kV6}) {
+    CHECK(gpu::supports(g, v).ok());
+  }
+  g.dtype = DType::kFp8E4M3;
+  CHECK(gpu::supports(g, KernelVersion::kV5).error.find("not supported yet") != std::string::npos);
+  g.key_bounds = false;
+  CHECK(gpu::supports(g, KernelVersion::kV5).ok());
 }
