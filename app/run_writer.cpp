@@ -117,7 +117,8 @@ std::vector<std::string> RunWriter::partial_paths() const {
 }
 
 void RunWriter::write_step(const StepMetrics& metrics, std::span<const Event> events) {
-  if (files_[kMetrics].wanted) append_metrics_csv_row(metrics, files_[kMetrics].buffer, selection_columns_);
+  if (files_[kMetrics].wanted)
+    append_metrics_csv_row(metrics, files_[kMetrics].buffer, selection_columns_);
   ++steps_;
   write_events(events);
 }

@@ -664,9 +664,9 @@ Scenario parse_scenario(const std::string& text, const std::string& path,
     sel.fail(keys::kSelectionBudgetRatio, "expected budget_tokens or budget_ratio, not both");
   }
   if (selection.enabled() && !paged) {
-    sel.fail(selection.budget_tokens > 0 ? keys::kSelectionBudgetTokens
-                                         : keys::kSelectionBudgetRatio,
-             "selection reads blocks of a paged cache, but cache.allocator = \"contiguous\"");
+    sel.fail(
+        selection.budget_tokens > 0 ? keys::kSelectionBudgetTokens : keys::kSelectionBudgetRatio,
+        "selection reads blocks of a paged cache, but cache.allocator = \"contiguous\"");
   }
 
   // [metrics]: the fragmentation formula's parameters (docs/metrics.md).
@@ -705,15 +705,16 @@ Scenario parse_scenario(const std::string& text, const std::string& path,
   g.synthetic = structured_kv ? SyntheticPattern::kStructured : SyntheticPattern::kUniform;
   g.key_bounds = selection.enabled();
   if (selection.enabled()) {
-    const KeySpec& budget = selection.budget_tokens > 0 ? keys::kSelectionBudgetTokens
-                                                        : keys::kSelectionBudgetRatio;
+    const KeySpec& budget =
+        selection.budget_tokens > 0 ? keys::kSelectionBudgetTokens : keys::kSelectionBudgetRatio;
     if (is_fp8(g.dtype)) {
       sel.fail(budget, cat("selection's key bounds of ", dtype_name(g.dtype),
                            " caches are not supported yet; use cache.kv_dtype fp16 or bf16"));
     }
     if (g.kv_latent_dim > 0) {
-      sel.fail(budget, "selection scores per-KV-head key bounds; MLA caches (a latent vector "
-                       "per token) have none");
+      sel.fail(budget,
+               "selection scores per-KV-head key bounds; MLA caches (a latent vector "
+               "per token) have none");
     }
   }
   int64_t gpu_blocks = fixed_blocks;

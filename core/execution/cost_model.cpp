@@ -18,10 +18,9 @@ void count_decode_reads(const KvGeometry& g, const StepWork& w, StepCost& c) {
     return;
   }
   c.decode_blocks_read = w.decode_selected_blocks;
-  c.decode_bytes_read =
-      static_cast<double>(w.decode_selected_sum) * token_bytes +
-      static_cast<double>(w.decode_blocks) * static_cast<double>(g.bounds_block_bytes()) *
-          g.model_layers;
+  c.decode_bytes_read = static_cast<double>(w.decode_selected_sum) * token_bytes +
+                        static_cast<double>(w.decode_blocks) *
+                            static_cast<double>(g.bounds_block_bytes()) * g.model_layers;
 }
 
 // The calibrated model (docs/cost_model.md, "The calibrated model").
@@ -77,15 +76,14 @@ StepCost estimate_calibrated(const CostModel& m, const KvGeometry& g, const Step
   // it attends, and the key bounds' reads (scoring; the top-K is small beside them) at the
   // roofline's bandwidth.
   const double decode_us =
-      s.mla ? -1
-      : w.selection
-          ? p.decode_us(a, w.decode_seqs, w.decode_selected_sum, w.decode_selected_max, 0)
-          : p.decode_us(a, w.decode_seqs, w.decode_context_sum, w.decode_context_max,
-                        w.decode_shared_tokens);
+      s.mla         ? -1
+      : w.selection ? p.decode_us(a, w.decode_seqs, w.decode_selected_sum, w.decode_selected_max, 0)
+                    : p.decode_us(a, w.decode_seqs, w.decode_context_sum, w.decode_context_max,
+                                  w.decode_shared_tokens);
   const double bounds_s =
-      w.selection ? (decode_read - static_cast<double>(w.decode_selected_sum) * token_bytes) /
-                        bandwidth
-                  : 0.0;
+      w.selection
+          ? (decode_read - static_cast<double>(w.decode_selected_sum) * token_bytes) / bandwidth
+          : 0.0;
   c.prefill_attention_s =
       prefill_us >= 0 ? layers * prefill_us * 1e-6 : std::max(0.0, prefill_read) / bandwidth;
   c.decode_attention_s =
@@ -119,10 +117,9 @@ StepCost estimate_step(const CostModel& m, const KvGeometry& g, const StepWork& 
   const auto token_bytes = static_cast<double>(g.bytes_per_token());
   count_decode_reads(g, w, c);
   // Selection off: decode_bytes_read == decode_bytes_full, so kv_read is the contexts' bytes.
-  const double kv_read =
-      w.selection ? static_cast<double>(w.context_tokens_read) * token_bytes -
-                        c.decode_bytes_full + c.decode_bytes_read
-                  : static_cast<double>(w.context_tokens_read) * token_bytes;
+  const double kv_read = w.selection ? static_cast<double>(w.context_tokens_read) * token_bytes -
+                                           c.decode_bytes_full + c.decode_bytes_read
+                                     : static_cast<double>(w.context_tokens_read) * token_bytes;
   const double kv_write = static_cast<double>(w.new_tokens) * token_bytes;
   const double copies =
       2.0 * static_cast<double>(w.copied_blocks) * static_cast<double>(g.model_block_bytes());

@@ -121,14 +121,15 @@ TEST_CASE("attention.selection reads a budget in tokens or as a ratio, as a tabl
   CHECK(a.engine.selection.group_score == GroupScore::kMax);
   CHECK(a.engine.geometry.key_bounds);
 
-  const Scenario b = parse(kBase + "[attention.selection]\nbudget_ratio = 0.25\ngroup_score = \"sum\"\n");
+  const Scenario b =
+      parse(kBase + "[attention.selection]\nbudget_ratio = 0.25\ngroup_score = \"sum\"\n");
   CHECK(b.engine.selection.budget_ratio == 0.25f);
   CHECK(b.engine.selection.budget_tokens == 0);
   CHECK(b.engine.selection.group_score == GroupScore::kSum);
   CHECK(b.engine.geometry.key_bounds);
 
-  const Scenario c = parse(kBase, {"attention.selection.budget_tokens=1024",
-                                   "attention.kv_pattern=structured"});
+  const Scenario c =
+      parse(kBase, {"attention.selection.budget_tokens=1024", "attention.kv_pattern=structured"});
   CHECK(c.engine.selection.budget_tokens == 1024);
   CHECK(c.engine.geometry.synthetic == SyntheticPattern::kStructured);
 }
@@ -174,8 +175,8 @@ TEST_CASE("with selection the cost model charges the selected blocks and the key
   CHECK(sel.decode_attention_s == doctest::Approx(sel.decode_bytes_read / 0.5e12));
   CHECK(sel.prefill_attention_s == doctest::Approx(full.prefill_attention_s));
   CHECK(sel.decode_attention_s < full.decode_attention_s / 4);
-  CHECK(sel.memory_s == doctest::Approx(full.memory_s - (full.decode_bytes_read -
-                                                         sel.decode_bytes_read) / 0.5e12));
+  CHECK(sel.memory_s ==
+        doctest::Approx(full.memory_s - (full.decode_bytes_read - sel.decode_bytes_read) / 0.5e12));
   CHECK(sel.compute_s < full.compute_s);
   CHECK(sel.total_s < full.total_s);
 }

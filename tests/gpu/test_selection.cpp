@@ -577,8 +577,8 @@ TEST_CASE("the kernels' support refuses key bounds (selection) for v1 and v2, an
     REQUIRE_FALSE(s.ok());
     CHECK(s.error.find("needs kernel v3 to v6") != std::string::npos);
   }
-  for (KernelVersion v : {KernelVersion::kV3, KernelVersion::kV4, KernelVersion::kV5,
-                          KernelVersion::kV6}) {
+  for (KernelVersion v :
+       {KernelVersion::kV3, KernelVersion::kV4, KernelVersion::kV5, KernelVersion::kV6}) {
     CHECK(gpu::supports(g, v).ok());
   }
   g.dtype = DType::kFp8E4M3;
