@@ -70,7 +70,7 @@ struct SelectionBenchCliOptions {
 int bench_selection(const SelectionBenchCliOptions& options);
 
 struct PrefillBenchCliOptions {
-  std::vector<std::string> configs;  // empty: P1 P2 P3 P4
+  std::vector<std::string> configs;  // empty: P1 P2 P3 P4 P1-fp8
   std::vector<std::string> kernels;  // empty: wgmma mma
   int32_t repetitions = 30;
   bool flashinfer = true;

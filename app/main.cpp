@@ -364,8 +364,8 @@ int main(int argc, char** argv) {
                                               "a mixed step, FlashInfer when built with it");
   bench_pre
       ->add_option("--configs", prefill_options.configs,
-                   "Reference configurations (default: P1 P2 P3 P4)")
-      ->check(one_of({"P1", "P2", "P3", "P4"}));
+                   "Reference configurations (default: P1 P2 P3 P4 P1-fp8)")
+      ->check(one_of({"P1", "P2", "P3", "P4", "P1-fp8"}));
   bench_pre
       ->add_option("--kernels", prefill_options.kernels, "Prefill kernels (default: wgmma mma)")
       ->check(one_of({"simt", "mma", "wgmma"}));

@@ -45,10 +45,23 @@ const DeviceProps& device_props() {
   return props;
 }
 
+// A pool element as float (fp8: the element, unscaled; exact).
+template <typename TC>
+__device__ __forceinline__ float element_to_float(TC x) {
+  if constexpr (kIsFp8<TC>) {
+    return static_cast<float>(x);
+  } else {
+    return to_float(x);
+  }
+}
+
 // The simt kernel: one warp per (query, head), lanes split the head dim, keys one at a time
 // with an online softmax. fp32 pools (no tensor cores at full precision) and the fallback.
-template <typename T, int D>
+// TC: the pool's element type; q and out are QueryT<TC> (fp16 for fp8 pools, whose K scale goes
+// into the score scale and V scale into the output's normalisation).
+template <typename TC, int D>
 __global__ void __launch_bounds__(128) prefill_simt_kernel(const Args a, int batch) {
+  using T = QueryT<TC>;
   constexpr int E = D / 32;
   const int w = static_cast<int>(blockIdx.x) * 4 + static_cast<int>(threadIdx.x >> 5);
   const int lane = threadIdx.x & 31;
@@ -70,8 +83,10 @@ __global__ void __launch_bounds__(128) prefill_simt_kernel(const Args a, int bat
   const int pos = a.context_lens[lo] - count + (query - q0);
   const int kv_head = head / a.group;
   const int32_t* table = a.block_tables + static_cast<int64_t>(lo) * a.max_blocks_per_seq;
-  const T* k_head = static_cast<const T*>(a.k) + kv_head * a.head_stride;
-  const T* v_head = static_cast<const T*>(a.v) + kv_head * a.head_stride;
+  const TC* k_head = static_cast<const TC*>(a.k) + kv_head * a.head_stride;
+  const TC* v_head = static_cast<const TC*>(a.v) + kv_head * a.head_stride;
+  const float score_scale = kIsFp8<TC> ? a.scale_log2 * a.k_scale_of(kv_head) : a.scale_log2;
+  const float v_scale = kIsFp8<TC> ? a.v_scale_of(kv_head) : 1.0f;
   const int mask = (1 << a.block_shift) - 1;
   const T* qp = static_cast<const T*>(a.q) + (static_cast<int64_t>(query) * a.num_heads + head) * D;
   float q[E], acc[E];
@@ -87,24 +102,27 @@ __global__ void __launch_bounds__(128) prefill_simt_kernel(const Args a, int bat
         table[key >> a.block_shift] * a.block_stride + static_cast<int64_t>(key & mask) * D;
     float dot = 0.0f;
 #pragma unroll
-    for (int e = 0; e < E; ++e) dot += q[e] * to_float(k_head[row + lane + 32 * e]);
+    for (int e = 0; e < E; ++e) dot += q[e] * element_to_float(k_head[row + lane + 32 * e]);
 #pragma unroll
     for (int x = 16; x > 0; x >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, x);
-    const float s = dot * a.scale_log2;
+    const float s = dot * score_scale;
     const float m_new = fmaxf(m, s);
     const float alpha = exp2f(m - m_new);
     const float p = exp2f(s - m_new);
     l = l * alpha + p;
 #pragma unroll
-    for (int e = 0; e < E; ++e) acc[e] = acc[e] * alpha + p * to_float(v_head[row + lane + 32 * e]);
+    for (int e = 0; e < E; ++e) {
+      acc[e] = acc[e] * alpha + p * element_to_float(v_head[row + lane + 32 * e]);
+    }
     m = m_new;
   }
   T* op = static_cast<T*>(a.out) + (static_cast<int64_t>(query) * a.num_heads + head) * D;
 #pragma unroll
-  for (int e = 0; e < E; ++e) op[lane + 32 * e] = from_float<T>(acc[e] / l);
+  for (int e = 0; e < E; ++e) op[lane + 32 * e] = from_float<T>(acc[e] * v_scale / l);
 }
 
-// Merges the split partials of each merged query: one CTA per query, every head.
+// Merges the split partials of each merged query: one CTA per query, every head. T: the
+// output's type.
 template <typename T, int D>
 __global__ void __launch_bounds__(128) prefill_merge_kernel(const Args a) {
   const int4 r = __ldg(reinterpret_cast<const int4*>(a.merge) + blockIdx.x);
@@ -130,6 +148,29 @@ __global__ void __launch_bounds__(128) prefill_merge_kernel(const Args a) {
   }
 }
 
+template <typename T>
+struct TypeTag {
+  using type = T;
+};
+
+// fn(TypeTag<pool element type>).
+template <typename Fn>
+cudaError_t by_dtype(DType dtype, Fn fn) {
+  switch (dtype) {
+    case DType::kF32:
+      return fn(TypeTag<float>{});
+    case DType::kF16:
+      return fn(TypeTag<__half>{});
+    case DType::kBF16:
+      return fn(TypeTag<__nv_bfloat16>{});
+    case DType::kFp8E4M3:
+      return fn(TypeTag<__nv_fp8_e4m3>{});
+    case DType::kFp8E5M2:
+      return fn(TypeTag<__nv_fp8_e5m2>{});
+  }
+  return cudaErrorNotSupported;
+}
+
 template <typename Fn>
 cudaError_t by_head_dim(int head_dim, Fn fn) {
   switch (head_dim) {
@@ -144,13 +185,13 @@ cudaError_t by_head_dim(int head_dim, Fn fn) {
   }
 }
 
-template <typename T, int D>
+template <typename TC, int D>
 cudaError_t launch_mma(const Args& a, int grid, cudaStream_t stream) {
   constexpr int kSmem = prefill::MmaShape<D>::kSmemBytes;
   static const cudaError_t configured = cudaFuncSetAttribute(
-      prefill::prefill_mma_kernel<T, D>, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
+      prefill::prefill_mma_kernel<TC, D>, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
   TS_CUDA_TRY(configured);
-  prefill::prefill_mma_kernel<T, D><<<grid, 128, kSmem, stream>>>(a);
+  prefill::prefill_mma_kernel<TC, D><<<grid, 128, kSmem, stream>>>(a);
   TS_CUDA_TRY_LAUNCH();
   return cudaSuccess;
 }
@@ -193,16 +234,16 @@ std::string_view prefill_kernel_name(PrefillKernel kernel) {
 }
 
 bool prefill_kernel_available(PrefillKernel kernel, DType dtype) {
-  const DeviceProps& p = device_props();
-  const bool tensor_dtype = dtype == DType::kF16 || dtype == DType::kBF16;
+  // fp8 pools run on the tensor cores as fp16 (their elements converted exactly).
+  const bool tensor_dtype = dtype == DType::kF16 || dtype == DType::kBF16 || is_fp8(dtype);
   switch (kernel) {
     case PrefillKernel::kSimt:
       return dtype == DType::kF32 || tensor_dtype;
     case PrefillKernel::kMma:
-      return tensor_dtype && p.major >= 8;
+      return tensor_dtype && device_props().major >= 8;
     case PrefillKernel::kWgmma:
 #ifdef TINYSERVE_HAVE_SM90A
-      return tensor_dtype && p.major == 9 && p.minor == 0;
+      return tensor_dtype && device_props().major == 9 && device_props().minor == 0;
 #else
       return false;
 #endif
@@ -372,31 +413,25 @@ cudaError_t prefill_attention(const PrefillPlan& plan, const int32_t* device_ind
   a.pingpong = plan.pingpong ? 1 : 0;
   a.prefetch_rows = plan.prefetch_rows ? 1 : 0;
   a.scale_log2 = batch.scale * 1.4426950408889634f;
+  a.k_scale = cache.scales.k;
+  a.v_scale = cache.scales.v;
+  a.k_head_scales = cache.scales.k_heads;
+  a.v_head_scales = cache.scales.v_heads;
 
-  const bool half = cache.dtype == DType::kF16;
   if (plan.kernel == PrefillKernel::kSimt) {
     const int grid =
         static_cast<int>((static_cast<int64_t>(batch.num_queries) * batch.num_heads + 3) / 4);
-    return by_head_dim(cache.head_dim, [&](auto d) -> cudaError_t {
-      constexpr int D = decltype(d)::value;
-      switch (cache.dtype) {
-        case DType::kF32:
-          prefill_simt_kernel<float, D><<<grid, 128, 0, stream>>>(a, batch.batch);
-          break;
-        case DType::kF16:
-          prefill_simt_kernel<__half, D><<<grid, 128, 0, stream>>>(a, batch.batch);
-          break;
-        case DType::kBF16:
-          prefill_simt_kernel<__nv_bfloat16, D><<<grid, 128, 0, stream>>>(a, batch.batch);
-          break;
-        default:
-          return cudaErrorNotSupported;
-      }
-      TS_CUDA_TRY_LAUNCH();
-      return cudaSuccess;
+    return by_dtype(cache.dtype, [&](auto tag) {
+      using TC = typename decltype(tag)::type;
+      return by_head_dim(cache.head_dim, [&](auto d) -> cudaError_t {
+        constexpr int D = decltype(d)::value;
+        prefill_simt_kernel<TC, D><<<grid, 128, 0, stream>>>(a, batch.batch);
+        TS_CUDA_TRY_LAUNCH();
+        return cudaSuccess;
+      });
     });
   }
-  if (cache.dtype != DType::kF16 && cache.dtype != DType::kBF16) return cudaErrorNotSupported;
+  if (cache.dtype == DType::kF32) return cudaErrorNotSupported;
   if (plan.num_items > 0) {
     if (plan.kernel == PrefillKernel::kWgmma) {
 #ifdef TINYSERVE_HAVE_SM90A
@@ -405,23 +440,30 @@ cudaError_t prefill_attention(const PrefillPlan& plan, const int32_t* device_ind
       return cudaErrorNotSupported;
 #endif
     } else {
-      TS_CUDA_TRY(by_head_dim(cache.head_dim, [&](auto d) {
-        constexpr int D = decltype(d)::value;
-        return half ? launch_mma<__half, D>(a, plan.grid, stream)
-                    : launch_mma<__nv_bfloat16, D>(a, plan.grid, stream);
+      TS_CUDA_TRY(by_dtype(cache.dtype, [&](auto tag) -> cudaError_t {
+        using TC = typename decltype(tag)::type;
+        if constexpr (std::is_same_v<TC, float>) {
+          return cudaErrorNotSupported;
+        } else {
+          return by_head_dim(cache.head_dim, [&](auto d) {
+            return launch_mma<TC, decltype(d)::value>(a, plan.grid, stream);
+          });
+        }
       }));
     }
   }
   if (plan.num_merged > 0) {
-    TS_CUDA_TRY(by_head_dim(cache.head_dim, [&](auto d) -> cudaError_t {
-      constexpr int D = decltype(d)::value;
-      if (half) {
-        prefill_merge_kernel<__half, D><<<plan.num_merged, 128, 0, stream>>>(a);
+    TS_CUDA_TRY(by_dtype(cache.dtype, [&](auto tag) -> cudaError_t {
+      using T = QueryT<typename decltype(tag)::type>;
+      if constexpr (std::is_same_v<T, float>) {
+        return cudaErrorNotSupported;
       } else {
-        prefill_merge_kernel<__nv_bfloat16, D><<<plan.num_merged, 128, 0, stream>>>(a);
+        return by_head_dim(cache.head_dim, [&](auto d) -> cudaError_t {
+          prefill_merge_kernel<T, decltype(d)::value><<<plan.num_merged, 128, 0, stream>>>(a);
+          TS_CUDA_TRY_LAUNCH();
+          return cudaSuccess;
+        });
       }
-      TS_CUDA_TRY_LAUNCH();
-      return cudaSuccess;
     }));
   }
   return cudaSuccess;

@@ -8,6 +8,10 @@
 //   mma    sm_80+: mma.sync m16n8k16 tensor cores, 4 warps over 64 rows, cp.async double buffer
 //   wgmma  sm_90a: a producer warpgroup gathers K/V pages with cp.async into 128B-swizzled
 //          stages, two consumer warpgroups run wgmma over 128 rows; persistent CTAs
+// Every kernel reads f16, bf16 and fp8 pools (simt also f32). fp8 pools (q and out fp16,
+// query_dtype) go through the fp16 tensor cores: their tiles are copied as bytes and converted to
+// fp16 in shared memory, exactly; cache.scales (per tensor or per KV head) are applied outside the
+// products, the K scale in the score scale and the V scale in the output's normalisation.
 // The tensor-core kernels pack a GQA group into the rows of a tile (row = query * group + head
 // of the group), so one K/V tile feeds every head of the group; each work item is one tile of
 // rows of one chunk, one KV head and one KV range (split-KV when chunks are few and prefixes
@@ -72,14 +76,16 @@ struct PrefillPlan {
   int64_t attended_pairs = 0;  // sum over queries of keys attended (causal), one head
 };
 
-// Whether the device can run the kernel (wgmma: an sm_90 device and a build with sm_90a code).
+// Whether the device can run the kernel on pools of dtype (wgmma: an sm_90 device and a build
+// with sm_90a code; mma and wgmma: f16, bf16, fp8; simt: any device, every dtype).
 bool prefill_kernel_available(PrefillKernel kernel, DType dtype);
 
 // Preconditions: head_dim 64, 128 or 256; group 1..8; shape.query_start increasing from 0.
 PrefillPlan plan_prefill(const PrefillShape& shape, const PrefillOptions& options = {});
 
 // One layer (cache.num_layers == 1). device_index: plan.index on the device; workspace:
-// plan.workspace_bytes of device memory.
+// plan.workspace_bytes of device memory; fp8 pools: cache.scales' per-head arrays, when set, in
+// device memory.
 cudaError_t prefill_attention(const PrefillPlan& plan, const int32_t* device_index,
                               const PagedKv& cache, const PrefillBatch& batch, void* workspace,
                               cudaStream_t stream);

@@ -1,5 +1,6 @@
 // What the prefill kernels (gpu/prefill_attention.h) share: their argument struct, the work
-// item, the shared-memory tile layout and the loads that fill it, and the split-KV partials.
+// item, the shared-memory tile layout and the loads that fill it (fp8 pools: byte tiles converted
+// to fp16 in shared memory), and the split-KV partials.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -23,8 +24,8 @@ struct Item {
 };
 
 struct Args {
-  const void* q;                // [num_queries, num_heads, D]
-  void* out;                    // [num_queries, num_heads, D]
+  const void* q;                // [num_queries, num_heads, D], QueryT of the pool's type
+  void* out;                    // [num_queries, num_heads, D], likewise
   const void* k;                // [num_blocks, num_kv_heads, block_size, D] (one layer)
   const void* v;                // likewise
   const int32_t* query_start;   // [batch + 1]
@@ -47,6 +48,20 @@ struct Args {
   int32_t pingpong;       // wgmma: consumers alternate their issues (PrefillOptions::pingpong)
   int32_t prefetch_rows;  // wgmma: PrefillOptions::prefetch_rows
   float scale_log2;       // softmax scale * log2(e)
+  // fp8 pools: element * scale is the value, per tensor or, when the arrays are set, per KV head
+  // ([num_kv_heads], device memory). The kernels fold the K scale into the score scale and the
+  // V scale into the output's normalisation; other dtypes ignore them.
+  float k_scale;
+  float v_scale;
+  const float* k_head_scales;
+  const float* v_head_scales;
+
+  __device__ __forceinline__ float k_scale_of(int kv_head) const {
+    return k_head_scales != nullptr ? k_head_scales[kv_head] : k_scale;
+  }
+  __device__ __forceinline__ float v_scale_of(int kv_head) const {
+    return v_head_scales != nullptr ? v_head_scales[kv_head] : v_scale;
+  }
 };
 
 __device__ __forceinline__ Item load_item(const Args& a, int i) {
@@ -88,8 +103,7 @@ __device__ __forceinline__ uint32_t tile_offset(int row, int c) {
 // pages through the block table; tokens at or past `valid` are zero-filled (so rows past the
 // sequence never carry NaN into a product with a zero weight). Threads [0, THREADS) each take
 // the chunks tid, tid + THREADS, ...: one table read per row they touch.
-// This is the one place K/V bytes enter the tensor cores: an fp8 pool would load 8-byte chunks
-// here, convert them to 16-bit and store them into the same layout.
+// fp8 pools go through load_fp8_tile and convert_fp8_tile below instead.
 template <typename T, int D, int ROWS, int THREADS>
 __device__ __forceinline__ void load_kv_tile(uint32_t dst, const T* head_base, const int32_t* table,
                                              int block_shift, int64_t block_stride, int tok0,
@@ -105,6 +119,64 @@ __device__ __forceinline__ void load_kv_tile(uint32_t dst, const T* head_base, c
     const int64_t page = ok ? __ldg(table + (tok >> block_shift)) : 0;
     const T* src = head_base + page * block_stride + static_cast<int64_t>(tok & mask) * D + c * 8;
     cp_async_16(dst + tile_offset<ROWS>(row, c), src, ok);
+  }
+}
+
+// fp8 pools: loads KV tokens [tok0, tok0 + ROWS) of one KV head as bytes into a plain row-major
+// [ROWS][D] byte tile at smem address dst (16-byte aligned), as load_kv_tile does (zeros at or
+// past `valid`: fp8 zero converts to fp16 zero).
+template <int D, int ROWS, int THREADS>
+__device__ __forceinline__ void load_fp8_tile(uint32_t dst, const uint8_t* head_base,
+                                              const int32_t* table, int block_shift,
+                                              int64_t block_stride, int tok0, int valid, int tid) {
+  constexpr int kChunks = D / 16;  // 16-byte chunks per row
+  static_assert((ROWS * kChunks) % THREADS == 0 && THREADS % kChunks == 0);
+  const int c = tid % kChunks;
+  const int mask = (1 << block_shift) - 1;
+#pragma unroll
+  for (int row = tid / kChunks; row < ROWS; row += THREADS / kChunks) {
+    const int tok = tok0 + row;
+    const bool ok = tok < valid;
+    const int64_t page = ok ? __ldg(table + (tok >> block_shift)) : 0;
+    const uint8_t* src =
+        head_base + page * block_stride + static_cast<int64_t>(tok & mask) * D + c * 16;
+    cp_async_16(dst + static_cast<uint32_t>(row * D + c * 16), src, ok);
+  }
+}
+
+__device__ __forceinline__ uint4 ld_shared_16(uint32_t addr) {
+  uint4 v;
+  asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+               : "r"(addr)
+               : "memory");
+  return v;
+}
+__device__ __forceinline__ void st_shared_16(uint32_t addr, uint4 v) {
+  asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};\n" ::"r"(addr), "r"(v.x), "r"(v.y),
+               "r"(v.z), "r"(v.w)
+               : "memory");
+}
+
+// fp8 pools: converts a [ROWS][D] byte tile (load_fp8_tile's) into the fp16 tile layout above at
+// dst, exactly (every e4m3 and e5m2 value is an fp16 value; the scales are applied outside the
+// products). Threads [0, THREADS) each take the 16-byte chunks tid, tid + THREADS, ...
+template <typename TC, int D, int ROWS, int THREADS, int UNROLL = 4>
+__device__ __forceinline__ void convert_fp8_tile(uint32_t dst, uint32_t src, int tid) {
+  static_assert(kIsFp8<TC>);
+  constexpr int kChunks = D / 16;
+  static_assert((ROWS * kChunks) % THREADS == 0);
+#pragma unroll(UNROLL)
+  for (int i = tid; i < ROWS * kChunks; i += THREADS) {
+    const int row = i / kChunks;
+    const int c = i - row * kChunks;
+    const uint4 x = ld_shared_16(src + static_cast<uint32_t>(row * D + c * 16));
+    const uint4 lo = {fp8x2_to_half2_bits<TC>(x.x), fp8x2_to_half2_bits<TC>(x.x >> 16),
+                      fp8x2_to_half2_bits<TC>(x.y), fp8x2_to_half2_bits<TC>(x.y >> 16)};
+    const uint4 hi = {fp8x2_to_half2_bits<TC>(x.z), fp8x2_to_half2_bits<TC>(x.z >> 16),
+                      fp8x2_to_half2_bits<TC>(x.w), fp8x2_to_half2_bits<TC>(x.w >> 16)};
+    st_shared_16(dst + tile_offset<ROWS>(row, 2 * c), lo);
+    st_shared_16(dst + tile_offset<ROWS>(row, 2 * c + 1), hi);
   }
 }
 

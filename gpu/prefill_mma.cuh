@@ -4,6 +4,9 @@
 // tiles need the causal mask. Per tile each warp computes S = Q K^T (ldmatrix fragments), the
 // online softmax in registers (the S accumulator fragment is the A fragment of P), then O += P V
 // (V through ldmatrix.trans).
+// fp8 pools: the tiles are double-buffered as bytes instead, and each tile is converted into one
+// fp16 K and V tile (same shared memory in all) before its products; the K scale goes into the
+// score scale, the V scale into the output's normalisation.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -51,13 +54,18 @@ struct MmaShape {
   static constexpr int kThreads = 128;
   static constexpr int kQBytes = kRows * D * 2;
   static constexpr int kTileBytes = kKv * D * 2;
-  static constexpr int kSmemBytes = kQBytes + 4 * kTileBytes;  // Q, then K and V of 2 stages
-  static constexpr bool kQInRegisters = D <= 128;              // else re-read per tile
+  // Q, then K and V of 2 stages; fp8: Q, the fp16 K and V tiles, then K and V bytes of 2 stages
+  // (kTileBytes / 2 each): the same total.
+  static constexpr int kSmemBytes = kQBytes + 4 * kTileBytes;
+  static constexpr bool kQInRegisters = D <= 128;  // else re-read per tile
   static constexpr int kMinBlocks = D <= 128 ? 2 : 1;
 };
 
-template <typename T, int D>
+// TC: the pool's element type; T: the queries', outputs' and tensor cores' (fp16 for fp8).
+template <typename TC, int D>
 __global__ void __launch_bounds__(128, MmaShape<D>::kMinBlocks) prefill_mma_kernel(const Args a) {
+  using T = QueryT<TC>;
+  constexpr bool kFp8 = kIsFp8<TC>;
   using S = MmaShape<D>;
   constexpr int kRows = S::kRows;
   constexpr int kKv = S::kKv;
@@ -65,7 +73,8 @@ __global__ void __launch_bounds__(128, MmaShape<D>::kMinBlocks) prefill_mma_kern
   constexpr int NT = D / 8;   // n8 tiles of O
   extern __shared__ __align__(128) uint8_t smem[];
   const uint32_t sq = smem_addr(smem);
-  const uint32_t skv = sq + S::kQBytes;  // stage s: K at skv + 2s * tile, V right after
+  const uint32_t skv = sq + S::kQBytes;         // stage s: K at skv + 2s * tile, V right after
+  const uint32_t s8 = skv + 2 * S::kTileBytes;  // fp8 stage s: K bytes at s8 + s * tile, V after
 
   const int tid = threadIdx.x;
   const int warp = tid >> 5;
@@ -80,17 +89,31 @@ __global__ void __launch_bounds__(128, MmaShape<D>::kMinBlocks) prefill_mma_kern
   const int prefix = a.context_lens[it.entry] - count;
   const int rows_total = count * a.group;
   const int32_t* table = a.block_tables + static_cast<int64_t>(it.entry) * a.max_blocks_per_seq;
-  const T* k_head = static_cast<const T*>(a.k) + kv_head * a.head_stride;
-  const T* v_head = static_cast<const T*>(a.v) + kv_head * a.head_stride;
+  const TC* k_head = static_cast<const TC*>(a.k) + kv_head * a.head_stride;
+  const TC* v_head = static_cast<const TC*>(a.v) + kv_head * a.head_stride;
+  const float score_scale = kFp8 ? a.scale_log2 * a.k_scale_of(kv_head) : a.scale_log2;
+  const float v_scale = kFp8 ? a.v_scale_of(kv_head) : 1.0f;
   const int num_tiles = (it.kv_end - it.kv_begin + kKv - 1) / kKv;
   const auto tile_start = [&](int i) { return it.kv_begin + (num_tiles - 1 - i) * kKv; };
-  const auto stage_k = [&](int i) { return skv + (i & 1) * 2 * S::kTileBytes; };
+  // The fp16 tiles the products read (fp8: one pair, refilled from the byte stages per tile).
+  const auto stage_k = [&](int i) { return skv + (kFp8 ? 0 : (i & 1) * 2 * S::kTileBytes); };
   const auto stage_v = [&](int i) { return stage_k(i) + S::kTileBytes; };
+  const auto stage_k8 = [&](int i) { return s8 + (i & 1) * S::kTileBytes; };
+  const auto stage_v8 = [&](int i) { return stage_k8(i) + S::kTileBytes / 2; };
   const auto load_tile = [&](int i) {
-    load_kv_tile<T, D, kKv, 128>(stage_k(i), k_head, table, a.block_shift, a.block_stride,
+    if constexpr (kFp8) {
+      const auto* k8 = reinterpret_cast<const uint8_t*>(k_head);
+      const auto* v8 = reinterpret_cast<const uint8_t*>(v_head);
+      load_fp8_tile<D, kKv, 128>(stage_k8(i), k8, table, a.block_shift, a.block_stride,
                                  tile_start(i), it.kv_end, tid);
-    load_kv_tile<T, D, kKv, 128>(stage_v(i), v_head, table, a.block_shift, a.block_stride,
+      load_fp8_tile<D, kKv, 128>(stage_v8(i), v8, table, a.block_shift, a.block_stride,
                                  tile_start(i), it.kv_end, tid);
+    } else {
+      load_kv_tile<T, D, kKv, 128>(stage_k(i), k_head, table, a.block_shift, a.block_stride,
+                                   tile_start(i), it.kv_end, tid);
+      load_kv_tile<T, D, kKv, 128>(stage_v(i), v_head, table, a.block_shift, a.block_stride,
+                                   tile_start(i), it.kv_end, tid);
+    }
   };
 
   load_q_tile<T, D, kRows, 128>(sq, a, q0, rows_total, it.row0, kv_head, tid);
@@ -123,6 +146,13 @@ __global__ void __launch_bounds__(128, MmaShape<D>::kMinBlocks) prefill_mma_kern
       cp_async_wait<0>();
     }
     __syncthreads();
+    if constexpr (kFp8) {
+      // The previous iteration's products are done with the fp16 tiles (its last barrier); the
+      // next tile's bytes load into the other byte stage meanwhile.
+      convert_fp8_tile<TC, D, kKv, 128>(stage_k(i), stage_k8(i), tid);
+      convert_fp8_tile<TC, D, kKv, 128>(stage_v(i), stage_v8(i), tid);
+      __syncthreads();
+    }
     if constexpr (S::kQInRegisters) {
       if (i == 0) {
 #pragma unroll
@@ -155,9 +185,9 @@ __global__ void __launch_bounds__(128, MmaShape<D>::kMinBlocks) prefill_mma_kern
     const int k0 = tile_start(i);
     float alpha[2];
     if (k0 + kKv > lim_min) {
-      online_softmax<32, true>(s, m, l, alpha, a.scale_log2, k0, t, lim);
+      online_softmax<32, true>(s, m, l, alpha, score_scale, k0, t, lim);
     } else {
-      online_softmax<32, false>(s, m, l, alpha, a.scale_log2, k0, t, lim);
+      online_softmax<32, false>(s, m, l, alpha, score_scale, k0, t, lim);
     }
 #pragma unroll
     for (int j = 0; j < NT; ++j) {
@@ -182,7 +212,7 @@ __global__ void __launch_bounds__(128, MmaShape<D>::kMinBlocks) prefill_mma_kern
         mma_16816<T>(o[2 * jj + 1], pa, bf[2], bf[3]);
       }
     }
-    __syncthreads();  // the stage is overwritten by the next iteration's load
+    __syncthreads();  // the stage is overwritten by the next iteration's load (or conversion)
   }
 
 #pragma unroll
@@ -194,7 +224,7 @@ __global__ void __launch_bounds__(128, MmaShape<D>::kMinBlocks) prefill_mma_kern
     const int j = packed / a.group;
     const int head = kv_head * a.group + (packed - j * a.group);
     const int part_row = it.part < 0 ? -1 : it.part + j;
-    const float inv_l = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;
+    const float inv_l = l[r] > 0.0f ? v_scale / l[r] : 0.0f;
 #pragma unroll
     for (int jn = 0; jn < NT; ++jn) {
       store_pair<T, D>(a, q0 + j, head, 8 * jn + 2 * t, o[jn][2 * r], o[jn][2 * r + 1], inv_l,

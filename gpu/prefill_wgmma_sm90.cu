@@ -13,6 +13,10 @@
 //     The next tile's Q K^T is issued before the current P V, so the softmax of one tile runs
 //     while the tensor cores work on the other.
 // Stages are released through "empty" mbarriers, one arrival per consumer warp.
+// fp8 pools: the producer copies each K or V tile as bytes (cp.async, two byte buffers, one tile
+// ahead), converts it into its fp16 stage (exactly), fences the writes for the tensor cores'
+// async proxy and arrives on the stage's "full" barrier; the consumers run as for fp16, with the
+// K scale in the score scale and the V scale in the output's normalisation.
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -24,7 +28,7 @@
 
 namespace tinyserve::gpu::prefill {
 
-template <int D>
+template <int D, bool kFp8 = false>
 struct WgShape {
   static constexpr int kRows = 128;                // packed rows per item, 64 per consumer
   static constexpr int kKv = D <= 128 ? 128 : 64;  // KV tokens per tile
@@ -33,9 +37,12 @@ struct WgShape {
   static constexpr int kQStages = D <= 128 ? 2 : 1;  // the next item's Q loads during this one
   static constexpr int kTileBytes = kKv * D * 2;
   static constexpr int kBarrierBytes = 128;
-  // Q stages, K stages, V stages, barriers; plus slack to align the base to 1024 bytes (the
-  // swizzle pattern follows address bits 4-9).
-  static constexpr int kSmemBytes = kQStages * kQBytes + 4 * kTileBytes + kBarrierBytes + 1024;
+  static constexpr int kFp8TileBytes = kFp8 ? kKv * D : 0;  // one tile's bytes, [kKv][D]
+  // Q stages, K stages, V stages, barriers, fp8: two byte buffers (K's, V's); plus slack to
+  // align the base to 1024 bytes (the swizzle pattern follows address bits 4-9).
+  static constexpr int kSmemBytes =
+      kQStages * kQBytes + 4 * kTileBytes + kBarrierBytes + 2 * kFp8TileBytes + 1024;
+  static_assert(kSmemBytes <= 227 * 1024);
   // setmaxnreg moves registers within the CTA's launch allocation (168 a thread at 384 threads
   // and one CTA per SM): a consumer's increase waits forever if the sum exceeds it.
   static constexpr int kProducerRegisters = 40;
@@ -63,6 +70,14 @@ __device__ __forceinline__ void mbar_wait(uint32_t bar, int parity) {
 }
 __device__ __forceinline__ void mbar_arrive(uint32_t bar) {
   asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
+}
+// Makes this thread's shared-memory stores visible to the async proxy (wgmma operands).
+__device__ __forceinline__ void fence_proxy_async() {
+  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+}
+// Named barrier 3: the producer warpgroup's 128 threads.
+__device__ __forceinline__ void producer_sync() {
+  asm volatile("bar.sync 3, 128;\n" ::: "memory");
 }
 // Arrives once every cp.async this thread issued so far has landed.
 __device__ __forceinline__ void mbar_arrive_cp_async(uint32_t bar) {
@@ -133,10 +148,13 @@ __device__ __forceinline__ ItemView view_item(const Args& a, int index) {
   return v;
 }
 
-template <typename T, int D>
+// TC: the pool's element type; T: the queries', outputs' and tensor cores' (fp16 for fp8).
+template <typename TC, int D>
 __global__ void __launch_bounds__(384, 1) prefill_wgmma_kernel(const Args a) {
 #ifdef TS_WGMMA_DEVICE
-  using S = WgShape<D>;
+  using T = QueryT<TC>;
+  constexpr bool kFp8 = kIsFp8<TC>;
+  using S = WgShape<D, kFp8>;
   constexpr int kRows = S::kRows;
   constexpr int kKv = S::kKv;
   constexpr int kAcc = kKv / 2;  // S accumulators per thread
@@ -157,6 +175,8 @@ __global__ void __launch_bounds__(384, 1) prefill_wgmma_kernel(const Args a) {
   const auto k_empty = [&](int s) { return bars + 48 + 8 * s; };
   const auto v_full = [&](int s) { return bars + 64 + 8 * s; };
   const auto v_empty = [&](int s) { return bars + 80 + 8 * s; };
+  // fp8: byte buffer 0 takes K tiles, 1 V tiles.
+  const auto s8 = [&](int b) { return bars + S::kBarrierBytes + b * S::kFp8TileBytes; };
 
   const int warpgroup = threadIdx.x / 128;
   const int total = a.num_items * a.num_kv_heads;
@@ -192,8 +212,8 @@ __global__ void __launch_bounds__(384, 1) prefill_wgmma_kernel(const Args a) {
       const ItemView v = view_item<kKv>(a, index);
       const int32_t* table =
           a.block_tables + static_cast<int64_t>(v.it.entry) * a.max_blocks_per_seq;
-      const T* k_head = static_cast<const T*>(a.k) + v.kv_head * a.head_stride;
-      const T* v_head = static_cast<const T*>(a.v) + v.kv_head * a.head_stride;
+      const TC* k_head = static_cast<const TC*>(a.k) + v.kv_head * a.head_stride;
+      const TC* v_head = static_cast<const TC*>(a.v) + v.kv_head * a.head_stride;
       // Element offset of this lane's row of tile i within the head's pool; -1 past kv_end
       // (zero-filled: rows past the sequence may hold anything).
       const auto row_offset = [&](int i) -> int64_t {
@@ -202,7 +222,7 @@ __global__ void __launch_bounds__(384, 1) prefill_wgmma_kernel(const Args a) {
         return static_cast<int64_t>(__ldg(table + (tok >> a.block_shift))) * a.block_stride +
                static_cast<int64_t>(tok & mask) * D;
       };
-      const auto issue = [&](uint32_t dst, const T* head, int64_t offset) {
+      const auto issue = [&](uint32_t dst, const TC* head, int64_t offset) {
 #pragma unroll
         for (int pass = 0; pass < R * kChunks / 32; ++pass) {
           const int r = (pass * 32 + lane) / kChunks;  // row within the warp's rows
@@ -216,18 +236,53 @@ __global__ void __launch_bounds__(384, 1) prefill_wgmma_kernel(const Args a) {
       mbar_wait(q_empty(qs), ((round / QS) & 1) ^ 1);
       load_q_tile<T, D, kRows, 128>(sq(qs), a, v.q0, v.rows_total, v.it.row0, v.kv_head, tid);
       mbar_arrive_cp_async(q_full(qs));
+      if constexpr (kFp8) {
+        // Copies j = 0 .. 2n - 1: K of tile j / 2 (even j), V (odd), each into byte buffer j % 2;
+        // copy j is converted once copy j + 1 is in flight. Every thread converts chunks other
+        // threads copied: barriers before the conversion (all landed) and before a buffer is
+        // copied into again (all its conversions done).
+        const int copies = 2 * v.num_tiles;
+        for (int j = 0; j <= copies; ++j) {
+          if (j < copies) {
+            const int tok0 = v.it.kv_begin + (v.num_tiles - 1 - j / 2) * kKv;
+            producer_sync();
+            load_fp8_tile<D, kKv, 128>(
+                s8(j & 1), reinterpret_cast<const uint8_t*>(j & 1 ? v_head : k_head), table,
+                a.block_shift, a.block_stride, tok0, v.it.kv_end, tid);
+            cp_async_commit();
+          }
+          if (j > 0) {
+            if (j < copies) {
+              cp_async_wait<1>();
+            } else {
+              cp_async_wait<0>();
+            }
+            producer_sync();
+            const int c = j - 1;
+            const int cur = tile + c / 2;
+            const int stage = cur & 1;
+            const bool is_v = (c & 1) != 0;
+            mbar_wait(is_v ? v_empty(stage) : k_empty(stage), ((cur >> 1) & 1) ^ 1);
+            convert_fp8_tile<TC, D, kKv, 128, 2>(is_v ? sv(stage) : sk(stage), s8(c & 1), tid);
+            fence_proxy_async();
+            mbar_arrive(is_v ? v_full(stage) : k_full(stage));
+          }
+        }
+        tile += v.num_tiles;
+        continue;
+      }
       if (!a.prefetch_rows) {  // each row looked up as it is copied; K and V of a tile together
         for (int i = 0; i < v.num_tiles; ++i, ++tile) {
           const int stage = tile & 1;
           const int parity = ((tile >> 1) & 1) ^ 1;
           const int tok0 = v.it.kv_begin + (v.num_tiles - 1 - i) * kKv;
           mbar_wait(k_empty(stage), parity);
-          load_kv_tile<T, D, kKv, 128>(sk(stage), k_head, table, a.block_shift, a.block_stride,
-                                       tok0, v.it.kv_end, tid);
+          load_kv_tile<TC, D, kKv, 128>(sk(stage), k_head, table, a.block_shift, a.block_stride,
+                                        tok0, v.it.kv_end, tid);
           mbar_arrive_cp_async(k_full(stage));
           mbar_wait(v_empty(stage), parity);
-          load_kv_tile<T, D, kKv, 128>(sv(stage), v_head, table, a.block_shift, a.block_stride,
-                                       tok0, v.it.kv_end, tid);
+          load_kv_tile<TC, D, kKv, 128>(sv(stage), v_head, table, a.block_shift, a.block_stride,
+                                        tok0, v.it.kv_end, tid);
           mbar_arrive_cp_async(v_full(stage));
         }
         continue;
@@ -279,6 +334,8 @@ __global__ void __launch_bounds__(384, 1) prefill_wgmma_kernel(const Args a) {
     const int n = v.num_tiles;
     const int qs = round % QS;
     const uint32_t sq_wg = sq(qs) + cw * 64 * 128;
+    const float score_scale = kFp8 ? a.scale_log2 * a.k_scale_of(v.kv_head) : a.scale_log2;
+    const float v_scale = kFp8 ? a.v_scale_of(v.kv_head) : 1.0f;
 
     float o[kOut];
 #pragma unroll
@@ -315,9 +372,9 @@ __global__ void __launch_bounds__(384, 1) prefill_wgmma_kernel(const Args a) {
     const auto softmax = [&](int i, float(&alpha)[2]) {
       const int k0 = v.it.kv_begin + (n - 1 - i) * kKv;
       if (k0 + kKv > lim_min) {
-        online_softmax<kAcc, true>(s, m, l, alpha, a.scale_log2, k0, t, lim);
+        online_softmax<kAcc, true>(s, m, l, alpha, score_scale, k0, t, lim);
       } else {
-        online_softmax<kAcc, false>(s, m, l, alpha, a.scale_log2, k0, t, lim);
+        online_softmax<kAcc, false>(s, m, l, alpha, score_scale, k0, t, lim);
       }
     };
     const auto to_p = [&]() {
@@ -404,7 +461,7 @@ __global__ void __launch_bounds__(384, 1) prefill_wgmma_kernel(const Args a) {
       const int j = packed / a.group;
       const int head = v.kv_head * a.group + (packed - j * a.group);
       const int part_row = v.it.part < 0 ? -1 : v.it.part + j;
-      const float inv_l = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;
+      const float inv_l = l[r] > 0.0f ? v_scale / l[r] : 0.0f;
 #pragma unroll
       for (int jn = 0; jn < kOut / 4; ++jn) {
         store_pair<T, D>(a, v.q0 + j, head, 8 * jn + 2 * t, o[4 * jn + 2 * r],
@@ -418,13 +475,13 @@ __global__ void __launch_bounds__(384, 1) prefill_wgmma_kernel(const Args a) {
 #endif
 }
 
-template <typename T, int D>
+template <typename TC, int D>
 cudaError_t launch(const Args& a, int grid, cudaStream_t stream) {
-  constexpr int kSmem = WgShape<D>::kSmemBytes;
+  constexpr int kSmem = WgShape<D, kIsFp8<TC>>::kSmemBytes;
   static const cudaError_t configured = cudaFuncSetAttribute(
-      prefill_wgmma_kernel<T, D>, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
+      prefill_wgmma_kernel<TC, D>, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
   TS_CUDA_TRY(configured);
-  prefill_wgmma_kernel<T, D><<<grid, 384, kSmem, stream>>>(a);
+  prefill_wgmma_kernel<TC, D><<<grid, 384, kSmem, stream>>>(a);
   TS_CUDA_TRY_LAUNCH();
   return cudaSuccess;
 }
@@ -438,21 +495,32 @@ int wgmma_kv_tile(int head_dim) {
   return head_dim <= 128 ? WgShape<128>::kKv : WgShape<256>::kKv;
 }
 
-cudaError_t launch_wgmma(const Args& a, DType dtype, int head_dim, int grid, cudaStream_t stream) {
-  const bool half = dtype == DType::kF16;
-  if (dtype != DType::kF16 && dtype != DType::kBF16) return cudaErrorNotSupported;
+template <typename TC>
+cudaError_t launch_of(const Args& a, int head_dim, int grid, cudaStream_t stream) {
   switch (head_dim) {
     case 64:
-      return half ? launch<__half, 64>(a, grid, stream)
-                  : launch<__nv_bfloat16, 64>(a, grid, stream);
+      return launch<TC, 64>(a, grid, stream);
     case 128:
-      return half ? launch<__half, 128>(a, grid, stream)
-                  : launch<__nv_bfloat16, 128>(a, grid, stream);
+      return launch<TC, 128>(a, grid, stream);
     case 256:
-      return half ? launch<__half, 256>(a, grid, stream)
-                  : launch<__nv_bfloat16, 256>(a, grid, stream);
+      return launch<TC, 256>(a, grid, stream);
     default:
       return cudaErrorInvalidValue;
+  }
+}
+
+cudaError_t launch_wgmma(const Args& a, DType dtype, int head_dim, int grid, cudaStream_t stream) {
+  switch (dtype) {
+    case DType::kF16:
+      return launch_of<__half>(a, head_dim, grid, stream);
+    case DType::kBF16:
+      return launch_of<__nv_bfloat16>(a, head_dim, grid, stream);
+    case DType::kFp8E4M3:
+      return launch_of<__nv_fp8_e4m3>(a, head_dim, grid, stream);
+    case DType::kFp8E5M2:
+      return launch_of<__nv_fp8_e5m2>(a, head_dim, grid, stream);
+    default:
+      return cudaErrorNotSupported;
   }
 }
 

@@ -1,6 +1,7 @@
 #include "gpu/supports.h"
 
 #include "core/base/strings.h"
+#include "gpu/prefill_attention.h"
 
 namespace tinyserve::gpu {
 
@@ -15,6 +16,10 @@ Status supports(const KvGeometry& geometry, KernelVersion kernel) {
         cat("query-aware selection (key bounds, per-KV-head block tables) needs "
             "kernel v3 to v6, not ",
             kernel_version_name(kernel)));
+  }
+  // Steps with prefill chunks need a prefill kernel: simt, every other kernel's fallback.
+  if (!prefill_kernel_available(PrefillKernel::kSimt, geometry.dtype)) {
+    return Status::failure(cat("no prefill kernel reads ", dtype_name(geometry.dtype), " pools"));
   }
   return {};
 }

@@ -87,6 +87,18 @@ float metric_value(const StepMetrics& m, Metric metric) {
     case Metric::kContiguousAttentionMs:
       v = m.contiguous_attention_ms;
       break;
+    case Metric::kModelledPrefillAttentionMs:
+      v = m.modelled_prefill_attention_ms;
+      break;
+    case Metric::kModelledDecodeAttentionMs:
+      v = m.modelled_decode_attention_ms;
+      break;
+    case Metric::kPrefillAttentionMs:
+      v = m.prefill_attention_ms;
+      break;
+    case Metric::kDecodeAttentionMs:
+      v = m.decode_attention_ms;
+      break;
     case Metric::kFinishedTotal:
       v = static_cast<double>(m.finished_total);
       break;

@@ -40,6 +40,10 @@ enum class Metric : uint8_t {
   kModelledAttentionMs,
   kAttentionMs,
   kContiguousAttentionMs,
+  kModelledPrefillAttentionMs,  // the step's attention split: prefill chunks, then decodes
+  kModelledDecodeAttentionMs,
+  kPrefillAttentionMs,  // measured, -1 when not measured
+  kDecodeAttentionMs,
   kFinishedTotal,
   kCount
 };

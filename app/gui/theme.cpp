@@ -195,6 +195,12 @@ ImU32 metric_color(Metric metric) {
       return IM_COL32(116, 192, 252, 255);
     case Metric::kContiguousAttentionMs:
       return IM_COL32(255, 169, 77, 255);
+    case Metric::kPrefillAttentionMs:
+    case Metric::kModelledPrefillAttentionMs:
+      return IM_COL32(218, 119, 242, 255);
+    case Metric::kDecodeAttentionMs:
+    case Metric::kModelledDecodeAttentionMs:
+      return IM_COL32(56, 217, 169, 255);
     default:
       return IM_COL32(173, 181, 189, 255);
   }

@@ -94,9 +94,9 @@ void draw_histogram(const Histogram& h, const Histogram* other, ImVec2 size, ImU
   }
 }
 
-// The attention time of each step, named after the run's allocator, and the contiguous-layout
-// baseline when a GPU backend measured one. (More series, prefill and decode apart say, are
-// more entries here.)
+// The attention time of each step, named after the run's allocator; its two parts, the prefill
+// chunks' attention and the decodes', as lines; and the contiguous-layout baseline when a GPU
+// backend measured one.
 std::vector<PlotSeries> attention_series(const Run& run, const std::vector<double>& xs) {
   const RunColumns& c = run.columns();
   const Metric metric = c.measured() ? Metric::kAttentionMs : Metric::kModelledAttentionMs;
@@ -109,6 +109,20 @@ std::vector<PlotSeries> attention_series(const Run& run, const std::vector<doubl
   main.color = theme::metric_color(Metric::kAttentionMs);
   main.fill = true;
   series.push_back(main);
+  const bool measured = c.measured();
+  for (const auto& [label, part] :
+       {std::pair{"prefill", measured ? Metric::kPrefillAttentionMs
+                                      : Metric::kModelledPrefillAttentionMs},
+        std::pair{"decode",
+                  measured ? Metric::kDecodeAttentionMs : Metric::kModelledDecodeAttentionMs}}) {
+    PlotSeries s = main;
+    s.label = label;
+    s.metric = part;
+    s.values = &c[part];
+    s.color = theme::metric_color(part);
+    s.fill = false;
+    series.push_back(s);
+  }
   if (c.contiguous_measured()) {
     PlotSeries s = main;
     s.label = "contiguous baseline";
@@ -147,9 +161,11 @@ void draw_kernel(Gui& gui, const ImRect& r) {
     ImGui::SameLine();
     ImGui::TextDisabled("roofline cost model (no GPU backend ran)");
     help_marker(
-        "The attention time of each step is the cost model's: the K/V bytes the batch reads "
-        "over the GPU preset's bandwidth times its efficiency. With the CUDA backend the "
-        "real paged kernel is timed instead, along with a contiguous-layout baseline.");
+        "The attention time of each step is the cost model's, its prefill chunks' and its "
+        "decodes' apart: the K/V bytes (and, for prefill, the FLOPs) over the GPU preset's "
+        "rates times their efficiencies, or a measured GPU profile's kernel times "
+        "(cost.profile). With the CUDA backend the real paged kernels are timed instead, "
+        "along with a contiguous-layout baseline.");
   }
 
   const std::vector<double>& xs = axis_of(c, v);

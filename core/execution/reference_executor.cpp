@@ -125,7 +125,13 @@ StepResult ReferenceExecutor::execute(const StepPlan& plan) {
     result.selection.bounds_ms = ms_since(bounds_start);
   }
   result.times.write_kv_ms = ms_since(start);
-  attention(plan, result.times, result.selection);
+  output_valid_ = attention_enabled_;
+  if (attention_enabled_) {
+    attention(plan, result.times, result.selection);
+  } else {
+    output_.clear();
+    for (BlockSelection& s : selections_) s = BlockSelection{};
+  }
   result.times.attention_ms = result.times.prefill_attention_ms + result.times.decode_attention_ms;
   result.stages_applied = 5;
   return result;
@@ -284,6 +290,7 @@ Expected<BlockData> ReferenceExecutor::read_block(Pool pool, int32_t layer, Bloc
 }
 
 Expected<std::vector<float>> ReferenceExecutor::read_output() const {
+  if (!output_valid_) return {{}, Status::failure("the last step computed no attention (turned off)")};
   return {output_, {}};
 }
 

@@ -26,6 +26,10 @@ class ReferenceExecutor final : public KvExecutor {
   Expected<BlockData> read_block(Pool pool, int32_t layer, BlockId block) const override;
   Expected<std::vector<float>> read_output() const override;
 
+  // Off: steps keep the pools (copies, swaps, K/V writes) but compute no attention, and
+  // read_output() fails until a step with it on. An oracle checking chosen steps of long runs.
+  void set_attention_enabled(bool on) { attention_enabled_ = on; }
+
   // Views of the pools (host pointers), all layers.
   PagedKv gpu_pool() { return view(gpu_k_, gpu_v_, geometry_.num_gpu_blocks); }
   PagedKv cpu_pool() { return view(cpu_k_, cpu_v_, geometry_.num_cpu_blocks); }
@@ -54,6 +58,8 @@ class ReferenceExecutor final : public KvExecutor {
   std::vector<uint8_t> gpu_bounds_;     // [num_layers, num_gpu_blocks, num_kv_heads, 2, head_dim]
   std::vector<uint8_t> cpu_bounds_;     // [num_layers, num_cpu_blocks, ...] likewise
   std::vector<float> output_;           // [num_layers, num_queries, num_heads, head_dim]
+  bool attention_enabled_ = true;
+  bool output_valid_ = true;  // the last step computed attention (or none ran)
   // The last step's decode entries, kept for selection_quality.
   std::vector<uint8_t> queries_;        // [num_layers, decodes, num_heads, head_dim] in dtype
   std::vector<int32_t> tables_, lens_;  // the decodes' block tables and context lengths

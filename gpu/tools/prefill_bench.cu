@@ -86,6 +86,27 @@ void fill_random(void* p, int64_t n, uint64_t seed) {
   TS_CUDA_CHECK(cudaGetLastError());
 }
 
+// The same values as fill_random's, as e4m3 elements of a pool with scale 1 / inv_scale.
+__global__ void fill_random_fp8_kernel(__nv_fp8_e4m3* p, int64_t n, uint64_t seed,
+                                       float inv_scale) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const uint64_t x = splitmix64(seed ^ (static_cast<uint64_t>(i) * 0x9e3779b97f4a7c15ull));
+    p[i] = __nv_fp8_e4m3(static_cast<float>(static_cast<int32_t>(x >> 40) - (1 << 23)) *
+                         (1.0f / 8388608.0f) * inv_scale);
+  }
+}
+
+void fill_random_pool(const PagedKv& cache, void* p, int64_t n, uint64_t seed) {
+  if (cache.dtype == DType::kFp8E4M3) {
+    fill_random_fp8_kernel<<<1024, 256>>>(static_cast<__nv_fp8_e4m3*>(p), n, seed,
+                                          1.0f / cache.scales.k);
+    TS_CUDA_CHECK(cudaGetLastError());
+  } else {
+    fill_random(p, n, seed);
+  }
+}
+
 class Timer {
  public:
   Timer() {
@@ -137,16 +158,19 @@ struct Config {
   std::vector<int32_t> counts, prefixes;  // prefill chunks
   std::vector<int32_t> decode_lens;       // decodes (P4)
   std::string what;
+  DType dtype = DType::kF16;  // the pool's (q and out fp16 either way)
 };
 
 Config reference_config(const std::string& name, uint64_t seed) {
   Config c;
   c.name = name;
-  if (name == "P1" || name == "P2") {
+  if (name == "P1" || name == "P2" || name == "P1-fp8") {
     c.counts.assign(16, 1024);
-    c.prefixes.assign(16, name == "P1" ? 0 : 8192);
-    c.what = name == "P1" ? "16 x 1024-token chunks, no prefix"
-                          : "16 x 1024-token chunks after 8192 cached tokens";
+    c.prefixes.assign(16, name == "P2" ? 8192 : 0);
+    c.what = name == "P1"   ? "16 x 1024-token chunks, no prefix"
+             : name == "P2" ? "16 x 1024-token chunks after 8192 cached tokens"
+                            : "16 x 1024-token chunks, no prefix, fp8 e4m3 pool (scale 2^-8)";
+    if (name == "P1-fp8") c.dtype = DType::kFp8E4M3;
   } else if (name == "P3") {
     c.counts = {16384};
     c.prefixes = {0};
@@ -159,7 +183,7 @@ Config reference_config(const std::string& name, uint64_t seed) {
       c.decode_lens.push_back(static_cast<int32_t>(rng.uniform_int(2048, 8192)));
     c.what = "4 x 512-token chunks + 128 decodes of context 2k-8k";
   } else {
-    throw BenchError(cat("unknown configuration '", name, "' (P1, P2, P3 or P4)"));
+    throw BenchError(cat("unknown configuration '", name, "' (P1, P2, P3, P4 or P1-fp8)"));
   }
   return c;
 }
@@ -208,16 +232,18 @@ Problem make_problem(const Config& c, uint64_t seed) {
       p.tables[b * p.max_blocks + i] = perm[next++];
     }
   }
-  p.cache.dtype = DType::kF16;
+  p.cache.dtype = c.dtype;
   p.cache.num_blocks = num_blocks;
   p.cache.num_kv_heads = kKvHeads;
   p.cache.block_size = kBlock;
   p.cache.head_dim = kHeadDim;
+  p.cache.scales.k = kDefaultFp8Scale;
+  p.cache.scales.v = kDefaultFp8Scale;
   const int64_t elems = p.cache.layer_elements();
-  p.k = DeviceMemory(static_cast<size_t>(elems) * 2);
+  p.k = DeviceMemory(static_cast<size_t>(elems) * dtype_size(c.dtype));
   p.v = DeviceMemory(p.k.bytes());
-  fill_random(p.k.get(), elems, seed * 3 + 1);
-  fill_random(p.v.get(), elems, seed * 3 + 2);
+  fill_random_pool(p.cache, p.k.get(), elems, seed * 3 + 1);
+  fill_random_pool(p.cache, p.v.get(), elems, seed * 3 + 2);
   p.cache.k = p.k.get();
   p.cache.v = p.v.get();
   const int64_t q_elems = static_cast<int64_t>(p.num_queries) * kHeads * kHeadDim;
@@ -249,7 +275,7 @@ PrefillBatch prefill_batch(const Problem& p, int32_t entries, void* out) {
 
 PrefillShape prefill_shape(const Problem& p, int32_t entries) {
   PrefillShape s;
-  s.dtype = DType::kF16;
+  s.dtype = p.cache.dtype;
   s.num_heads = kHeads;
   s.num_kv_heads = kKvHeads;
   s.head_dim = kHeadDim;
@@ -393,10 +419,10 @@ class Bench {
          << std::endl;
   }
 
-  std::vector<PrefillKernel> kernels() const {
+  std::vector<PrefillKernel> kernels(DType dtype = DType::kF16) const {
     std::vector<PrefillKernel> ks;
     for (PrefillKernel k : o_.kernels) {
-      if (prefill_kernel_available(k, DType::kF16)) {
+      if (prefill_kernel_available(k, dtype)) {
         ks.push_back(k);
       } else {
         out_ << "  (" << prefill_kernel_name(k) << ": not available on this device)\n";
@@ -412,7 +438,7 @@ class Bench {
     std::vector<float> reference;  // the first kernel's output, the others compared with it
     std::string reference_name;
     double best_prefill_ms = 0.0;
-    for (PrefillKernel k : kernels()) {
+    for (PrefillKernel k : kernels(c.dtype)) {
       PrefillLaunch l = plan_launch(p, p.num_prefills, k, p.out.get());
       TS_CUDA_CHECK(cudaMemset(p.out.get(), 0xff, p.out.bytes()));
       const double ms = median([&] { return l(); });
@@ -432,7 +458,8 @@ class Bench {
       }
       add(c.name, cat("prefill ", prefill_kernel_name(k)), ms, p.prefill_pairs, note);
       if (best_prefill_ms == 0.0) best_prefill_ms = ms;
-      if (k == PrefillKernel::kWgmma) {  // its consumers taking turns; its table reads per copy
+      if (k == PrefillKernel::kWgmma && c.dtype == DType::kF16) {
+        // Its consumers taking turns; its table reads per copy.
         PrefillLaunch turns = plan_launch(p, p.num_prefills, k, p.out2.get(), true);
         const double turns_ms = median([&] { return turns(); });
         add(c.name, "prefill wgmma, ping-pong", turns_ms, p.prefill_pairs,
@@ -447,7 +474,7 @@ class Bench {
       }
     }
 #ifdef TINYSERVE_HAVE_FLASHINFER_PREFILL
-    if (o_.flashinfer && device_.compute_capability == 90) {
+    if (o_.flashinfer && device_.compute_capability == 90 && c.dtype == DType::kF16) {
       flashinfer_prefill(c, p, p.num_prefills, "FlashInfer prefill (fa3)", reference);
     }
 #endif
@@ -528,7 +555,8 @@ class Bench {
 
   void table() {
     out_ << "\n=== summary (" << device_.name
-         << "; fp16, 32 q / 8 KV heads, head dim 128, block 16, "
+         << "; fp16 (P1-fp8: an e4m3 pool, q and out fp16), 32 q / 8 KV heads, head dim 128, "
+            "block 16, "
          << "blocks scattered; median of " << o_.repetitions << " runs; TFLOP/s = 4 x 128 x 32 x "
          << "keys attended summed over queries / time; peak: cuBLAS fp16 GEMM "
          << fmt("%.1f", peak_tflops_) << " TFLOP/s)\n";

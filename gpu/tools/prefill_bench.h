@@ -3,6 +3,7 @@
 //   P2  the same chunks after 8,192 cached tokens each
 //   P3  one chunk of 16,384 tokens
 //   P4  a mixed step: 4 chunks of 512 tokens and 128 decodes of context 2k-8k
+//   P1-fp8  P1 over an fp8 e4m3 pool (scale 2^-8; q and out fp16)
 // with 32 query / 8 KV heads, head dim 128, fp16, block 16, blocks scattered. Reports time,
 // TFLOP/s over the causal FLOPs (4 x head_dim x heads x the keys each query attends) and the
 // percentage of the dense fp16 tensor-core peak measured in the same run by a cuBLAS GEMM; P4
@@ -20,7 +21,7 @@
 namespace tinyserve::gpu {
 
 struct PrefillBenchOptions {
-  std::vector<std::string> configs = {"P1", "P2", "P3", "P4"};
+  std::vector<std::string> configs = {"P1", "P2", "P3", "P4", "P1-fp8"};
   std::vector<PrefillKernel> kernels = {PrefillKernel::kWgmma, PrefillKernel::kMma};
   int32_t repetitions = 30;  // timed runs per figure (the median is reported)
   int32_t warmup = 3;

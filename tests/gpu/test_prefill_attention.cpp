@@ -1,6 +1,6 @@
 // The prefill kernels (gpu/prefill_attention.h) against the CPU reference over sweeps of kernel,
-// dtype, head dim, GQA group, block size, chunk length, prefix length and split-KV, with
-// NaN-poisoned outputs, workspace and unused pool slots.
+// dtype (fp8 with per-tensor and per-KV-head scales), head dim, GQA group, block size, chunk
+// length, prefix length and split-KV, with NaN-poisoned outputs, workspace and unused pool slots.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -10,6 +10,7 @@
 #include "core/base/rng.h"
 #include "core/execution/attention_reference.h"
 #include "gpu/prefill_attention.h"
+#include "gpu/supports.h"
 #include "tests/core/plan_fixture.h"
 #include "tests/gpu/gpu_test_util.h"
 
@@ -31,15 +32,18 @@ struct Case {
   int32_t kv_chunk = 0;           // PrefillOptions::kv_chunk
   bool pingpong = false;          // PrefillOptions::pingpong
   bool prefetch_rows = true;      // PrefillOptions::prefetch_rows
+  bool per_head_scales = false;   // fp8: one scale per KV head (else per tensor)
   uint64_t seed = 1;
 };
 
 // A pool whose used slots hold random K/V (scattered blocks) and whose unused slots hold NaN;
-// block-table entries past a sequence's blocks hold garbage; random q.
+// block-table entries past a sequence's blocks hold garbage; random q (in the query dtype). fp8
+// pools hold value / scale, with the scales of the decode tests (test_paged_attention.cpp).
 struct HostPrefill {
   PagedKv cache;  // host pointers
   std::vector<uint8_t> k, v, q;
   std::vector<int32_t> tables, query_start{0}, lens;
+  std::vector<float> head_scales;  // [2, kv_heads]: K's, then V's
   int32_t max_blocks = 0;
 
   explicit HostPrefill(const Case& c) {
@@ -69,6 +73,20 @@ struct HostPrefill {
     cache.num_kv_heads = c.kv_heads;
     cache.block_size = c.block_size;
     cache.head_dim = c.head_dim;
+    if (is_fp8(c.dtype)) {
+      cache.scales.k = 1.0f / 64;  // normal(0, 1) keys up to ~5: 320 < 448
+      cache.scales.v = 1.0f / 256;
+      if (c.per_head_scales) {
+        for (int32_t h = 0; h < c.kv_heads; ++h) {
+          head_scales.push_back(0.013f * (1.0f + 0.37f * static_cast<float>(h)));
+        }
+        for (int32_t h = 0; h < c.kv_heads; ++h) {
+          head_scales.push_back(0.0043f / (1.0f + 0.21f * static_cast<float>(h)));
+        }
+        cache.scales.k_heads = head_scales.data();
+        cache.scales.v_heads = head_scales.data() + c.kv_heads;
+      }
+    }
     const auto bytes = static_cast<size_t>(cache.layer_elements() * dtype_size(c.dtype));
     k.assign(bytes, 0xff);
     v.assign(bytes, 0xff);
@@ -79,17 +97,21 @@ struct HostPrefill {
         const int32_t block = tables[b * max_blocks + pos / c.block_size];
         for (int32_t h = 0; h < c.kv_heads; ++h) {
           const int64_t at = cache.index(block, h, pos % c.block_size, 0);
+          const float ks = is_fp8(c.dtype) ? cache.scales.k_of(h) : 1.0f;
+          const float vs = is_fp8(c.dtype) ? cache.scales.v_of(h) : 1.0f;
           for (int32_t d = 0; d < c.head_dim; ++d) {
-            store_element(k.data(), c.dtype, at + d, static_cast<float>(rng.normal()));
-            store_element(v.data(), c.dtype, at + d, static_cast<float>(2 * rng.uniform01() - 1));
+            store_element(k.data(), c.dtype, at + d, static_cast<float>(rng.normal()) / ks);
+            store_element(v.data(), c.dtype, at + d,
+                          static_cast<float>(2 * rng.uniform01() - 1) / vs);
           }
         }
       }
     }
+    const DType qt = query_dtype(c.dtype);
     const int64_t q_elems = static_cast<int64_t>(query_start.back()) * c.heads * c.head_dim;
-    q.resize(static_cast<size_t>(q_elems * dtype_size(c.dtype)));
+    q.resize(static_cast<size_t>(q_elems * dtype_size(qt)));
     for (int64_t i = 0; i < q_elems; ++i) {
-      store_element(q.data(), c.dtype, i, static_cast<float>(rng.normal()));
+      store_element(q.data(), qt, i, static_cast<float>(rng.normal()));
     }
   }
 
@@ -134,6 +156,7 @@ GpuResult run_on_gpu(const Case& c, const HostPrefill& p) {
   options.prefetch_rows = c.prefetch_rows;
   r.plan = gpu::plan_prefill(p.shape(c), options);
   DeviceArray k(p.k), v(p.v), q(p.q), tables(p.tables), starts(p.query_start), lens(p.lens);
+  DeviceArray scales(p.head_scales);
   DeviceArray index(r.plan.index);
   DeviceArray out(p.q.size());
   out.poison();
@@ -148,13 +171,18 @@ GpuResult run_on_gpu(const Case& c, const HostPrefill& p) {
   PagedKv cache = p.cache;
   cache.k = k.get();
   cache.v = v.get();
+  if (!p.head_scales.empty()) {
+    cache.scales.k_heads = scales.get<float>();
+    cache.scales.v_heads = scales.get<float>() + p.cache.num_kv_heads;
+  }
   CHECK_CUDA(
       gpu::prefill_attention(r.plan, index.get<int32_t>(), cache, pb, workspace.get(), nullptr));
   CHECK_CUDA(cudaDeviceSynchronize());
   const std::vector<uint8_t> raw = out.bytes();
-  r.out.resize(raw.size() / dtype_size(c.dtype));
+  const DType out_dtype = query_dtype(c.dtype);
+  r.out.resize(raw.size() / dtype_size(out_dtype));
   for (size_t i = 0; i < r.out.size(); ++i) {
-    r.out[i] = load_element(raw.data(), c.dtype, static_cast<int64_t>(i));
+    r.out[i] = load_element(raw.data(), out_dtype, static_cast<int64_t>(i));
   }
   return r;
 }
@@ -168,6 +196,8 @@ gpu::PrefillPlan check_case(const Case& c) {
   CAPTURE(c.heads / c.kv_heads);
   CAPTURE(c.block_size);
   CAPTURE(c.kv_chunk);
+  CAPTURE(c.per_head_scales);
+  CAPTURE(c.pingpong);
   const HostPrefill p(c);
   const GpuResult r = run_on_gpu(c, p);
   const std::vector<double> ref = prefill_attention_f64(p.cache, p.batch(c));
@@ -232,6 +262,61 @@ TEST_SUITE("gpu") {
         }
       }
     }
+  }
+
+  TEST_CASE("prefill kernels read fp8 pools through per-tensor and per-KV-head scales") {
+    if (skip_without_gpu()) return;
+    struct Heads {
+      int32_t heads, kv_heads;
+    };
+    for (DType t : {DType::kFp8E4M3, DType::kFp8E5M2}) {
+      for (bool per_head : {false, true}) {
+        for (PrefillKernel k : kernels_for(t)) {
+          for (int32_t d : {64, 128, 256}) {
+            // MHA, group 4 and group 8 over three KV heads' scales at most.
+            const Heads h = d == 64 ? Heads{3, 3} : d == 128 ? Heads{12, 3} : Heads{16, 2};
+            Case c;
+            c.kernel = k;
+            c.dtype = t;
+            c.head_dim = d;
+            c.heads = h.heads;
+            c.kv_heads = h.kv_heads;
+            c.block_size = d == 128 ? 8 : 16;
+            c.per_head_scales = per_head;
+            c.counts = {1, 17, scaled(130), 1, scaled(64)};
+            c.prefixes = {0, 37, scaled(256), 300, 0};
+            // Per-head scales also through split-KV partials (one tile a split) and, on wgmma,
+            // the consumers' ping-pong schedule.
+            c.kv_chunk = per_head ? 1 : 0;
+            c.pingpong = per_head;
+            c.seed = static_cast<uint64_t>(d) * 3 + (per_head ? 1 : 0) +
+                     (t == DType::kFp8E5M2 ? 1000 : 0);
+            const gpu::PrefillPlan plan = check_case(c);
+            CHECK(plan.kernel == k);
+            if (per_head && k != PrefillKernel::kSimt) CHECK(plan.num_merged > 0);
+          }
+        }
+      }
+    }
+  }
+
+  TEST_CASE("fp8 pools have every prefill kernel that fp16 pools have") {
+    for (PrefillKernel k : {PrefillKernel::kSimt, PrefillKernel::kMma, PrefillKernel::kWgmma}) {
+      CAPTURE(gpu::prefill_kernel_name(k));
+      for (DType t : {DType::kFp8E4M3, DType::kFp8E5M2}) {
+        CHECK(gpu::prefill_kernel_available(k, t) == gpu::prefill_kernel_available(k, DType::kF16));
+      }
+    }
+    CHECK(gpu::prefill_kernel_available(PrefillKernel::kSimt, DType::kFp8E4M3));
+    KvGeometry g;
+    g.num_heads = 8;
+    g.num_kv_heads = 2;
+    g.head_dim = 128;
+    g.block_size = 16;
+    g.dtype = DType::kFp8E5M2;
+    g.k_head_scales = {0.01f, 0.02f};
+    g.v_head_scales = {0.03f, 0.04f};
+    CHECK(gpu::supports(g, KernelVersion::kV5).ok());
   }
 
   TEST_CASE("the wgmma prefill kernel's schedules all match the reference") {
