@@ -56,6 +56,19 @@ struct KernelBenchCliOptions {
 // Needs a CUDA device; without one, a one-line message and exit code 2.
 int bench_kernels(const KernelBenchCliOptions& options);
 
+struct SelectionBenchCliOptions {
+  std::vector<int32_t> contexts;  // empty: 4096, 16384, 32768, 131072
+  std::vector<int32_t> batches;   // empty: 1, 8, 64
+  std::vector<int32_t> budgets;   // empty: 512, 1024, 2048, 4096
+  std::string rule = "max";       // GQA group score: max or sum
+  int32_t repetitions = 30;
+  // Accuracy against budget on the structured synthetic K/V, with the CPU reference (no device
+  // needed); the latency benchmark needs a CUDA device.
+  bool accuracy = false;
+  int32_t samples = 4;  // accuracy: decode positions per context
+};
+int bench_selection(const SelectionBenchCliOptions& options);
+
 struct PrefillBenchCliOptions {
   std::vector<std::string> configs;  // empty: P1 P2 P3 P4 P1-fp8
   std::vector<std::string> kernels;  // empty: wgmma mma

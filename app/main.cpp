@@ -374,6 +374,35 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 100000));
   bool no_flashinfer = false;
   bench_pre->add_flag("--no-flashinfer", no_flashinfer, "Skip the FlashInfer anchor");
+  SelectionBenchCliOptions selection_options;
+  CLI::App* bench_sel = bench->add_subcommand(
+      "selection",
+      "Query-aware block selection: key bounds, scores, top-K and sparse attention against full v5 "
+      "decode (GPU), or with --accuracy its accuracy against budget (CPU reference)");
+  bench_sel
+      ->add_option("--contexts", selection_options.contexts,
+                   "Context lengths (default: 4096 16384 32768 131072)")
+      ->check(whole_number(1, 1 << 20));
+  bench_sel->add_option("--batches", selection_options.batches, "Batch sizes (default: 1 8 64)")
+      ->check(whole_number(1, 4096));
+  bench_sel
+      ->add_option("--budgets", selection_options.budgets,
+                   "Budgets in tokens (default: 512 1024 2048 4096)")
+      ->check(whole_number(1, 1 << 20));
+  bench_sel
+      ->add_option("--rule", selection_options.rule, "How a GQA group's heads combine: max or sum")
+      ->check(one_of({"max", "sum", "both"}))
+      ->capture_default_str();
+  bench_sel
+      ->add_option("--repetitions", selection_options.repetitions, "Timed runs per figure (median)")
+      ->check(whole_number(1, 100000));
+  bench_sel->add_flag(
+      "--accuracy", selection_options.accuracy,
+      "Accuracy on the structured synthetic K/V with the CPU reference instead of GPU latency");
+  bench_sel
+      ->add_option("--samples", selection_options.samples, "Accuracy: decode positions per context")
+      ->check(whole_number(1, 1000))
+      ->capture_default_str();
   BenchEngineOptions engine_options;
   CLI::App* bench_eng = bench->add_subcommand(
       "engine", "Replay the whole Azure conversation trace with the accounting backend, outputs included");
@@ -451,6 +480,7 @@ int main(int argc, char** argv) {
     if (*bench_alloc) return bench_allocator(alloc_options);
     if (*bench_eng) return bench_engine(engine_options, exe_dir);
     if (*bench_kern) return bench_kernels(kernel_options);
+    if (*bench_sel) return bench_selection(selection_options);
     if (*bench_pre) {
       prefill_options.flashinfer = !no_flashinfer;
       return bench_prefill(prefill_options);

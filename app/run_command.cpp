@@ -173,6 +173,19 @@ std::string summary_json(const Scenario& sc, const Engine& e, const TraceStats& 
                     {"chunked_prefill", c.scheduler.chunked_prefill},
                     {"preemption", std::string(to_string(c.scheduler.preemption))},
                     {"victim", std::string(to_string(c.scheduler.victim))}};
+  if (c.selection.enabled()) {  // absent with selection off: summaries stay as they were
+    j["attention"] = {
+        {"selection",
+         {{"budget_tokens", c.selection.budget_tokens},
+          {"budget_ratio", c.selection.budget_ratio},
+          {"group_score", c.selection.group_score == GroupScore::kSum ? "sum" : "max"}}},
+        {"kv_pattern",
+         c.geometry.synthetic == SyntheticPattern::kStructured ? "structured" : "uniform"},
+        {"decode_blocks_full", s.decode_blocks_full},
+        {"decode_blocks_read", s.decode_blocks_read},
+        {"decode_bytes_full", s.decode_bytes_full},
+        {"decode_bytes_read", s.decode_bytes_read}};
+  }
   j["backend"] = {{"name", e.backend().name()}, {"description", e.backend().description()},
                   {"clock", std::string(name_of<ClockMode>(kClockModeNames, c.clock))},
                   {"cost_model", describe(c.cost)}};
@@ -272,7 +285,8 @@ RunResult run_scenario(const RunOptions& o, const std::string& executable_dir) {
   result.out_dir = o.out_dir.empty() ? "out/" + path_component(sc.name) : o.out_dir;
   std::unique_ptr<Backend> backend = make_backend(sc);
   RunWriter writer(result.out_dir, holder_description(o),
-                   {wants(o, "metrics"), wants(o, "events"), wants(o, "requests"), wants(o, "report")});
+                   {wants(o, "metrics"), wants(o, "events"), wants(o, "requests"),
+                    wants(o, "report"), sc.engine.selection.enabled()});
   SignalScope::remove_on_early_signal(writer.partial_paths());
 
   const auto start = Clock::now();

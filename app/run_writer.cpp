@@ -82,7 +82,8 @@ RunWriter::RunWriter(std::string dir, const std::string& holder, RunOutputs outp
       throw InputError(f.path, 0, std::string("cannot write: ") + std::strerror(error));
     }
   }
-  files_[kMetrics].buffer = metrics_csv_header() + "\n";
+  selection_columns_ = outputs.selection_columns;
+  files_[kMetrics].buffer = metrics_csv_header(selection_columns_) + "\n";
 }
 
 RunWriter::~RunWriter() {
@@ -116,7 +117,8 @@ std::vector<std::string> RunWriter::partial_paths() const {
 }
 
 void RunWriter::write_step(const StepMetrics& metrics, std::span<const Event> events) {
-  if (files_[kMetrics].wanted) append_metrics_csv_row(metrics, files_[kMetrics].buffer);
+  if (files_[kMetrics].wanted)
+    append_metrics_csv_row(metrics, files_[kMetrics].buffer, selection_columns_);
   ++steps_;
   write_events(events);
 }

@@ -23,6 +23,7 @@ struct RunOutputs {
   bool events = true;
   bool requests = true;
   bool report = true;
+  bool selection_columns = false;  // metrics.csv's selection columns (attention.selection on)
 };
 
 class RunWriter {
@@ -71,6 +72,7 @@ class RunWriter {
   FolderLock lock_;
   std::array<File, kNumOutputs> files_;
   int64_t steps_ = 0;
+  bool selection_columns_ = false;
   bool done_ = false;
 };
 

@@ -175,10 +175,12 @@ __global__ void synthesize_kernel(const SyntheticRows r) {
   const int32_t token = r.tokens[i];
   const int32_t position = r.positions[i];
   T* out = static_cast<T*>(r.out) + static_cast<int64_t>(i) * r.heads * r.head_dim;
+  const SyntheticSpec spec{r.seed, r.pattern, r.head_dim, r.group};
   for (int e = threadIdx.x; e < r.heads * r.head_dim; e += blockDim.x) {
     const int h = e / r.head_dim;
     const uint64_t row = synthetic_row(r.seed, r.kind, token, position, r.layer, h);
-    out[e] = from_float<T>(synthetic_value(row, e - h * r.head_dim));
+    out[e] = from_float<T>(
+        synthetic_element(spec, row, r.kind, position, r.layer, h, e - h * r.head_dim));
   }
 }
 

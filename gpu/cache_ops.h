@@ -31,6 +31,8 @@ cudaError_t copy_blocks(const PagedKv& src, const PagedKv& dst, const BlockCopy*
 struct SyntheticRows {
   SyntheticKind kind = SyntheticKind::kKey;
   uint64_t seed = 0;
+  SyntheticPattern pattern = SyntheticPattern::kUniform;
+  int32_t group = 1;  // query heads per KV head (the structured pattern's queries need it)
   int32_t layer = 0;
   const int32_t* tokens = nullptr;     // [count], device
   const int32_t* positions = nullptr;  // [count], device

@@ -5,12 +5,14 @@
 #include <vector>
 
 #include "core/base/strings.h"
+#include "core/execution/key_bounds.h"
 #include "gpu/cache_ops.h"
 #include "gpu/cuda_check.h"
 #include "gpu/cuda_executor.h"
 #include "gpu/decode_attention.h"
 #include "gpu/supports.h"
 #include "gpu/device.h"
+#include "gpu/selection.h"
 #include "gpu/prefill_attention.h"
 
 namespace tinyserve::gpu {
@@ -45,6 +47,7 @@ class Buffer {
     return {};
   }
   char* get() const { return static_cast<char*>(ptr_); }
+  size_t capacity() const { return bytes_; }
 
  private:
   void release() {
@@ -82,6 +85,17 @@ struct CudaExecutor::Impl {
   void* cpu_k_device = nullptr;  // the same memory, as the device addresses it
   void* cpu_v_device = nullptr;
   float* head_scales = nullptr;  // [2, num_kv_heads] on the device: K's, then V's (fp8 per head)
+  // Key bounds (KvGeometry::key_bounds): [num_layers, blocks, num_kv_heads, 2, head_dim].
+  void* gpu_bounds = nullptr;
+  void* cpu_bounds = nullptr;  // mapped pinned host memory, as the CPU pool
+  void* cpu_bounds_device = nullptr;
+  Buffer<false> scores;    // [batch, num_kv_heads, max_blocks_per_seq] float
+  Buffer<false> selected;  // tables then logical blocks, each [num_layers, batch, num_kv_heads,
+                           // max_selected] int32
+  Buffer<false> tickets;   // [batch, num_kv_heads] int32, zero between launches
+  cudaEvent_t sub_events[2] = {};  // key-bound update start, sparse attention start
+  SelectionPlan last_selection;    // of the last step; empty counts: no selection
+  bool last_selection_valid = false;
   Buffer<true> host_arena;  // the step's index arrays, packed for one upload
   Buffer<false> arena;
   Buffer<false> staging_k;  // [new tokens, num_kv_heads, head_dim]
@@ -103,7 +117,12 @@ struct CudaExecutor::Impl {
     for (cudaEvent_t e : compare_events) {
       if (e != nullptr) cudaEventDestroy(e);
     }
+    for (cudaEvent_t e : sub_events) {
+      if (e != nullptr) cudaEventDestroy(e);
+    }
     if (stream != nullptr) cudaStreamDestroy(stream);
+    if (gpu_bounds != nullptr) cudaFree(gpu_bounds);
+    if (cpu_bounds != nullptr) cudaFreeHost(cpu_bounds);
     if (gpu_k != nullptr) cudaFree(gpu_k);
     if (gpu_v != nullptr) cudaFree(gpu_v);
     if (cpu_k != nullptr) cudaFreeHost(cpu_k);
@@ -128,6 +147,11 @@ struct CudaExecutor::Impl {
     return p;
   }
   PagedKv gpu_pool() const { return pool(gpu_k, gpu_v, g.num_gpu_blocks); }
+  KeyBounds bounds(void* data, int32_t blocks) const {
+    return {data, key_bounds_dtype(g.dtype), g.num_layers, blocks, g.num_kv_heads, g.head_dim};
+  }
+  KeyBounds gpu_key_bounds() const { return bounds(gpu_bounds, g.num_gpu_blocks); }
+  KeyBounds cpu_key_bounds() const { return bounds(cpu_bounds_device, g.num_cpu_blocks); }
   // q_first, q_stride: elements from s.q to the decodes' queries of layer 0, and between layers.
   void compare_contiguous(const AttentionPlan& attention, DecodeBatch db, size_t q_first,
                           size_t q_stride, StepResult& r);
@@ -144,6 +168,9 @@ struct CudaExecutor::Impl {
       if (Status s = TS_CUDA_STATUS(cudaEventCreate(&e)); !s.ok()) return s;
     }
     for (cudaEvent_t& e : compare_events) {
+      if (Status s = TS_CUDA_STATUS(cudaEventCreate(&e)); !s.ok()) return s;
+    }
+    for (cudaEvent_t& e : sub_events) {
       if (Status s = TS_CUDA_STATUS(cudaEventCreate(&e)); !s.ok()) return s;
     }
     if (!g.k_head_scales.empty() || !g.v_head_scales.empty()) {
@@ -180,6 +207,34 @@ struct CudaExecutor::Impl {
           return s;
       }
     }
+    if (g.key_bounds) {
+      const auto bytes = [&](int32_t blocks) {
+        return static_cast<size_t>(g.bounds_block_bytes() * g.num_layers * blocks);
+      };
+      if (bytes(g.num_gpu_blocks) > 0) {
+        if (Status s = TS_CUDA_STATUS(cudaMalloc(&gpu_bounds, bytes(g.num_gpu_blocks))); !s.ok()) {
+          return s;
+        }
+        if (Status s = TS_CUDA_STATUS(cudaMemset(gpu_bounds, 0, bytes(g.num_gpu_blocks)));
+            !s.ok()) {
+          return s;
+        }
+      }
+      if (bytes(g.num_cpu_blocks) > 0) {
+        if (cudaHostAlloc(&cpu_bounds, bytes(g.num_cpu_blocks), cudaHostAllocMapped) !=
+            cudaSuccess) {
+          cudaGetLastError();
+          cpu_bounds = nullptr;
+          return Status::failure(cat("cannot allocate the CPU pool's key bounds: ",
+                                     bytes(g.num_cpu_blocks), " bytes of pinned host memory"));
+        }
+        std::memset(cpu_bounds, 0, bytes(g.num_cpu_blocks));
+        if (Status s = TS_CUDA_STATUS(cudaHostGetDevicePointer(&cpu_bounds_device, cpu_bounds, 0));
+            !s.ok()) {
+          return s;
+        }
+      }
+    }
     return {};
   }
 };
@@ -193,7 +248,9 @@ Expected<std::unique_ptr<CudaExecutor>> CudaExecutor::create(const KvGeometry& g
     result.status = Status::failure(cat("the CUDA executor needs a GPU: ", device.reason));
     return result;
   }
-  const int64_t per_block = geometry.bytes_per_block();
+  const int64_t per_block =
+      geometry.bytes_per_block() +
+      (geometry.key_bounds ? geometry.bounds_block_bytes() * geometry.num_layers : 0);
   const int64_t pool_bytes = per_block * geometry.num_gpu_blocks;
   const auto free_bytes = static_cast<int64_t>(device.free_memory);
   if (pool_bytes + kStepReserveBytes > free_bytes) {
@@ -225,6 +282,9 @@ const KvGeometry& CudaExecutor::geometry() const {
 const CudaExecutorOptions& CudaExecutor::options() const {
   return impl_->options;
 }
+void CudaExecutor::set_fused_select(bool fused) {
+  impl_->options.fused_select = fused;
+}
 const std::string& CudaExecutor::device_name() const {
   return impl_->device_name;
 }
@@ -238,6 +298,30 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
     return r;
   }
   if (r.status = validate_plan(g, plan); !r.ok()) return r;
+  // Selection applies to the decodes (the batch entries after the prefill chunks).
+  const bool select = plan.selection.enabled() && plan.num_decodes() > 0;
+  if (select &&
+      (s.options.kernel == KernelVersion::kV1 || s.options.kernel == KernelVersion::kV2)) {
+    r.status = Status::failure(
+        cat("selection needs kernel v3 or later, not ", kernel_version_name(s.options.kernel)));
+    return r;
+  }
+  const std::vector<BlockWrite> writes =
+      g.key_bounds ? block_writes(plan.slot_mapping, g.block_size) : std::vector<BlockWrite>{};
+  SelectionPlan selection;
+  if (select) {
+    selection = plan_selection(
+        plan.selection,
+        std::span<const int32_t>(plan.context_lens).subspan(static_cast<size_t>(plan.num_prefills)),
+        g.block_size);
+  }
+  // One launch per layer writes the K/V and updates the bounds when each block's tokens lie close
+  // together in the token list (the kernel scans that range).
+  const bool fused_bounds =
+      g.key_bounds && s.options.fused_bounds &&
+      std::all_of(writes.begin(), writes.end(), [](const BlockWrite& w) {
+        return w.token_end - w.token_begin <= 2 * (w.last - w.first + 1) + 8;
+      });
 
   // The prefill chunks' launch, planned on the host from the plan's own offsets.
   PrefillShape shape;
@@ -267,6 +351,9 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
       {plan.context_lens.data(), plan.context_lens.size() * sizeof(int32_t), 0},
       {plan.query_start.data(), plan.query_start.size() * sizeof(int32_t), 0},
       {prefill.index.data(), prefill.index.size() * sizeof(int32_t), 0},
+      {writes.data(), writes.size() * sizeof(BlockWrite), 0},
+      {selection.counts.data(), selection.counts.size() * sizeof(int32_t), 0},
+      {selection.context_lens.data(), selection.context_lens.size() * sizeof(int32_t), 0},
   };
   size_t arena_bytes = 0;
   for (Array& a : arrays) {
@@ -296,6 +383,20 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
   attention_options.host_context_lens = plan.context_lens.data() + plan.num_prefills;
   const AttentionPlan attention =
       plan_attention(s.options.kernel, g.dtype, db, g.num_kv_heads, g.head_dim, attention_options);
+  // Sparse attention of the decodes: each KV head's selected blocks, as its own block-table row.
+  DecodeBatch sparse = db;
+  sparse.max_blocks_per_seq = selection.max_selected;
+  sparse.table_head_stride = selection.max_selected;
+  sparse.max_context_len = selection.max_context_len;
+  AttentionPlan sparse_attention;
+  if (select) {
+    AttentionOptions options = attention_options;
+    options.host_context_lens = selection.context_lens.data();
+    sparse_attention =
+        plan_attention(s.options.kernel, g.dtype, sparse, g.num_kv_heads, g.head_dim, options);
+  }
+  const size_t pairs = static_cast<size_t>(db.batch) * g.num_kv_heads;
+  const size_t selected_per_layer = pairs * static_cast<size_t>(selection.max_selected);
   PrefillBatch pb;
   pb.batch = plan.num_prefills;
   pb.num_queries = prefill_queries;
@@ -304,6 +405,8 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
   pb.scale = attention_scale(g.head_dim);
 
   s.output_queries = -1;  // growing `out` drops the previous output
+  s.last_selection_valid = false;
+  const size_t tickets_before = s.tickets.capacity();
   for (Status st :
        {s.host_arena.reserve(arena_bytes, "step indices"),
         s.arena.reserve(arena_bytes, "step indices"),
@@ -311,12 +414,22 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
         s.staging_v.reserve(staging_bytes, "new values"),
         s.q.reserve(elem * layer_rows * g.num_layers, "queries"),
         s.out.reserve(elem * layer_rows * g.num_layers, "attention output"),
-        s.workspace.reserve(std::max(attention.workspace_bytes, prefill.workspace_bytes),
-                            "split-KV partials")}) {
+        s.workspace.reserve(std::max({attention.workspace_bytes, sparse_attention.workspace_bytes,
+                                      prefill.workspace_bytes}),
+                            "split-KV partials"),
+        s.scores.reserve(select ? sizeof(float) * pairs * plan.max_blocks_per_seq : 0,
+                         "block scores"),
+        s.selected.reserve(select ? 2 * sizeof(int32_t) * selected_per_layer * g.num_layers : 0,
+                           "selected blocks"),
+        s.tickets.reserve(select ? sizeof(int32_t) * pairs : 0, "selection tickets")}) {
     if (!st.ok()) {
       r.status = st;
       return r;
     }
+  }
+  if (s.tickets.capacity() != tickets_before) {
+    r.status = TS_CUDA_STATUS(cudaMemsetAsync(s.tickets.get(), 0, s.tickets.capacity(), s.stream));
+    if (!r.ok()) return r;
   }
   for (const Array& a : arrays) {
     if (a.bytes > 0) std::memcpy(s.host_arena.get() + a.offset, a.data, a.bytes);
@@ -346,11 +459,27 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
   db.block_tables =
       pb.block_tables + static_cast<size_t>(plan.num_prefills) * plan.max_blocks_per_seq;
   db.context_lens = pb.context_lens + plan.num_prefills;
+  const auto* block_writes_d = reinterpret_cast<const BlockWrite*>(device_array(10));
+  const auto* counts = reinterpret_cast<const int32_t*>(device_array(11));
+  sparse.block_tables = db.block_tables;
+  sparse.context_lens = reinterpret_cast<const int32_t*>(device_array(12));
   const PagedKv gpu = s.gpu_pool();
+  // Byte offset of the decodes' rows of one layer in q and out (after the prefill queries).
+  const auto decode_rows = [&](int32_t layer) {
+    return elem * (layer_rows * layer + row * prefill_queries);
+  };
+  const auto selected_tables = [&](int32_t layer) {
+    return reinterpret_cast<int32_t*>(s.selected.get()) + selected_per_layer * layer;
+  };
+  const auto selected_logical = [&](int32_t layer) {
+    return selected_tables(layer) + selected_per_layer * g.num_layers;
+  };
 
   const auto write_layer = [&](int32_t layer) -> cudaError_t {
     SyntheticRows rows;
     rows.seed = g.seed;
+    rows.pattern = g.synthetic;
+    rows.group = g.num_heads / g.num_kv_heads;
     rows.layer = layer;
     rows.tokens = new_tokens;
     rows.positions = new_positions;
@@ -365,25 +494,61 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
     rows.out = s.staging_v.get();
     TS_CUDA_TRY(synthesize_rows(rows, s.stream));
     const NewKv tokens{s.staging_k.get(), s.staging_v.get(), slots, num_new};
-    TS_CUDA_TRY(reshape_and_cache(gpu.layer(layer), tokens, s.stream));
+    if (fused_bounds) {
+      TS_CUDA_TRY(reshape_and_update_bounds(gpu.layer(layer), s.gpu_key_bounds().layer(layer),
+                                            tokens, block_writes_d,
+                                            static_cast<int32_t>(writes.size()), s.stream));
+    } else {
+      TS_CUDA_TRY(reshape_and_cache(gpu.layer(layer), tokens, s.stream));
+    }
     rows.kind = SyntheticKind::kQuery;  // every query is a new token
     rows.count = num_queries;
     rows.heads = g.num_heads;
     rows.out = s.q.get() + elem * layer_rows * layer;
     return synthesize_rows(rows, s.stream);
   };
+  const auto select_layer = [&](int32_t layer) -> cudaError_t {
+    SelectLaunch launch;
+    launch.bounds = s.gpu_key_bounds().layer(layer);
+    launch.batch = db;
+    launch.batch.q = s.q.get() + decode_rows(layer);
+    launch.block_size = g.block_size;
+    launch.rule = plan.selection.group_score;
+    launch.max_blocks = plan.max_blocks_per_seq;
+    launch.counts = counts;
+    launch.max_selected = selection.max_selected;
+    launch.scores = reinterpret_cast<float*>(s.scores.get());
+    launch.tables = selected_tables(layer);
+    launch.logical = selected_logical(layer);
+    launch.tickets = reinterpret_cast<int32_t*>(s.tickets.get());
+    if (s.options.fused_select) return score_and_select(launch, s.stream);
+    TS_CUDA_TRY(score_blocks(launch, s.stream));
+    return select_top_blocks(launch, s.stream);
+  };
+  const auto copy = [&](const PagedKv& src, const PagedKv& dst, const KeyBounds& src_bounds,
+                        const KeyBounds& dst_bounds, const BlockCopy* list,
+                        size_t n) -> cudaError_t {
+    TS_CUDA_TRY(copy_blocks(src, dst, list, static_cast<int32_t>(n), s.stream));
+    if (!g.key_bounds) return cudaSuccess;
+    return copy_key_bounds(src_bounds, dst_bounds, list, static_cast<int32_t>(n), s.stream);
+  };
   const auto stage = [&](int i) -> cudaError_t {
     switch (i) {
       case 0:
-        return copy_blocks(gpu, s.cpu_pool(), swap_out, static_cast<int32_t>(plan.swap_out.size()),
-                           s.stream);
+        return copy(gpu, s.cpu_pool(), s.gpu_key_bounds(), s.cpu_key_bounds(), swap_out,
+                    plan.swap_out.size());
       case 1:
-        return copy_blocks(s.cpu_pool(), gpu, swap_in, static_cast<int32_t>(plan.swap_in.size()),
-                           s.stream);
+        return copy(s.cpu_pool(), gpu, s.cpu_key_bounds(), s.gpu_key_bounds(), swap_in,
+                    plan.swap_in.size());
       case 2:
-        return copy_blocks(gpu, gpu, copies, static_cast<int32_t>(plan.copies.size()), s.stream);
+        return copy(gpu, gpu, s.gpu_key_bounds(), s.gpu_key_bounds(), copies, plan.copies.size());
       case 3:
         for (int32_t l = 0; l < g.num_layers; ++l) TS_CUDA_TRY(write_layer(l));
+        TS_CUDA_TRY(cudaEventRecord(s.sub_events[0], s.stream));
+        if (g.key_bounds && !fused_bounds) {
+          TS_CUDA_TRY(update_key_bounds(gpu, s.gpu_key_bounds(), block_writes_d,
+                                        static_cast<int32_t>(writes.size()), s.stream));
+        }
         return cudaSuccess;
       default:
         for (int32_t l = 0; l < g.num_layers && pb.batch > 0; ++l) {
@@ -393,12 +558,25 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
                                         s.stream));
         }
         TS_CUDA_TRY(cudaEventRecord(s.events[5], s.stream));
+        if (select) {
+          for (int32_t l = 0; l < g.num_layers; ++l) TS_CUDA_TRY(select_layer(l));
+          TS_CUDA_TRY(cudaEventRecord(s.sub_events[1], s.stream));
+          TS_CUDA_TRY(stage_attention_plan(sparse_attention, s.workspace.get(), s.stream));
+          for (int32_t l = 0; l < g.num_layers; ++l) {
+            sparse.q = s.q.get() + decode_rows(l);
+            sparse.out = s.out.get() + decode_rows(l);
+            sparse.block_tables = selected_tables(l);
+            TS_CUDA_TRY(paged_attention(sparse_attention, gpu.layer(l), sparse, s.workspace.get(),
+                                        s.stream));
+          }
+          return cudaSuccess;
+        }
         // The decodes' plan is staged after the prefill, whose split partials share the
         // workspace.
         if (db.batch > 0) TS_CUDA_TRY(stage_attention_plan(attention, s.workspace.get(), s.stream));
         for (int32_t l = 0; l < g.num_layers && db.batch > 0; ++l) {
-          db.q = s.q.get() + elem * (layer_rows * l + row * prefill_queries);
-          db.out = s.out.get() + elem * (layer_rows * l + row * prefill_queries);
+          db.q = s.q.get() + decode_rows(l);
+          db.out = s.out.get() + decode_rows(l);
           TS_CUDA_TRY(paged_attention(attention, gpu.layer(l), db, s.workspace.get(), s.stream));
         }
         return cudaSuccess;
@@ -449,7 +627,77 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
   if (s.options.compare_contiguous && db.batch > 0) {
     s.compare_contiguous(attention, db, row * prefill_queries, layer_rows, r);
   }
+  const auto elapsed = [&](cudaEvent_t from, cudaEvent_t to) {
+    float ms = 0.0f;
+    return cudaEventElapsedTime(&ms, from, to) == cudaSuccess ? static_cast<double>(ms) : 0.0;
+  };
+  if (g.key_bounds && !fused_bounds) r.selection.bounds_ms = elapsed(s.sub_events[0], s.events[4]);
+  if (select) {
+    SelectionStats& st = r.selection;
+    const int64_t token_bytes = int64_t{2} * g.num_kv_heads * g.head_dim * dtype_size(g.dtype);
+    st.active = true;
+    st.blocks_total = selection.blocks_total * g.num_kv_heads * g.num_layers;
+    st.blocks_read = selection.blocks_selected * g.num_kv_heads * g.num_layers;
+    st.bytes_full = selection.tokens_total * token_bytes * g.num_layers;
+    st.bytes_selected = selection.tokens_selected * token_bytes * g.num_layers;
+    st.bytes_bounds = selection.blocks_total * g.bounds_block_bytes() * g.num_layers;
+    st.select_ms = elapsed(s.events[5], s.sub_events[1]);
+    st.sparse_attention_ms = elapsed(s.sub_events[1], s.events[6]);
+    s.last_selection = std::move(selection);
+    s.last_selection_valid = true;
+  }
   return r;
+}
+
+Expected<BlockSelection> CudaExecutor::read_selection(int32_t layer) const {
+  const Impl& s = *impl_;
+  Expected<BlockSelection> result;
+  if (!s.last_selection_valid || layer < 0 || layer >= s.g.num_layers) {
+    result.status =
+        Status::failure(cat("read_selection: the last step selected no blocks in layer ", layer));
+    return result;
+  }
+  BlockSelection& sel = result.value;
+  sel.batch = static_cast<int32_t>(s.last_selection.counts.size());
+  sel.num_kv_heads = s.g.num_kv_heads;
+  sel.max_selected = s.last_selection.max_selected;
+  sel.counts = s.last_selection.counts;
+  sel.context_lens = s.last_selection.context_lens;
+  const size_t per_layer = static_cast<size_t>(sel.batch) * sel.num_kv_heads * sel.max_selected;
+  sel.block_tables.resize(per_layer);
+  sel.logical.resize(per_layer);
+  const auto* tables = reinterpret_cast<const int32_t*>(s.selected.get()) + per_layer * layer;
+  const int32_t* logical = tables + per_layer * s.g.num_layers;
+  for (auto [dst, src] :
+       {std::pair{sel.block_tables.data(), tables}, std::pair{sel.logical.data(), logical}}) {
+    result.status =
+        TS_CUDA_STATUS(cudaMemcpy(dst, src, per_layer * sizeof(int32_t), cudaMemcpyDeviceToHost));
+    if (!result.ok()) return result;
+  }
+  return result;
+}
+
+Expected<std::vector<uint8_t>> CudaExecutor::read_key_bounds(Pool pool, int32_t layer,
+                                                             BlockId block) const {
+  const Impl& s = *impl_;
+  Expected<std::vector<uint8_t>> result;
+  const int32_t blocks = pool == Pool::kGpu ? s.g.num_gpu_blocks : s.g.num_cpu_blocks;
+  if (!s.g.key_bounds || layer < 0 || layer >= s.g.num_layers || block < 0 || block >= blocks) {
+    result.status =
+        Status::failure(cat("read_key_bounds: no bounds for layer ", layer, " block ", block));
+    return result;
+  }
+  const auto bytes = static_cast<size_t>(s.g.bounds_block_bytes());
+  const size_t offset = (static_cast<size_t>(layer) * blocks + static_cast<size_t>(block)) * bytes;
+  result.value.resize(bytes);
+  if (pool == Pool::kCpu) {
+    std::memcpy(result.value.data(), static_cast<const char*>(s.cpu_bounds) + offset, bytes);
+    return result;
+  }
+  result.status = TS_CUDA_STATUS(cudaMemcpy(result.value.data(),
+                                            static_cast<const char*>(s.gpu_bounds) + offset, bytes,
+                                            cudaMemcpyDeviceToHost));
+  return result;
 }
 
 // Times the step's batch on a contiguous layout of the same shape, every layer, on scratch

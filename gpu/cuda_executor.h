@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/execution/kv_executor.h"
+#include "core/execution/selection.h"
 #include "gpu/prefill_attention.h"
 
 namespace tinyserve::gpu {
@@ -20,6 +21,15 @@ struct CudaExecutorOptions {
   // when that scratch fits in max_contiguous_bytes: the paged vs contiguous comparison, live.
   bool compare_contiguous = false;
   size_t max_contiguous_bytes = size_t{2} << 30;
+  // Query-aware selection (StepPlan::selection): score and top-K in one launch (the CTA that
+  // finishes a (sequence, KV head)'s scores selects its blocks) rather than two. Off: on the
+  // H100 the two launches were as fast or faster (docs/selection.md).
+  bool fused_select = false;
+  // With key bounds (KvGeometry::key_bounds): write the new K/V and update the written blocks'
+  // bounds in one launch per layer, rather than reshape_and_cache then a bounds kernel (used when
+  // every block's tokens lie close together in the step's token list, as prefill chunks and
+  // decodes do). Off until it has run on a device (docs/selection.md).
+  bool fused_bounds = false;
   // Measurement: hold the stream this long (a one-thread spin) before the step's stages, so that
   // their launches queue up behind it and each stage's events time its kernels alone, without
   // the host's launch gaps (`tinyserve calibrate` and `cost-report`). 0: no hold.
@@ -48,6 +58,11 @@ class CudaExecutor final : public KvExecutor {
   Expected<std::vector<float>> read_output() const override;
 
   const CudaExecutorOptions& options() const;
+  void set_fused_select(bool fused);
+  // The last step's selection of one layer, read back (empty when selection was off).
+  Expected<BlockSelection> read_selection(int32_t layer) const;
+  // The key bounds of one GPU block in one layer, raw bytes: [num_kv_heads, 2, head_dim].
+  Expected<std::vector<uint8_t>> read_key_bounds(Pool pool, int32_t layer, BlockId block) const;
   const std::string& device_name() const;
 
  private:

@@ -11,8 +11,9 @@
 namespace tinyserve::app {
 
 std::string export_metrics_csv(Run& run, const std::string& path) {
-  std::string out = metrics_csv_header() + "\n";
-  for (const StepMetrics& m : run.engine().history()) append_metrics_csv_row(m, out);
+  const bool selection = run.engine().config().selection.enabled();
+  std::string out = metrics_csv_header(selection) + "\n";
+  for (const StepMetrics& m : run.engine().history()) append_metrics_csv_row(m, out, selection);
   std::FILE* f = std::fopen(path.c_str(), "wb");
   if (f == nullptr) return "cannot write " + path;
   const bool ok = std::fwrite(out.data(), 1, out.size(), f) == out.size();

@@ -649,6 +649,26 @@ Scenario parse_scenario(const std::string& text, const std::string& path,
   sc.engine.check_invariants = eng.boolean(keys::kCheckInvariants);
   eng.reject_unknown();
 
+  // [attention]: query-aware block selection for the decodes, the executed K/V's pattern.
+  Reader att = top.table("attention");
+  const bool structured_kv = att.choice(keys::kKvPattern) == "structured";
+  Reader sel = att.table("selection");
+  SelectionSettings& selection = sc.engine.selection;
+  selection.budget_tokens = sel.int32(keys::kSelectionBudgetTokens);
+  selection.budget_ratio = static_cast<float>(sel.number(keys::kSelectionBudgetRatio));
+  selection.group_score =
+      sel.choice(keys::kSelectionGroupScore) == "sum" ? GroupScore::kSum : GroupScore::kMax;
+  sel.reject_unknown();
+  att.reject_unknown();
+  if (selection.budget_tokens > 0 && selection.budget_ratio > 0.0f) {
+    sel.fail(keys::kSelectionBudgetRatio, "expected budget_tokens or budget_ratio, not both");
+  }
+  if (selection.enabled() && !paged) {
+    sel.fail(
+        selection.budget_tokens > 0 ? keys::kSelectionBudgetTokens : keys::kSelectionBudgetRatio,
+        "selection reads blocks of a paged cache, but cache.allocator = \"contiguous\"");
+  }
+
   // [metrics]: the fragmentation formula's parameters (docs/metrics.md).
   Reader met = top.table("metrics");
   FragmentationParams& f = sc.engine.fragmentation;
@@ -682,6 +702,21 @@ Scenario parse_scenario(const std::string& text, const std::string& path,
   g.dtype = kv_dtype == "auto" ? m.dtype : read_dtype(kv_dtype);
   g.block_size = block_size;
   g.seed = sc.seed;
+  g.synthetic = structured_kv ? SyntheticPattern::kStructured : SyntheticPattern::kUniform;
+  g.key_bounds = selection.enabled();
+  if (selection.enabled()) {
+    const KeySpec& budget =
+        selection.budget_tokens > 0 ? keys::kSelectionBudgetTokens : keys::kSelectionBudgetRatio;
+    if (is_fp8(g.dtype)) {
+      sel.fail(budget, cat("selection's key bounds of ", dtype_name(g.dtype),
+                           " caches are not supported yet; use cache.kv_dtype fp16 or bf16"));
+    }
+    if (g.kv_latent_dim > 0) {
+      sel.fail(budget,
+               "selection scores per-KV-head key bounds; MLA caches (a latent vector "
+               "per token) have none");
+    }
+  }
   int64_t gpu_blocks = fixed_blocks;
   if (gpu_blocks == 0) {
     try {

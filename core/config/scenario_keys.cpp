@@ -24,6 +24,7 @@ constexpr const KeySpec* kAll[] = {
     &k_output_distribution, &k_output_value, &k_output_min, &k_output_max, &k_output_exponent,
     &k_output_long_min, &k_output_long_max, &k_output_long_fraction,
     &kBackend, &kKernel, &kClock, &kGpuLayers, &kMaxSteps, &kCheckInvariants,
+    &kSelectionBudgetTokens, &kSelectionBudgetRatio, &kSelectionGroupScore, &kKvPattern,
     &kFragA, &kFragB, &kFragC, &kSigma, &kTemporalDecay, &kGpuLatency, &kCpuLatency,
     &kMemEfficiency, &kComputeEfficiency, &kStepOverhead, &kProfile};
 

@@ -50,6 +50,8 @@ inline constexpr std::string_view kBackends[] = {"auto", "cuda", "cpu", "account
 inline constexpr std::string_view kKernels[] = {"v1", "v2", "v3", "v4", "v5", "v6"};
 inline constexpr std::string_view kClocks[] = {"model", "measured", "steps"};
 inline constexpr std::string_view kSemanticsChoices[] = {"vllm-v1", "vllm-v0"};
+inline constexpr std::string_view kGroupScores[] = {"max", "sum"};
+inline constexpr std::string_view kKvPatterns[] = {"uniform", "structured"};
 
 constexpr double kMaxTokens = 10'000'000;
 constexpr double kMaxBlocks = 50'000'000;
@@ -264,6 +266,27 @@ inline constexpr KeySpec kMaxSteps{"engine.max_steps", KeyType::kInteger, 0, "",
                                    "Stop after this many steps (0: when every request is done)."};
 inline constexpr KeySpec kCheckInvariants{"engine.check_invariants", KeyType::kBoolean, 0, "", 0, 0,
                                           {}, "Check every invariant after every step (slow)."};
+
+// [attention]: query-aware block selection (docs/selection.md) and the executed K/V's pattern.
+// `attention.selection = { budget_tokens = 2048 }` in a file sets the table's keys at once.
+inline constexpr KeySpec kSelectionBudgetTokens{
+    "attention.selection.budget_tokens", KeyType::kInteger, 0, "", 0, kMaxTokens, {},
+    "Query-aware block selection (Quest, issue 13): each decode reads only its top-scoring blocks "
+    "per KV head, this many tokens' worth (at least 2 blocks; the first and the last always), "
+    "plus every block's key bounds; prefill chunks attend in full. 0 and budget_ratio 0: off. "
+    "Paged allocator only, not with fp8 caches or MLA models; the cuda backend needs v3 or later."};
+inline constexpr KeySpec kSelectionBudgetRatio{
+    "attention.selection.budget_ratio", KeyType::kNumber, 0, "", 0, 1, {},
+    "Selection's budget as a share of each decode's context instead of budget_tokens (0: none; "
+    "not both)."};
+inline constexpr KeySpec kSelectionGroupScore{
+    "attention.selection.group_score", KeyType::kChoice, 0, "max", 0, 0, kGroupScores,
+    "How a GQA group's query heads combine into one block score per KV head."};
+inline constexpr KeySpec kKvPattern{
+    "attention.kv_pattern", KeyType::kChoice, 0, "uniform", 0, 0, kKvPatterns,
+    "The synthetic K/V the cpu and cuda backends compute: uniform noise, or structured (attention "
+    "sinks, a recency window and planted topic spans that later queries find, as passkey tests "
+    "do; core/execution/synthetic_kv.h). No effect on the accounting backend."};
 
 // [metrics]: the fragmentation formula (docs/metrics.md).
 inline constexpr KeySpec kFragA{"metrics.a", KeyType::kNumber, 0.5, "", 0, 1e6, {},

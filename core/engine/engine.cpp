@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/base/strings.h"
+#include "core/execution/selection.h"
 #include "core/memory/contiguous_allocator.h"
 #include "core/memory/kv_cache_manager.h"
 #include "core/memory/prefix_cache.h"
@@ -421,14 +422,30 @@ StepWork Engine::count_work(const Schedule& s) const {
     const auto len = static_cast<int32_t>(groups_[c.group].seqs.front().tokens.size());
     w.sampled_tokens += c.start + c.length == len;  // the prompt's last token samples
   }
+  const int32_t bs = config_.geometry.block_size;
+  const SelectionSettings& selection = config_.selection;
+  w.selection = selection.enabled();
   for (const DecodeItem& d : s.decodes) {
     const int64_t context = allocator_->table(groups_[d.group].seqs[static_cast<size_t>(d.seq)].id).num_tokens;
     w.new_tokens += 1;
     w.context_tokens_read += context;
-    w.attention_pairs += context;
     w.decode_seqs += 1;
     w.decode_context_sum += context;
     w.decode_context_max = std::max(w.decode_context_max, context);
+    w.decode_blocks += (context + bs - 1) / bs;
+    if (!w.selection) {
+      w.attention_pairs += context;
+      continue;
+    }
+    // The selected blocks: every one but the last is whole (docs/selection.md).
+    const auto len = static_cast<int32_t>(context);
+    const int32_t count = selected_block_count(selection, len, bs);
+    const int32_t blocks = (len + bs - 1) / bs;
+    const int64_t attended = int64_t{count - 1} * bs + (len - (blocks - 1) * bs);
+    w.attention_pairs += attended;
+    w.decode_selected_blocks += count;
+    w.decode_selected_sum += attended;
+    w.decode_selected_max = std::max(w.decode_selected_max, attended);
   }
   w.sampled_tokens += w.decode_seqs;
   if (config_.cost.calibrated()) w.decode_shared_tokens = shared_decode_tokens(s);
@@ -466,6 +483,7 @@ void Engine::build_plan(const Schedule& s) {
   plan_.clear();
   plan_.step = step_;
   plan_.block_size = config_.geometry.block_size;
+  plan_.selection = config_.selection;
   plan_.swap_out = s.swap_out;
   plan_.swap_in = s.swap_in;
   plan_.copies = sampler_.pending_copies();

@@ -53,6 +53,9 @@ struct EngineConfig {
   CostModel cost;
   FragmentationParams fragmentation;
   ClockMode clock = ClockMode::kModel;
+  // Query-aware block selection for the decodes (attention.selection; off by default): carried
+  // by every step's plan, charged by the cost model. On, geometry.key_bounds is on too.
+  SelectionSettings selection;
   int64_t max_steps = 0;          // 0: until every request is done
   bool keep_history = false;      // keep every step's metrics (the GUI's time series)
   bool record_decisions = false;  // keep every step's decision record (decisions.h)

@@ -145,6 +145,10 @@ void RunRecorder::record_step(const StepOutcome& o, const Schedule& s, const Ste
   m.write_ms = times.write_ms;
   m.copy_ms = times.copy_ms;
   m.swap_ms = times.swap_ms;
+  m.decode_blocks_full = cost.decode_blocks_full;
+  m.decode_blocks_read = cost.decode_blocks_read;
+  m.decode_bytes_full = cost.decode_bytes_full;
+  m.decode_bytes_read = cost.decode_bytes_read;
 
   peak_running_seqs_ = std::max(peak_running_seqs_, m.running_seqs);
   sum_usage_ += m.pool.kv_cache_usage;
@@ -160,6 +164,10 @@ void RunRecorder::record_step(const StepOutcome& o, const Schedule& s, const Ste
   time_external_ += m.pool.external_fragmentation * o.step_s;
   time_f_total_norm_ += m.pool.f_total_norm * o.step_s;
   sum_modelled_attention_ms_ += m.modelled_attention_ms;
+  decode_blocks_full_ += m.decode_blocks_full;
+  decode_blocks_read_ += m.decode_blocks_read;
+  decode_bytes_full_ += m.decode_bytes_full;
+  decode_bytes_read_ += m.decode_bytes_read;
   if (times.attention_ms >= 0) {
     sum_attention_ms_ += times.attention_ms;
     ++measured_steps_;
@@ -223,6 +231,10 @@ RunSummary RunRecorder::summary(const std::vector<RequestResult>& unfinished,
     r.mean_contiguous_attention_ms = sum_contiguous_ms_ / static_cast<double>(contiguous_steps_);
   }
   r.mean_modelled_attention_ms = sum_modelled_attention_ms_ / n;
+  r.decode_blocks_full = decode_blocks_full_;
+  r.decode_blocks_read = decode_blocks_read_;
+  r.decode_bytes_full = decode_bytes_full_;
+  r.decode_bytes_read = decode_bytes_read_;
   return r;
 }
 

@@ -98,6 +98,8 @@ class RunRecorder {
   double time_ = 0, time_usage_ = 0, time_utilization_ = 0, time_external_ = 0;
   double time_f_total_norm_ = 0;
   double sum_attention_ms_ = 0, sum_contiguous_ms_ = 0, sum_modelled_attention_ms_ = 0;
+  int64_t decode_blocks_full_ = 0, decode_blocks_read_ = 0;
+  double decode_bytes_full_ = 0, decode_bytes_read_ = 0;
   int64_t measured_steps_ = 0, contiguous_steps_ = 0;
 };
 

@@ -27,18 +27,21 @@ void put(std::string& out, double v) {
 
 }  // namespace
 
-std::string metrics_csv_header() {
-  return "step,time_s,step_ms,running,waiting,swapped,running_seqs,batch_size,prefill_tokens,"
-         "decode_tokens,kv_cache_usage,token_utilization,internal_fragmentation,"
-         "reserved_fraction,external_fragmentation,free_runs,largest_free_run,f_spatial,"
-         "f_temporal,f_access,f_total,f_total_norm,cached_blocks,cpu_cache_usage,preemptions,"
-         "preemptions_total,swapped_out_blocks,swapped_in_blocks,swapped_bytes_total,"
-         "recomputed_tokens_total,cow_copies,evictions,prefix_hit_rate,finished_total,"
-         "rejected_total,generated_tokens,throughput_tok_s,modelled_attention_ms,attention_ms,"
-         "contiguous_attention_ms,write_ms,copy_ms,swap_ms";
+std::string metrics_csv_header(bool selection) {
+  return std::string(
+             "step,time_s,step_ms,running,waiting,swapped,running_seqs,batch_size,prefill_tokens,"
+             "decode_tokens,kv_cache_usage,token_utilization,internal_fragmentation,"
+             "reserved_fraction,external_fragmentation,free_runs,largest_free_run,f_spatial,"
+             "f_temporal,f_access,f_total,f_total_norm,cached_blocks,cpu_cache_usage,preemptions,"
+             "preemptions_total,swapped_out_blocks,swapped_in_blocks,swapped_bytes_total,"
+             "recomputed_tokens_total,cow_copies,evictions,prefix_hit_rate,finished_total,"
+             "rejected_total,generated_tokens,throughput_tok_s,modelled_attention_ms,attention_ms,"
+             "contiguous_attention_ms,write_ms,copy_ms,swap_ms") +
+         (selection ? ",decode_blocks_full,decode_blocks_read,decode_bytes_full,decode_bytes_read"
+                    : "");
 }
 
-void append_metrics_csv_row(const StepMetrics& m, std::string& out) {
+void append_metrics_csv_row(const StepMetrics& m, std::string& out, bool selection) {
   const PoolMetrics& p = m.pool;
   auto i = [&](int64_t v) {
     put(out, v);
@@ -91,6 +94,13 @@ void append_metrics_csv_row(const StepMetrics& m, std::string& out) {
   d(m.write_ms);
   d(m.copy_ms);
   put(out, m.swap_ms);
+  if (selection) {
+    out += ',';
+    i(m.decode_blocks_full);
+    i(m.decode_blocks_read);
+    d(m.decode_bytes_full);
+    put(out, m.decode_bytes_read);
+  }
   out += '\n';
 }
 

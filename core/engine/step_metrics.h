@@ -48,11 +48,22 @@ struct StepMetrics {
   double write_ms = -1;
   double copy_ms = -1;
   double swap_ms = -1;
+  // What decode attention read, every layer of the model (in metrics.csv only with selection on):
+  // blocks of the decodes' contexts and those attention read (selected), one KV head's count;
+  // K/V bytes full attention reads, and the bytes it read (with selection: the selected blocks'
+  // K/V plus every block's key bounds).
+  int64_t decode_blocks_full = 0;
+  int64_t decode_blocks_read = 0;
+  double decode_bytes_full = 0;
+  double decode_bytes_read = 0;
 };
 
-// The header line of metrics.csv (no newline) and one row.
-std::string metrics_csv_header();
-void append_metrics_csv_row(const StepMetrics& m, std::string& out);
+// The header line of metrics.csv (no newline) and one row. With `selection` (the run's
+// attention.selection is on), four more columns at the end: decode_blocks_full,
+// decode_blocks_read, decode_bytes_full, decode_bytes_read; without, the columns are as before
+// selection existed.
+std::string metrics_csv_header(bool selection = false);
+void append_metrics_csv_row(const StepMetrics& m, std::string& out, bool selection = false);
 
 struct Distribution {
   int64_t count = 0;
@@ -92,6 +103,9 @@ struct RunSummary {
   double mean_attention_ms = -1;  // measured, -1 when not measured
   double mean_contiguous_attention_ms = -1;
   double mean_modelled_attention_ms = 0;
+  // StepMetrics' decode_* summed over the run (in summary.json only with selection on).
+  int64_t decode_blocks_full = 0, decode_blocks_read = 0;
+  double decode_bytes_full = 0, decode_bytes_read = 0;
 };
 
 }  // namespace tinyserve

@@ -13,7 +13,8 @@
 
 namespace tinyserve {
 
-// Decode attention over one layer (cache.num_layers == 1): [batch, num_heads, head_dim].
+// Decode attention over one layer (cache.num_layers == 1): [batch, num_heads, head_dim]. The
+// paged version honours DecodeBatch::table_head_stride (sparse attention over selected blocks).
 std::vector<double> paged_attention_f64(const PagedKv& cache, const DecodeBatch& batch);
 std::vector<double> contiguous_attention_f64(const ContiguousKv& cache, const DecodeBatch& batch);
 

@@ -8,6 +8,23 @@ namespace tinyserve {
 
 namespace {
 
+// Decode attention's reads (StepCost's decode_* fields): with selection, the selected blocks'
+// K/V and the key bounds of every block of the decodes' contexts, each layer of the model.
+void count_decode_reads(const KvGeometry& g, const StepWork& w, StepCost& c) {
+  const auto token_bytes = static_cast<double>(g.bytes_per_token());
+  c.decode_blocks_full = w.decode_blocks;
+  c.decode_bytes_full = static_cast<double>(w.decode_context_sum) * token_bytes;
+  if (!w.selection) {
+    c.decode_blocks_read = c.decode_blocks_full;
+    c.decode_bytes_read = c.decode_bytes_full;
+    return;
+  }
+  c.decode_blocks_read = w.decode_selected_blocks;
+  c.decode_bytes_read = static_cast<double>(w.decode_selected_sum) * token_bytes +
+                        static_cast<double>(w.decode_blocks) *
+                            static_cast<double>(g.bounds_block_bytes()) * g.model_layers;
+}
+
 // The calibrated model (docs/cost_model.md, "The calibrated model").
 StepCost estimate_calibrated(const CostModel& m, const KvGeometry& g, const StepWork& w) {
   const GpuProfile& p = *m.profile;
@@ -45,9 +62,10 @@ StepCost estimate_calibrated(const CostModel& m, const KvGeometry& g, const Step
   const double layers = g.model_layers;
   const double bandwidth = m.mem_bandwidth * m.mem_efficiency;
   const auto token_bytes = static_cast<double>(g.bytes_per_token());
-  const auto decode_read = static_cast<double>(w.decode_context_sum) * token_bytes;
+  count_decode_reads(g, w, c);
+  const double decode_read = c.decode_bytes_read;
   const double prefill_read =
-      static_cast<double>(w.context_tokens_read) * token_bytes - decode_read;
+      static_cast<double>(w.context_tokens_read) * token_bytes - c.decode_bytes_full;
   AttentionShape a;
   a.dtype = g.dtype;
   a.num_heads = s.head_dim > 0 ? s.num_heads : g.num_heads;
@@ -56,15 +74,26 @@ StepCost estimate_calibrated(const CostModel& m, const KvGeometry& g, const Step
   a.block_size = g.block_size;
   const double prefill_us =
       s.mla ? -1 : p.prefill_us(a, w.prefill_chunks, w.prefill_tokens, w.prefill_pairs);
+  // With selection, the sparse attention is timed as the profile's decode kernel over the tokens
+  // it attends, and the key bounds' reads (scoring; the top-K is small beside them) at the
+  // roofline's bandwidth.
   const double decode_us =
-      s.mla ? -1
-            : p.decode_us(a, w.decode_seqs, w.decode_context_sum, w.decode_context_max,
-                          w.decode_shared_tokens);
+      s.mla         ? -1
+      : w.selection ? p.decode_us(a, w.decode_seqs, w.decode_selected_sum, w.decode_selected_max, 0)
+                    : p.decode_us(a, w.decode_seqs, w.decode_context_sum, w.decode_context_max,
+                                  w.decode_shared_tokens);
+  const double bounds_s =
+      w.selection
+          ? (decode_read - static_cast<double>(w.decode_selected_sum) * token_bytes) / bandwidth
+          : 0.0;
   c.prefill_attention_s =
       prefill_us >= 0 ? layers * prefill_us * 1e-6 : std::max(0.0, prefill_read) / bandwidth;
-  c.decode_attention_s = decode_us >= 0 ? layers * decode_us * 1e-6 : decode_read / bandwidth;
+  c.decode_attention_s =
+      decode_us >= 0 ? layers * decode_us * 1e-6 + bounds_s : decode_read / bandwidth;
   c.attention_s = c.prefill_attention_s + c.decode_attention_s;
   kernels += g.model_layers * ((w.prefill_chunks > 0 ? 1 : 0) + (w.decode_seqs > 0 ? 1 : 0));
+  // Scoring and top-K: two more launches per layer.
+  if (w.selection && w.decode_seqs > 0) kernels += 2 * g.model_layers;
 
   // Copies and swaps: each GPU moves its share of the blocks.
   const double gpus = std::max(m.num_gpus, 1);
@@ -88,7 +117,11 @@ StepCost estimate_step(const CostModel& m, const KvGeometry& g, const StepWork& 
   StepCost c;
   const double bandwidth = m.mem_bandwidth * m.mem_efficiency;
   const auto token_bytes = static_cast<double>(g.bytes_per_token());
-  const double kv_read = static_cast<double>(w.context_tokens_read) * token_bytes;
+  count_decode_reads(g, w, c);
+  // Selection off: decode_bytes_read == decode_bytes_full, so kv_read is the contexts' bytes.
+  const double kv_read = w.selection ? static_cast<double>(w.context_tokens_read) * token_bytes -
+                                           c.decode_bytes_full + c.decode_bytes_read
+                                     : static_cast<double>(w.context_tokens_read) * token_bytes;
   const double kv_write = static_cast<double>(w.new_tokens) * token_bytes;
   const double copies =
       2.0 * static_cast<double>(w.copied_blocks) * static_cast<double>(g.model_block_bytes());
@@ -100,7 +133,7 @@ StepCost estimate_step(const CostModel& m, const KvGeometry& g, const StepWork& 
   c.swap_s = static_cast<double>(w.swapped_blocks) * static_cast<double>(g.model_block_bytes()) /
              m.pcie_bandwidth;
   c.total_s = std::max(c.memory_s, c.compute_s) + c.swap_s + m.step_overhead_s;
-  c.decode_attention_s = static_cast<double>(w.decode_context_sum) * token_bytes / bandwidth;
+  c.decode_attention_s = c.decode_bytes_read / bandwidth;
   c.prefill_attention_s = std::max(0.0, c.attention_s - c.decode_attention_s);
   return c;
 }

@@ -58,6 +58,13 @@ struct StepWork {
   int64_t prefill_tokens = 0;  // the chunks' new tokens
   int64_t prefill_pairs = 0;   // the chunks' (query, key) pairs (causal), of one head
   int64_t sampled_tokens = 0;  // decodes and chunks that end their prompt: the LM head's rows
+  // Query-aware selection (StepPlan::selection): each decode reads its selected blocks' K/V and
+  // every block's key bounds (docs/selection.md) instead of its whole context.
+  bool selection = false;
+  int64_t decode_blocks = 0;           // blocks of the decodes' contexts, together (one KV head)
+  int64_t decode_selected_blocks = 0;  // selection on: the blocks each decode selects, together
+  int64_t decode_selected_sum = 0;     // selection on: the tokens they hold (the tokens attended)
+  int64_t decode_selected_max = 0;     // selection on: the most one decode attends
 };
 
 struct StepCost {
@@ -71,6 +78,12 @@ struct StepCost {
   double overhead_s = 0;           // calibrated: the launches of the step's kernels (a floor)
   double swap_s = 0;
   bool calibrated = false;
+  // What decode attention reads, every layer of the model: blocks (one KV head's count) and bytes
+  // (K/V, plus the key bounds with selection on), against full attention's.
+  int64_t decode_blocks_full = 0;
+  int64_t decode_blocks_read = 0;
+  double decode_bytes_full = 0;
+  double decode_bytes_read = 0;
 };
 
 StepCost estimate_step(const CostModel& model, const KvGeometry& geometry, const StepWork& work);

@@ -78,6 +78,13 @@ Status KvGeometry::validate() const {
       }
     }
   }
+  if (synthetic != SyntheticPattern::kUniform && synthetic != SyntheticPattern::kStructured) {
+    return Status::failure("unknown synthetic K/V pattern");
+  }
+  if (key_bounds && is_fp8(dtype)) {
+    return Status::failure(cat("key bounds (query-aware selection) of ", dtype_name(dtype),
+                               " pools are not supported yet"));
+  }
   return {};
 }
 
@@ -160,6 +167,16 @@ Status validate_plan(const KvGeometry& g, const StepPlan& plan) {
   std::sort(slots.begin(), slots.end());
   if (auto it = std::adjacent_find(slots.begin(), slots.end()); it != slots.end()) {
     return Status::failure(cat("slot ", *it, " is written twice in one step"));
+  }
+
+  const SelectionSettings& sel = plan.selection;
+  if (sel.budget_tokens < 0 || !(sel.budget_ratio >= 0.0f && sel.budget_ratio <= 1.0f) ||
+      (sel.group_score != GroupScore::kMax && sel.group_score != GroupScore::kSum)) {
+    return Status::failure(cat("selection: budget_tokens ", sel.budget_tokens, " and budget_ratio ",
+                               sel.budget_ratio, " must be >= 0 and in [0, 1]"));
+  }
+  if (sel.enabled() && !g.key_bounds) {
+    return Status::failure("selection needs key bounds: KvGeometry::key_bounds is off");
   }
 
   // The attention batch: CSR query offsets over the new tokens, prefill chunks first.

@@ -21,6 +21,7 @@
 #include "core/base/ids.h"
 #include "core/execution/paged_kv.h"
 #include "core/execution/step_plan.h"
+#include "core/execution/synthetic_kv.h"
 
 namespace tinyserve {
 
@@ -87,7 +88,18 @@ struct KvGeometry {
   float v_scale = kDefaultFp8Scale;
   std::vector<float> k_head_scales;
   std::vector<float> v_head_scales;
+  SyntheticPattern synthetic = SyntheticPattern::kUniform;  // core/execution/synthetic_kv.h
+  // Keep per-block key bounds (KeyBounds, core/execution/paged_kv.h) up to date as tokens land:
+  // the metadata that plans with selection on need.
+  bool key_bounds = false;
 
+  SyntheticSpec synthetic_spec() const {
+    return {seed, synthetic, head_dim, num_kv_heads > 0 ? num_heads / num_kv_heads : 1};
+  }
+  // Bytes of one block's key bounds in one layer.
+  int64_t bounds_block_bytes() const {
+    return static_cast<int64_t>(num_kv_heads) * 2 * head_dim * dtype_size(key_bounds_dtype(dtype));
+  }
   // Bytes of one block's K (or V) in one layer.
   int64_t block_bytes() const {
     return static_cast<int64_t>(num_kv_heads) * block_size * head_dim * dtype_size(dtype);
@@ -130,9 +142,29 @@ struct StageTimes {
   }
 };
 
+// What query-aware selection did in a step (all layers together). Blocks and bytes count the
+// attention batch's (sequence, KV head, layer) triples.
+struct SelectionStats {
+  bool active = false;         // the plan asked for selection and the batch was not empty
+  int64_t blocks_total = 0;    // blocks full attention reads
+  int64_t blocks_read = 0;     // blocks the sparse attention read
+  int64_t bytes_full = 0;      // K/V bytes full attention reads (tokens attended x K and V)
+  int64_t bytes_selected = 0;  // K/V bytes the sparse attention read
+  int64_t bytes_bounds = 0;    // key-bound bytes the scoring read
+  // Milliseconds: updating the key bounds after the K/V writes (part of StageTimes::write_kv_ms,
+  // also when selection is off but the geometry keeps bounds; 0 when the CUDA executor fuses the
+  // update into the K/V writes); scoring and top-K (part of attention_ms); the sparse attention
+  // itself (part of attention_ms).
+  double bounds_ms = 0.0;
+  double select_ms = 0.0;
+  double sparse_attention_ms = 0.0;
+  int64_t bytes_read() const { return bytes_selected + bytes_bounds; }
+};
+
 struct StepResult {
   Status status;
   StageTimes times;
+  SelectionStats selection;
   // Stages fully applied, in order (0..5). An invalid plan fails with 0; a device error after
   // validation names the stage it hit, and the stages before it stay applied.
   int32_t stages_applied = 0;

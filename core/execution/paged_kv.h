@@ -112,6 +112,51 @@ struct DecodeBatch {
   }
 };
 
+// Channel-wise bounds of each block's keys over its filled slots, per KV head: the metadata of
+// query-aware selection. [num_layers, num_blocks, num_kv_heads, 2, head_dim] in dtype (the pool's;
+// fp16 for fp8 pools): row 0 the minimum, row 1 the maximum.
+struct KeyBounds {
+  void* data = nullptr;
+  DType dtype = DType::kF16;
+  int32_t num_layers = 1;
+  int32_t num_blocks = 0;
+  int32_t num_kv_heads = 0;
+  int32_t head_dim = 0;
+
+  TINYSERVE_HD int64_t block_elements() const {
+    return static_cast<int64_t>(num_kv_heads) * 2 * head_dim;
+  }
+  TINYSERVE_HD int64_t layer_elements() const { return block_elements() * num_blocks; }
+  // Element offset of (block, kv head, 0 = min / 1 = max, dim) within one layer.
+  TINYSERVE_HD int64_t index(int64_t block, int32_t kv_head, int32_t which, int32_t dim) const {
+    return ((block * num_kv_heads + kv_head) * 2 + which) * head_dim + dim;
+  }
+  TINYSERVE_HD KeyBounds layer(int32_t l) const {
+    KeyBounds view = *this;
+    view.data = static_cast<char*>(data) + layer_elements() * dtype_size(dtype) * l;
+    view.num_layers = 1;
+    return view;
+  }
+};
+
+// The dtype of the key bounds of a pool of dtype t.
+TINYSERVE_HD inline DType key_bounds_dtype(DType t) {
+  return is_fp8(t) ? DType::kF16 : t;
+}
+
+// A block written by a step: slots [first, last] of it received new tokens. Writing slot 0
+// starts the block afresh (a block is filled in order from slot 0), so its bounds are then
+// recomputed over slots [0, last]; otherwise slots [first, last] widen the bounds it had. The new
+// tokens written into it all lie in [token_begin, token_end) of the step's token list (which may
+// hold other blocks' tokens too).
+struct BlockWrite {
+  int32_t block = 0;
+  int32_t first = 0;
+  int32_t last = 0;
+  int32_t token_begin = 0;
+  int32_t token_end = 0;
+};
+
 // Prefill chunks of a step, ragged: entry b's queries are rows [query_start[b],
 // query_start[b + 1]) of q, the last tokens of a sequence that holds context_lens[b] tokens, whose
 // K/V are already in the pool. Query i of entry b sits at position p = context_lens[b] -

@@ -11,6 +11,23 @@
 
 namespace tinyserve {
 
+// How a GQA group's query heads combine into one score per KV head (core/execution/selection.h).
+enum class GroupScore : uint8_t {
+  kMax,  // the largest of the group's bounds: a block any head needs is kept
+  kSum,  // their sum: the blocks the group needs most on average
+};
+
+// Query-aware block selection (core/execution/selection.h): each (sequence, KV head) of the
+// attention batch reads only its top-scoring blocks, as many as the budget allows (the first and
+// the last block always among them). Budget per sequence in tokens, or, when budget_tokens is 0,
+// as a share of its context; both 0: off (full attention). Needs KvGeometry::key_bounds.
+struct SelectionSettings {
+  int32_t budget_tokens = 0;
+  float budget_ratio = 0.0f;  // in (0, 1]
+  GroupScore group_score = GroupScore::kMax;
+  bool enabled() const { return budget_tokens > 0 || budget_ratio > 0.0f; }
+};
+
 struct StepPlan {
   int64_t step = 0;
   int32_t block_size = 0;  // the engine's; an executor refuses a plan made for another geometry
@@ -36,6 +53,7 @@ struct StepPlan {
   std::vector<int32_t> context_lens;  // [batch] >= the entry's query count
   std::vector<int32_t> block_tables;  // [batch, max_blocks_per_seq] row-major, padded with -1
   int32_t max_blocks_per_seq = 0;
+  SelectionSettings selection;  // off by default
   int32_t num_prefills = 0;  // entries [0, num_prefills) are prefill chunks
 
   int32_t batch() const { return static_cast<int32_t>(context_lens.size()); }

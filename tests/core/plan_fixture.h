@@ -83,12 +83,16 @@ class PlanFixture {
   }
 
   // Exact attention of the sequence's tokens at positions [first, first + count), each over the
-  // positions up to itself, one layer: [count, num_heads, head_dim].
-  std::vector<double> exact_attention(const Seq& s, int32_t layer, int32_t first,
-                                      int32_t count) const {
+  // positions up to itself, one layer: [count, num_heads, head_dim]. With `blocks`, KV head kv
+  // attends only to the positions of the logical blocks blocks[kv] (sparse attention over a
+  // selection; sorted).
+  std::vector<double> exact_attention(
+      const Seq& s, int32_t layer, int32_t first, int32_t count,
+      const std::vector<std::vector<int32_t>>* blocks = nullptr) const {
     const int32_t d = g_.head_dim;
     const int32_t group = g_.num_heads / g_.num_kv_heads;
     const int32_t len = first + count;
+    const SyntheticSpec spec = g_.synthetic_spec();
     // Row `head` of `kind` at `pos` as the attention reads it: synthesised in the query dtype,
     // then (K and V) cached in the pool's dtype, quantized with the head's scale for fp8.
     const DType qt = query_dtype(g_.dtype);
@@ -97,7 +101,7 @@ class PlanFixture {
       const uint64_t key = synthetic_row(g_.seed, kind, s.tokens[pos], pos, layer, head);
       std::vector<double> r(static_cast<size_t>(d));
       for (int32_t i = 0; i < d; ++i) {
-        const float x = round_to(qt, synthetic_value(key, i));
+        const float x = round_to(qt, synthetic_element(spec, key, kind, pos, layer, head, i));
         if (kind == SyntheticKind::kQuery) {
           r[i] = x;
         } else {
@@ -109,28 +113,36 @@ class PlanFixture {
     };
     std::vector<double> out(static_cast<size_t>(count) * g_.num_heads * d, 0.0);
     for (int32_t kv = 0; kv < g_.num_kv_heads; ++kv) {
-      std::vector<std::vector<double>> keys, values;
+      std::vector<int32_t> positions;
       for (int32_t pos = 0; pos < len; ++pos) {
+        if (blocks == nullptr ||
+            std::binary_search((*blocks)[kv].begin(), (*blocks)[kv].end(), pos / g_.block_size)) {
+          positions.push_back(pos);
+        }
+      }
+      std::vector<std::vector<double>> keys, values;
+      for (int32_t pos : positions) {
         keys.push_back(row(SyntheticKind::kKey, pos, kv));
         values.push_back(row(SyntheticKind::kValue, pos, kv));
       }
+      const auto n = static_cast<int32_t>(positions.size());
       for (int32_t j = 0; j < count; ++j) {
         const int32_t at = first + j;
         for (int32_t h = kv * group; h < (kv + 1) * group; ++h) {
           const std::vector<double> q = row(SyntheticKind::kQuery, at, h);
-          std::vector<double> w(static_cast<size_t>(at + 1));
+          std::vector<double> w(static_cast<size_t>(n));
           double max_w = -1e300;
-          for (int32_t pos = 0; pos <= at; ++pos) {
+          for (int32_t t = 0; t < n && positions[t] <= at; ++t) {
             double dot = 0.0;
-            for (int32_t i = 0; i < d; ++i) dot += q[i] * keys[pos][i];
-            w[pos] = dot * attention_scale(d);
-            max_w = std::max(max_w, w[pos]);
+            for (int32_t i = 0; i < d; ++i) dot += q[i] * keys[t][i];
+            w[t] = dot * attention_scale(d);
+            max_w = std::max(max_w, w[t]);
           }
           double sum = 0.0;
-          for (double& x : w) sum += (x = std::exp(x - max_w));
+          for (int32_t t = 0; t < n && positions[t] <= at; ++t) sum += (w[t] = std::exp(w[t] - max_w));
           double* o = out.data() + (static_cast<size_t>(j) * g_.num_heads + h) * d;
-          for (int32_t pos = 0; pos <= at; ++pos) {
-            for (int32_t i = 0; i < d; ++i) o[i] += w[pos] / sum * values[pos][i];
+          for (int32_t t = 0; t < n && positions[t] <= at; ++t) {
+            for (int32_t i = 0; i < d; ++i) o[i] += w[t] / sum * values[t][i];
           }
         }
       }

@@ -129,7 +129,8 @@ TEST_CASE("a --set value is one TOML value and nothing else, or a word taken as 
 }
 
 TEST_CASE("an unknown key in a table a --set creates names the --set, not the file") {
-  CHECK(error_of(kBase, {"a.b=1"}).starts_with("--set a.b=1: unknown key (known here: cache, "));
+  CHECK(error_of(kBase, {"a.b=1"})
+            .starts_with("--set a.b=1: unknown key (known here: attention, cache, "));
   CHECK(error_of(kBase, {"scheduler.bogus.x=1"})
             .starts_with("--set scheduler.bogus.x=1: unknown key"));
   // A table of the file keeps naming the file.
