@@ -106,6 +106,7 @@ description = "prefix hits, samples, copy-on-write, swapping, on a small pool"
 seed = 3
 [model]
 preset = "llama-3-8b"
+max_model_len = 1024
 [hardware]
 num_gpu_blocks = 80
 swap_space_gib = 0.02
