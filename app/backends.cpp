@@ -63,8 +63,10 @@ std::unique_ptr<Backend> cpu_backend(const Scenario& sc, const std::string& why)
   const KvGeometry& g = sc.engine.geometry;
   check_host_memory(sc, pool_bytes(g), "the CPU reference backend's K/V pools");
   auto created = ReferenceExecutor::create(g);
-  if (!created.ok()) throw InputError(sc.path, 0, "engine.backend = \"cpu\": " + created.status.error);
-  return std::make_unique<ExecutorBackend>(std::move(created.value), "cpu", "CPU reference: " + why);
+  if (!created.ok())
+    throw InputError(sc.path, 0, "engine.backend = \"cpu\": " + created.status.error);
+  return std::make_unique<ExecutorBackend>(std::move(created.value), "cpu",
+                                           "CPU reference: " + why);
 }
 
 #ifdef TINYSERVE_HAVE_CUDA
@@ -139,10 +141,9 @@ std::string kernel_support(const Scenario& sc) {
 
 std::unique_ptr<Backend> make_backend(const Scenario& sc) {
   const KvGeometry& geometry = sc.engine.geometry;
-  check_host_memory(sc,
-                    kBookkeepingBytesPerBlock *
-                        (int64_t{geometry.num_gpu_blocks} + geometry.num_cpu_blocks),
-                    "the simulator's block bookkeeping");
+  check_host_memory(
+      sc, kBookkeepingBytesPerBlock * (int64_t{geometry.num_gpu_blocks} + geometry.num_cpu_blocks),
+      "the simulator's block bookkeeping");
   if (sc.backend == "accounting") return std::make_unique<AccountingBackend>("modelled times");
   if (sc.backend == "cpu") return cpu_backend(sc, "selected");
   const std::string limits = kernel_support(sc);
@@ -163,13 +164,14 @@ std::unique_ptr<Backend> make_backend(const Scenario& sc) {
   }
 #endif
   if (const Status unsupported = geometry.validate(); !unsupported.ok()) {
-    return std::make_unique<AccountingBackend>(cat("modelled times (", why_not, "; ", unsupported.error, ")"));
+    return std::make_unique<AccountingBackend>(
+        cat("modelled times (", why_not, "; ", unsupported.error, ")"));
   }
   const int64_t bytes = pool_bytes(geometry);
   if (bytes <= kAutoCpuPoolBytes) return cpu_backend(sc, why_not);
-  return std::make_unique<AccountingBackend>(
-      cat("modelled times (", why_not, "; a ", bytes >> 20, " MiB pool is too large for the CPU reference, ",
-          kAutoCpuPoolBytes >> 20, " MiB)"));
+  return std::make_unique<AccountingBackend>(cat("modelled times (", why_not, "; a ", bytes >> 20,
+                                                 " MiB pool is too large for the CPU reference, ",
+                                                 kAutoCpuPoolBytes >> 20, " MiB)"));
 }
 
 }  // namespace tinyserve::app

@@ -6,9 +6,9 @@
 #include <vector>
 
 #include "app/commands.h"
+#include "core/base/rng.h"
 #include "core/memory/block_pool.h"
 #include "core/memory/kv_cache_manager.h"
-#include "core/base/rng.h"
 
 namespace tinyserve::app {
 
@@ -103,16 +103,17 @@ double median(std::vector<double> v) {
 }  // namespace
 
 int bench_allocator(const BenchAllocatorOptions& options) {
-  std::printf("tinyserve bench allocator: %d blocks, %lld pairs and %lld manager operations per "
-              "run, median of %d runs, one thread\n\n",
-              options.num_blocks, static_cast<long long>(options.pairs),
-              static_cast<long long>(options.mix_ops), options.repetitions);
+  std::printf(
+      "tinyserve bench allocator: %d blocks, %lld pairs and %lld manager operations per "
+      "run, median of %d runs, one thread\n\n",
+      options.num_blocks, static_cast<long long>(options.pairs),
+      static_cast<long long>(options.mix_ops), options.repetitions);
   std::printf("%-9s %16s %10s %18s %10s\n", "policy", "alloc+free /s", "ns/pair", "manager ops /s",
               "ns/op");
   for (const auto& [policy, policy_name] : kFreeListPolicyNames) {
     const std::string name(to_string(policy));
-    if (!options.policies.empty() &&
-        std::find(options.policies.begin(), options.policies.end(), name) == options.policies.end()) {
+    if (!options.policies.empty() && std::find(options.policies.begin(), options.policies.end(),
+                                               name) == options.policies.end()) {
       continue;
     }
     std::vector<double> pairs, mix;

@@ -1,4 +1,5 @@
-// `tinyserve bench kernels`: the kernel benchmark of gpu/tools/kernel_bench.h, when a device exists.
+// `tinyserve bench kernels`: the kernel benchmark of gpu/tools/kernel_bench.h, when a device
+// exists.
 #include <cstdio>
 #include <iostream>
 
@@ -15,7 +16,8 @@ namespace tinyserve::app {
 int bench_kernels(const KernelBenchCliOptions& o) {
 #ifdef TINYSERVE_HAVE_CUDA
   if (const gpu::DeviceInfo device = gpu::query_device(); !device.available) {
-    std::fprintf(stderr, "tinyserve: bench kernels needs a CUDA device (%s)\n", device.reason.c_str());
+    std::fprintf(stderr, "tinyserve: bench kernels needs a CUDA device (%s)\n",
+                 device.reason.c_str());
     return kExitBadInput;
   }
   gpu::KernelBenchOptions options;
@@ -34,7 +36,8 @@ int bench_kernels(const KernelBenchCliOptions& o) {
   return gpu::run_kernel_bench(options, std::cout) == 0 ? kExitOk : kExitFailure;
 #else
   (void)o;
-  std::fprintf(stderr, "tinyserve: bench kernels needs the CUDA backend (%s)\n", cuda_status().c_str());
+  std::fprintf(stderr, "tinyserve: bench kernels needs the CUDA backend (%s)\n",
+               cuda_status().c_str());
   return kExitBadInput;
 #endif
 }

@@ -41,11 +41,11 @@ int search(const SearchOptions& options, const std::string& executable_dir);
 
 struct CapacityOptions {
   std::string scenario = "capacity_llama3_8b_a100";
-  std::string model, gpu;             // "": the scenario's
-  int32_t num_gpus = 0;               // 0: the scenario's
-  std::vector<int32_t> tokens;        // more "tokens per request" lines
-  std::vector<std::string> sets;      // --set, then vLLM's flags (--block-size, ...)
-  bool run = true;  // replay the scenario's workload for what it achieves
+  std::string model, gpu;         // "": the scenario's
+  int32_t num_gpus = 0;           // 0: the scenario's
+  std::vector<int32_t> tokens;    // more "tokens per request" lines
+  std::vector<std::string> sets;  // --set, then vLLM's flags (--block-size, ...)
+  bool run = true;                // replay the scenario's workload for what it achieves
 };
 int capacity(const CapacityOptions& options, const std::string& executable_dir);
 

@@ -15,8 +15,8 @@ inline constexpr int kExitBadInput = 2;
 
 struct BenchAllocatorOptions {
   int32_t num_blocks = 65'536;
-  int64_t pairs = 10'000'000;     // allocate+free pairs per policy and repetition
-  int64_t mix_ops = 2'000'000;    // manager operations per policy and repetition
+  int64_t pairs = 10'000'000;   // allocate+free pairs per policy and repetition
+  int64_t mix_ops = 2'000'000;  // manager operations per policy and repetition
   int32_t repetitions = 3;
   std::vector<std::string> policies;  // empty: all
 };
@@ -32,7 +32,7 @@ struct ConcurrencyOptions {
   std::string lengths = "seed-mix";  // or "uniform" with min_len / max_len
   std::optional<int32_t> min_len;    // uniform only (default 64)
   std::optional<int32_t> max_len;    // uniform only (default 4096)
-  int32_t max_model_len = 0;     // 0: the longest length the distribution draws
+  int32_t max_model_len = 0;         // 0: the longest length the distribution draws
   uint64_t seed = 0;
 };
 int concurrency(const ConcurrencyOptions& options);
@@ -110,7 +110,7 @@ struct BenchEngineOptions {
 int bench_engine(const BenchEngineOptions& options, const std::string& executable_dir);
 
 struct FidelityOptions {
-  std::vector<std::string> dirs;       // harness records: workload.jsonl, config.json, decisions.jsonl
+  std::vector<std::string> dirs;  // harness records: workload.jsonl, config.json, decisions.jsonl
   std::vector<std::string> overrides;  // --set on the replay scenario
   bool show_divergence = true;
   int context = 3;

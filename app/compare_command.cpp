@@ -66,13 +66,15 @@ int compare_runs(const CompareOptions& o) {
   for (const auto& [k, v] : a) order.push_back(k);
   for (const auto& entry : b) {
     const std::string& key = entry.first;
-    if (std::find_if(a.begin(), a.end(), [&](const auto& e) { return e.first == key; }) == a.end()) {
+    if (std::find_if(a.begin(), a.end(), [&](const auto& e) { return e.first == key; }) ==
+        a.end()) {
       order.push_back(key);
     }
   }
   std::map<std::string, ordered_json> a_by_key(a.begin(), a.end());
   std::printf("%-44s %16s %16s %14s %9s\n", "", "A", "B", "B - A", "change");
-  std::printf("%-44s %16s %16s\n", "", o.run_a.substr(0, 16).c_str(), o.run_b.substr(0, 16).c_str());
+  std::printf("%-44s %16s %16s\n", "", o.run_a.substr(0, 16).c_str(),
+              o.run_b.substr(0, 16).c_str());
   for (const std::string& k : order) {
     const auto ia = a_by_key.find(k);
     const auto ib = by_key.find(k);

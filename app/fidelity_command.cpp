@@ -56,8 +56,7 @@ int fidelity(const FidelityOptions& o) {
     }
     const auto [same, finished] = same_finish_steps(r);
     std::printf("%-28s %8lld/%-8lld %6lld/%-6lld %7lld/%-7lld %7lld/%-7lld %9.2f %9.2f\n",
-                name.c_str(),
-                static_cast<long long>(r.comparison.identical_steps),
+                name.c_str(), static_cast<long long>(r.comparison.identical_steps),
                 static_cast<long long>(r.comparison.expected_steps),
                 static_cast<long long>(count_ids(r.actual, &StepDecisions::preempted)),
                 static_cast<long long>(count_ids(r.expected, &StepDecisions::preempted)),

@@ -153,10 +153,13 @@ int main(int argc, char** argv) {
   RunOptions run_options;
   VllmFlags run_flags;
   CLI::App* run = cli.add_subcommand(
-      "run", "Run a scenario headless and write metrics.csv, requests.csv, summary.json, "
-             "events.jsonl. Every scenario key is listed in docs/scenarios.md "
-             "(`tinyserve scenarios --keys`)");
-  run->add_option("scenario", run_options.scenario, "Scenario name (see `tinyserve scenarios`) or .toml path")->required();
+      "run",
+      "Run a scenario headless and write metrics.csv, requests.csv, summary.json, "
+      "events.jsonl. Every scenario key is listed in docs/scenarios.md "
+      "(`tinyserve scenarios --keys`)");
+  run->add_option("scenario", run_options.scenario,
+                  "Scenario name (see `tinyserve scenarios`) or .toml path")
+      ->required();
   run->add_option("--steps", run_options.steps,
                   "Stop after N steps (default: until every request is done)")
       ->check(whole_number(1, int64_t{1} << 50));
@@ -172,9 +175,11 @@ int main(int argc, char** argv) {
   bool no_progress = false;
   run->add_flag("--no-progress", no_progress, "No progress output");
   add_vllm_flags(*run, run_flags);
-  run->add_option("--outputs", run_options.outputs,
-                  "Files to write besides summary.json: metrics,events,requests,report (default: all)")
-      ->delimiter(',')->check(one_of({"summary", "metrics", "events", "requests", "report"}));
+  run->add_option(
+         "--outputs", run_options.outputs,
+         "Files to write besides summary.json: metrics,events,requests,report (default: all)")
+      ->delimiter(',')
+      ->check(one_of({"summary", "metrics", "events", "requests", "report"}));
   run->footer(std::string(kSetHelp) + "\n\n" + kExitHelp);
   run->add_option("--decisions", run_options.decisions,
                   "Also write every step's decisions as the vLLM reference harness records them "
@@ -182,24 +187,29 @@ int main(int argc, char** argv) {
 
   FidelityOptions fidelity_options;
   CLI::App* fidelity_cmd = cli.add_subcommand(
-      "fidelity", "Replay vLLM reference harness records (tests/data/vllm_golden/*) and compare "
-                  "every step's decisions");
+      "fidelity",
+      "Replay vLLM reference harness records (tests/data/vllm_golden/*) and compare "
+      "every step's decisions");
   fidelity_cmd->add_option("dirs", fidelity_options.dirs, "Record folders")->required();
   fidelity_cmd->add_option("--set", fidelity_options.overrides, "Override a replay scenario value");
   fidelity_cmd->add_option("--context", fidelity_options.context, "Steps shown around a divergence")
       ->check(CLI::Range(0, 1000));
   fidelity_cmd->add_flag("!--quiet", fidelity_options.show_divergence, "Only the table");
 
-  CLI::App* scenarios = cli.add_subcommand("scenarios", "List the scenarios with their descriptions");
+  CLI::App* scenarios =
+      cli.add_subcommand("scenarios", "List the scenarios with their descriptions");
   bool scenario_keys = false;
   scenarios->add_flag("--keys", scenario_keys,
                       "Print every scenario key with its type, default, range and meaning "
                       "(docs/scenarios.md)");
 
   CompareOptions compare_options;
-  CLI::App* compare = cli.add_subcommand("compare", "Two runs' summaries side by side, with differences");
-  compare->add_option("run_a", compare_options.run_a, "A run's output folder or its summary.json")->required();
-  compare->add_option("run_b", compare_options.run_b, "Another run's output folder or summary.json")->required();
+  CLI::App* compare =
+      cli.add_subcommand("compare", "Two runs' summaries side by side, with differences");
+  compare->add_option("run_a", compare_options.run_a, "A run's output folder or its summary.json")
+      ->required();
+  compare->add_option("run_b", compare_options.run_b, "Another run's output folder or summary.json")
+      ->required();
 
   ConcurrencyOptions conc;
   CLI::App* concurrency_cmd = cli.add_subcommand(
@@ -232,31 +242,37 @@ int main(int argc, char** argv) {
       ->check(whole_number(0, INT64_MAX))
       ->capture_default_str();
 
-  CLI::App* demo = cli.add_subcommand("demo", "Walk through the memory manager, printing block maps");
+  CLI::App* demo =
+      cli.add_subcommand("demo", "Walk through the memory manager, printing block maps");
 
   GuiOptions gui_options;
   VllmFlags gui_flags;
-  CLI::App* gui = cli.add_subcommand("gui", "Open the desktop app on a scenario (what no subcommand does)");
-  gui->add_option("scenario", gui_options.scenario, "Scenario name or .toml path")->capture_default_str();
+  CLI::App* gui =
+      cli.add_subcommand("gui", "Open the desktop app on a scenario (what no subcommand does)");
+  gui->add_option("scenario", gui_options.scenario, "Scenario name or .toml path")
+      ->capture_default_str();
   gui->add_option("--set", gui_options.overrides,
                   "Override a scenario value, e.g. --set cache.block_size=32 (rule below)")
       ->allow_extra_args(false);
   gui->footer(std::string(kSetHelp) + "\n\n" + kExitHelp);
-  gui->add_option("--compare", gui_options.compare,
-                  "Open comparing two configurations: paged-vs-contiguous, lru-vs-lifo, recompute-vs-swap, "
-                  "block-size-16-vs-64, prefix-caching-on-vs-off, kv-fp16-vs-fp8");
+  gui->add_option(
+      "--compare", gui_options.compare,
+      "Open comparing two configurations: paged-vs-contiguous, lru-vs-lifo, recompute-vs-swap, "
+      "block-size-16-vs-64, prefix-caching-on-vs-off, kv-fp16-vs-fp8");
   gui->add_option("--frames", gui_options.frames, "Scripted: run this many frames, then exit")
       ->check(whole_number(1, int64_t{1} << 40));
   gui->add_option("--steps-per-frame", gui_options.steps_per_frame,
                   "Scripted: engine steps per frame")
       ->check(whole_number(0, int64_t{1} << 40))
       ->capture_default_str();
-  gui->add_option("--screenshot", gui_options.screenshot, "Scripted: save the last frame as this PNG");
+  gui->add_option("--screenshot", gui_options.screenshot,
+                  "Scripted: save the last frame as this PNG");
   gui->add_option("--backend", gui_options.backend, "Backend: auto, cuda, cpu or accounting")
       ->check(one_of({"auto", "cuda", "cpu", "accounting"}))
       ->capture_default_str();
   gui->add_option("--size", gui_options.size, "Window size, WIDTHxHEIGHT")->capture_default_str();
-  gui->add_option("--mouse", gui_options.mouse, "Scripted: hold the mouse at X,Y (tooltips in screenshots)");
+  gui->add_option("--mouse", gui_options.mouse,
+                  "Scripted: hold the mouse at X,Y (tooltips in screenshots)");
   gui->add_option("--sweep", gui_options.sweep, "Browse a finished sweep folder (tinyserve sweep)");
   gui->add_option("--sweep-open", gui_options.sweep_open,
                   "With --sweep: run row N, or compare rows N,M (from 0, in sweep.csv's order)");
@@ -265,22 +281,30 @@ int main(int argc, char** argv) {
   // Capacity planning (app/capacity_commands.h, docs/capacity.md).
   SweepOptions sweep_options;
   CLI::App* sweep_cmd = cli.add_subcommand(
-      "sweep", "Run every configuration of a grid in parallel processes; sweep.csv and report.html");
+      "sweep",
+      "Run every configuration of a grid in parallel processes; sweep.csv and report.html");
   sweep_cmd->add_option("scenario", sweep_options.scenario, "Scenario name or .toml path");
-  sweep_cmd->add_option("--grid", sweep_options.grid, "key=v1,v2,... or key=start:stop:step (repeatable)")
+  sweep_cmd
+      ->add_option("--grid", sweep_options.grid,
+                   "key=v1,v2,... or key=start:stop:step (repeatable)")
       ->allow_extra_args(false);
   sweep_cmd->add_option("--set", sweep_options.sets, "Override a scenario value in every run")
       ->allow_extra_args(false);
   sweep_cmd->add_option("--jobs,-j", sweep_options.jobs, "Parallel runs (default: every core)")
       ->check(CLI::Range(1, 4096));
-  sweep_cmd->add_option("--out", sweep_options.out_dir, "Sweep folder (default: out/sweep-<scenario>)");
-  sweep_cmd->add_option("--outputs", sweep_options.outputs,
-                        "Each run's files besides summary.json: metrics,events,requests,report (default: report)")
-      ->delimiter(',')->check(CLI::IsMember({"summary", "metrics", "events", "requests", "report"}));
+  sweep_cmd->add_option("--out", sweep_options.out_dir,
+                        "Sweep folder (default: out/sweep-<scenario>)");
+  sweep_cmd
+      ->add_option(
+          "--outputs", sweep_options.outputs,
+          "Each run's files besides summary.json: metrics,events,requests,report (default: report)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"summary", "metrics", "events", "requests", "report"}));
   sweep_cmd->add_option("--backend", sweep_options.backend, "Backend of every run")
       ->check(CLI::IsMember({"auto", "cuda", "cpu", "accounting"}));
-  sweep_cmd->add_option("--emit-jobs", sweep_options.emit_jobs,
-                        "Write one shell command per configuration to this file instead of running");
+  sweep_cmd->add_option(
+      "--emit-jobs", sweep_options.emit_jobs,
+      "Write one shell command per configuration to this file instead of running");
   sweep_cmd->add_option("--collect", sweep_options.collect,
                         "Merge the finished run folders of this sweep folder into sweep.csv");
   sweep_cmd->add_flag("!--no-progress", sweep_options.progress, "No progress output");
@@ -290,24 +314,31 @@ int main(int argc, char** argv) {
   SearchOptions search_options;
   CLI::App* search_cmd = cli.add_subcommand(
       "search", "The largest load meeting SLOs for each configuration of a grid (bisection)");
-  search_cmd->add_option("scenario", search_options.scenario, "Scenario name or .toml path")->required();
-  search_cmd->add_option("--slo", search_options.slo, "SLOs, e.g. ttft_p99=2s,tpot_p99=100ms")->required();
+  search_cmd->add_option("scenario", search_options.scenario, "Scenario name or .toml path")
+      ->required();
+  search_cmd->add_option("--slo", search_options.slo, "SLOs, e.g. ttft_p99=2s,tpot_p99=100ms")
+      ->required();
   search_cmd->add_option("--over", search_options.over, "The load knob (more is more load)")
       ->capture_default_str();
-  search_cmd->add_option("--grid", search_options.grid, "key=v1,v2,... (repeatable)")->allow_extra_args(false);
+  search_cmd->add_option("--grid", search_options.grid, "key=v1,v2,... (repeatable)")
+      ->allow_extra_args(false);
   search_cmd->add_option("--set", search_options.sets, "Override a scenario value in every run")
       ->allow_extra_args(false);
   search_cmd->add_option("--range", search_options.range, "LO,HI of the knob (default 0.1,10)")
-      ->delimiter(',')->expected(2);
-  search_cmd->add_option("--precision", search_options.precision,
-                         "Stop when the failing value is within this fraction of the passing one")
+      ->delimiter(',')
+      ->expected(2);
+  search_cmd
+      ->add_option("--precision", search_options.precision,
+                   "Stop when the failing value is within this fraction of the passing one")
       ->capture_default_str();
-  search_cmd->add_option("--scan", search_options.scan_step,
-                         "A linear scan in steps of this size instead of bisection")
+  search_cmd
+      ->add_option("--scan", search_options.scan_step,
+                   "A linear scan in steps of this size instead of bisection")
       ->check(CLI::PositiveNumber);
   search_cmd->add_option("--jobs,-j", search_options.jobs, "Parallel runs (default: every core)")
       ->check(CLI::Range(1, 4096));
-  search_cmd->add_option("--out", search_options.out_dir, "Search folder (default: out/search-<scenario>)");
+  search_cmd->add_option("--out", search_options.out_dir,
+                         "Search folder (default: out/search-<scenario>)");
   search_cmd->add_option("--backend", search_options.backend, "Backend of every run")
       ->check(CLI::IsMember({"auto", "cuda", "cpu", "accounting"}));
   search_cmd->add_flag("!--no-progress", search_options.progress, "No progress output");
@@ -316,17 +347,22 @@ int main(int argc, char** argv) {
 
   CapacityOptions capacity_options;
   CLI::App* capacity_cmd = cli.add_subcommand(
-      "capacity", "vLLM's maximum-concurrency line for a model and GPU, and what a workload achieves");
+      "capacity",
+      "vLLM's maximum-concurrency line for a model and GPU, and what a workload achieves");
   capacity_cmd->add_option("scenario", capacity_options.scenario, "Scenario name or .toml path")
       ->capture_default_str();
   capacity_cmd->add_option("--model", capacity_options.model, "Model preset");
   capacity_cmd->add_option("--gpu", capacity_options.gpu, "GPU preset");
-  capacity_cmd->add_option("--gpus", capacity_options.num_gpus, "GPUs (tensor parallel)")->check(CLI::Range(1, 64));
+  capacity_cmd->add_option("--gpus", capacity_options.num_gpus, "GPUs (tensor parallel)")
+      ->check(CLI::Range(1, 64));
   VllmFlags capacity_flags;
   add_vllm_flags(*capacity_cmd, capacity_flags);
-  capacity_cmd->add_option("--tokens", capacity_options.tokens, "Also the concurrency for these request lengths")
+  capacity_cmd
+      ->add_option("--tokens", capacity_options.tokens,
+                   "Also the concurrency for these request lengths")
       ->check(CLI::Range(1, 10'000'000));
-  capacity_cmd->add_option("--set", capacity_options.sets, "Override a scenario value")->allow_extra_args(false);
+  capacity_cmd->add_option("--set", capacity_options.sets, "Override a scenario value")
+      ->allow_extra_args(false);
   capacity_cmd->add_flag("!--no-run", capacity_options.run, "Skip replaying the workload");
 
   CLI::App* bench = cli.add_subcommand("bench", "Benchmarks");
@@ -346,7 +382,8 @@ int main(int argc, char** argv) {
       ->check(one_of({"lifo", "fifo", "lru", "best-fit", "random"}));
   KernelBenchCliOptions kernel_options;
   CLI::App* bench_kern = bench->add_subcommand(
-      "kernels", "Paged attention kernels: latency, bandwidth vs the device copy, paged vs contiguous");
+      "kernels",
+      "Paged attention kernels: latency, bandwidth vs the device copy, paged vs contiguous");
   bench_kern->add_option("--versions", kernel_options.versions, "Kernel versions (default: all)")
       ->check(one_of({"v1", "v2", "v3", "v4", "v5", "v6"}));
   bench_kern
@@ -355,7 +392,8 @@ int main(int argc, char** argv) {
   bench_kern
       ->add_option("--repetitions", kernel_options.repetitions, "Timed runs per kernel (median)")
       ->check(whole_number(1, 100000));
-  bench_kern->add_flag("--partition-sweep", kernel_options.partition_sweep, "Also sweep split-KV partition sizes");
+  bench_kern->add_flag("--partition-sweep", kernel_options.partition_sweep,
+                       "Also sweep split-KV partition sizes");
   bool no_block_size_sweep = false;
   bench_kern->add_flag("--no-block-size-sweep", no_block_size_sweep, "Skip the block-size sweep");
   PrefillBenchCliOptions prefill_options;
@@ -405,35 +443,55 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   BenchEngineOptions engine_options;
   CLI::App* bench_eng = bench->add_subcommand(
-      "engine", "Replay the whole Azure conversation trace with the accounting backend, outputs included");
-  bench_eng->add_option("--scenario", engine_options.scenario, "Scenario to replay")->capture_default_str();
-  bench_eng->add_option("--out", engine_options.out_dir, "Output directory (default: a temporary one)");
+      "engine",
+      "Replay the whole Azure conversation trace with the accounting backend, outputs included");
+  bench_eng->add_option("--scenario", engine_options.scenario, "Scenario to replay")
+      ->capture_default_str();
+  bench_eng->add_option("--out", engine_options.out_dir,
+                        "Output directory (default: a temporary one)");
   bench_eng->add_option("--repetitions", engine_options.repetitions, "Runs (median)")
       ->check(whole_number(1, 100));
 
   CalibrateCliOptions calibrate_options;
   CLI::App* calibrate_cmd = cli.add_subcommand(
-      "calibrate", "Time a step's parts on the GPU and write a GPU profile for the calibrated cost "
-                   "model (docs/cost_model.md)");
-  calibrate_cmd->add_option("--gpu-name", calibrate_options.gpu_name, "GPU preset the profile stands for (default: from the device's name)");
-  calibrate_cmd->add_option("--models", calibrate_options.models, "Model presets, comma-separated (default: every one with standard attention)")
+      "calibrate",
+      "Time a step's parts on the GPU and write a GPU profile for the calibrated cost "
+      "model (docs/cost_model.md)");
+  calibrate_cmd->add_option("--gpu-name", calibrate_options.gpu_name,
+                            "GPU preset the profile stands for (default: from the device's name)");
+  calibrate_cmd
+      ->add_option("--models", calibrate_options.models,
+                   "Model presets, comma-separated (default: every one with standard attention)")
       ->delimiter(',');
-  calibrate_cmd->add_option("--out", calibrate_options.out, "Profile to write")->capture_default_str();
-  calibrate_cmd->add_option("--repetitions", calibrate_options.repetitions, "Timed runs per grid point (median)")
-      ->check(CLI::Range(1, 1000))->capture_default_str();
+  calibrate_cmd->add_option("--out", calibrate_options.out, "Profile to write")
+      ->capture_default_str();
+  calibrate_cmd
+      ->add_option("--repetitions", calibrate_options.repetitions,
+                   "Timed runs per grid point (median)")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
   calibrate_cmd->add_flag("--quick", calibrate_options.quick, "A coarse grid (a first look)");
 
   CostReportOptions report_options;
   CLI::App* report_cmd = cli.add_subcommand(
-      "cost-report", "The cost models' error against measured step times over the scenarios' steps, on the GPU");
-  report_cmd->add_option("--profile", report_options.profile, "GPU profile of the calibrated model")->required();
-  report_cmd->add_option("--scenarios", report_options.scenarios, "Scenarios, comma-separated (default: all)")
+      "cost-report",
+      "The cost models' error against measured step times over the scenarios' steps, on the GPU");
+  report_cmd->add_option("--profile", report_options.profile, "GPU profile of the calibrated model")
+      ->required();
+  report_cmd
+      ->add_option("--scenarios", report_options.scenarios,
+                   "Scenarios, comma-separated (default: all)")
       ->delimiter(',');
-  report_cmd->add_option("--gpu", report_options.gpu, "hardware.gpu the steps run under")->capture_default_str();
+  report_cmd->add_option("--gpu", report_options.gpu, "hardware.gpu the steps run under")
+      ->capture_default_str();
   report_cmd->add_option("--max-steps", report_options.max_steps, "Steps per scenario (0: all)")
-      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40))->capture_default_str();
-  report_cmd->add_option("--repetitions", report_options.repetitions, "Runs of each step's attention (median)")
-      ->check(CLI::Range(1, 100))->capture_default_str();
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40))
+      ->capture_default_str();
+  report_cmd
+      ->add_option("--repetitions", report_options.repetitions,
+                   "Runs of each step's attention (median)")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
   report_cmd->add_option("--out", report_options.out_dir, "Folder for steps.csv and report.md");
 
   // --help, checked like every command's output.
@@ -466,7 +524,8 @@ int main(int argc, char** argv) {
   for (std::string& o : vllm_overrides(gui_flags)) gui_options.overrides.push_back(std::move(o));
   for (std::string& o : vllm_overrides(sweep_flags)) sweep_options.sets.push_back(std::move(o));
   for (std::string& o : vllm_overrides(search_flags)) search_options.sets.push_back(std::move(o));
-  for (std::string& o : vllm_overrides(capacity_flags)) capacity_options.sets.push_back(std::move(o));
+  for (std::string& o : vllm_overrides(capacity_flags))
+    capacity_options.sets.push_back(std::move(o));
 
   const auto run_command = [&]() -> int {
     if (*run) return run_scenario(run_options, exe_dir).exit_code;

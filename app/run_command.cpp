@@ -101,7 +101,8 @@ class Progress {
     const double total = static_cast<double>(std::max<int64_t>(e.num_requests(), 1));
     double fraction = static_cast<double>(e.num_done()) / total;
     if (e.config().max_steps > 0) {
-      fraction = std::max(fraction, static_cast<double>(e.steps()) / static_cast<double>(e.config().max_steps));
+      fraction = std::max(
+          fraction, static_cast<double>(e.steps()) / static_cast<double>(e.config().max_steps));
     }
     const auto now = Clock::now();
     if (tty_) {
@@ -135,13 +136,15 @@ class Progress {
 };
 
 nlohmann::ordered_json distribution_json(const Distribution& d) {
-  return {{"count", d.count}, {"mean", d.mean}, {"p50", d.p50}, {"p90", d.p90}, {"p99", d.p99}, {"max", d.max}};
+  return {{"count", d.count}, {"mean", d.mean}, {"p50", d.p50},
+          {"p90", d.p90},     {"p99", d.p99},   {"max", d.max}};
 }
 
 std::string summary_json(const Scenario& sc, const Engine& e, const TraceStats& trace) {
   const RunSummary s = e.summary();
   nlohmann::ordered_json j;
-  j["scenario"] = {{"name", sc.name}, {"description", sc.description}, {"file", sc.path}, {"seed", sc.seed}};
+  j["scenario"] = {
+      {"name", sc.name}, {"description", sc.description}, {"file", sc.path}, {"seed", sc.seed}};
   const EngineConfig& c = e.config();
   const KvGeometry& g = c.geometry;
   j["model"] = {{"name", sc.model.name},
@@ -151,13 +154,14 @@ std::string summary_json(const Scenario& sc, const Engine& e, const TraceStats& 
                 {"dtype", std::string(dtype_name(sc.model.dtype))},
                 {"bytes_per_token", g.bytes_per_token()},
                 {"max_model_len", c.max_model_len}};
-  j["hardware"] = {{"gpu", sc.gpu.name}, {"num_gpus", sc.num_gpus},
+  j["hardware"] = {{"gpu", sc.gpu.name},
+                   {"num_gpus", sc.num_gpus},
                    {"gpu_memory_utilization", sc.gpu_memory_utilization}};
   nlohmann::ordered_json cache = {{"allocator", c.paged() ? "paged" : "contiguous"},
-                                   {"block_size", g.block_size},
-                                   {"num_gpu_blocks", g.num_gpu_blocks},
-                                   {"num_cpu_blocks", g.num_cpu_blocks},
-                                   {"kv_dtype", std::string(dtype_name(g.dtype))}};
+                                  {"block_size", g.block_size},
+                                  {"num_gpu_blocks", g.num_gpu_blocks},
+                                  {"num_cpu_blocks", g.num_cpu_blocks},
+                                  {"kv_dtype", std::string(dtype_name(g.dtype))}};
   if (const auto* paged = std::get_if<PagedOptions>(&c.allocator)) {
     cache["free_list"] = std::string(to_string(paged->free_list));
     cache["prefix_caching"] = paged->prefix_caching;
@@ -186,7 +190,8 @@ std::string summary_json(const Scenario& sc, const Engine& e, const TraceStats& 
         {"decode_bytes_full", s.decode_bytes_full},
         {"decode_bytes_read", s.decode_bytes_read}};
   }
-  j["backend"] = {{"name", e.backend().name()}, {"description", e.backend().description()},
+  j["backend"] = {{"name", e.backend().name()},
+                  {"description", e.backend().description()},
                   {"clock", std::string(name_of<ClockMode>(kClockModeNames, c.clock))},
                   {"cost_model", describe(c.cost)}};
   j["requests"] = {{"total", s.requests},
@@ -236,7 +241,8 @@ void print_summary(const Scenario& sc, const Engine& e, double wall_s, const std
   const RunSummary s = e.summary();
   auto dist = [](const char* name, const Distribution& d) {
     if (d.count == 0) return;
-    std::printf("%-12s mean %.4g s  p50 %.4g s  p90 %.4g s  p99 %.4g s\n", name, d.mean, d.p50, d.p90, d.p99);
+    std::printf("%-12s mean %.4g s  p50 %.4g s  p90 %.4g s  p99 %.4g s\n", name, d.mean, d.p50,
+                d.p90, d.p99);
   };
   std::printf("\n%-12s %s (%s)\n", "scenario", sc.name.c_str(), sc.description.c_str());
   std::printf("%-12s %s\n", "backend", e.backend().description().c_str());
@@ -246,27 +252,32 @@ void print_summary(const Scenario& sc, const Engine& e, double wall_s, const std
               static_cast<long long>(s.unfinished));
   std::printf("%-12s %.2f s simulated in %lld steps (%.2f s wall)\n", "time", s.simulated_s,
               static_cast<long long>(s.steps), wall_s);
-  std::printf("%-12s %.1f output tokens/s, %.3f requests/s\n", "throughput", s.throughput_tok_s, s.throughput_req_s);
+  std::printf("%-12s %.1f output tokens/s, %.3f requests/s\n", "throughput", s.throughput_tok_s,
+              s.throughput_req_s);
   dist("TTFT", s.ttft_s);
   dist("TPOT", s.tpot_s);
   dist("latency", s.latency_s);
-  std::printf("%-12s usage %.1f%% on average over time, peak %.1f%%; token utilization %.2f%%; "
-              "peak %d sequences\n",
-              "KV cache", 100 * s.time_mean_kv_cache_usage, 100 * s.peak_kv_cache_usage,
-              100 * s.time_mean_token_utilization, s.peak_running_seqs);
+  std::printf(
+      "%-12s usage %.1f%% on average over time, peak %.1f%%; token utilization %.2f%%; "
+      "peak %d sequences\n",
+      "KV cache", 100 * s.time_mean_kv_cache_usage, 100 * s.peak_kv_cache_usage,
+      100 * s.time_mean_token_utilization, s.peak_running_seqs);
   std::printf("%-12s %lld preemptions, %lld tokens recomputed, %.3g GB swapped\n", "pressure",
               static_cast<long long>(s.preemptions), static_cast<long long>(s.recomputed_tokens),
               s.swapped_bytes / 1e9);
   std::printf("%-12s hit rate %.1f%%, %lld evictions; %lld copy-on-write copies\n", "prefix cache",
-              100 * s.prefix_hit_rate, static_cast<long long>(s.evictions), static_cast<long long>(s.cow_copies));
+              100 * s.prefix_hit_rate, static_cast<long long>(s.evictions),
+              static_cast<long long>(s.cow_copies));
   if (s.mean_attention_ms >= 0) {
-    std::printf("%-12s %.4f ms measured (%.4f ms modelled)\n", "attention", s.mean_attention_ms, s.mean_modelled_attention_ms);
+    std::printf("%-12s %.4f ms measured (%.4f ms modelled)\n", "attention", s.mean_attention_ms,
+                s.mean_modelled_attention_ms);
   }
   std::printf("%-12s %s/{%s}\n", "outputs", out_dir.c_str(), files.c_str());
 }
 
 bool wants(const RunOptions& o, const std::string& name) {
-  return o.outputs.empty() || std::find(o.outputs.begin(), o.outputs.end(), name) != o.outputs.end();
+  return o.outputs.empty() ||
+         std::find(o.outputs.begin(), o.outputs.end(), name) != o.outputs.end();
 }
 
 }  // namespace
@@ -322,7 +333,8 @@ RunResult run_scenario(const RunOptions& o, const std::string& executable_dir) {
   std::string requests_csv;
   if (wants(o, "requests")) {
     requests_csv = requests_csv_header() + "\n";
-    for (const RequestResult& r : engine.all_request_results()) append_requests_csv_row(r, requests_csv);
+    for (const RequestResult& r : engine.all_request_results())
+      append_requests_csv_row(r, requests_csv);
   }
   const std::string report_html =
       report ? run_report(sc, engine.summary(), engine.backend().description(), series).html() : "";
@@ -335,16 +347,20 @@ RunResult run_scenario(const RunOptions& o, const std::string& executable_dir) {
     const bool written = std::fwrite(text.data(), 1, text.size(), f) == text.size();
     const int error = errno;
     if (std::fclose(f) != 0 || !written) {
-      throw OutputError("cannot write " + o.decisions + ": " + std::strerror(written ? errno : error));
+      throw OutputError("cannot write " + o.decisions + ": " +
+                        std::strerror(written ? errno : error));
     }
   }
   result.wall_s = std::chrono::duration<double>(Clock::now() - start).count();
   result.steps = engine.steps();
   std::string files;
-  for (const auto& [name, file] :
-       {std::pair{"metrics", "metrics.csv"}, {"requests", "requests.csv"}, {"summary", "summary.json"},
-        {"events", "events.jsonl"}, {"report", "report.html"}}) {
-    if (std::string(name) == "summary" || wants(o, name)) files += (files.empty() ? "" : ", ") + std::string(file);
+  for (const auto& [name, file] : {std::pair{"metrics", "metrics.csv"},
+                                   {"requests", "requests.csv"},
+                                   {"summary", "summary.json"},
+                                   {"events", "events.jsonl"},
+                                   {"report", "report.html"}}) {
+    if (std::string(name) == "summary" || wants(o, name))
+      files += (files.empty() ? "" : ", ") + std::string(file);
   }
   if (o.print_summary) print_summary(sc, engine, result.wall_s, result.out_dir, files);
   return result;

@@ -9,15 +9,14 @@
 
 namespace tinyserve::app {
 
-
 struct RunOptions {
-  std::string scenario;               // name or path
-  int64_t steps = 0;                  // > 0: stop after this many steps
-  std::vector<std::string> overrides; // --set key=value
-  std::string out_dir;                // "" : out/<scenario name>
-  std::string backend;                // "" : the scenario's
-  std::string kernel;                 // "" : the scenario's
-  std::string decisions;              // "": none; else the per-step decision record (JSONL)
+  std::string scenario;                // name or path
+  int64_t steps = 0;                   // > 0: stop after this many steps
+  std::vector<std::string> overrides;  // --set key=value
+  std::string out_dir;                 // "" : out/<scenario name>
+  std::string backend;                 // "" : the scenario's
+  std::string kernel;                  // "" : the scenario's
+  std::string decisions;               // "": none; else the per-step decision record (JSONL)
   bool progress = true;
   bool print_summary = true;
   // Files written besides summary.json (always written, last): any of "metrics", "events",

@@ -31,7 +31,8 @@ int list_scenario_descriptions(const std::string& executable_dir, bool keys) {
       const Scenario sc = load_scenario(f);
       rows.emplace_back(sc.name, sc.description);
     } catch (const InputError& e) {
-      rows.emplace_back(std::filesystem::path(f).stem().string(), std::string("(invalid: ") + e.what() + ")");
+      rows.emplace_back(std::filesystem::path(f).stem().string(),
+                        std::string("(invalid: ") + e.what() + ")");
     }
     width = std::max(width, rows.back().first.size());
   }
@@ -53,9 +54,10 @@ int bench_engine(const BenchEngineOptions& options, const std::string& executabl
       if (!dir.empty()) fs::remove_all(dir, ec);
     }
   } remove_temporary{options.out_dir.empty() ? out : ""};
-  std::printf("tinyserve bench engine: scenario %s with the accounting backend, outputs in %s, "
-              "%d runs\n",
-              options.scenario.c_str(), out.c_str(), options.repetitions);
+  std::printf(
+      "tinyserve bench engine: scenario %s with the accounting backend, outputs in %s, "
+      "%d runs\n",
+      options.scenario.c_str(), out.c_str(), options.repetitions);
   std::vector<double> walls;
   RunResult last;
   for (int32_t i = 0; i < options.repetitions; ++i) {
@@ -76,9 +78,10 @@ int bench_engine(const BenchEngineOptions& options, const std::string& executabl
   }
   std::sort(walls.begin(), walls.end());
   const double median = walls[walls.size() / 2];
-  std::printf("median %.3f s for %lld requests and %lld steps: %.2f us per step, outputs included\n",
-              median, static_cast<long long>(last.requests), static_cast<long long>(last.steps),
-              1e6 * median / static_cast<double>(std::max<int64_t>(last.steps, 1)));
+  std::printf(
+      "median %.3f s for %lld requests and %lld steps: %.2f us per step, outputs included\n",
+      median, static_cast<long long>(last.requests), static_cast<long long>(last.steps),
+      1e6 * median / static_cast<double>(std::max<int64_t>(last.steps, 1)));
   return kExitOk;
 }
 

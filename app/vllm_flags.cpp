@@ -1,7 +1,6 @@
 #include "app/vllm_flags.h"
 
 #include <CLI/CLI.hpp>
-
 #include <charconv>
 
 #include "core/base/strings.h"
@@ -26,8 +25,7 @@ void add_vllm_flags(CLI::App& c, VllmFlags& f) {
   c.add_option("--kv-cache-dtype", f.kv_cache_dtype, "cache.kv_dtype")->group(group);
   c.add_flag("--enable-prefix-caching", f.enable_prefix_caching, "cache.prefix_caching=true")
       ->group(group);
-  c.add_flag("--no-enable-prefix-caching", f.no_enable_prefix_caching,
-             "cache.prefix_caching=false")
+  c.add_flag("--no-enable-prefix-caching", f.no_enable_prefix_caching, "cache.prefix_caching=false")
       ->group(group);
 }
 
@@ -49,8 +47,8 @@ std::vector<std::string> vllm_overrides(const VllmFlags& f) {
   set("model.max_model_len", f.max_model_len);
   if (f.kv_cache_dtype) {
     // vLLM's "fp8" is e4m3.
-    out.push_back("cache.kv_dtype=" + (*f.kv_cache_dtype == "fp8" ? std::string("fp8_e4m3")
-                                                                  : *f.kv_cache_dtype));
+    out.push_back("cache.kv_dtype=" +
+                  (*f.kv_cache_dtype == "fp8" ? std::string("fp8_e4m3") : *f.kv_cache_dtype));
   }
   if (f.enable_prefix_caching) out.push_back("cache.prefix_caching=true");
   if (f.no_enable_prefix_caching) out.push_back("cache.prefix_caching=false");

@@ -95,8 +95,8 @@ __device__ __forceinline__ uint4 quantize16(uint4 lo, uint4 hi, float scale) {
 
 // fp8 pools: thread i quantizes output vector i of the flattened [token, head, vec] for K and V.
 template <typename T>
-__global__ void __launch_bounds__(kCopyThreads) reshape_and_cache_fp8_kernel(
-    const ReshapeFp8Args a) {
+__global__ void __launch_bounds__(kCopyThreads)
+    reshape_and_cache_fp8_kernel(const ReshapeFp8Args a) {
   constexpr int kPer = 2;
   const uint32_t token_vecs = static_cast<uint32_t>(a.num_kv_heads) << a.row_shift;
   const uint32_t total = static_cast<uint32_t>(a.num_tokens) * token_vecs;
@@ -130,8 +130,10 @@ __global__ void __launch_bounds__(kCopyThreads) reshape_and_cache_fp8_kernel(
 #pragma unroll
   for (int r = 0; r < kPer; ++r) {
     if (dst[r] < 0) continue;
-    a.k_cache[dst[r]] = quantize16<T>(k[r][0], k[r][1], a.scales.k_of(static_cast<int32_t>(head[r])));
-    a.v_cache[dst[r]] = quantize16<T>(v[r][0], v[r][1], a.scales.v_of(static_cast<int32_t>(head[r])));
+    a.k_cache[dst[r]] =
+        quantize16<T>(k[r][0], k[r][1], a.scales.k_of(static_cast<int32_t>(head[r])));
+    a.v_cache[dst[r]] =
+        quantize16<T>(v[r][0], v[r][1], a.scales.v_of(static_cast<int32_t>(head[r])));
   }
 }
 
@@ -203,8 +205,7 @@ int32_t log2_exact(int64_t x) {
   return (int64_t{1} << s) == x ? s : -1;
 }
 
-cudaError_t reshape_and_cache_fp8(const PagedKv& cache, const NewKv& tokens,
-                                  cudaStream_t stream) {
+cudaError_t reshape_and_cache_fp8(const PagedKv& cache, const NewKv& tokens, cudaStream_t stream) {
   ReshapeFp8Args a{};
   a.k_cache = static_cast<uint4*>(cache.k);
   a.v_cache = static_cast<uint4*>(cache.v);
@@ -223,8 +224,7 @@ cudaError_t reshape_and_cache_fp8(const PagedKv& cache, const NewKv& tokens,
     a.value = static_cast<const uint4*>(tokens.value) + 2 * first * token_vecs;
     a.slots = tokens.slot_mapping + first;
     const int64_t total = a.num_tokens * token_vecs;
-    const auto blocks =
-        static_cast<unsigned>((total + kCopyThreads * 2 - 1) / (kCopyThreads * 2));
+    const auto blocks = static_cast<unsigned>((total + kCopyThreads * 2 - 1) / (kCopyThreads * 2));
     if (cache.dtype == DType::kFp8E4M3) {
       reshape_and_cache_fp8_kernel<__nv_fp8_e4m3><<<blocks, kCopyThreads, 0, stream>>>(a);
     } else {

@@ -1,6 +1,7 @@
 // KV-cache maintenance on the GPU: reshape_and_cache, block copies (copy-on-write within the
 // GPU pool; swap between the GPU pool and a mapped pinned host pool), and synthetic K/V/q rows.
-// Plain C++ over core/execution/paged_kv.h; every launcher enqueues on a stream and returns the error.
+// Plain C++ over core/execution/paged_kv.h; every launcher enqueues on a stream and returns the
+// error.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -27,7 +28,8 @@ cudaError_t copy_blocks(const PagedKv& src, const PagedKv& dst, const BlockCopy*
                         int32_t num_copies, cudaStream_t stream);
 
 // Rows [count, heads, head_dim] of synthetic `kind` values for one layer: row (i, h) comes from
-// (tokens[i], positions[i], layer, h), exactly as core/execution/synthetic_kv.h computes it on the host.
+// (tokens[i], positions[i], layer, h), exactly as core/execution/synthetic_kv.h computes it on the
+// host.
 struct SyntheticRows {
   SyntheticKind kind = SyntheticKind::kKey;
   uint64_t seed = 0;

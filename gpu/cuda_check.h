@@ -8,8 +8,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "core/execution/kv_executor.h"
 #include "core/base/strings.h"
+#include "core/execution/kv_executor.h"
 
 #define TS_CUDA_TRY(call)                       \
   do {                                          \
@@ -36,8 +36,8 @@ struct CudaError : std::runtime_error {
 
 #define TS_CUDA_STATUS(call) ::tinyserve::gpu::cuda_status((call), #call, __FILE__, __LINE__)
 
-#define TS_CUDA_CHECK(call)                                                         \
-  do {                                                                              \
-    const ::tinyserve::Status ts_status_ = TS_CUDA_STATUS(call);                    \
-    if (!ts_status_.ok()) throw ::tinyserve::gpu::CudaError(ts_status_.error);      \
+#define TS_CUDA_CHECK(call)                                                    \
+  do {                                                                         \
+    const ::tinyserve::Status ts_status_ = TS_CUDA_STATUS(call);               \
+    if (!ts_status_.ok()) throw ::tinyserve::gpu::CudaError(ts_status_.error); \
   } while (0)

@@ -10,10 +10,10 @@
 #include "gpu/cuda_check.h"
 #include "gpu/cuda_executor.h"
 #include "gpu/decode_attention.h"
-#include "gpu/supports.h"
 #include "gpu/device.h"
-#include "gpu/selection.h"
 #include "gpu/prefill_attention.h"
+#include "gpu/selection.h"
+#include "gpu/supports.h"
 
 namespace tinyserve::gpu {
 namespace {
@@ -78,7 +78,7 @@ struct CudaExecutor::Impl {
   std::string device_name;
   cudaStream_t stream = nullptr;
   cudaEvent_t events[7] = {};  // stage boundaries; [5] splits attention: prefill | decode
-  void* gpu_k = nullptr;  // [num_layers, num_gpu_blocks, num_kv_heads, block_size, head_dim]
+  void* gpu_k = nullptr;       // [num_layers, num_gpu_blocks, num_kv_heads, block_size, head_dim]
   void* gpu_v = nullptr;
   void* cpu_k = nullptr;  // [num_layers, num_cpu_blocks, ...], mapped pinned host memory
   void* cpu_v = nullptr;
@@ -107,7 +107,7 @@ struct CudaExecutor::Impl {
   size_t contiguous_filled = 0;  // bytes of contiguous_k/v holding finite values
   cudaEvent_t compare_events[2] = {};
   int32_t output_queries = -1;  // queries of the output held in `out`; -1: none
-  std::string broken;         // set after an asynchronous device fault
+  std::string broken;           // set after an asynchronous device fault
 
   ~Impl() {
     if (stream != nullptr) cudaStreamSynchronize(stream);
@@ -179,8 +179,8 @@ struct CudaExecutor::Impl {
       std::copy(g.v_head_scales.begin(), g.v_head_scales.end(), scales.begin() + g.num_kv_heads);
       const size_t bytes = scales.size() * sizeof(float);
       if (Status s = TS_CUDA_STATUS(cudaMalloc(&head_scales, bytes)); !s.ok()) return s;
-      if (Status s = TS_CUDA_STATUS(
-              cudaMemcpy(head_scales, scales.data(), bytes, cudaMemcpyHostToDevice));
+      if (Status s =
+              TS_CUDA_STATUS(cudaMemcpy(head_scales, scales.data(), bytes, cudaMemcpyHostToDevice));
           !s.ok()) {
         return s;
       }
@@ -317,11 +317,10 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
   }
   // One launch per layer writes the K/V and updates the bounds when each block's tokens lie close
   // together in the token list (the kernel scans that range).
-  const bool fused_bounds =
-      g.key_bounds && s.options.fused_bounds &&
-      std::all_of(writes.begin(), writes.end(), [](const BlockWrite& w) {
-        return w.token_end - w.token_begin <= 2 * (w.last - w.first + 1) + 8;
-      });
+  const bool fused_bounds = g.key_bounds && s.options.fused_bounds &&
+                            std::all_of(writes.begin(), writes.end(), [](const BlockWrite& w) {
+                              return w.token_end - w.token_begin <= 2 * (w.last - w.first + 1) + 8;
+                            });
 
   // The prefill chunks' launch, planned on the host from the plan's own offsets.
   PrefillShape shape;
@@ -437,7 +436,8 @@ StepResult CudaExecutor::execute(const StepPlan& plan) {
   if (s.options.queue_ahead_us > 0) {
     int khz = 0;
     cudaDeviceGetAttribute(&khz, cudaDevAttrClockRate, 0);
-    hold_stream<<<1, 1, 0, s.stream>>>(static_cast<long long>(s.options.queue_ahead_us) * khz / 1000);
+    hold_stream<<<1, 1, 0, s.stream>>>(static_cast<long long>(s.options.queue_ahead_us) * khz /
+                                       1000);
     if (r.status = TS_CUDA_STATUS(cudaGetLastError()); !r.ok()) return r;
   }
   if (arena_bytes > 0) {
@@ -743,7 +743,8 @@ void CudaExecutor::Impl::compare_contiguous(const AttentionPlan& attention, Deco
   if (err == cudaSuccess) err = cudaEventRecord(s.compare_events[1], s.stream);
   if (err == cudaSuccess) err = cudaStreamSynchronize(s.stream);
   float ms = 0.0f;
-  if (err == cudaSuccess && cudaEventElapsedTime(&ms, s.compare_events[0], s.compare_events[1]) == cudaSuccess) {
+  if (err == cudaSuccess &&
+      cudaEventElapsedTime(&ms, s.compare_events[0], s.compare_events[1]) == cudaSuccess) {
     r.times.contiguous_attention_ms = ms;
   }
   cudaGetLastError();

@@ -1,6 +1,6 @@
 // The CUDA executor: K/V pools for num_layers layers in device memory, a CPU swap pool in mapped
-// pinned host memory, and step plans (core/execution/kv_executor.h) run on one stream with every stage
-// timed by CUDA events. Plain C++: the app and the tests compile this header with g++.
+// pinned host memory, and step plans (core/execution/kv_executor.h) run on one stream with every
+// stage timed by CUDA events. Plain C++: the app and the tests compile this header with g++.
 #pragma once
 
 #include <memory>
@@ -14,8 +14,8 @@ namespace tinyserve::gpu {
 
 struct CudaExecutorOptions {
   KernelVersion kernel = KernelVersion::kV5;  // of the decodes' attention
-  int32_t partition_tokens = 0;  // v4/v5 split-KV partition; 0 = chosen per step
-  PrefillOptions prefill;        // the prefill chunks' attention (kernel, split-KV)
+  int32_t partition_tokens = 0;               // v4/v5 split-KV partition; 0 = chosen per step
+  PrefillOptions prefill;                     // the prefill chunks' attention (kernel, split-KV)
   // After each step, time the same batch's attention over a contiguous layout
   // ([batch, num_kv_heads, max_context_len, head_dim] per layer, filled once with finite values)
   // when that scratch fits in max_contiguous_bytes: the paged vs contiguous comparison, live.

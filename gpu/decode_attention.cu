@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <cmath>
 
+#include "gpu/cuda_check.h"
 #include "gpu/decode_attention.h"
 #include "gpu/decode_v3_v4.cuh"
 #include "gpu/decode_v6.cuh"
-#include "gpu/cuda_check.h"
 #include "gpu/dtype.cuh"
 
 namespace tinyserve::gpu {
@@ -270,7 +270,9 @@ fast::Args fast_args(const AttentionPlan& plan, const DecodeBatch& batch, int32_
   return a;
 }
 
-size_t align256(size_t n) { return (n + 255) & ~size_t{255}; }
+size_t align256(size_t n) {
+  return (n + 255) & ~size_t{255};
+}
 
 // v6's resident CTAs per SM for a dtype and head dim (what one wave of warps is).
 int32_t v6_ctas_per_sm(DType dtype, int32_t head_dim) {
@@ -322,13 +324,12 @@ AttentionPlan plan_attention(KernelVersion version, DType dtype, const DecodeBat
   }
   if (version == KernelVersion::kV6) {
     const int32_t tile = is_fp8(dtype) ? 32 : 16;
-    const int32_t warps = options.v6_warps > 0
-                              ? options.v6_warps
-                              : v6::default_v6_warps(v6_ctas_per_sm(dtype, head_dim),
-                                                     multiprocessors());
+    const int32_t warps =
+        options.v6_warps > 0
+            ? options.v6_warps
+            : v6::default_v6_warps(v6_ctas_per_sm(dtype, head_dim), multiprocessors());
     plan.work = v6::build_work_list(options.host_context_lens, std::max(1, batch.batch), max_len,
-                                    std::max(1, num_kv_heads), tile, warps,
-                                    options.v6_item_cost);
+                                    std::max(1, num_kv_heads), tile, warps, options.v6_item_cost);
     const size_t group = static_cast<size_t>(batch.num_heads / std::max(1, num_kv_heads));
     plan.workspace_bytes = align256(plan.work.image_bytes()) +
                            align256(sizeof(float) * 2 * plan.work.num_parts * group) +
@@ -429,7 +430,8 @@ cudaError_t launch_paged(const AttentionPlan& plan, const PagedKv& cache, const 
                          void* workspace, cudaStream_t stream, int* occupancy) {
   if (batch.batch == 0) return cudaSuccess;
   if (plan.version == KernelVersion::kV6) {
-    if (!v6_plan_fits(plan, batch, cache.num_kv_heads, occupancy != nullptr || workspace != nullptr) ||
+    if (!v6_plan_fits(plan, batch, cache.num_kv_heads,
+                      occupancy != nullptr || workspace != nullptr) ||
         cache.num_layers != 1 || batch.num_heads % cache.num_kv_heads != 0 ||
         batch.num_heads / cache.num_kv_heads > 8 || !v6_runs(cache.dtype, cache.head_dim)) {
       return cudaErrorInvalidValue;

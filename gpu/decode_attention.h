@@ -1,6 +1,6 @@
 // Decode attention launchers (paged, contiguous, padded) for every kernel version. Plain C++
-// over the structs of core/execution/paged_kv.h with device pointers; each launcher enqueues on a stream
-// and returns the launch error.
+// over the structs of core/execution/paged_kv.h with device pointers; each launcher enqueues on a
+// stream and returns the launch error.
 #pragma once
 
 #include <cuda_runtime_api.h>

@@ -30,7 +30,7 @@ struct Args {
   int32_t max_blocks_per_seq;
   int64_t table_seq_stride;   // block-table entries between sequences (paged)
   int32_t table_head_stride;  // between KV heads: 0, or a row per (sequence, KV head)
-  int32_t partition;  // tokens per CTA
+  int32_t partition;          // tokens per CTA
   int32_t max_splits;
   int32_t padded_len;    // > 0: padded layout, read this many positions of each sequence
   int32_t num_blocks;    // of the paged pool

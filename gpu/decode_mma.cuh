@@ -75,9 +75,9 @@ __device__ __forceinline__ uint32_t pack2(float lo, float hi) {
 template <typename T, int D>
 struct Frag {
   static constexpr int kE = 16 / static_cast<int>(sizeof(T));  // elements per 16-byte vector
-  static constexpr int kKRuns = D / (4 * kE);                   // K vectors per token per thread
-  static constexpr int kStepsPerRun = kE / 4;                   // k-steps per K vector
-  static constexpr int kQWords = D / 8;                         // query words per thread
+  static constexpr int kKRuns = D / (4 * kE);                  // K vectors per token per thread
+  static constexpr int kStepsPerRun = kE / 4;                  // k-steps per K vector
+  static constexpr int kQWords = D / 8;                        // query words per thread
   static constexpr int kVWords = D * static_cast<int>(sizeof(T)) / 32;  // V words per token
   static constexpr int kNt = D / 8;                                     // n8 tiles of output dims
 };

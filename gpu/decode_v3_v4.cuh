@@ -1,6 +1,6 @@
 // The vectorised decode attention kernels (v3, v4; v5's tensor-core kernel is in
-// decode_v5_tensor_core.cuh, the shared epilogue and reduce kernel in decode_common.cuh), templated on
-// element type, head dim, GQA group bound and layout, and their launch dispatch. Instantiated
+// decode_v5_tensor_core.cuh, the shared epilogue and reduce kernel in decode_common.cuh), templated
+// on element type, head dim, GQA group bound and layout, and their launch dispatch. Instantiated
 // once per dtype in decode_v3_v5_{f32,f16,bf16}.cu so the three compile in parallel.
 //
 // Work split: a "row" of kLanes threads holds one token's K (and V) row, 16 bytes per thread per
@@ -20,9 +20,9 @@
 
 #include <cstdint>
 
+#include "gpu/cuda_check.h"
 #include "gpu/decode_common.cuh"
 #include "gpu/decode_v5_tensor_core.cuh"
-#include "gpu/cuda_check.h"
 #include "gpu/dtype.cuh"
 
 namespace tinyserve::gpu::fast {
@@ -83,8 +83,8 @@ __global__ void __launch_bounds__(kThreads, G <= 4 ? 4 : 2) attention_kernel(con
 
   const T* k_head = static_cast<const T*>(a.k) + kv_head * a.head_stride;
   const T* v_head = static_cast<const T*>(a.v) + kv_head * a.head_stride;
-  const int32_t* table = a.block_tables + b * a.table_seq_stride +
-                         static_cast<int64_t>(kv_head) * a.table_head_stride;
+  const int32_t* table =
+      a.block_tables + b * a.table_seq_stride + static_cast<int64_t>(kv_head) * a.table_head_stride;
   const int block_mask = (1 << a.block_shift) - 1;
 
   using Tq = QueryT<T>;
@@ -100,9 +100,9 @@ __global__ void __launch_bounds__(kThreads, G <= 4 ? 4 : 2) attention_kernel(con
         // kVec query elements (one or two 16-byte vectors) go with each K vector.
 #pragma unroll
         for (int h = 0; h < kVec / kVecElems<Tq>; ++h) {
-          vec_to_float<Tq>(*reinterpret_cast<const uint4*>(qh + (j * L + sub) * kVec +
-                                                            h * kVecElems<Tq>),
-                           &q[g][j * kVec + h * kVecElems<Tq>]);
+          vec_to_float<Tq>(
+              *reinterpret_cast<const uint4*>(qh + (j * L + sub) * kVec + h * kVecElems<Tq>),
+              &q[g][j * kVec + h * kVecElems<Tq>]);
         }
       }
 #pragma unroll

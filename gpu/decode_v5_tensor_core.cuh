@@ -58,8 +58,8 @@ __global__ void __launch_bounds__(kThreads, 2) attention_tc_kernel(const Args a)
   const int t = lane & 3;
   const T* k_head = static_cast<const T*>(a.k) + kv_head * a.head_stride;
   const T* v_head = static_cast<const T*>(a.v) + kv_head * a.head_stride;
-  const int32_t* table = a.block_tables + b * a.table_seq_stride +
-                         static_cast<int64_t>(kv_head) * a.table_head_stride;
+  const int32_t* table =
+      a.block_tables + b * a.table_seq_stride + static_cast<int64_t>(kv_head) * a.table_head_stride;
   const int block_mask = (1 << a.block_shift) - 1;
 
   // The tokens of a tile this thread loads: per subtile s (16 tokens at base + 16s), K of g and

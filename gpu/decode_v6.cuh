@@ -22,8 +22,8 @@
 #include <cstdint>
 
 #include "gpu/decode_mma.cuh"
-#include "gpu/dtype.cuh"
 #include "gpu/decode_v6_plan.h"
+#include "gpu/dtype.cuh"
 
 namespace tinyserve::gpu::v6 {
 
@@ -109,8 +109,8 @@ __global__ void __launch_bounds__(kThreads, 2) decode_v6_kernel(const Args a) {
   int load_index = a.warp_item[warp_id];
   WorkItem load_item_desc = load_item(a.items, load_index);
   int load_tile = f_begin - load_item_desc.flat_begin;
-  int64_t loc_head;  // element offset of the located tile's KV head
-  int loc_base;      // its first token
+  int64_t loc_head;        // element offset of the located tile's KV head
+  int loc_base;            // its first token
   int32_t loc_row[kRows];  // block id (paged) or clamped token (contiguous) of each row
   const auto locate = [&]() {
     const WorkItem& it = load_item_desc;
@@ -202,9 +202,9 @@ __global__ void __launch_bounds__(kThreads, 2) decode_v6_kernel(const Args a) {
 #pragma unroll
     for (int i = 0; i < F::kQWords; ++i) qw[i] = 0;
     if (g < a.group) {
-      fast::load_q_words<T, D>(
-          static_cast<const Tq*>(a.q) + (static_cast<int64_t>(comp.seq) * a.num_heads + head0 + g) * D,
-          t, qw);
+      fast::load_q_words<T, D>(static_cast<const Tq*>(a.q) +
+                                   (static_cast<int64_t>(comp.seq) * a.num_heads + head0 + g) * D,
+                               t, qw);
     }
     valid_end = a.context_lens[comp.seq];
     score_scale = a.scale_log2;
@@ -295,7 +295,8 @@ __global__ void __launch_bounds__(kThreads, 2) decode_v6_kernel(const Args a) {
         const int gg = r0 + k * kStep;
         if (gg >= a.group) continue;
         const float2 ml = __ldcg(reinterpret_cast<const float2*>(a.part_ml) + part_row + gg);
-        const float4 x = __ldcg(reinterpret_cast<const float4*>(a.part_out + (part_row + gg) * D + d));
+        const float4 x =
+            __ldcg(reinterpret_cast<const float4*>(a.part_out + (part_row + gg) * D + d));
         if (ml.x == -INFINITY) continue;  // a part with no attended token
         const float m_new = fmaxf(mx[k], ml.x);
         const float old = exp2f(mx[k] - m_new);
@@ -385,8 +386,7 @@ __global__ void __launch_bounds__(kThreads, 2) decode_v6_kernel(const Args a) {
         uint32_t x[4][VW];
 #pragma unroll
         for (int i = 0; i < 4; ++i) {
-          const bool row_valid =
-              base + 16 * s + 2 * t + (i & 1) + 8 * (i >> 1) < valid_end;
+          const bool row_valid = base + 16 * s + 2 * t + (i & 1) + 8 * (i >> 1) < valid_end;
 #pragma unroll
           for (int w = 0; w < VW; ++w) x[i][w] = row_valid ? vr[s][i][w] : 0u;
         }

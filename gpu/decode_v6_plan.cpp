@@ -5,9 +5,8 @@
 
 namespace tinyserve::gpu::v6 {
 
-WorkList build_work_list(const int32_t* lens, int32_t batch, int32_t max_len,
-                         int32_t num_kv_heads, int32_t tile_tokens, int32_t warps,
-                         int32_t item_cost) {
+WorkList build_work_list(const int32_t* lens, int32_t batch, int32_t max_len, int32_t num_kv_heads,
+                         int32_t tile_tokens, int32_t warps, int32_t item_cost) {
   item_cost = std::max(item_cost, 0);
   assert(batch >= 1 && num_kv_heads >= 1 && tile_tokens >= 1 && max_len >= 1);
   WorkList w;
@@ -46,7 +45,8 @@ WorkList build_work_list(const int32_t* lens, int32_t batch, int32_t max_len,
       begin[i] = static_cast<int32_t>(total);
     } else {
       const int64_t into = c - (items[at].flat_begin + static_cast<int64_t>(at) * item_cost);
-      begin[i] = items[at].flat_begin + static_cast<int32_t>(std::min<int64_t>(into, items[at].tiles));
+      begin[i] =
+          items[at].flat_begin + static_cast<int32_t>(std::min<int64_t>(into, items[at].tiles));
     }
   }
   // The warp whose range holds flat tile f.
@@ -85,9 +85,10 @@ WorkList build_work_list(const int32_t* lens, int32_t batch, int32_t max_len,
             w.image.begin() + static_cast<std::ptrdiff_t>(w.warp_item_offset));
   for (size_t i = 0; i < items.size(); ++i) {
     const WorkItem& it = items[i];
-    const int32_t words[8] = {it.seq,   it.kv_head,    it.flat_begin, it.tiles,
-                              it.planned_len, it.parts, it.first_warp, it.part_base};
-    std::copy(words, words + 8, w.image.begin() + static_cast<std::ptrdiff_t>(w.items_offset + 8 * i));
+    const int32_t words[8] = {it.seq,         it.kv_head, it.flat_begin, it.tiles,
+                              it.planned_len, it.parts,   it.first_warp, it.part_base};
+    std::copy(words, words + 8,
+              w.image.begin() + static_cast<std::ptrdiff_t>(w.items_offset + 8 * i));
   }
   return w;
 }

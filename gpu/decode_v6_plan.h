@@ -48,9 +48,8 @@ inline constexpr int32_t kDefaultItemCost = 1;
 // warps to spread the work over (capped at the number of tiles). item_cost: see above; the
 // shares are cut in a cost space where each item is followed by item_cost tiles of no data, so
 // a warp may get no tile at all (it then returns at once).
-WorkList build_work_list(const int32_t* lens, int32_t batch, int32_t max_len,
-                         int32_t num_kv_heads, int32_t tile_tokens, int32_t warps,
-                         int32_t item_cost = kDefaultItemCost);
+WorkList build_work_list(const int32_t* lens, int32_t batch, int32_t max_len, int32_t num_kv_heads,
+                         int32_t tile_tokens, int32_t warps, int32_t item_cost = kDefaultItemCost);
 
 // The warps v6 launches by default: its resident warps (CTAs per SM x SMs x 4): one wave.
 int32_t default_v6_warps(int32_t ctas_per_sm, int32_t multiprocessors);

@@ -12,7 +12,8 @@ DeviceInfo query_device() {
     const std::string what = err == cudaErrorInsufficientDriver
                                  ? "no usable NVIDIA driver"
                                  : std::string(cudaGetErrorString(err));
-    info.reason = "no CUDA device: " + what + " (error " + std::to_string(static_cast<int>(err)) + ")";
+    info.reason =
+        "no CUDA device: " + what + " (error " + std::to_string(static_cast<int>(err)) + ")";
     cudaGetLastError();  // clear the sticky error
     return info;
   }

@@ -14,8 +14,7 @@ namespace tinyserve::gpu {
 // fp8 pools: the elements are __nv_fp8_e4m3 / __nv_fp8_e5m2 (storage only); the queries,
 // outputs and new K/V rows that go with them are __half (query_dtype in core/base/half.h).
 template <typename T>
-inline constexpr bool kIsFp8 =
-    std::is_same_v<T, __nv_fp8_e4m3> || std::is_same_v<T, __nv_fp8_e5m2>;
+inline constexpr bool kIsFp8 = std::is_same_v<T, __nv_fp8_e4m3> || std::is_same_v<T, __nv_fp8_e5m2>;
 template <typename T>
 using QueryT = std::conditional_t<kIsFp8<T>, __half, T>;
 

@@ -7,8 +7,8 @@
 #include <cstdint>
 
 #include "app/gui/run_columns.h"
-#include "core/scheduling/events.h"
 #include "core/base/ids.h"
+#include "core/scheduling/events.h"
 
 namespace tinyserve::app::theme {
 

@@ -111,8 +111,8 @@ std::vector<PlotSeries> attention_series(const Run& run, const std::vector<doubl
   series.push_back(main);
   const bool measured = c.measured();
   for (const auto& [label, part] :
-       {std::pair{"prefill", measured ? Metric::kPrefillAttentionMs
-                                      : Metric::kModelledPrefillAttentionMs},
+       {std::pair{"prefill",
+                  measured ? Metric::kPrefillAttentionMs : Metric::kModelledPrefillAttentionMs},
         std::pair{"decode",
                   measured ? Metric::kDecodeAttentionMs : Metric::kModelledDecodeAttentionMs}}) {
     PlotSeries s = main;

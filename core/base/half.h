@@ -12,25 +12,30 @@
 namespace tinyserve {
 
 // kFp8E4M3: OCP E4M3FN (bias 7, no infinities, largest finite 448); kFp8E5M2: bias 15, IEEE-like
-// (largest finite 57344). An fp8 cache stores value / scale (the executors' geometry carries the scales).
+// (largest finite 57344). An fp8 cache stores value / scale (the executors' geometry carries the
+// scales).
 enum class DType : uint8_t { kF32, kF16, kBF16, kFp8E4M3, kFp8E5M2 };
 
 inline constexpr DType kAllDTypes[] = {DType::kF32, DType::kF16, DType::kBF16, DType::kFp8E4M3,
                                        DType::kFp8E5M2};
 // What the executors' pools and the attention kernels hold.
-inline constexpr DType kExecutorDTypes[] = {DType::kF32, DType::kF16, DType::kBF16,
-                                            DType::kFp8E4M3, DType::kFp8E5M2};
+inline constexpr DType kExecutorDTypes[] = {DType::kF32, DType::kF16, DType::kBF16, DType::kFp8E4M3,
+                                            DType::kFp8E5M2};
 
 inline constexpr int32_t dtype_size(DType t) {
   return t == DType::kF32 ? 4 : (t == DType::kFp8E4M3 || t == DType::kFp8E5M2) ? 1 : 2;
 }
 
-inline constexpr bool is_fp8(DType t) { return t == DType::kFp8E4M3 || t == DType::kFp8E5M2; }
+inline constexpr bool is_fp8(DType t) {
+  return t == DType::kFp8E4M3 || t == DType::kFp8E5M2;
+}
 
 // The dtype of the queries, attention outputs and new K/V rows that go with a cache of dtype t:
 // the cache's own, except fp8 caches, which quantize fp16 rows (as vLLM's fp8 KV cache does for
 // an fp16 model).
-inline constexpr DType query_dtype(DType t) { return is_fp8(t) ? DType::kF16 : t; }
+inline constexpr DType query_dtype(DType t) {
+  return is_fp8(t) ? DType::kF16 : t;
+}
 
 inline constexpr std::string_view dtype_name(DType t) {
   switch (t) {
@@ -121,8 +126,8 @@ inline uint8_t float_to_fp8_bits(float f) {
   // E4M3FN's top exponent holds numbers (all but mantissa 111, the NaN); E5M2's is inf/NaN.
   constexpr int kMaxExp = kE4M3 ? (1 << E) - 1 - kBias : (1 << E) - 2 - kBias;
   constexpr int kMaxMantissa = kE4M3 ? (1 << M) - 2 : (1 << M) - 1;
-  constexpr float kMaxFinite = (1.0f + static_cast<float>(kMaxMantissa) / (1 << M)) *
-                               static_cast<float>(1 << kMaxExp);
+  constexpr float kMaxFinite =
+      (1.0f + static_cast<float>(kMaxMantissa) / (1 << M)) * static_cast<float>(1 << kMaxExp);
   constexpr uint8_t kNan = 0x7f;  // E4M3FN: S.1111.111; E5M2: S.11111.11
   const uint32_t x = std::bit_cast<uint32_t>(f);
   const auto sign = static_cast<uint8_t>((x >> 24) & 0x80u);
@@ -158,10 +163,18 @@ inline float fp8_bits_to_float(uint8_t b) {
   return sign * std::ldexp(static_cast<float>(mantissa + (1 << M)), exponent - kBias - M);
 }
 
-inline uint8_t float_to_e4m3_bits(float f) { return float_to_fp8_bits<4, 3>(f); }
-inline float e4m3_bits_to_float(uint8_t b) { return fp8_bits_to_float<4, 3>(b); }
-inline uint8_t float_to_e5m2_bits(float f) { return float_to_fp8_bits<5, 2>(f); }
-inline float e5m2_bits_to_float(uint8_t b) { return fp8_bits_to_float<5, 2>(b); }
+inline uint8_t float_to_e4m3_bits(float f) {
+  return float_to_fp8_bits<4, 3>(f);
+}
+inline float e4m3_bits_to_float(uint8_t b) {
+  return fp8_bits_to_float<4, 3>(b);
+}
+inline uint8_t float_to_e5m2_bits(float f) {
+  return float_to_fp8_bits<5, 2>(f);
+}
+inline float e5m2_bits_to_float(uint8_t b) {
+  return fp8_bits_to_float<5, 2>(b);
+}
 
 // Element i of an array of type t, as float (exact for every type).
 inline float load_element(const void* data, DType t, int64_t i) {

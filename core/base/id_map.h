@@ -61,7 +61,9 @@ class IdMap {
   static constexpr int32_t kEmpty = -1;
   size_t mask() const { return keys_.size() - 1; }
   size_t home(int32_t key) const {
-    return static_cast<size_t>((static_cast<uint64_t>(static_cast<uint32_t>(key)) * 0x9e3779b97f4a7c15ull) >> 32) & mask();
+    return static_cast<size_t>(
+               (static_cast<uint64_t>(static_cast<uint32_t>(key)) * 0x9e3779b97f4a7c15ull) >> 32) &
+           mask();
   }
   void grow() {
     std::vector<int32_t> keys;

@@ -13,10 +13,10 @@
 
 namespace tinyserve {
 
-using BlockId = int32_t;    // physical block in a pool, [0, num_blocks)
-using SeqId = int32_t;      // one sequence (a request's sample or beam)
-using TokenId = int32_t;    // synthetic token id
-using BlockHash = uint64_t; // content hash of a full block (prefix caching); 0 means none
+using BlockId = int32_t;     // physical block in a pool, [0, num_blocks)
+using SeqId = int32_t;       // one sequence (a request's sample or beam)
+using TokenId = int32_t;     // synthetic token id
+using BlockHash = uint64_t;  // content hash of a full block (prefix caching); 0 means none
 
 inline constexpr BlockId kNoBlock = -1;
 inline constexpr SeqId kNoSeq = -1;

@@ -18,16 +18,21 @@ std::vector<int64_t> seed_ladder(int64_t limit) {
   return ladder;
 }
 
-int64_t blocks_for(int64_t tokens, int32_t block_size) { return (tokens + block_size - 1) / block_size; }
+int64_t blocks_for(int64_t tokens, int32_t block_size) {
+  return (tokens + block_size - 1) / block_size;
+}
 
 }  // namespace
 
 int32_t longest_length(const LengthDist& d) {
   switch (d.kind) {
-    case LengthKind::kFixed: return d.value;
+    case LengthKind::kFixed:
+      return d.value;
     case LengthKind::kUniform:
-    case LengthKind::kZipf: return d.max;
-    case LengthKind::kMix: return std::max(d.max, d.long_max);
+    case LengthKind::kZipf:
+      return d.max;
+    case LengthKind::kMix:
+      return std::max(d.max, d.long_max);
   }
   return d.max;
 }
@@ -100,10 +105,11 @@ ConcurrencyResult max_concurrency(int64_t num_blocks, int32_t block_size, const 
   // The paged allocator, the tightest, stops within this many users.
   const int64_t bound = num_blocks / blocks_for(std::min(shortest, max_len), block_size) + 1;
   if (bound > kMaxConcurrencyUsers) {
-    throw_input_error("", 0, cat("the budget holds ", num_blocks, " blocks of ", block_size,
-                                 " tokens: up to ", bound, " users of ", shortest,
-                                 " tokens, more than the ", kMaxConcurrencyUsers,
-                                 " this test draws; use a smaller budget or longer lengths"));
+    throw_input_error(
+        "", 0,
+        cat("the budget holds ", num_blocks, " blocks of ", block_size, " tokens: up to ", bound,
+            " users of ", shortest, " tokens, more than the ", kMaxConcurrencyUsers,
+            " this test draws; use a smaller budget or longer lengths"));
   }
   const char* names[kContenders] = {"contiguous max-length", "contiguous power-of-two",
                                     "contiguous exact", "paged"};

@@ -32,7 +32,8 @@ struct ConcurrencyResult {
   int32_t block_size = 0;
   int32_t max_len = 0;
   std::vector<int64_t> ladder;  // the seed's batch sizes, up to what the paged allocator reaches
-  std::vector<ConcurrencyContender> contenders;  // contiguous max-length, power-of-two, exact; paged
+  std::vector<ConcurrencyContender>
+      contenders;  // contiguous max-length, power-of-two, exact; paged
 };
 
 // Users drawn at most (about 10 s of draws); a budget that would admit more is refused.

@@ -33,8 +33,9 @@ void count_params(ModelSpec& m, const Architecture& a) {
   int64_t attention = 0;
   if (m.is_mla()) {
     const int64_t qk = int64_t{a.qk_nope_head_dim} + m.qk_rope_head_dim;
-    attention = a.q_lora_rank > 0 ? hidden * a.q_lora_rank + a.q_lora_rank + a.q_lora_rank * heads * qk
-                                  : hidden * heads * qk;
+    attention = a.q_lora_rank > 0
+                    ? hidden * a.q_lora_rank + a.q_lora_rank + a.q_lora_rank * heads * qk
+                    : hidden * heads * qk;
     attention += hidden * (int64_t{m.kv_lora_rank} + m.qk_rope_head_dim) + m.kv_lora_rank;
     attention += int64_t{m.kv_lora_rank} * heads * (a.qk_nope_head_dim + a.v_head_dim);
     attention += heads * a.v_head_dim * hidden;
@@ -179,7 +180,8 @@ const std::vector<ModelSpec>& model_presets() {
     // meta-llama/Meta-Llama-3-70B
     p.push_back(preset("Llama-3-70B", 80, 64, 8, 128, 8192, 28672, 128256, 8192, DType::kBF16));
     // mistralai/Mixtral-8x7B-v0.1: 8 experts, 2 routed per token (46.7B held, 12.9B active).
-    ModelSpec mixtral = preset("Mixtral-8x7B", 32, 32, 8, 128, 4096, 14336, 32000, 32768, DType::kBF16);
+    ModelSpec mixtral =
+        preset("Mixtral-8x7B", 32, 32, 8, 128, 4096, 14336, 32000, 32768, DType::kBF16);
     mixtral.num_experts = 8;
     mixtral.experts_per_token = 2;
     Architecture moe;
@@ -188,7 +190,8 @@ const std::vector<ModelSpec>& model_presets() {
     p.push_back(mixtral);
     // deepseek-ai/DeepSeek-V3: MLA (latent 512 + rope 64 per token and layer), 256 routed experts
     // (8 per token) + 1 shared, the first 3 layers dense; fp8 weights (671B held, 37B active).
-    ModelSpec ds = preset("DeepSeek-V3", 61, 128, 128, 56, 7168, 18432, 129280, 163840, DType::kBF16);
+    ModelSpec ds =
+        preset("DeepSeek-V3", 61, 128, 128, 56, 7168, 18432, 129280, 163840, DType::kBF16);
     ds.weight_dtype = DType::kFp8E4M3;
     ds.num_experts = 256;
     ds.experts_per_token = 8;
@@ -304,7 +307,8 @@ void read_dtypes(const ConfigReader& reader, const json& config, ModelSpec& m) {
   m.weight_dtype = m.dtype;
   if (const auto q = config.find("quantization_config"); q != config.end() && q->is_object()) {
     const auto method = q->find("quant_method");
-    if (method != q->end() && method->is_string() && ascii_lower(method->get<std::string>()) == "fp8") {
+    if (method != q->end() && method->is_string() &&
+        ascii_lower(method->get<std::string>()) == "fp8") {
       m.weight_dtype = DType::kFp8E4M3;
     }
   }
@@ -390,8 +394,8 @@ ModelSpec load_hf_config(const std::string& path) {
     a.moe_intermediate_size = reader.optional_dimension(config, "moe_intermediate_size");
     if (a.moe_intermediate_size == 0) a.moe_intermediate_size = m.intermediate_size;
     a.shared_experts = reader.optional_dimension(config, "n_shared_experts");
-    a.first_dense_layers = std::min(reader.optional_dimension(config, "first_k_dense_replace"),
-                                    m.num_layers);
+    a.first_dense_layers =
+        std::min(reader.optional_dimension(config, "first_k_dense_replace"), m.num_layers);
   }
   // Multi-head latent attention (DeepSeek-V2/V3): the cache holds the latent and the rope key.
   m.kv_lora_rank = reader.optional_dimension(config, "kv_lora_rank");
@@ -413,9 +417,9 @@ ModelSpec load_hf_config(const std::string& path) {
   const double experts = std::max(1, m.num_experts + a.shared_experts);
   const double mlp_width = m.num_experts > 0 ? a.moe_intermediate_size : m.intermediate_size;
   const double approx =
-      static_cast<double>(m.num_layers) * (4.0 * m.hidden_size * m.num_heads * m.head_dim +
-                                           3.0 * m.hidden_size * mlp_width * experts +
-                                           4.0 * m.hidden_size * m.intermediate_size) +
+      static_cast<double>(m.num_layers) *
+          (4.0 * m.hidden_size * m.num_heads * m.head_dim +
+           3.0 * m.hidden_size * mlp_width * experts + 4.0 * m.hidden_size * m.intermediate_size) +
       2.0 * m.vocab_size * m.hidden_size;
   if (approx > 1e15 || static_cast<double>(m.num_layers) * m.num_kv_heads * m.head_dim > 1e12) {
     throw_input_error(path, 0, "implausible geometry: more than 10^15 parameters");

@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cassert>
-#include <optional>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -16,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -40,13 +40,20 @@ struct Context {
 
 std::string_view type_name(const toml::node& node) {
   switch (node.type()) {
-    case toml::node_type::table: return "a table";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a number";
-    case toml::node_type::boolean: return "a boolean";
-    default: return "a date or time";
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a number";
+    case toml::node_type::boolean:
+      return "a boolean";
+    default:
+      return "a date or time";
   }
 }
 
@@ -134,7 +141,8 @@ class Reader {
   Reader table(std::string_view key) {
     read_.insert(std::string(key));
     const toml::node* node = table_ ? table_->get(key) : nullptr;
-    if (node && !node->is_table()) fail(node, key, cat("expected a table, found ", type_name(*node)));
+    if (node && !node->is_table())
+      fail(node, key, cat("expected a table, found ", type_name(*node)));
     return Reader(node ? node->as_table() : nullptr, path_of(key), ctx_);
   }
 
@@ -150,7 +158,8 @@ class Reader {
     }
   }
 
-  [[noreturn]] void fail(const toml::node* node, std::string_view leaf, const std::string& what) const {
+  [[noreturn]] void fail(const toml::node* node, std::string_view leaf,
+                         const std::string& what) const {
     const std::string full = path_of(leaf);
     if (const auto it = ctx_.overrides.find(full); it != ctx_.overrides.end()) {
       throw InputError(it->second, 0, what);
@@ -187,7 +196,8 @@ class Reader {
 
 std::string read_file(const std::string& path) {
   std::error_code ec;
-  if (fs::is_directory(path, ec)) throw InputError(path, 0, "is a directory, expected a scenario .toml file");
+  if (fs::is_directory(path, ec))
+    throw InputError(path, 0, "is a directory, expected a scenario .toml file");
   if (fs::exists(path, ec) && !fs::is_regular_file(path, ec)) {
     throw InputError(path, 0, "is not a regular file, expected a scenario .toml file");
   }
@@ -199,7 +209,8 @@ std::string read_file(const std::string& path) {
 }
 
 toml::table parse_text(const std::string& text, const std::string& path) {
-  const std::string ascii = ascii_toml(text, path);  // toml++ sees ASCII only: core/text/toml_text.h
+  const std::string ascii =
+      ascii_toml(text, path);  // toml++ sees ASCII only: core/text/toml_text.h
   try {
     return toml::parse(ascii, path);
   } catch (const toml::parse_error& e) {
@@ -322,11 +333,11 @@ struct LengthKeys {
   const KeySpec &distribution, &value, &min, &max, &exponent, &long_min, &long_max, &long_fraction;
 };
 
-#define TINYSERVE_LENGTH_KEYS_OF(part)                                                          \
-  LengthKeys {                                                                                  \
-    keys::k_##part##_distribution, keys::k_##part##_value, keys::k_##part##_min,                \
-        keys::k_##part##_max, keys::k_##part##_exponent, keys::k_##part##_long_min,             \
-        keys::k_##part##_long_max, keys::k_##part##_long_fraction                               \
+#define TINYSERVE_LENGTH_KEYS_OF(part)                                              \
+  LengthKeys {                                                                      \
+    keys::k_##part##_distribution, keys::k_##part##_value, keys::k_##part##_min,    \
+        keys::k_##part##_max, keys::k_##part##_exponent, keys::k_##part##_long_min, \
+        keys::k_##part##_long_max, keys::k_##part##_long_fraction                   \
   }
 
 LengthDist read_length(Reader r, const LengthKeys& k) {
@@ -527,9 +538,10 @@ Scenario parse_scenario(const std::string& text, const std::string& path,
                "contiguous baselines run under scheduler.semantics = \"vllm-v0\"");
   }
   if (!paged && prefix) {
-    cache.fail(keys::kPrefixCaching,
-               "true, but the contiguous allocator (cache.allocator = \"contiguous\") has no prefix "
-               "cache");
+    cache.fail(
+        keys::kPrefixCaching,
+        "true, but the contiguous allocator (cache.allocator = \"contiguous\") has no prefix "
+        "cache");
   }
   cache.reject_unknown();
 
@@ -588,10 +600,10 @@ Scenario parse_scenario(const std::string& text, const std::string& path,
   w.beam_width = wl.int32(keys::kBeamWidth);
   if (w.n > 1 && w.beam_width > 1) wl.fail(keys::kBeamWidth, "expected n = 1 with beam search");
   if (v1 && w.beam_width > 1) {
-    wl.fail(keys::kBeamWidth,
-            cat(w.beam_width, ", but vllm-v1 semantics have no beam search (vLLM 0.33 runs it "
-                              "outside the engine); beams fork with copy-on-write under "
-                              "scheduler.semantics = \"vllm-v0\""));
+    wl.fail(keys::kBeamWidth, cat(w.beam_width,
+                                  ", but vllm-v1 semantics have no beam search (vLLM 0.33 runs it "
+                                  "outside the engine); beams fork with copy-on-write under "
+                                  "scheduler.semantics = \"vllm-v0\""));
   }
   w.num_priorities = wl.int32(keys::kPriorities);
   // A load knob for every arrival process: multiplies the arrival rate (divides trace time).
@@ -602,8 +614,8 @@ Scenario parse_scenario(const std::string& text, const std::string& path,
     Reader arrival = wl.table("arrival");
     const std::string process = arrival.choice(keys::kArrival);
     w.arrival.kind = process == "poisson" ? ArrivalKind::kPoisson
-                     : process == "gamma"  ? ArrivalKind::kGamma
-                                           : ArrivalKind::kAllAtOnce;
+                     : process == "gamma" ? ArrivalKind::kGamma
+                                          : ArrivalKind::kAllAtOnce;
     w.arrival.rate = arrival.number(keys::kArrivalRate) * rate_scale;
     if (rate_scale != 1.0 && w.arrival.kind == ArrivalKind::kAllAtOnce) {
       wl.fail(keys::kRateScale, "all-at-once arrivals have no rate to scale");
@@ -636,14 +648,14 @@ Scenario parse_scenario(const std::string& text, const std::string& path,
   sc.kernel = eng.choice(keys::kKernel);
   sc.engine.clock = eng.named<ClockMode>(keys::kClock, kClockModeNames);
   if (s.async_scheduling && sc.backend != "accounting") {
-    eng.fail(keys::kBackend,
-             cat("\"", sc.backend, "\", but asynchronous scheduling (scheduler.async_scheduling) "
-                 "is modelled with the accounting backend only"));
+    eng.fail(keys::kBackend, cat("\"", sc.backend,
+                                 "\", but asynchronous scheduling (scheduler.async_scheduling) "
+                                 "is modelled with the accounting backend only"));
   }
   const int32_t gpu_layers = eng.int32(keys::kGpuLayers);
   if (gpu_layers > std::max(m.num_layers, 1)) {
-    eng.fail(keys::kGpuLayers, cat("expected at most the model's ", m.num_layers,
-                                   " layers, found ", gpu_layers));
+    eng.fail(keys::kGpuLayers,
+             cat("expected at most the model's ", m.num_layers, " layers, found ", gpu_layers));
   }
   sc.engine.max_steps = eng.integer(keys::kMaxSteps);
   sc.engine.check_invariants = eng.boolean(keys::kCheckInvariants);
@@ -720,24 +732,26 @@ Scenario parse_scenario(const std::string& text, const std::string& path,
   int64_t gpu_blocks = fixed_blocks;
   if (gpu_blocks == 0) {
     try {
-      gpu_blocks = kv_capacity(m, sc.gpu, block_size, sc.gpu_memory_utilization, sc.num_gpus,
-                               g.dtype)
-                       .num_blocks;
+      gpu_blocks =
+          kv_capacity(m, sc.gpu, block_size, sc.gpu_memory_utilization, sc.num_gpus, g.dtype)
+              .num_blocks;
     } catch (const InputError& e) {
       throw InputError(path, 0, cat("hardware: ", e.what()));
     }
     if (gpu_blocks > static_cast<int64_t>(keys::kMaxBlocks)) {
-      throw InputError(path, 0, cat("hardware: the KV cache would hold ", gpu_blocks,
-                                    " blocks, more than the simulator's limit of ",
-                                    static_cast<int64_t>(keys::kMaxBlocks),
-                                    "; set hardware.num_gpu_blocks or a larger cache.block_size"));
+      throw InputError(path, 0,
+                       cat("hardware: the KV cache would hold ", gpu_blocks,
+                           " blocks, more than the simulator's limit of ",
+                           static_cast<int64_t>(keys::kMaxBlocks),
+                           "; set hardware.num_gpu_blocks or a larger cache.block_size"));
     }
   }
   const auto block_bytes = static_cast<double>(g.model_block_bytes());
   const int64_t cpu_blocks =
       block_bytes > 0 ? static_cast<int64_t>(swap_gib * 1073741824.0 / block_bytes) : 0;
   g.num_gpu_blocks = static_cast<int32_t>(gpu_blocks);
-  g.num_cpu_blocks = static_cast<int32_t>(std::min(cpu_blocks, static_cast<int64_t>(keys::kMaxBlocks)));
+  g.num_cpu_blocks =
+      static_cast<int32_t>(std::min(cpu_blocks, static_cast<int64_t>(keys::kMaxBlocks)));
   // As vLLM at start-up: the pool must hold one request of the longest length served (vLLM counts
   // the null block in, so under vllm-v1 such a request would find one block short).
   const int64_t needed = (int64_t{m.max_model_len} + block_size - 1) / block_size;
@@ -775,10 +789,17 @@ Scenario parse_scenario(const std::string& text, const std::string& path,
 std::vector<RequestSpec> load_requests(const Scenario& sc, TraceStats* stats) {
   std::vector<RequestSpec> requests;
   switch (sc.source) {
-    case WorkloadSource::kSynthetic: requests = generate_workload(sc.workload, sc.seed); break;
-    case WorkloadSource::kAzure: requests = read_azure_trace(sc.trace_path, sc.trace, stats); break;
-    case WorkloadSource::kMooncake: requests = read_mooncake_trace(sc.trace_path, sc.trace, stats); break;
-    case WorkloadSource::kRequests: return read_request_file(sc.trace_path, sc.trace.max_requests);
+    case WorkloadSource::kSynthetic:
+      requests = generate_workload(sc.workload, sc.seed);
+      break;
+    case WorkloadSource::kAzure:
+      requests = read_azure_trace(sc.trace_path, sc.trace, stats);
+      break;
+    case WorkloadSource::kMooncake:
+      requests = read_mooncake_trace(sc.trace_path, sc.trace, stats);
+      break;
+    case WorkloadSource::kRequests:
+      return read_request_file(sc.trace_path, sc.trace.max_requests);
   }
   if (sc.source != WorkloadSource::kSynthetic) {
     for (RequestSpec& r : requests) {
@@ -820,8 +841,9 @@ std::string find_scenario(const std::string& name_or_path, const std::string& ex
   }
   std::string where;
   for (const std::string& l : looked) where += (where.empty() ? "" : ", ") + l;
-  throw InputError(name_or_path, 0, cat("no such scenario (looked for ", where,
-                                        "); `tinyserve scenarios` lists them"));
+  throw InputError(
+      name_or_path, 0,
+      cat("no such scenario (looked for ", where, "); `tinyserve scenarios` lists them"));
 }
 
 std::vector<std::string> list_scenarios(const std::string& executable_dir) {
@@ -830,7 +852,8 @@ std::vector<std::string> list_scenarios(const std::string& executable_dir) {
     if (!fs::is_directory(dir, ec)) continue;
     std::vector<std::string> files;
     for (const auto& entry : fs::directory_iterator(dir, ec)) {
-      if (entry.path().extension() == ".toml") files.push_back(entry.path().lexically_normal().string());
+      if (entry.path().extension() == ".toml")
+        files.push_back(entry.path().lexically_normal().string());
     }
     std::sort(files.begin(), files.end());
     if (!files.empty()) return files;

@@ -8,11 +8,11 @@
 #include <string>
 #include <vector>
 
-#include "core/engine/engine_config.h"
 #include "core/base/half.h"
 #include "core/config/hardware.h"
-#include "core/execution/kv_executor.h"
 #include "core/config/model.h"
+#include "core/engine/engine_config.h"
+#include "core/execution/kv_executor.h"
 #include "core/workload/request.h"
 #include "core/workload/trace.h"
 #include "core/workload/workload.h"
@@ -33,8 +33,8 @@ struct Scenario {
   double gpu_memory_utilization = 0.9;
 
   WorkloadSource source = WorkloadSource::kSynthetic;
-  WorkloadConfig workload;   // synthetic
-  std::string trace_path;    // azure / mooncake / requests, resolved
+  WorkloadConfig workload;  // synthetic
+  std::string trace_path;   // azure / mooncake / requests, resolved
   TraceOptions trace;
 
   std::string backend = "accounting";  // auto | cuda | cpu | accounting

@@ -65,8 +65,9 @@ Engine::Engine(const EngineConfig& config, std::vector<RequestSpec> requests,
       scheduler_(make_scheduler(scheduler_config(config), *allocator_, groups_, events_)),
       sampler_(config.seed, *allocator_, events_, config.scheduler.semantics),
       recorder_(config_, allocator_->stats().num_blocks) {
-  assert(std::is_sorted(requests_.begin(), requests_.end(),
-                        [](const RequestSpec& a, const RequestSpec& b) { return a.arrival < b.arrival; }));
+  assert(std::is_sorted(
+      requests_.begin(), requests_.end(),
+      [](const RequestSpec& a, const RequestSpec& b) { return a.arrival < b.arrival; }));
 }
 
 bool Engine::done() const {
@@ -342,8 +343,8 @@ void Engine::admit_arrivals() {
     g.priority = r.priority;
     Sequence s;
     s.id = sampler_.new_seq_id();
-    events_.push_back({step_, now_, EventKind::kArrive, g.request, s.id, g.prompt_len,
-                       g.output_len});
+    events_.push_back(
+        {step_, now_, EventKind::kArrive, g.request, s.id, g.prompt_len, g.output_len});
     const int32_t limit = config_.max_model_len;
     if (limit > 0 && g.prompt_len >= limit) {
       events_.push_back({step_, now_, EventKind::kReject, g.request, s.id,
@@ -426,7 +427,8 @@ StepWork Engine::count_work(const Schedule& s) const {
   const SelectionSettings& selection = config_.selection;
   w.selection = selection.enabled();
   for (const DecodeItem& d : s.decodes) {
-    const int64_t context = allocator_->table(groups_[d.group].seqs[static_cast<size_t>(d.seq)].id).num_tokens;
+    const int64_t context =
+        allocator_->table(groups_[d.group].seqs[static_cast<size_t>(d.seq)].id).num_tokens;
     w.new_tokens += 1;
     w.context_tokens_read += context;
     w.decode_seqs += 1;
@@ -465,8 +467,7 @@ int64_t Engine::shared_decode_tokens(const Schedule& s) const {
   int64_t shared = 0;
   for (const DecodeItem& d : s.decodes) {
     const BlockTable& t = allocator_->table(groups_[d.group].seqs[static_cast<size_t>(d.seq)].id);
-    const auto used =
-        std::min(t.blocks.size(), static_cast<size_t>((t.num_tokens + bs - 1) / bs));
+    const auto used = std::min(t.blocks.size(), static_cast<size_t>((t.num_tokens + bs - 1) / bs));
     for (size_t i = 0; i < used; ++i) {
       uint32_t& mark = block_stamps_[static_cast<size_t>(t.blocks[i])];
       if (mark == stamp_) {
@@ -496,7 +497,8 @@ void Engine::build_plan(const Schedule& s) {
     plan_.batch_seqs.push_back(seq.id);
     plan_.context_lens.push_back(context_len);
     plan_.query_start.push_back(static_cast<int32_t>(plan_.new_tokens.size()));
-    plan_.max_blocks_per_seq = std::max(plan_.max_blocks_per_seq, static_cast<int32_t>(t.blocks.size()));
+    plan_.max_blocks_per_seq =
+        std::max(plan_.max_blocks_per_seq, static_cast<int32_t>(t.blocks.size()));
   };
   plan_.query_start.push_back(0);
   for (const PrefillChunk& c : s.prefills) {
@@ -519,11 +521,13 @@ void Engine::build_plan(const Schedule& s) {
     add_entry(seq, pos + 1);
   }
   if (plan_.batch_seqs.empty()) plan_.query_start.clear();
-  plan_.block_tables.assign(plan_.batch_seqs.size() * static_cast<size_t>(plan_.max_blocks_per_seq), -1);
+  plan_.block_tables.assign(plan_.batch_seqs.size() * static_cast<size_t>(plan_.max_blocks_per_seq),
+                            -1);
   for (size_t i = 0; i < plan_.batch_seqs.size(); ++i) {
     const auto& blocks = allocator_->table(plan_.batch_seqs[i]).blocks;
-    std::copy(blocks.begin(), blocks.end(),
-              plan_.block_tables.begin() + static_cast<std::ptrdiff_t>(i) * plan_.max_blocks_per_seq);
+    std::copy(
+        blocks.begin(), blocks.end(),
+        plan_.block_tables.begin() + static_cast<std::ptrdiff_t>(i) * plan_.max_blocks_per_seq);
   }
 }
 
@@ -581,7 +585,8 @@ void Engine::finish_if_done(GroupId gid, double t) {
 std::vector<RequestResult> Engine::unfinished_results() const {
   std::vector<RequestResult> out;
   auto add = [&](auto&& queue) {
-    for (GroupId g : queue) out.push_back(request_result(groups_[g], RequestStatus::kUnfinished, -1));
+    for (GroupId g : queue)
+      out.push_back(request_result(groups_[g], RequestStatus::kUnfinished, -1));
   };
   add(scheduler_->running());
   add(scheduler_->waiting());
@@ -597,8 +602,8 @@ std::vector<RequestResult> Engine::all_request_results() const {
 }
 
 RunSummary Engine::summary() const {
-  RunSummary r = recorder_.summary(unfinished_results(), backend_->name(), step_, now_,
-                                   num_requests());
+  RunSummary r =
+      recorder_.summary(unfinished_results(), backend_->name(), step_, now_, num_requests());
   r.scenario = config_.name;
   r.over_max_model_len = over_limit_;
   r.outputs_capped = capped_;

@@ -118,7 +118,7 @@ class Engine {
   std::deque<Schedule> in_flight_;  // vllm-v1 asynchronous scheduling: newest first
   bool finished_since_schedule_ = false;
   std::vector<StepDecisions> decisions_;
-  StepDecisions decision_;  // the step's record being built
+  StepDecisions decision_;      // the step's record being built
   size_t decision_events_ = 0;  // events of the step already read into it
   int64_t prefix_queries_seen_ = 0, prefix_hits_seen_ = 0;
 

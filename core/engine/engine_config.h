@@ -24,9 +24,8 @@ namespace tinyserve {
 // replays against a scheduler that has no clock; an idle engine jumps to the next arrival.
 enum class ClockMode : uint8_t { kModel, kMeasured, kSteps };
 
-inline constexpr Named<ClockMode> kClockModeNames[] = {{ClockMode::kModel, "model"},
-                                                       {ClockMode::kMeasured, "measured"},
-                                                       {ClockMode::kSteps, "steps"}};
+inline constexpr Named<ClockMode> kClockModeNames[] = {
+    {ClockMode::kModel, "model"}, {ClockMode::kMeasured, "measured"}, {ClockMode::kSteps, "steps"}};
 
 // The paged KV-cache manager (core/memory/kv_cache_manager.h).
 struct PagedOptions {

@@ -93,7 +93,8 @@ void RunRecorder::record_step(const StepOutcome& o, const Schedule& s, const Ste
   m.running = static_cast<int32_t>(scheduler.running().size());
   m.waiting = static_cast<int32_t>(scheduler.waiting().size());
   m.swapped = static_cast<int32_t>(scheduler.swapped().size());
-  for (GroupId g : scheduler.running()) m.running_seqs += static_cast<int32_t>(groups[g].seqs.size());
+  for (GroupId g : scheduler.running())
+    m.running_seqs += static_cast<int32_t>(groups[g].seqs.size());
   for (const PrefillChunk& c : s.prefills) m.prefill_tokens += c.length;
   m.decode_tokens = static_cast<int64_t>(s.decodes.size());
   m.batch_size = o.batch;
@@ -102,7 +103,8 @@ void RunRecorder::record_step(const StepOutcome& o, const Schedule& s, const Ste
   int64_t pending = 0;
   for (GroupId g : scheduler.running()) {
     for (const Sequence& seq : groups[g].seqs) {
-      if (allocator.has(seq.id)) pending += std::max(0, allocator.table(seq.id).num_tokens - seq.num_computed);
+      if (allocator.has(seq.id))
+        pending += std::max(0, allocator.table(seq.id).num_tokens - seq.num_computed);
     }
   }
   const PoolStats stats = allocator.stats();
@@ -226,7 +228,8 @@ RunSummary RunRecorder::summary(const std::vector<RequestResult>& unfinished,
   r.cow_copies = cow_copies_;
   r.evictions = evictions_;
   r.prefix_hit_rate = last_.prefix_hit_rate;
-  if (measured_steps_ > 0) r.mean_attention_ms = sum_attention_ms_ / static_cast<double>(measured_steps_);
+  if (measured_steps_ > 0)
+    r.mean_attention_ms = sum_attention_ms_ / static_cast<double>(measured_steps_);
   if (contiguous_steps_ > 0) {
     r.mean_contiguous_attention_ms = sum_contiguous_ms_ / static_cast<double>(contiguous_steps_);
   }

@@ -31,9 +31,9 @@ struct RequestResult {
   double first_token = -1;  // simulated time of the first output token; -1: none yet
   double finish = -1;       // -1: not finished
   int32_t prompt_tokens = 0;
-  int32_t output_tokens = 0;       // per sample / beam (the target when finished)
+  int32_t output_tokens = 0;  // per sample / beam (the target when finished)
   int32_t preemptions = 0;
-  int32_t prefix_hit_tokens = 0;   // prompt tokens found in the prefix cache at first admission
+  int32_t prefix_hit_tokens = 0;  // prompt tokens found in the prefix cache at first admission
 
   bool has_first_token() const { return first_token >= 0; }
   double ttft() const { return first_token - arrival; }
@@ -50,10 +50,10 @@ void append_requests_csv_row(const RequestResult& r, std::string& out);
 // What one step did, as the engine counted it.
 struct StepOutcome {
   int64_t step = 0;
-  double end_time = 0;      // simulated time at the end of the step
+  double end_time = 0;  // simulated time at the end of the step
   double step_s = 0;
-  int32_t batch = 0;        // sequences attended
-  int64_t generated = 0;    // tokens sampled
+  int32_t batch = 0;      // sequences attended
+  int64_t generated = 0;  // tokens sampled
   int64_t finished_total = 0;
   int64_t rejected_total = 0;
 };
@@ -64,8 +64,8 @@ class RunRecorder {
 
   // Measures the step that just ran (queues, pool, pressure, sharing, times).
   void record_step(const StepOutcome& o, const Schedule& s, const StepCost& cost,
-                   const KernelTimes& times, const Scheduler& scheduler,
-                   const GroupTable& groups, KvAllocator& allocator);
+                   const KernelTimes& times, const Scheduler& scheduler, const GroupTable& groups,
+                   KvAllocator& allocator);
   // A request that left the engine: finished, or rejected (status says which).
   void request_done(const SequenceGroup& g, RequestStatus status, double t);
 

@@ -9,7 +9,11 @@ namespace tinyserve {
 
 Sampler::Sampler(uint64_t seed, KvAllocator& allocator, std::vector<Event>& events,
                  Semantics semantics)
-    : seed_(seed), semantics_(semantics), rng_(seed ^ 0xb5ad4eceda1ce2a9ull), allocator_(allocator), events_(events) {}
+    : seed_(seed),
+      semantics_(semantics),
+      rng_(seed ^ 0xb5ad4eceda1ce2a9ull),
+      allocator_(allocator),
+      events_(events) {}
 
 TokenId Sampler::sample(const SequenceGroup& g, const Sequence& s, uint64_t candidate) const {
   if (semantics_ == Semantics::kVllmV1) return output_token(g.request, g.generated(s));

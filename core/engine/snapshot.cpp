@@ -16,7 +16,8 @@ void EventRing::add(std::span<const Event> events) {
   }
 }
 
-std::shared_ptr<const Snapshot> make_snapshot(const Engine& engine, const std::deque<Event>& recent) {
+std::shared_ptr<const Snapshot> make_snapshot(const Engine& engine,
+                                              const std::deque<Event>& recent) {
   auto snap = std::make_shared<Snapshot>();
   Snapshot& s = *snap;
   const KvAllocatorView& kv = engine.allocator();

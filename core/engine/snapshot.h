@@ -20,16 +20,17 @@ struct SeqView {
   SeqId id = kNoSeq;
   int64_t request = 0;
   QueueKind queue = QueueKind::kWaiting;
-  int32_t tokens = 0;       // prompt + generated so far
+  int32_t tokens = 0;  // prompt + generated so far
   int32_t prompt_len = 0;
-  int32_t computed = 0;     // tokens whose K/V is cached
-  int32_t output_len = 0;   // target
+  int32_t computed = 0;    // tokens whose K/V is cached
+  int32_t output_len = 0;  // target
   int32_t priority = 0;
   int32_t preemptions = 0;
   double arrival = 0.0;
   bool in_prefill = false;
   Tier tier = Tier::kGpu;
-  // The sequence's block table: blocks[table_offset, table_offset + table_size) of Snapshot::tables.
+  // The sequence's block table: blocks[table_offset, table_offset + table_size) of
+  // Snapshot::tables.
   int32_t table_offset = 0;
   int32_t table_size = 0;
   int32_t table_tokens = 0;  // tokens with a slot
@@ -56,8 +57,8 @@ struct Snapshot {
   std::vector<uint64_t> available_bits;  // [ceil(num_blocks / 64)]
   bool has_block_views() const { return !blocks.empty() || stats.num_blocks == 0; }
 
-  std::vector<SeqView> seqs;      // running first (scheduling order), then waiting, then swapped
-  std::vector<BlockId> tables;    // every sequence's block table, concatenated
+  std::vector<SeqView> seqs;    // running first (scheduling order), then waiting, then swapped
+  std::vector<BlockId> tables;  // every sequence's block table, concatenated
   int32_t num_running = 0, num_waiting = 0, num_swapped = 0;
   int64_t requests_total = 0, requests_done = 0;
 
@@ -74,7 +75,8 @@ struct Snapshot {
 };
 
 // Builds a snapshot of the engine. recent: the engine's recent events (see EventRing).
-std::shared_ptr<const Snapshot> make_snapshot(const Engine& engine, const std::deque<Event>& recent);
+std::shared_ptr<const Snapshot> make_snapshot(const Engine& engine,
+                                              const std::deque<Event>& recent);
 
 // The last `capacity` events of a run, for the GUI's event log.
 class EventRing {

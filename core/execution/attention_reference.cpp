@@ -19,8 +19,7 @@ struct KvView {
   double v_scale = 1.0;
 };
 
-KvView kv_view(const void* k, const void* v, DType dtype, const KvScales& scales,
-               int32_t kv_head) {
+KvView kv_view(const void* k, const void* v, DType dtype, const KvScales& scales, int32_t kv_head) {
   KvView view{k, v, dtype};
   if (is_fp8(dtype)) {
     view.k_scale = scales.k_of(kv_head);
@@ -142,7 +141,8 @@ std::vector<double> prefill_attention_f64(const PagedKv& cache, const PrefillBat
         const int64_t row =
             cache.index(table[t / cache.block_size], kv_head, t % cache.block_size, 0);
         for (int32_t i = 0; i < d; ++i) {
-          keys[static_cast<size_t>(t) * d + i] = load_element(cache.k, cache.dtype, row + i) * kv.k_scale;
+          keys[static_cast<size_t>(t) * d + i] =
+              load_element(cache.k, cache.dtype, row + i) * kv.k_scale;
           values[static_cast<size_t>(t) * d + i] =
               load_element(cache.v, cache.dtype, row + i) * kv.v_scale;
         }

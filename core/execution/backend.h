@@ -1,5 +1,5 @@
-// The interface the engine drives each step: a backend executes a StepPlan (core/execution/step_plan.h)
-// and reports its kernels' times.
+// The interface the engine drives each step: a backend executes a StepPlan
+// (core/execution/step_plan.h) and reports its kernels' times.
 #pragma once
 
 #include <cstdint>

@@ -15,13 +15,17 @@ class ExecutorBackend final : public Backend {
   // name: "cpu" or "cuda"; description: what the status bar shows (the GPU's name, or why the
   // CPU reference runs).
   ExecutorBackend(std::unique_ptr<KvExecutor> executor, std::string name, std::string description)
-      : executor_(std::move(executor)), name_(std::move(name)), description_(std::move(description)) {}
+      : executor_(std::move(executor)),
+        name_(std::move(name)),
+        description_(std::move(description)) {}
 
   std::string name() const override { return name_; }
   std::string description() const override { return description_; }
   KernelTimes execute(const StepPlan& plan) override {
     const StepResult r = executor_->execute(plan);
-    if (!r.ok()) throw BackendError(name_ + " backend, step " + std::to_string(plan.step) + ": " + r.status.error);
+    if (!r.ok())
+      throw BackendError(name_ + " backend, step " + std::to_string(plan.step) + ": " +
+                         r.status.error);
     KernelTimes t;
     t.attention_ms = r.times.attention_ms;
     t.prefill_attention_ms = r.times.prefill_attention_ms;

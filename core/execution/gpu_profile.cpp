@@ -108,7 +108,8 @@ double GpuProfile::decode_us(const AttentionShape& shape, int64_t batch, int64_t
     std::vector<double> keys, rates;
     for (const DecodeRow& r : table->rows) {
       std::vector<double> work(r.context.size());
-      for (size_t i = 0; i < work.size(); ++i) work[i] = static_cast<double>(r.batch) * r.context[i];
+      for (size_t i = 0; i < work.size(); ++i)
+        work[i] = static_cast<double>(r.batch) * r.context[i];
       keys.push_back(log2d(r.batch));
       rates.push_back(row_log_rate(r.context, r.us, work, log2d(mean)));
     }
@@ -392,7 +393,8 @@ GpuProfile parse_gpu_profile(const std::string& text, const std::string& path) {
       d.shape = r.shape(t);
       if (t.contains("shared_read")) {
         d.shared_read = r.number(t, "shared_read");
-        if (d.shared_read > 1) r.fail(t.get("shared_read"), "shared_read", "expected a number in [0, 1]");
+        if (d.shared_read > 1)
+          r.fail(t.get("shared_read"), "shared_read", "expected a number in [0, 1]");
       }
       if (const toml::array* rows = r.tables(t, "row")) {
         for (const toml::node& rn : *rows) {

@@ -75,8 +75,8 @@ struct GpuProfile {
   std::string notes;
   double launch_us = 0;      // one empty kernel launch, back to back on one stream
   double kernel_gap_us = 0;  // a layer's GEMMs in sequence, over their times alone, per kernel
-  double copy_gb_s = 0;  // device-to-device block copies (bytes copied per second)
-  double swap_gb_s = 0;  // block copies between the GPU and pinned host memory
+  double copy_gb_s = 0;      // device-to-device block copies (bytes copied per second)
+  double swap_gb_s = 0;      // block copies between the GPU and pinned host memory
   std::vector<GemmTable> gemms;
   std::vector<DecodeTable> decodes;
   std::vector<PrefillTable> prefills;

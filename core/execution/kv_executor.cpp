@@ -64,13 +64,13 @@ Status KvGeometry::validate() const {
   }
   const auto valid_scale = [](float s) { return std::isfinite(s) && s > 0.0f; };
   if (!valid_scale(k_scale) || !valid_scale(v_scale)) {
-    return Status::failure(cat("k_scale and v_scale must be finite and positive, got ", k_scale,
-                               " and ", v_scale));
+    return Status::failure(
+        cat("k_scale and v_scale must be finite and positive, got ", k_scale, " and ", v_scale));
   }
   for (const auto* heads : {&k_head_scales, &v_head_scales}) {
     if (!heads->empty() && static_cast<int32_t>(heads->size()) != num_kv_heads) {
-      return Status::failure(cat("per-head scales: ", heads->size(), " given for ", num_kv_heads,
-                                 " KV heads"));
+      return Status::failure(
+          cat("per-head scales: ", heads->size(), " given for ", num_kv_heads, " KV heads"));
     }
     for (float s : *heads) {
       if (!valid_scale(s)) {

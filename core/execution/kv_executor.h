@@ -52,9 +52,9 @@ enum class KernelVersion : uint8_t {
   kV6,  // tensor cores for every group size, work split by the host into equal token ranges
         // per warp that run across sequence boundaries (head dim <= 128, not f32; else v4)
 };
-inline constexpr KernelVersion kAllKernelVersions[] = {
-    KernelVersion::kV1, KernelVersion::kV2, KernelVersion::kV3,
-    KernelVersion::kV4, KernelVersion::kV5, KernelVersion::kV6};
+inline constexpr KernelVersion kAllKernelVersions[] = {KernelVersion::kV1, KernelVersion::kV2,
+                                                       KernelVersion::kV3, KernelVersion::kV4,
+                                                       KernelVersion::kV5, KernelVersion::kV6};
 std::string_view kernel_version_name(KernelVersion v);  // "v1".."v6"
 // Whether version v reads pools of dtype t (v1 and v2 do not read fp8 pools).
 bool kernel_supports(KernelVersion v, DType t);
@@ -130,7 +130,7 @@ struct StageTimes {
   double swap_out_ms = 0.0;
   double swap_in_ms = 0.0;
   double copy_blocks_ms = 0.0;
-  double write_kv_ms = 0.0;  // synthesise K/V and q, reshape_and_cache
+  double write_kv_ms = 0.0;           // synthesise K/V and q, reshape_and_cache
   double attention_ms = 0.0;          // prefill_attention_ms + decode_attention_ms
   double prefill_attention_ms = 0.0;  // the prefill chunks' attention (every layer)
   double decode_attention_ms = 0.0;   // the decodes' attention (every layer)

@@ -25,8 +25,12 @@ struct KvScales {
   const float* k_heads = nullptr;
   const float* v_heads = nullptr;
 
-  TINYSERVE_HD float k_of(int32_t kv_head) const { return k_heads != nullptr ? k_heads[kv_head] : k; }
-  TINYSERVE_HD float v_of(int32_t kv_head) const { return v_heads != nullptr ? v_heads[kv_head] : v; }
+  TINYSERVE_HD float k_of(int32_t kv_head) const {
+    return k_heads != nullptr ? k_heads[kv_head] : k;
+  }
+  TINYSERVE_HD float v_of(int32_t kv_head) const {
+    return v_heads != nullptr ? v_heads[kv_head] : v;
+  }
 };
 
 // Paged K/V pools for num_layers layers. K and V are each

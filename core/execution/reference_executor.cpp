@@ -290,7 +290,8 @@ Expected<BlockData> ReferenceExecutor::read_block(Pool pool, int32_t layer, Bloc
 }
 
 Expected<std::vector<float>> ReferenceExecutor::read_output() const {
-  if (!output_valid_) return {{}, Status::failure("the last step computed no attention (turned off)")};
+  if (!output_valid_)
+    return {{}, Status::failure("the last step computed no attention (turned off)")};
   return {output_, {}};
 }
 

@@ -1,6 +1,7 @@
-// The CPU executor: runs step plans (core/execution/kv_executor.h) on host memory with the reference math
-// of core/execution/attention_reference.h. The oracle of the CUDA executor and the CPU backend's engine
-// room; meant for small geometries (its pools live in host memory, its attention is scalar).
+// The CPU executor: runs step plans (core/execution/kv_executor.h) on host memory with the
+// reference math of core/execution/attention_reference.h. The oracle of the CUDA executor and the
+// CPU backend's engine room; meant for small geometries (its pools live in host memory, its
+// attention is scalar).
 #pragma once
 
 #include <cstdint>

@@ -54,7 +54,7 @@ struct StepPlan {
   std::vector<int32_t> block_tables;  // [batch, max_blocks_per_seq] row-major, padded with -1
   int32_t max_blocks_per_seq = 0;
   SelectionSettings selection;  // off by default
-  int32_t num_prefills = 0;  // entries [0, num_prefills) are prefill chunks
+  int32_t num_prefills = 0;     // entries [0, num_prefills) are prefill chunks
 
   int32_t batch() const { return static_cast<int32_t>(context_lens.size()); }
   int32_t num_decodes() const { return batch() - num_prefills; }

@@ -64,12 +64,14 @@ std::string dump_block_map(const KvAllocator& allocator, int32_t width,
       << s.used_blocks << ", cached " << s.cached_blocks << ", free "
       << s.num_blocks - s.used_blocks - s.cached_blocks << " | " << s.stored_tokens
       << " tokens stored";
-  if (s.cpu_num_blocks > 0) out << " | CPU pool: " << s.cpu_used_blocks << " of " << s.cpu_num_blocks << " used";
+  if (s.cpu_num_blocks > 0)
+    out << " | CPU pool: " << s.cpu_used_blocks << " of " << s.cpu_num_blocks << " used";
   out << '\n';
   const int32_t digits = static_cast<int32_t>(std::to_string(std::max(s.num_blocks - 1, 0)).size());
   for (size_t row = 0; row < line.size(); row += static_cast<size_t>(width)) {
     std::string id = std::to_string(row);
-    out << std::string(static_cast<size_t>(digits) - std::min(id.size(), static_cast<size_t>(digits)), ' ')
+    out << std::string(
+               static_cast<size_t>(digits) - std::min(id.size(), static_cast<size_t>(digits)), ' ')
         << id << ' ' << line.substr(row, static_cast<size_t>(width)) << '\n';
   }
   out << "legend: . free  c cached  * shared  - reserved, empty";

@@ -158,7 +158,8 @@ TINYSERVE_NO_COVERAGE std::string BlockPool::check() const {
     refs += count;
     const BlockState s = state(b);
     const bool bit = (available_bits_[static_cast<size_t>(b >> 6)] >> (b & 63)) & 1;
-    if (bit != (count == 0)) return cat("block ", b, " has count ", count, " but availability bit ", bit);
+    if (bit != (count == 0))
+      return cat("block ", b, " has count ", count, " but availability bit ", bit);
     const bool listed_free = free_list_.contains_free(b);
     const bool listed_cached = free_list_.contains_cached(b);
     if (s == BlockState::kUsed && (listed_free || listed_cached)) {
@@ -183,7 +184,8 @@ TINYSERVE_NO_COVERAGE std::string BlockPool::check() const {
   if (refs != total_refs_) return cat("counts sum to ", refs, ", bookkeeping says ", total_refs_);
   if (static_cast<int32_t>(index_.size()) > num_blocks()) return "hash index larger than the pool";
   for (const auto& [h, b] : index_) {
-    if (b < 0 || b >= num_blocks() || hash(b) != h) return cat("index maps a hash to block ", b, " which does not hold it");
+    if (b < 0 || b >= num_blocks() || hash(b) != h)
+      return cat("index maps a hash to block ", b, " which does not hold it");
   }
   return {};
 }

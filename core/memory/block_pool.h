@@ -19,8 +19,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "core/memory/free_list.h"
 #include "core/base/ids.h"
+#include "core/memory/free_list.h"
 #include "core/memory/ref_churn.h"
 
 namespace tinyserve {
@@ -92,7 +92,7 @@ class BlockPool {
   }
   std::vector<int32_t> ref_count_;  // [num_blocks]
   std::vector<BlockHash> hash_;     // [num_blocks] kNoHash when the block holds no cached content
-  std::vector<uint64_t> available_bits_;  // [ceil(num_blocks / 64)]
+  std::vector<uint64_t> available_bits_;          // [ceil(num_blocks / 64)]
   std::unordered_map<BlockHash, BlockId> index_;  // the first block cached under each hash
   // vllm-v1: the later blocks cached under a hash, in caching order (empty under vllm-v0).
   std::unordered_map<BlockHash, std::vector<BlockId>> duplicates_;

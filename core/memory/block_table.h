@@ -1,4 +1,5 @@
-// A sequence's block table: logical block i holds token positions [i * block_size, (i+1) * block_size).
+// A sequence's block table: logical block i holds token positions [i * block_size, (i+1) *
+// block_size).
 #pragma once
 
 #include <cstddef>
@@ -9,7 +10,9 @@
 
 namespace tinyserve {
 
-inline constexpr int32_t ceil_div(int32_t a, int32_t b) { return (a + b - 1) / b; }
+inline constexpr int32_t ceil_div(int32_t a, int32_t b) {
+  return (a + b - 1) / b;
+}
 
 struct BlockTable {
   std::vector<BlockId> blocks;  // logical index -> physical block

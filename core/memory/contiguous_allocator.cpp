@@ -23,10 +23,12 @@ ContiguousAllocator::ContiguousAllocator(const ContiguousConfig& config)
 
 int32_t ContiguousAllocator::reservation_tokens(int32_t final_len) const {
   switch (config_.reservation) {
-    case Reservation::kMaxLength: return std::max(config_.max_model_len, final_len);
+    case Reservation::kMaxLength:
+      return std::max(config_.max_model_len, final_len);
     case Reservation::kPowerOfTwo:
       return static_cast<int32_t>(std::bit_ceil(static_cast<uint32_t>(std::max(final_len, 1))));
-    case Reservation::kExact: return final_len;
+    case Reservation::kExact:
+      return final_len;
   }
   return final_len;
 }
@@ -208,7 +210,8 @@ std::vector<SeqId> ContiguousAllocator::live_seqs() const {
 }
 
 int64_t ContiguousAllocator::take_ref_churn() {
-  return churn_.take([this](BlockId b) { return static_cast<int32_t>(reserved_[static_cast<size_t>(b)]); });
+  return churn_.take(
+      [this](BlockId b) { return static_cast<int32_t>(reserved_[static_cast<size_t>(b)]); });
 }
 
 PoolStats ContiguousAllocator::stats() const {
@@ -221,10 +224,12 @@ PoolStats ContiguousAllocator::stats() const {
   const int32_t bs = block_size();
   for (const auto& [id, seq] : seqs_) {
     const int32_t final_len = groups_.at(seq.group).final_len;
-    s.future_tokens += std::max(0, std::min(final_len, seq.region.length * bs) - seq.table.num_tokens);
+    s.future_tokens +=
+        std::max(0, std::min(final_len, seq.region.length * bs) - seq.table.num_tokens);
   }
   for (const auto& [gid, group] : groups_) {
-    for (const Region& r : group.spares) s.future_tokens += std::min(group.final_len, r.length * bs);
+    for (const Region& r : group.spares)
+      s.future_tokens += std::min(group.final_len, r.length * bs);
   }
   return s;
 }
@@ -247,7 +252,8 @@ void ContiguousAllocator::block_views(std::vector<BlockView>& out) const {
     for (int32_t i = 0; i < s.region.length; ++i) {
       BlockView& v = out[static_cast<size_t>(s.region.start + i)];
       v.owner = id;
-      if (i < static_cast<int32_t>(s.table.blocks.size())) v.fill = s.table.fill(static_cast<size_t>(i), block_size());
+      if (i < static_cast<int32_t>(s.table.blocks.size()))
+        v.fill = s.table.fill(static_cast<size_t>(i), block_size());
     }
   }
 }
@@ -275,7 +281,8 @@ TINYSERVE_NO_COVERAGE std::string ContiguousAllocator::check_invariants() const 
     const BlockTable& t = s.table;
     if (static_cast<int32_t>(t.blocks.size()) != ceil_div(t.num_tokens, block_size()) ||
         t.num_tokens > s.region.length * block_size()) {
-      return cat("sequence ", id, " holds ", t.blocks.size(), " blocks for ", t.num_tokens, " tokens");
+      return cat("sequence ", id, " holds ", t.blocks.size(), " blocks for ", t.num_tokens,
+                 " tokens");
     }
     for (size_t i = 0; i < t.blocks.size(); ++i) {
       if (t.blocks[i] != s.region.start + static_cast<BlockId>(i)) {
@@ -305,8 +312,10 @@ TINYSERVE_NO_COVERAGE std::string ContiguousAllocator::check_invariants() const 
     if (available == (reserved_[ub] != 0)) return cat("block ", b, " availability bit is wrong");
     reserved += reserved_[ub];
   }
-  if (reserved != reserved_blocks_) return cat("reserved ", reserved, " blocks, bookkeeping says ", reserved_blocks_);
-  if (stored != stored_tokens_) return cat("sequences hold ", stored, " tokens, bookkeeping says ", stored_tokens_);
+  if (reserved != reserved_blocks_)
+    return cat("reserved ", reserved, " blocks, bookkeeping says ", reserved_blocks_);
+  if (stored != stored_tokens_)
+    return cat("sequences hold ", stored, " tokens, bookkeeping says ", stored_tokens_);
   return {};
 }
 

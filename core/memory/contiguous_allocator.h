@@ -23,9 +23,10 @@ namespace tinyserve {
 
 enum class Reservation : uint8_t { kMaxLength, kPowerOfTwo, kExact };
 
-inline constexpr Named<Reservation> kReservationNames[] = {{Reservation::kMaxLength, "max-length"},
-                                                           {Reservation::kPowerOfTwo, "power-of-two"},
-                                                           {Reservation::kExact, "exact"}};
+inline constexpr Named<Reservation> kReservationNames[] = {
+    {Reservation::kMaxLength, "max-length"},
+    {Reservation::kPowerOfTwo, "power-of-two"},
+    {Reservation::kExact, "exact"}};
 
 inline std::string_view to_string(Reservation reservation) {
   return name_of<Reservation>(kReservationNames, reservation);

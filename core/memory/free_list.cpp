@@ -50,14 +50,21 @@ FreeList::FreeList(FreeListPolicy policy, int32_t num_blocks, uint64_t seed, std
       recency_(num_blocks),
       rng_(seed) {
   switch (policy_) {
-    case FreeListPolicy::kFifo: items_.assign(static_cast<size_t>(num_blocks), kNoBlock); break;
-    case FreeListPolicy::kRandom: position_.assign(static_cast<size_t>(num_blocks), -1); break;
+    case FreeListPolicy::kFifo:
+      items_.assign(static_cast<size_t>(num_blocks), kNoBlock);
+      break;
+    case FreeListPolicy::kRandom:
+      position_.assign(static_cast<size_t>(num_blocks), -1);
+      break;
     case FreeListPolicy::kBestFit:
       run_length_.assign(static_cast<size_t>(num_blocks), 0);
       run_start_.assign(static_cast<size_t>(num_blocks), kNoBlock);
       break;
-    case FreeListPolicy::kLifo: items_.reserve(static_cast<size_t>(num_blocks)); break;
-    case FreeListPolicy::kLru: break;
+    case FreeListPolicy::kLifo:
+      items_.reserve(static_cast<size_t>(num_blocks));
+      break;
+    case FreeListPolicy::kLru:
+      break;
   }
 }
 
@@ -87,8 +94,12 @@ void FreeList::push(BlockId b, bool cached) {
   free_[static_cast<size_t>(b)] = 1;
   ++num_free_;
   switch (policy_) {
-    case FreeListPolicy::kLru: recency_.push_back(b); break;
-    case FreeListPolicy::kLifo: items_.push_back(b); break;
+    case FreeListPolicy::kLru:
+      recency_.push_back(b);
+      break;
+    case FreeListPolicy::kLifo:
+      items_.push_back(b);
+      break;
     case FreeListPolicy::kFifo: {
       int32_t tail = head_ + num_free_ - 1;
       if (tail >= num_blocks_) tail -= num_blocks_;
@@ -171,8 +182,12 @@ BlockId FreeList::pop_free(BlockId hint) {
       position_[static_cast<size_t>(b)] = -1;
       break;
     }
-    case FreeListPolicy::kBestFit: b = pop_best_fit(hint); break;
-    case FreeListPolicy::kLru: assert(false); break;  // pop() serves LRU from the queue
+    case FreeListPolicy::kBestFit:
+      b = pop_best_fit(hint);
+      break;
+    case FreeListPolicy::kLru:
+      assert(false);
+      break;  // pop() serves LRU from the queue
   }
   free_[static_cast<size_t>(b)] = 0;
   --num_free_;

@@ -33,8 +33,10 @@ namespace tinyserve {
 enum class FreeListPolicy : uint8_t { kLifo, kFifo, kLru, kBestFit, kRandom };
 
 inline constexpr Named<FreeListPolicy> kFreeListPolicyNames[] = {
-    {FreeListPolicy::kLifo, "lifo"},        {FreeListPolicy::kFifo, "fifo"},
-    {FreeListPolicy::kLru, "lru"},          {FreeListPolicy::kBestFit, "best-fit"},
+    {FreeListPolicy::kLifo, "lifo"},
+    {FreeListPolicy::kFifo, "fifo"},
+    {FreeListPolicy::kLru, "lru"},
+    {FreeListPolicy::kBestFit, "best-fit"},
     {FreeListPolicy::kRandom, "random"}};
 
 inline std::string_view to_string(FreeListPolicy policy) {

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "core/memory/block_table.h"
 #include "core/base/ids.h"
+#include "core/memory/block_table.h"
 
 namespace tinyserve {
 
@@ -50,8 +50,8 @@ struct PoolStats {
 struct BlockView {
   BlockState state = BlockState::kFree;
   int32_t ref_count = 0;
-  int32_t fill = 0;       // tokens held (for a contiguous reservation: of the sequence's tokens)
-  SeqId owner = kNoSeq;   // lowest sequence id holding it
+  int32_t fill = 0;      // tokens held (for a contiguous reservation: of the sequence's tokens)
+  SeqId owner = kNoSeq;  // lowest sequence id holding it
   BlockHash hash = kNoHash;
 };
 
@@ -129,7 +129,9 @@ class KvAllocator : public KvAllocatorView {
   virtual void mark_computed(SeqId seq, int32_t num_computed) = 0;
 
   virtual int32_t blocks_needed_to_append(SeqId seq) const = 0;
-  bool can_append(SeqId seq) const { return blocks_needed_to_append(seq) <= num_available_blocks(); }
+  bool can_append(SeqId seq) const {
+    return blocks_needed_to_append(seq) <= num_available_blocks();
+  }
   virtual AppendResult append_slot(SeqId seq) = 0;
 
   virtual bool can_fork(SeqId parent) const = 0;

@@ -4,8 +4,8 @@
 #include <cassert>
 #include <unordered_set>
 
-#include "core/memory/prefix_cache.h"
 #include "core/base/strings.h"
+#include "core/memory/prefix_cache.h"
 
 namespace tinyserve {
 
@@ -56,7 +56,8 @@ std::vector<SeqId> KvCacheManager::live_seqs() const {
 
 std::span<const BlockHash> KvCacheManager::chain_of(const AllocRequest& request, int32_t n,
                                                     std::vector<BlockHash>& scratch) const {
-  if (static_cast<int32_t>(request.block_hashes.size()) >= n) return request.block_hashes.first(static_cast<size_t>(n));
+  if (static_cast<int32_t>(request.block_hashes.size()) >= n)
+    return request.block_hashes.first(static_cast<size_t>(n));
   scratch.clear();
   hash_chain(request.tokens, block_size(), n, scratch);
   return scratch;
@@ -81,7 +82,7 @@ AllocStatus KvCacheManager::can_allocate(const AllocRequest& request) const {
   // Hits on cached (count-zero) blocks still take a block out of the available ones.
   const int32_t needed = total - hits_on_used;
   return gpu_.num_available() - needed >= watermark_blocks_ ? AllocStatus::kOk
-                                                              : AllocStatus::kLater;
+                                                            : AllocStatus::kLater;
 }
 
 int32_t KvCacheManager::allocate(SeqId id, const AllocRequest& request) {
@@ -123,7 +124,8 @@ int32_t KvCacheManager::allocate(SeqId id, const AllocRequest& request) {
 
 void KvCacheManager::mark_computed(SeqId id, int32_t num_computed) {
   Seq& s = seq(id);
-  if (!config_.enable_prefix_caching || s.tier != Tier::kGpu) return;  // CPU copies are not published
+  if (!config_.enable_prefix_caching || s.tier != Tier::kGpu)
+    return;  // CPU copies are not published
   const int32_t full = std::min(num_computed, s.prompt_len) / block_size();
   for (; s.published < full; ++s.published) {
     const auto i = static_cast<size_t>(s.published);
@@ -453,8 +455,7 @@ TINYSERVE_NO_COVERAGE std::string KvCacheManager::check_invariants() const {
                  " tables hold it");
     }
     if (cpu.count[ub] > 0 && cpu_fill_[ub] != cpu.fill[ub]) {
-      return cat("CPU block ", b, " records ", cpu_fill_[ub], " tokens, its tables ",
-                 cpu.fill[ub]);
+      return cat("CPU block ", b, " records ", cpu_fill_[ub], " tokens, its tables ", cpu.fill[ub]);
     }
   }
   return {};

@@ -24,9 +24,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "core/memory/block_pool.h"
 #include "core/base/id_map.h"
 #include "core/base/semantics.h"
+#include "core/memory/block_pool.h"
 #include "core/memory/kv_allocator.h"
 
 namespace tinyserve {
@@ -159,7 +159,7 @@ class KvCacheManager final : public KvAllocator, public KvSwapper, public ChunkA
   std::vector<int32_t> cpu_fill_;  // [num_cpu_blocks]
   std::vector<Seq> slots_;  // live sequences; slots are reused so memory stays flat on long runs
   std::vector<uint32_t> free_slots_;
-  IdMap slot_of_;  // SeqId -> index into slots_
+  IdMap slot_of_;   // SeqId -> index into slots_
   struct Scratch {  // the invariant checker's per-block tallies
     std::vector<int32_t> count, index, fill;
     void reset(int32_t n) {

@@ -1,8 +1,8 @@
 #include "core/memory/pool_metrics.h"
 
-#include <bit>
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cmath>
 
 namespace tinyserve {
@@ -65,8 +65,9 @@ void for_each_run(std::span<const uint64_t> bits, int64_t n, F&& f) {
 
 std::vector<FreeRun> free_runs(std::span<const uint64_t> available_bits, int32_t num_blocks) {
   std::vector<FreeRun> runs;
-  for_each_run(available_bits, num_blocks,
-               [&](BlockId start, int32_t length) { runs.push_back({start, length}); });
+  for_each_run(available_bits, num_blocks, [&](BlockId start, int32_t length) {
+    runs.push_back({start, length});
+  });
   return runs;
 }
 
@@ -76,7 +77,8 @@ FreeRunSummary summarize_free_runs(std::span<const uint64_t> available_bits, int
   // w_i = exp(-d_i / sigma^2) with d_i = (used - used before run i) / num_blocks.
   FreeRunSummary s;
   const size_t words = static_cast<size_t>((num_blocks + 63) / 64);
-  for (size_t w = 0; w < words; ++w) s.total += std::popcount(masked_word(available_bits, w, num_blocks));
+  for (size_t w = 0; w < words; ++w)
+    s.total += std::popcount(masked_word(available_bits, w, num_blocks));
   if (s.total == 0) return s;
   const int64_t used = num_blocks - s.total;
   const double scale = 1.0 / (sigma * sigma * num_blocks);
@@ -104,7 +106,8 @@ FreeRunMeter::FreeRunMeter(int32_t num_blocks, double sigma)
       weight_(static_cast<size_t>(kChunkBlocks) + 1),
       seen_(static_cast<size_t>((num_blocks_ + 63) / 64), 0),
       chunks_(static_cast<size_t>((num_blocks_ + kChunkBlocks - 1) / kChunkBlocks)) {
-  for (size_t k = 0; k < weight_.size(); ++k) weight_[k] = std::exp(-static_cast<double>(k) * scale_);
+  for (size_t k = 0; k < weight_.size(); ++k)
+    weight_[k] = std::exp(-static_cast<double>(k) * scale_);
 }
 
 void FreeRunMeter::summarize(size_t c, std::span<const uint64_t> bits) {
@@ -208,7 +211,8 @@ FreeRunSummary FreeRunMeter::measure(std::span<const uint64_t> bits, int64_t num
 double access_fragmentation(int64_t gpu_blocks, int64_t cpu_blocks, const FragmentationParams& p) {
   const double total = static_cast<double>(gpu_blocks + cpu_blocks);
   if (total <= 0) return 0.0;
-  const double pk[2] = {static_cast<double>(gpu_blocks) / total, static_cast<double>(cpu_blocks) / total};
+  const double pk[2] = {static_cast<double>(gpu_blocks) / total,
+                        static_cast<double>(cpu_blocks) / total};
   const double lk[2] = {p.gpu_latency, p.cpu_latency};
   const double mean = pk[0] * lk[0] + pk[1] * lk[1];
   double f = 0.0;
@@ -254,7 +258,8 @@ double max_access_fragmentation(const FragmentationParams& p) {
 PoolMetrics measure_pool(const PoolStats& stats, const FreeRunSummary& runs,
                          const TemporalFragmentation& temporal, const FragmentationParams& params) {
   PoolMetrics m;
-  if (stats.num_blocks > 0) m.kv_cache_usage = static_cast<double>(stats.used_blocks) / stats.num_blocks;
+  if (stats.num_blocks > 0)
+    m.kv_cache_usage = static_cast<double>(stats.used_blocks) / stats.num_blocks;
   const double allocated = static_cast<double>(stats.used_blocks) * stats.block_size;
   if (allocated > 0) {
     m.token_utilization = static_cast<double>(stats.stored_tokens) / allocated;
@@ -264,7 +269,9 @@ PoolMetrics measure_pool(const PoolStats& stats, const FreeRunSummary& runs,
   }
   m.free_runs = runs.num_runs;
   m.largest_free_run = runs.largest;
-  if (runs.total > 0) m.external_fragmentation = 1.0 - static_cast<double>(runs.largest) / static_cast<double>(runs.total);
+  if (runs.total > 0)
+    m.external_fragmentation =
+        1.0 - static_cast<double>(runs.largest) / static_cast<double>(runs.total);
   m.f_spatial = runs.f_spatial;
   m.f_temporal = temporal.value();
   m.f_access = access_fragmentation(stats.used_blocks, stats.cpu_used_blocks, params);
@@ -293,7 +300,8 @@ PoolMetrics measure_pool(KvAllocator& allocator, FreeRunMeter& meter,
   PoolStats stats = allocator.stats();
   stats.stored_tokens -= pending_tokens;
   stats.future_tokens += pending_tokens;
-  const FreeRunSummary runs = meter.measure(allocator.available_bits(), stats.num_blocks - stats.used_blocks);
+  const FreeRunSummary runs =
+      meter.measure(allocator.available_bits(), stats.num_blocks - stats.used_blocks);
   temporal.update(allocator.take_ref_churn(), stats.total_refs);
   return measure_pool(stats, runs, temporal, params);
 }

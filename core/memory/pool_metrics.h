@@ -21,13 +21,13 @@
 namespace tinyserve {
 
 struct FragmentationParams {
-  double a = 0.5;            // weight of F_spatial
-  double b = 0.3;            // weight of F_temporal
-  double c = 0.2;            // weight of F_access
-  double sigma = 0.5;        // spatial decay; distances are in units of the pool size
+  double a = 0.5;               // weight of F_spatial
+  double b = 0.3;               // weight of F_temporal
+  double c = 0.2;               // weight of F_access
+  double sigma = 0.5;           // spatial decay; distances are in units of the pool size
   double temporal_decay = 0.9;  // w_t = (1 - decay) * decay^(T - t)
-  double gpu_latency = 1.0;  // relative latency of a block access served by the GPU pool
-  double cpu_latency = 80.0;  // ... by the CPU swap pool (HBM ~2 TB/s vs PCIe ~25 GB/s)
+  double gpu_latency = 1.0;     // relative latency of a block access served by the GPU pool
+  double cpu_latency = 80.0;    // ... by the CPU swap pool (HBM ~2 TB/s vs PCIe ~25 GB/s)
 };
 
 struct FreeRun {
@@ -78,24 +78,24 @@ class FreeRunMeter {
   void summarize(size_t chunk, std::span<const uint64_t> bits);
 
   int32_t num_blocks_;
-  double scale_;                  // 1 / (sigma^2 num_blocks)
-  std::vector<double> weight_;    // [kChunkBlocks + 1] exp(-k * scale)
-  std::vector<uint64_t> seen_;    // the bits each chunk was last summarised from
+  double scale_;                // 1 / (sigma^2 num_blocks)
+  std::vector<double> weight_;  // [kChunkBlocks + 1] exp(-k * scale)
+  std::vector<uint64_t> seen_;  // the bits each chunk was last summarised from
   std::vector<Chunk> chunks_;
   bool primed_ = false;
 };
 std::vector<FreeRun> free_runs(std::span<const uint64_t> available_bits, int32_t num_blocks);
 
 // F_access = -sum_k p_k log2(p_k) * Var(L_k) / mean(L)^2 over tiers k (GPU, CPU), where p_k is
-// the share of live KV blocks in tier k, mean(L) = sum_k p_k L_k and Var(L_k) = p_k (L_k - mean L)^2
-// is tier k's share of the variance of access latency.
+// the share of live KV blocks in tier k, mean(L) = sum_k p_k L_k and Var(L_k) = p_k (L_k - mean
+// L)^2 is tier k's share of the variance of access latency.
 double access_fragmentation(int64_t gpu_blocks, int64_t cpu_blocks, const FragmentationParams& p);
 
 // F_temporal = sum_t w_t * D_t with D_t = sum_j |A_tj - A_(t-1)j| / (M * mean A_t) over the M
 // blocks' access counts (a block's count: the number of block tables that read it in step t), so
-// D_t = churn_t / total_refs_t. Weights decay geometrically: F_t = decay * F_(t-1) + (1 - decay) D_t.
-// normalized(): the same average of D'_t = churn_t / (total_refs_t + total_refs_(t-1)), which is
-// at most 1 (every change adds to one of the two totals).
+// D_t = churn_t / total_refs_t. Weights decay geometrically: F_t = decay * F_(t-1) + (1 - decay)
+// D_t. normalized(): the same average of D'_t = churn_t / (total_refs_t + total_refs_(t-1)), which
+// is at most 1 (every change adds to one of the two totals).
 class TemporalFragmentation {
  public:
   explicit TemporalFragmentation(double decay = 0.9) : decay_(decay) {}

@@ -28,18 +28,30 @@ inline constexpr int kNumEventKinds = 12;
 
 inline std::string_view to_string(EventKind kind) {
   switch (kind) {
-    case EventKind::kArrive: return "arrive";
-    case EventKind::kAdmit: return "admit";
-    case EventKind::kPrefixHit: return "prefix_hit";
-    case EventKind::kFork: return "fork";
-    case EventKind::kCopyOnWrite: return "copy_on_write";
-    case EventKind::kEvict: return "evict";
-    case EventKind::kPreemptRecompute: return "preempt_recompute";
-    case EventKind::kPreemptSwap: return "preempt_swap";
-    case EventKind::kSwapIn: return "swap_in";
-    case EventKind::kFree: return "free";
-    case EventKind::kFinish: return "finish";
-    case EventKind::kReject: return "reject";
+    case EventKind::kArrive:
+      return "arrive";
+    case EventKind::kAdmit:
+      return "admit";
+    case EventKind::kPrefixHit:
+      return "prefix_hit";
+    case EventKind::kFork:
+      return "fork";
+    case EventKind::kCopyOnWrite:
+      return "copy_on_write";
+    case EventKind::kEvict:
+      return "evict";
+    case EventKind::kPreemptRecompute:
+      return "preempt_recompute";
+    case EventKind::kPreemptSwap:
+      return "preempt_swap";
+    case EventKind::kSwapIn:
+      return "swap_in";
+    case EventKind::kFree:
+      return "free";
+    case EventKind::kFinish:
+      return "finish";
+    case EventKind::kReject:
+      return "reject";
   }
   return "?";
 }

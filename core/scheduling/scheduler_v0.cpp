@@ -131,8 +131,8 @@ void SchedulerV0::preempt(GroupId victim, Schedule& out) {
   if (v.fanned_out) {
     Sequence first = std::move(v.seqs.front());
     first.tokens.resize(static_cast<size_t>(v.prompt_len));
-    first.block_hashes.resize(std::min(first.block_hashes.size(),
-                                       static_cast<size_t>(v.prompt_len / allocator_.block_size())));
+    first.block_hashes.resize(std::min(
+        first.block_hashes.size(), static_cast<size_t>(v.prompt_len / allocator_.block_size())));
     first.score = 0.0;
     v.seqs.assign(1, std::move(first));
     v.fanned_out = false;
@@ -156,7 +156,8 @@ bool before(const SequenceGroup& a, const SequenceGroup& b, VictimPolicy policy)
 }
 }  // namespace
 
-bool SchedulerV0::try_swap_in(GroupId g, Schedule& out, int32_t& seq_budget, int32_t& token_budget) {
+bool SchedulerV0::try_swap_in(GroupId g, Schedule& out, int32_t& seq_budget,
+                              int32_t& token_budget) {
   SequenceGroup& group = groups_[g];
   const std::vector<SeqId> ids = seq_ids(group);
   const auto num_seqs = static_cast<int32_t>(ids.size());
@@ -215,7 +216,8 @@ bool SchedulerV0::try_admit(GroupId g, Schedule& out, int32_t& seq_budget, int32
   });
   running_.insert(pos, g);
   seq_budget -= group.max_seqs();
-  emit(EventKind::kAdmit, group, s.id, static_cast<int64_t>(allocator_.table(s.id).blocks.size()), len);
+  emit(EventKind::kAdmit, group, s.id, static_cast<int64_t>(allocator_.table(s.id).blocks.size()),
+       len);
   if (cached > 0) emit(EventKind::kPrefixHit, group, s.id, cached, len);
   schedule_prefill(g, out, token_budget);
   return true;

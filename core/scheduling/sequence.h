@@ -13,9 +13,9 @@ enum class GroupStatus : uint8_t { kPending, kWaiting, kRunning, kSwapped, kFini
 
 struct Sequence {
   SeqId id = kNoSeq;
-  std::vector<TokenId> tokens;  // prompt, then generated tokens
-  int32_t num_computed = 0;     // leading tokens whose K/V is in the cache
-  double score = 0.0;           // beam search: cumulative log-probability
+  std::vector<TokenId> tokens;          // prompt, then generated tokens
+  int32_t num_computed = 0;             // leading tokens whose K/V is in the cache
+  double score = 0.0;                   // beam search: cumulative log-probability
   std::vector<BlockHash> block_hashes;  // hash chain of full blocks of tokens (prefix caching)
 };
 

@@ -173,7 +173,8 @@ class AsciiToml {
         j = i_ + 1;
       }
       if (j < text_.size() && byte(j) != '\n') {
-        if (byte(j) >= 0x80) fail("non-ASCII character after a backslash, expected an escape sequence");
+        if (byte(j) >= 0x80)
+          fail("non-ASCII character after a backslash, expected an escape sequence");
         if (byte(j) == '\0') fail("unexpected NUL byte, expected UTF-8 text");
         out_ += text_[j];
         i_ = j;

@@ -48,7 +48,9 @@ inline TokenId output_token(int64_t request, int32_t j) {
 }
 
 // The id of parallel sample k of request id under vllm-v1 (vLLM's "{k}_{id}"): id + k * 2^32.
-inline int64_t sample_request_id(int64_t id, int32_t k) { return id + (int64_t{k} << 32); }
+inline int64_t sample_request_id(int64_t id, int32_t k) {
+  return id + (int64_t{k} << 32);
+}
 
 // vLLM v1 serves n parallel samples as n requests (its front end fans them out before the
 // scheduler): each request with n > 1 becomes n requests of n = 1, sample_request_id(id, k), in k

@@ -9,9 +9,9 @@
 #include <limits>
 #include <string_view>
 
-#include "core/text/json_line.h"
 #include "core/base/rng.h"
 #include "core/base/strings.h"
+#include "core/text/json_line.h"
 #include "core/text/text_file.h"
 
 namespace tinyserve {

@@ -16,8 +16,8 @@ namespace tinyserve {
 inline constexpr int32_t kMooncakeBlockTokens = 512;
 
 struct TraceOptions {
-  int64_t max_requests = 0;   // read at most this many rows (0: all); later lines are not read
-  double time_scale = 1.0;    // arrival = offset from the first row x time_scale (< 1: denser)
+  int64_t max_requests = 0;  // read at most this many rows (0: all); later lines are not read
+  double time_scale = 1.0;   // arrival = offset from the first row x time_scale (< 1: denser)
 };
 
 struct TraceStats {

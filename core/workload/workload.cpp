@@ -211,7 +211,9 @@ LengthStream::LengthStream(const LengthDist& dist, uint64_t seed) {
 
 LengthStream::~LengthStream() = default;
 
-int32_t LengthStream::next() { return impl_->sampler(impl_->rng); }
+int32_t LengthStream::next() {
+  return impl_->sampler(impl_->rng);
+}
 
 std::vector<int32_t> sample_lengths(const LengthDist& dist, int64_t count, uint64_t seed) {
   LengthStream stream(dist, seed);

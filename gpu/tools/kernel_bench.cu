@@ -10,9 +10,9 @@
 
 #include "core/base/rng.h"
 #include "core/base/strings.h"
-#include "gpu/decode_attention.h"
 #include "gpu/cache_ops.h"
 #include "gpu/cuda_check.h"
+#include "gpu/decode_attention.h"
 #include "gpu/device.h"
 #include "gpu/dtype.cuh"
 #include "gpu/tools/anchors.h"
@@ -95,8 +95,8 @@ template <typename T>
 __global__ void quantize_kernel(const __half* src, uint8_t* dst, int64_t n, float scale) {
   for (int64_t i = 2 * (blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x); i + 1 < n;
        i += 2 * static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const uint32_t bits = float2_to_fp8x2_bits<T>(__half2float(src[i]) / scale,
-                                                  __half2float(src[i + 1]) / scale);
+    const uint32_t bits =
+        float2_to_fp8x2_bits<T>(__half2float(src[i]) / scale, __half2float(src[i + 1]) / scale);
     dst[i] = static_cast<uint8_t>(bits);
     dst[i + 1] = static_cast<uint8_t>(bits >> 8);
   }
@@ -405,13 +405,13 @@ class Bench {
       const auto launch = [&] { return anchor->run(nullptr); };
       TS_CUDA_CHECK(cudaMemset(p.out.get(), 0xff, p.out.bytes()));
       TS_CUDA_CHECK(launch());
-      const std::vector<float> values = download(
-          p.out.get(), c.dtype, static_cast<int64_t>(p.out.bytes() / dtype_size(c.dtype)));
+      const std::vector<float> values =
+          download(p.out.get(), c.dtype, static_cast<int64_t>(p.out.bytes() / dtype_size(c.dtype)));
       const double ms = timer_.median_ms(launch, o_.warmup, o_.repetitions);
       row(c.name, anchor->name(), ms, p.bytes, o_.repetitions,
-          reference.empty() ? ""
-                            : cat("output vs ", fast_name(), " ",
-                                  fmt("%.1e", relative_diff(values, reference))));
+          reference.empty()
+              ? ""
+              : cat("output vs ", fast_name(), " ", fmt("%.1e", relative_diff(values, reference))));
     }
   }
 
@@ -441,9 +441,8 @@ class Bench {
         auto [ms, values] = time_paged(plan, p, o_.repetitions, o_.warmup, &cache);
         std::string note;
         if (auto it = fp16.find(version); it != fp16.end()) {
-          note = cat("x", fmt("%.2f", it->second / ms), " vs fp16 ",
-                     kernel_version_name(version), ", fp16-equivalent ",
-                     fmt("%.0f", p.bytes / ms * 1e-6), " GB/s (",
+          note = cat("x", fmt("%.2f", it->second / ms), " vs fp16 ", kernel_version_name(version),
+                     ", fp16-equivalent ", fmt("%.0f", p.bytes / ms * 1e-6), " GB/s (",
                      fmt("%.0f", 100.0 * p.bytes / ms * 1e-6 / copy_gbps_), "% of copy)");
         }
         if (!fp16_out.empty()) {
@@ -501,17 +500,17 @@ class Bench {
     anchors(c, p, fast_out);
     if (o_.fp8) fp8_rows(c, p, fp16_ms, fast_out);
     if (o_.v6_sweep && has(KernelVersion::kV6)) {
-      const int32_t resident = plan_attention(KernelVersion::kV6, c.dtype, p.batch, c.kv_heads,
-                                              c.head_dim, auto_options)
-                                   .work.num_warps;
+      const int32_t resident =
+          plan_attention(KernelVersion::kV6, c.dtype, p.batch, c.kv_heads, c.head_dim, auto_options)
+              .work.num_warps;
       for (double waves : {0.5, 0.75, 1.5, 2.0, 3.0}) {
         AttentionOptions options = auto_options;
         options.v6_warps = static_cast<int32_t>(resident * waves);
         const AttentionPlan plan =
             plan_attention(KernelVersion::kV6, c.dtype, p.batch, c.kv_heads, c.head_dim, options);
         const double ms = time_paged(plan, p, o_.repetitions, o_.warmup).first;
-        row(c.name, cat("v6 paged, ", fmt("%.2f", waves), " waves"), ms, p.bytes,
-            o_.repetitions, cat(plan.work.num_warps, " warps; sweep"));
+        row(c.name, cat("v6 paged, ", fmt("%.2f", waves), " waves"), ms, p.bytes, o_.repetitions,
+            cat(plan.work.num_warps, " warps; sweep"));
       }
       for (int32_t cost : {0, 3, 8}) {
         AttentionOptions options = auto_options;
@@ -628,8 +627,9 @@ class Bench {
             plan_attention(fast(), cache.dtype, p.batch, c.kv_heads, c.head_dim, options);
         const double ms8 = time_paged(plan8, p, o_.repetitions, o_.warmup, &cache).first;
         const int64_t q_bytes = 2 * static_cast<int64_t>(c.batch) * c.heads * c.head_dim * 2;
-        row(cat("B bs", bs), fast_name() + " paged fp8_e4m3", ms8, (p.bytes - q_bytes) / 2 + q_bytes,
-            o_.repetitions, cat("x", fmt("%.2f", ms / ms8), " vs fp16"));
+        row(cat("B bs", bs), fast_name() + " paged fp8_e4m3", ms8,
+            (p.bytes - q_bytes) / 2 + q_bytes, o_.repetitions,
+            cat("x", fmt("%.2f", ms / ms8), " vs fp16"));
       }
     }
   }
@@ -758,7 +758,9 @@ class Bench {
 }  // namespace
 
 #ifndef TINYSERVE_HAVE_FLASHINFER
-std::vector<std::unique_ptr<DecodeAnchor>> flashinfer_decode_anchors() { return {}; }
+std::vector<std::unique_ptr<DecodeAnchor>> flashinfer_decode_anchors() {
+  return {};
+}
 #endif
 
 int run_kernel_bench(const KernelBenchOptions& options, std::ostream& out) {

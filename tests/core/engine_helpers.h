@@ -20,7 +20,8 @@ inline CostModel constant_cost(double step_ms = 10.0) {
   return c;
 }
 
-inline EngineConfig small_engine(int32_t gpu_blocks, int32_t block_size = 4, int32_t cpu_blocks = 0) {
+inline EngineConfig small_engine(int32_t gpu_blocks, int32_t block_size = 4,
+                                 int32_t cpu_blocks = 0) {
   EngineConfig c;
   c.geometry.block_size = block_size;
   c.geometry.num_gpu_blocks = gpu_blocks;
@@ -41,7 +42,9 @@ inline EngineConfig small_engine(int32_t gpu_blocks, int32_t block_size = 4, int
   return c;
 }
 
-inline PagedOptions& paged_options(EngineConfig& c) { return std::get<PagedOptions>(c.allocator); }
+inline PagedOptions& paged_options(EngineConfig& c) {
+  return std::get<PagedOptions>(c.allocator);
+}
 
 inline RequestSpec req(int64_t id, int32_t prompt, int32_t output, double arrival = 0.0) {
   RequestSpec r;
@@ -58,7 +61,8 @@ inline std::unique_ptr<Engine> make_engine(const EngineConfig& c, std::vector<Re
 
 inline int count_events(const Engine& e, EventKind kind, int64_t request = -2) {
   int n = 0;
-  for (const Event& ev : e.step_events()) n += ev.kind == kind && (request == -2 || ev.request == request);
+  for (const Event& ev : e.step_events())
+    n += ev.kind == kind && (request == -2 || ev.request == request);
   return n;
 }
 

@@ -8,9 +8,9 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/base/rng.h"
 #include "core/execution/attention_reference.h"
 #include "core/execution/kv_executor.h"
-#include "core/base/rng.h"
 #include "core/execution/synthetic_kv.h"
 
 namespace tinyserve::testing {
@@ -139,7 +139,8 @@ class PlanFixture {
             max_w = std::max(max_w, w[t]);
           }
           double sum = 0.0;
-          for (int32_t t = 0; t < n && positions[t] <= at; ++t) sum += (w[t] = std::exp(w[t] - max_w));
+          for (int32_t t = 0; t < n && positions[t] <= at; ++t)
+            sum += (w[t] = std::exp(w[t] - max_w));
           double* o = out.data() + (static_cast<size_t>(j) * g_.num_heads + h) * d;
           for (int32_t t = 0; t < n && positions[t] <= at; ++t) {
             for (int32_t i = 0; i < d; ++i) o[i] += w[t] / sum * values[t][i];

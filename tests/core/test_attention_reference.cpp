@@ -4,9 +4,9 @@
 #include <cmath>
 #include <numeric>
 
+#include "core/base/rng.h"
 #include "core/execution/attention_reference.h"
 #include "core/execution/kv_executor.h"
-#include "core/base/rng.h"
 #include "core/execution/synthetic_kv.h"
 
 using namespace tinyserve;
@@ -200,8 +200,7 @@ struct RandomPrefill {
           for (int32_t t = 0; t <= pos; ++t) {
             double dot = 0.0;
             for (int32_t e = 0; e < d; ++e) {
-              dot +=
-                  static_cast<double>(load_element(q.data(), query_dtype(p.dtype), qo + e)) *
+              dot += static_cast<double>(load_element(q.data(), query_dtype(p.dtype), qo + e)) *
                      p.k_seq[kv(t, e)];
             }
             sum += w[t] = std::exp(dot * scale);
@@ -446,7 +445,8 @@ TEST_CASE("reshape_and_cache quantizes fp8 as value / scale, rounded and saturat
       for (int64_t i = 0; i < 3 * 2 * 64; ++i) {
         // Mostly ordinary values, some far past the format's range once scaled.
         const double wide = i % 7 == 0 ? 3e4 : 2.0;
-        store_element(key.data(), DType::kF16, i, static_cast<float>(wide * (rng.uniform01() - 0.5)));
+        store_element(key.data(), DType::kF16, i,
+                      static_cast<float>(wide * (rng.uniform01() - 0.5)));
         store_element(value.data(), DType::kF16, i, static_cast<float>(rng.normal()));
       }
       reshape_and_cache_reference(cache, NewKv{key.data(), value.data(), slots.data(), 3});
@@ -459,10 +459,10 @@ TEST_CASE("reshape_and_cache quantizes fp8 as value / scale, rounded and saturat
             const float x = load_element(key.data(), DType::kF16, from);
             const float y = load_element(value.data(), DType::kF16, from);
             const float ks = cache.scales.k_of(h), vs = cache.scales.v_of(h);
-            const uint8_t want_k = t == DType::kFp8E4M3 ? float_to_e4m3_bits(x / ks)
-                                                        : float_to_e5m2_bits(x / ks);
-            const uint8_t want_v = t == DType::kFp8E4M3 ? float_to_e4m3_bits(y / vs)
-                                                        : float_to_e5m2_bits(y / vs);
+            const uint8_t want_k =
+                t == DType::kFp8E4M3 ? float_to_e4m3_bits(x / ks) : float_to_e5m2_bits(x / ks);
+            const uint8_t want_v =
+                t == DType::kFp8E4M3 ? float_to_e4m3_bits(y / vs) : float_to_e5m2_bits(y / vs);
             CHECK(k[at] == want_k);
             CHECK(v[at] == want_v);
             saturated += (k[at] & 0x7f) == (t == DType::kFp8E4M3 ? 0x7e : 0x7b);
@@ -507,7 +507,7 @@ TEST_CASE("the default fp8 scale keeps synthetic K/V clear of saturation and sub
   const double at_max = rms_error(1.0f / 448.0f, &saturated, &subnormal);
   MESSAGE("e4m3 relative RMS error of synthetic K: scale 1 ", at_one, ", 2^-8 ", at_default,
           ", 1/448 ", at_max);
-  CHECK(at_default <= at_one);         // the same grid, minus the subnormal tail's extra error
+  CHECK(at_default <= at_one);        // the same grid, minus the subnormal tail's extra error
   CHECK(at_max > 1.05 * at_default);  // about 8 % worse
 }
 
@@ -656,11 +656,12 @@ TEST_CASE("fp8 geometries need finite positive scales, per tensor or one per KV 
   CHECK(g.scales().k_of(1) == 0.2f);
   CHECK(g.scales().v_of(0) == 1.0f);
   for (auto change : std::vector<void (*)(KvGeometry&)>{
-           [](KvGeometry& x) { x.k_scale = 0.0f; },
-           [](KvGeometry& x) { x.v_scale = -1.0f; },
+           [](KvGeometry& x) { x.k_scale = 0.0f; }, [](KvGeometry& x) { x.v_scale = -1.0f; },
            [](KvGeometry& x) { x.k_scale = INFINITY; },
            [](KvGeometry& x) { x.k_head_scales = {0.1f}; },
-           [](KvGeometry& x) { x.v_head_scales = {1.0f, NAN}; }}) {
+           [](KvGeometry& x) {
+             x.v_head_scales = {1.0f, NAN};
+           }}) {
     KvGeometry bad = g;
     change(bad);
     CHECK_FALSE(bad.validate().ok());

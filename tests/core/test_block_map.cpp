@@ -1,7 +1,6 @@
-#include "core/memory/block_map.h"
-
 #include <doctest/doctest.h>
 
+#include "core/memory/block_map.h"
 #include "core/memory/contiguous_allocator.h"
 #include "core/memory/kv_cache_manager.h"
 #include "tests/core/helpers.h"
@@ -17,13 +16,13 @@ TEST_CASE("the block map line shows owners, shared, cached and free blocks") {
   c.watermark = 0;
   KvCacheManager kv(c);
   const auto a = tokens(8, 1);
-  kv.allocate(3, request(a));       // blocks 0, 1
+  kv.allocate(3, request(a));  // blocks 0, 1
   kv.mark_computed(3, 8);
-  kv.allocate(7, request(tokens(6, 900)));  // blocks 2, 3
-  kv.fork(7, 9);                    // 2, 3 shared
-  kv.append_slot(9);                // block 3 copied to 4
-  kv.allocate(11, request(tokens(4, 300)));  // block 5
-  kv.free(3);                       // both full prompt blocks stay cached
+  kv.allocate(7, request(tokens(6, 900)));    // blocks 2, 3
+  kv.fork(7, 9);                              // 2, 3 shared
+  kv.append_slot(9);                          // block 3 copied to 4
+  kv.allocate(11, request(tokens(4, 300)));   // block 5
+  kv.free(3);                                 // both full prompt blocks stay cached
   CHECK(block_map_line(kv) == "cc*ABC....");  // A = seq 7, B = seq 9, C = seq 11
 }
 

@@ -1,8 +1,8 @@
-#include "core/memory/block_pool.h"
-
 #include <doctest/doctest.h>
 
 #include <vector>
+
+#include "core/memory/block_pool.h"
 
 using namespace tinyserve;
 
@@ -73,7 +73,8 @@ TEST_CASE("cached blocks are evicted least recently released first") {
   BlockPool pool(3, FreeListPolicy::kLifo);
   std::vector<BlockId> b;
   pool.allocate(3, b);
-  for (int i = 0; i < 3; ++i) pool.set_hash(b[static_cast<size_t>(i)], 100 + static_cast<BlockHash>(i));
+  for (int i = 0; i < 3; ++i)
+    pool.set_hash(b[static_cast<size_t>(i)], 100 + static_cast<BlockHash>(i));
   pool.release(b[1]);
   pool.release(b[0]);
   pool.release(b[2]);

@@ -1,11 +1,10 @@
-#include "core/memory/block_table.h"
-
 #include <doctest/doctest.h>
 
 #include <map>
 
 #include "core/base/id_map.h"
 #include "core/base/rng.h"
+#include "core/memory/block_table.h"
 
 using namespace tinyserve;
 

@@ -1,9 +1,8 @@
-#include "core/config/concurrency.h"
-
 #include <doctest/doctest.h>
 
 #include <memory>
 
+#include "core/config/concurrency.h"
 #include "core/config/model.h"
 #include "core/memory/contiguous_allocator.h"
 #include "core/memory/kv_cache_manager.h"

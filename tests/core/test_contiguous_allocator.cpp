@@ -1,9 +1,8 @@
-#include "core/memory/contiguous_allocator.h"
-
 #include <doctest/doctest.h>
 
 #include <vector>
 
+#include "core/memory/contiguous_allocator.h"
 #include "core/memory/pool_metrics.h"
 #include "tests/core/helpers.h"
 

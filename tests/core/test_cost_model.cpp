@@ -1,6 +1,6 @@
-#include "core/execution/cost_model.h"
-
 #include <doctest/doctest.h>
+
+#include "core/execution/cost_model.h"
 
 using namespace tinyserve;
 
@@ -239,7 +239,8 @@ TEST_CASE("routed experts are timed as one grouped launch over the experts the t
   CHECK(estimate_step(m, two_layers(), w).gemm_s == doctest::Approx(100 * 0.25 * 1e-6));
 }
 
-TEST_CASE("with no kernel for the model's attention the calibrated model reads K/V as the roofline") {
+TEST_CASE(
+    "with no kernel for the model's attention the calibrated model reads K/V as the roofline") {
   CostModel m = calibrated_model();
   m.shapes.mla = true;
   StepWork w;

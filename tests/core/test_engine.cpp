@@ -1,10 +1,9 @@
-#include "core/engine/engine.h"
-#include "core/memory/kv_cache_manager.h"
-
 #include <doctest/doctest.h>
 
 #include <string>
 
+#include "core/engine/engine.h"
+#include "core/memory/kv_cache_manager.h"
 #include "tests/core/engine_helpers.h"
 
 using namespace tinyserve;

@@ -1,9 +1,9 @@
-#include "core/memory/free_list.h"
-
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <vector>
+
+#include "core/memory/free_list.h"
 
 using namespace tinyserve;
 

@@ -188,7 +188,7 @@ TEST_CASE("fp8 e4m3 and e5m2 round to the nearest value, ties to even, saturatin
   check_fp8_format<5, 2>(57344.0f);
   CHECK(float_to_e4m3_bits(1.0f) == 0x38);
   CHECK(float_to_e5m2_bits(1.0f) == 0x3c);
-  CHECK(e4m3_bits_to_float(0x01) == 0x1p-9f);   // the smallest subnormal
+  CHECK(e4m3_bits_to_float(0x01) == 0x1p-9f);  // the smallest subnormal
   CHECK(e5m2_bits_to_float(0x01) == 0x1p-16f);
   CHECK(dtype_size(DType::kFp8E4M3) == 1);
 }

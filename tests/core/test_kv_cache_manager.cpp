@@ -1,11 +1,10 @@
-#include "core/memory/kv_cache_manager.h"
-#include "core/memory/prefix_cache.h"
-
 #include <doctest/doctest.h>
 
 #include <set>
 #include <vector>
 
+#include "core/memory/kv_cache_manager.h"
+#include "core/memory/prefix_cache.h"
 #include "tests/core/helpers.h"
 
 using namespace tinyserve;
@@ -56,7 +55,7 @@ TEST_CASE("admission waits while it would eat into the watermark") {
   KvCacheConfig c = config(10);
   c.watermark = 0.2;
   KvCacheManager kv(c);
-  kv.allocate(1, request(tokens(16)));  // 4 blocks, 6 left
+  kv.allocate(1, request(tokens(16)));                                       // 4 blocks, 6 left
   CHECK(kv.can_allocate(request(tokens(16, 5000))) == AllocStatus::kOk);     // leaves 2
   CHECK(kv.can_allocate(request(tokens(17, 5000))) == AllocStatus::kLater);  // would leave 1
 }
@@ -181,7 +180,7 @@ TEST_CASE("a freed prompt's full blocks stay cached until evicted, least recentl
   CHECK(kv.gpu_pool().num_evictions() == 1);
   kv.mark_computed(2, 9);
   kv.free(2);
-  CHECK(kv.allocate(3, request(a)) == 4);  // a's head block survived
+  CHECK(kv.allocate(3, request(a)) == 4);     // a's head block survived
   CHECK(kv.gpu_pool().num_evictions() == 2);  // b's tail went next
   kv.free(3);
   CHECK(kv.allocate(4, request(b)) == 4);  // b's head block survived
@@ -192,7 +191,7 @@ TEST_CASE("a prefix hit on a cached block counts against the free blocks at admi
   const auto a = tokens(9);
   kv.allocate(1, request(a));
   kv.mark_computed(1, 9);
-  kv.free(1);  // two cached blocks, one free
+  kv.free(1);                                              // two cached blocks, one free
   CHECK(kv.can_allocate(request(a)) == AllocStatus::kOk);  // 2 revived + 1 new = 3
   kv.allocate(2, request(a));
   CHECK(kv.gpu_pool().num_available() == 0);
@@ -204,7 +203,7 @@ TEST_CASE("hits on blocks in use cost no new blocks at admission") {
   KvCacheManager kv(config(4, 4, true));
   const auto a = tokens(9);
   kv.allocate(1, request(a));
-  kv.mark_computed(1, 9);  // 3 blocks used, 1 free
+  kv.mark_computed(1, 9);                                  // 3 blocks used, 1 free
   CHECK(kv.can_allocate(request(a)) == AllocStatus::kOk);  // shares 2, needs 1
   kv.allocate(2, request(a));
   CHECK(kv.gpu_pool().num_available() == 0);

@@ -68,7 +68,7 @@ TEST_CASE("MoE presets hold every expert's weights and spend the routed experts'
   const ModelSpec ds = find_model("DeepSeek-V3");
   CHECK(std::abs(static_cast<double>(ds.num_params) / 671e9 - 1.0) < 0.001);   // 671B
   CHECK(std::abs(static_cast<double>(ds.active_params) / 37e9 - 1.0) < 0.02);  // 37B active
-  CHECK(ds.weight_bytes() == ds.num_params);  // fp8 weights
+  CHECK(ds.weight_bytes() == ds.num_params);                                   // fp8 weights
   const ModelSpec dense = find_model("Llama-3-8B");
   CHECK(dense.active_params == dense.num_params);
 }

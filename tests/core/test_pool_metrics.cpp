@@ -1,12 +1,11 @@
-#include "core/memory/pool_metrics.h"
-
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <vector>
 
-#include "core/memory/kv_cache_manager.h"
 #include "core/base/rng.h"
+#include "core/memory/kv_cache_manager.h"
+#include "core/memory/pool_metrics.h"
 #include "tests/core/helpers.h"
 
 using namespace tinyserve;
@@ -16,7 +15,8 @@ namespace {
 std::vector<uint64_t> bitmap(int32_t n, std::initializer_list<std::pair<int32_t, int32_t>> runs) {
   std::vector<uint64_t> bits(static_cast<size_t>((n + 63) / 64), 0);
   for (auto [start, len] : runs) {
-    for (int32_t b = start; b < start + len; ++b) bits[static_cast<size_t>(b / 64)] |= 1ull << (b % 64);
+    for (int32_t b = start; b < start + len; ++b)
+      bits[static_cast<size_t>(b / 64)] |= 1ull << (b % 64);
   }
   return bits;
 }
@@ -51,8 +51,8 @@ TemporalFragmentation temporal_at(double d) {
 
 TEST_CASE("an empty pool wastes nothing") {
   const PoolStats empty{16, 100};
-  const PoolMetrics m = measure_pool(empty, FreeRunSummary{1, 100, 100, 0.0}, temporal_at(0),
-                                     FragmentationParams{});
+  const PoolMetrics m =
+      measure_pool(empty, FreeRunSummary{1, 100, 100, 0.0}, temporal_at(0), FragmentationParams{});
   CHECK(m.kv_cache_usage == 0);
   CHECK(m.token_utilization == 1);
   CHECK(m.internal_fragmentation == 0);
@@ -112,8 +112,8 @@ TEST_CASE("the one-pass F_spatial agrees with the direct formula on random pools
 
 TEST_CASE("F_temporal is a geometrically weighted mean of per-step churn") {
   TemporalFragmentation t(0.9);
-  CHECK(t.update(10, 20) == doctest::Approx(0.05));   // D = 0.5
-  CHECK(t.update(0, 20) == doctest::Approx(0.045));   // D = 0
+  CHECK(t.update(10, 20) == doctest::Approx(0.05));    // D = 0.5
+  CHECK(t.update(0, 20) == doctest::Approx(0.045));    // D = 0
   CHECK(t.update(20, 10) == doctest::Approx(0.2405));  // D = 2
 }
 
@@ -154,8 +154,7 @@ TEST_CASE("the normalized F_total divides each term by its bound and stays in [0
   s.used_blocks = 9;
   s.cpu_used_blocks = 1;
   const PoolMetrics m2 = measure_pool(s, runs, temporal_at(0), p);
-  CHECK(m2.f_total_norm ==
-        doctest::Approx(0.5 * 0.0360418 + 0.2 * 2.2170751 / best).epsilon(1e-6));
+  CHECK(m2.f_total_norm == doctest::Approx(0.5 * 0.0360418 + 0.2 * 2.2170751 / best).epsilon(1e-6));
   // docs/metrics.md's worked example: F_temporal 0.05 from D = 0.5 after nothing.
   TemporalFragmentation worked(0.9);
   worked.update(10, 20);
@@ -223,14 +222,16 @@ TEST_CASE("the chunked free-run meter follows a pool that changes step after ste
     }
     FreeRunMeter meter(n, 0.5);
     for (int step = 0; step < 40; ++step) {
-      const FreeRunSummary a = meter.measure(bits, available), b = summarize_free_runs(bits, n, 0.5);
+      const FreeRunSummary a = meter.measure(bits, available),
+                           b = summarize_free_runs(bits, n, 0.5);
       REQUIRE(a.num_runs == b.num_runs);
       REQUIRE(a.largest == b.largest);
       REQUIRE(a.total == b.total);
       REQUIRE(a.f_spatial == doctest::Approx(b.f_spatial).epsilon(1e-9));
       // A few local changes, sometimes a whole region.
       const int changes = static_cast<int>(rng.uniform_int(0, 5));
-      for (int i = 0; i < changes; ++i) flip(static_cast<int32_t>(rng.below(static_cast<uint64_t>(n))));
+      for (int i = 0; i < changes; ++i)
+        flip(static_cast<int32_t>(rng.below(static_cast<uint64_t>(n))));
       if (step % 10 == 9) {
         const auto from = static_cast<int32_t>(rng.below(static_cast<uint64_t>(n)));
         for (int32_t block = from; block < std::min(n, from + 5000); ++block) {

@@ -6,9 +6,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/base/rng.h"
 #include "core/memory/contiguous_allocator.h"
 #include "core/memory/kv_cache_manager.h"
-#include "core/base/rng.h"
 
 using namespace tinyserve;
 
@@ -43,7 +43,8 @@ struct Driver {
     const uint64_t op = rng.below(100);
     if (op < 20 || live.empty()) {
       std::vector<TokenId> t = prompt();
-      const AllocRequest req{t, static_cast<int32_t>(t.size()) + static_cast<int32_t>(rng.below(20)),
+      const AllocRequest req{t,
+                             static_cast<int32_t>(t.size()) + static_cast<int32_t>(rng.below(20)),
                              static_cast<int32_t>(rng.uniform_int(1, 3))};
       if (kv.can_allocate(req) == AllocStatus::kOk) {
         const SeqId id = next_id++;
@@ -58,7 +59,8 @@ struct Driver {
     } else if (op < 30) {
       const SeqId id = pick();
       auto& t = tokens[id];
-      const auto upto = static_cast<int32_t>(rng.uniform_int(computed[id], static_cast<int64_t>(t.size())));
+      const auto upto =
+          static_cast<int32_t>(rng.uniform_int(computed[id], static_cast<int64_t>(t.size())));
       kv.mark_computed(id, upto);
       computed[id] = upto;
       ++ops_done;

@@ -99,7 +99,8 @@ TEST_CASE("the CPU executor quantizes fp8 pools with per-KV-head scales") {
       for (int32_t i = 0; i < plan.num_queries(); ++i) {
         CAPTURE(step);
         CAPTURE(i);
-        CHECK(testing::relative_error(out.value.data() + i * per_query, exact.data() + i * per_query,
+        CHECK(testing::relative_error(out.value.data() + i * per_query,
+                                      exact.data() + i * per_query,
                                       per_query) < testing::tolerance(t) * 0.5);
       }
     }
@@ -110,8 +111,8 @@ TEST_CASE("the CPU executor quantizes fp8 pools with per-KV-head scales") {
       const BlockData data = ex.read_block(Pool::kGpu, 0, b).value;
       for (size_t i = 0; i < data.k.size(); ++i) {
         const auto h = static_cast<size_t>(i / (g.block_size * g.head_dim));
-        max_head[h] = std::max(max_head[h], std::abs(load_element(data.k.data(), t,
-                                                                  static_cast<int64_t>(i))));
+        max_head[h] = std::max(max_head[h],
+                               std::abs(load_element(data.k.data(), t, static_cast<int64_t>(i))));
       }
     }
     CHECK(max_head[2] <= 2.0f);

@@ -1,7 +1,4 @@
-#include "core/config/scenario.h"
-
 #include <doctest/doctest.h>
-
 #include <unistd.h>
 
 #include <filesystem>
@@ -9,6 +6,7 @@
 #include <string>
 
 #include "core/base/errors.h"
+#include "core/config/scenario.h"
 #include "core/engine/snapshot.h"
 #include "core/execution/gpu_profile.h"
 
@@ -80,35 +78,42 @@ TEST_CASE("scenario errors name the file, the line and what was expected") {
   CHECK(error_of(std::string(kMinimal) + "[scheduler]\nmax_num_seqs = 0\n") ==
         "FILE:8: scheduler.max_num_seqs: expected an integer in [1, 1000000], found 0");
   CHECK(error_of(std::string(kMinimal) + "[cache]\nfree_list = \"fastest\"\n") ==
-        "FILE:8: cache.free_list: expected one of lifo, fifo, lru, best-fit, random, found \"fastest\"");
+        "FILE:8: cache.free_list: expected one of lifo, fifo, lru, best-fit, random, found "
+        "\"fastest\"");
   CHECK(error_of(std::string(kMinimal) + "[cache]\nblock_size = -16\n") ==
         "FILE:8: cache.block_size: expected an integer in [1, 1024], found -16");
   CHECK(error_of("name = \"t\"\n") == "FILE: description: expected a one-line description");
-  CHECK(error_of("name = \"t\"\ndescription = \"d\"\n[model]\npreset = \"gpt-5\"\n").starts_with(
-      "FILE:4: model.preset: "));
-  CHECK(error_of("name = \"t\"\ndescription = \"d\"\nseed = [1\n").starts_with("FILE:3: malformed TOML"));
-  CHECK(error_of(std::string(kMinimal) + "[workload.prompt]\ndistribution = \"uniform\"\nmin = 100\nmax = 10\n")
+  CHECK(error_of("name = \"t\"\ndescription = \"d\"\n[model]\npreset = \"gpt-5\"\n")
+            .starts_with("FILE:4: model.preset: "));
+  CHECK(error_of("name = \"t\"\ndescription = \"d\"\nseed = [1\n")
+            .starts_with("FILE:3: malformed TOML"));
+  CHECK(error_of(std::string(kMinimal) +
+                 "[workload.prompt]\ndistribution = \"uniform\"\nmin = 100\nmax = 10\n")
             .find("max: expected max >= min (100), found 10") != std::string::npos);
   CHECK(error_of(std::string(kMinimal) +
                  "[workload.prompt]\ndistribution = \"zipf\"\nmin = 1\nmax = 9000000\n") ==
         "FILE: workload.prompt.max: a Zipf range holds at most 4194304 values, found [1, 9000000]");
-  CHECK(error_of(std::string(kMinimal) + "[scheduler]\nmax_num_seqs = 512\nmax_num_batched_tokens = 256\n")
+  CHECK(error_of(std::string(kMinimal) +
+                 "[scheduler]\nmax_num_seqs = 512\nmax_num_batched_tokens = 256\n")
             .find("max_num_batched_tokens: expected >= max_num_seqs (512)") != std::string::npos);
   CHECK(error_of(std::string(kMinimal) + "[workload]\n") ==
-        "FILE:7: malformed TOML: Error while parsing table header: cannot redefine existing table 'workload'");
+        "FILE:7: malformed TOML: Error while parsing table header: cannot redefine existing table "
+        "'workload'");
 }
 
 TEST_CASE("overrides replace file values and their errors name the override") {
   TempScenario t(kMinimal);
-  const Scenario s = load_scenario(t.path.string(), {"scheduler.max_num_seqs=64", "cache.free_list=fifo",
-                                                     "cache.prefix_caching=true", "workload.arrival.rate=2.5"});
+  const Scenario s =
+      load_scenario(t.path.string(), {"scheduler.max_num_seqs=64", "cache.free_list=fifo",
+                                      "cache.prefix_caching=true", "workload.arrival.rate=2.5"});
   CHECK(s.engine.scheduler.max_num_seqs == 64);
   CHECK(std::get<PagedOptions>(s.engine.allocator).free_list == FreeListPolicy::kFifo);
   CHECK(s.engine.prefix_caching());
   CHECK(s.workload.arrival.rate == 2.5);
   CHECK(error_of(kMinimal, {"scheduler.max_num_seqs=abc"}) ==
         "--set scheduler.max_num_seqs=abc: expected an integer, found a string");
-  CHECK(error_of(kMinimal, {"scheduler.max_num_seqs"}) == "--set scheduler.max_num_seqs: expected key=value");
+  CHECK(error_of(kMinimal, {"scheduler.max_num_seqs"}) ==
+        "--set scheduler.max_num_seqs: expected key=value");
   CHECK(error_of(kMinimal, {"name.x=1"}) == "--set name.x=1: name is not a table");
   CHECK(error_of(kMinimal, {"bogus=1"}).starts_with("--set bogus=1: unknown key"));
 }
@@ -129,7 +134,8 @@ TEST_CASE("missing files and directories are reported as such") {
                        "/nonexistent/x.toml: cannot open: No such file or directory", InputError);
   CHECK_THROWS_WITH_AS(load_scenario(fs::temp_directory_path().string()),
                        doctest::Contains("is a directory"), InputError);
-  CHECK_THROWS_WITH_AS(find_scenario("no_such_scenario"), doctest::Contains("no such scenario"), InputError);
+  CHECK_THROWS_WITH_AS(find_scenario("no_such_scenario"), doctest::Contains("no such scenario"),
+                       InputError);
 }
 
 TEST_CASE("every scenario in scenarios/ loads and names itself after its file") {
@@ -184,28 +190,36 @@ TEST_CASE("a scenario and seed replay to a byte-identical metrics.csv") {
 }
 
 TEST_CASE("non-ASCII text is accepted in strings and comments and refused where syntax belongs") {
-  const std::string base = "name = \"t\"\ndescription = \"d\u00e9j\u00e0 vu \u2014 ok\" # commentaire \u00e9\n"
-                           "[hardware]\nnum_gpu_blocks = 512\n";
+  const std::string base =
+      "name = \"t\"\ndescription = \"d\u00e9j\u00e0 vu \u2014 ok\" # commentaire \u00e9\n"
+      "[hardware]\nnum_gpu_blocks = 512\n";
   CHECK(error_of(base + "[workload]\nnum_requests = 2\n") == "");
   CHECK(error_of(base + "[workload]\nnum_requests = 2\u00e9\n") ==
         "FILE:6: non-ASCII character outside a string or comment, expected TOML syntax");
-  CHECK(error_of(std::string(kMinimal) + "x = +\"\u015a|~\n").starts_with("FILE:7: malformed TOML: "));
+  CHECK(error_of(std::string(kMinimal) + "x = +\"\u015a|~\n")
+            .starts_with("FILE:7: malformed TOML: "));
   CHECK(error_of(std::string(kMinimal) + "x = 1 \u00e9\n") ==
         "FILE:7: non-ASCII character outside a string or comment, expected TOML syntax");
   CHECK(error_of("name = \"t\"\ndescription = \"\\\u00e9\"\n") ==
         "FILE:2: non-ASCII character after a backslash, expected an escape sequence");
-  CHECK(error_of("name = \"t\"\ndescription = \"\xc3\"\n") == "FILE:2: invalid UTF-8, expected UTF-8 text");
-  CHECK(error_of("name = \"t\"\ndescription = \"\xed\xa0\x80\"\n") == "FILE:2: invalid UTF-8, expected UTF-8 text");
-  CHECK(error_of(std::string("name = \"t\0\"\n", 12)) == "FILE:1: unexpected NUL byte, expected UTF-8 text");
-  CHECK(error_of("name = 't'\ndescription = '''x ''' # ok\n[hardware]\nnum_gpu_blocks = 512\n") == "");
+  CHECK(error_of("name = \"t\"\ndescription = \"\xc3\"\n") ==
+        "FILE:2: invalid UTF-8, expected UTF-8 text");
+  CHECK(error_of("name = \"t\"\ndescription = \"\xed\xa0\x80\"\n") ==
+        "FILE:2: invalid UTF-8, expected UTF-8 text");
+  CHECK(error_of(std::string("name = \"t\0\"\n", 12)) ==
+        "FILE:1: unexpected NUL byte, expected UTF-8 text");
+  CHECK(error_of("name = 't'\ndescription = '''x ''' # ok\n[hardware]\nnum_gpu_blocks = 512\n") ==
+        "");
 }
 
 TEST_CASE("strings keep their exact text through the ASCII form toml++ is given") {
   const auto described = [](const std::string& toml_string) {
-    TempScenario t("name = \"t\"\ndescription = " + toml_string + "\n[hardware]\nnum_gpu_blocks = 512\n");
+    TempScenario t("name = \"t\"\ndescription = " + toml_string +
+                   "\n[hardware]\nnum_gpu_blocks = 512\n");
     return load_scenario(t.path.string()).description;
   };
-  CHECK(described("\"d\u00e9j\u00e0 \\\"vu\\\" \U0001F600\"") == "d\u00e9j\u00e0 \"vu\" \U0001F600");
+  CHECK(described("\"d\u00e9j\u00e0 \\\"vu\\\" \U0001F600\"") ==
+        "d\u00e9j\u00e0 \"vu\" \U0001F600");
   CHECK(described("'C:\\caf\u00e9 \"x\"'") == "C:\\caf\u00e9 \"x\"");
   CHECK(described("'''\nline \u00fc\n\\ \"q\" ''''") == "line \u00fc\n\\ \"q\" '");
   CHECK(described("\"\"\"a \\\n  \ufebf b\"\"\"") == "a \ufebf b");

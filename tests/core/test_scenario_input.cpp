@@ -119,7 +119,9 @@ TEST_CASE("a --set value is one TOML value and nothing else, or a word taken as 
   CHECK(parse_scenario(kBase, "s.toml", {"name=../../x"}).name == "../../x");
   CHECK(parse_scenario(kBase, "s.toml", {"description=two words"}).description == "two words");
   CHECK(parse_scenario(kBase, "s.toml", {"description=a # b"}).description == "a # b");
-  CHECK(parse_scenario(kBase, "s.toml", {"scheduler.semantics=vllm-v0", "cache.allocator=contiguous"}).engine.paged() == false);
+  CHECK(
+      parse_scenario(kBase, "s.toml", {"scheduler.semantics=vllm-v0", "cache.allocator=contiguous"})
+          .engine.paged() == false);
   CHECK(parse_scenario(kBase, "s.toml", {"name=\"quoted # not a comment\""}).name ==
         "quoted # not a comment");
   // A long override is cut in messages, which stay one line.

@@ -40,8 +40,10 @@ std::string value_for(const KeySpec& k, const TempDir& dir) {
       return k.type == KeyType::kInteger ? std::to_string(static_cast<int64_t>(v))
                                          : std::to_string(v);
     }
-    case KeyType::kBoolean: return k.def != 0 ? "true" : "false";
-    default: return "\"" + std::string(k.text_def) + "\"";
+    case KeyType::kBoolean:
+      return k.def != 0 ? "true" : "false";
+    default:
+      return "\"" + std::string(k.text_def) + "\"";
   }
 }
 
@@ -75,8 +77,9 @@ TEST_CASE("docs/scenarios.md holds the generated reference of every key, exactly
   std::ifstream in(source_path("docs/scenarios.md"));
   REQUIRE(in);
   const std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  CHECK_MESSAGE(doc.find(scenario_keys_markdown()) != std::string::npos,
-                "docs/scenarios.md is stale: regenerate its keys with `tinyserve scenarios --keys`");
+  CHECK_MESSAGE(
+      doc.find(scenario_keys_markdown()) != std::string::npos,
+      "docs/scenarios.md is stale: regenerate its keys with `tinyserve scenarios --keys`");
 }
 
 TEST_CASE("every key of the table is read by the loader and accepts its documented default") {
@@ -105,12 +108,12 @@ TEST_CASE("max_model_len applies to every allocator: long prompts rejected, outp
   for (const auto& [allocator, semantics] : setups) {
     CAPTURE(allocator);
     CAPTURE(semantics);
-    Scenario sc = parse_scenario(
-        kBase, dir.path("s.toml"),
-        {"model.max_model_len=512", std::string("cache.allocator=") + allocator,
-         std::string("scheduler.semantics=") + semantics,
-         "workload.num_requests=40", "workload.prompt.min=100", "workload.prompt.max=900",
-         "workload.output.distribution=fixed", "workload.output.value=200"});
+    Scenario sc =
+        parse_scenario(kBase, dir.path("s.toml"),
+                       {"model.max_model_len=512", std::string("cache.allocator=") + allocator,
+                        std::string("scheduler.semantics=") + semantics, "workload.num_requests=40",
+                        "workload.prompt.min=100", "workload.prompt.max=900",
+                        "workload.output.distribution=fixed", "workload.output.value=200"});
     std::vector<RequestSpec> requests = load_requests(sc);
     int64_t too_long = 0, capped = 0;
     for (const RequestSpec& r : requests) {
@@ -143,22 +146,23 @@ TEST_CASE("max_model_len applies to every allocator: long prompts rejected, outp
 TEST_CASE("settings the contiguous allocator cannot honour are refused, naming both keys") {
   TempDir dir;
   const auto prefix = input_error([&] {
-    parse_scenario(kBase, dir.path("s.toml"), {"scheduler.semantics=vllm-v0",
-                                               "cache.allocator=contiguous",
-                                               "cache.prefix_caching=true"});
+    parse_scenario(
+        kBase, dir.path("s.toml"),
+        {"scheduler.semantics=vllm-v0", "cache.allocator=contiguous", "cache.prefix_caching=true"});
   });
   REQUIRE(prefix);
   CHECK(std::string(prefix->what()).find("no prefix cache") != std::string::npos);
   const auto swap = input_error([&] {
-    parse_scenario(kBase, dir.path("s.toml"), {"scheduler.semantics=vllm-v0",
-                                               "cache.allocator=contiguous",
-                                               "scheduler.preemption=swap"});
+    parse_scenario(
+        kBase, dir.path("s.toml"),
+        {"scheduler.semantics=vllm-v0", "cache.allocator=contiguous", "scheduler.preemption=swap"});
   });
   REQUIRE(swap);
   CHECK(std::string(swap->what()).find("cannot swap") != std::string::npos);
 }
 
-TEST_CASE("model.config set with --set replaces the file's preset, relative to the current directory") {
+TEST_CASE(
+    "model.config set with --set replaces the file's preset, relative to the current directory") {
   TempDir dir;
   const std::string file = kBase + "[model]\npreset = \"llama-2-7b\"\nmax_model_len = 4096\n";
   const fs::path cwd = fs::current_path();
@@ -223,7 +227,8 @@ TEST_CASE("model and KV dtypes change capacity and cost; a custom GPU is a GPU")
   CHECK(custom.engine.cost.peak_flops == 835e12);
   CHECK(custom.engine.cost.pcie_bandwidth == 50e9);
   CHECK(input_error([&] {
-    parse_scenario("name = \"t\"\ndescription = \"d\"\n[hardware]\ngpu = \"custom\"\n", dir.path("s.toml"));
+    parse_scenario("name = \"t\"\ndescription = \"d\"\n[hardware]\ngpu = \"custom\"\n",
+                   dir.path("s.toml"));
   }));
   const Scenario modified = parse_scenario(h100, dir.path("s.toml"), {"hardware.memory_gib=94"});
   CHECK(modified.gpu.name == "H100 (modified)");

@@ -1,8 +1,7 @@
 // The scheduler's decisions on hand-built cases, driven through the engine.
-#include "core/scheduling/scheduler.h"
-
 #include <doctest/doctest.h>
 
+#include "core/scheduling/scheduler.h"
 #include "tests/core/engine_helpers.h"
 
 using namespace tinyserve;

@@ -333,9 +333,9 @@ TEST_CASE("with selection on, the CPU executor attends to the selected blocks of
             const auto blocks_of_seq = static_cast<int32_t>((seq.tokens.size() + 3) / 4);
             if (sel.counts[row] < blocks_of_seq) ++sparse_rows;
             const std::vector<double> exact = fixture.exact_attention(seq, l, len - 1, 1, &blocks);
-            const float* got = out.value.data() + (static_cast<size_t>(l) * plan.num_queries() +
-                                                   plan.query_start[b]) *
-                                                      per_query;
+            const float* got =
+                out.value.data() +
+                (static_cast<size_t>(l) * plan.num_queries() + plan.query_start[b]) * per_query;
             CHECK(testing::relative_error(got, exact.data(), per_query) <
                   testing::tolerance(t) * 0.5);
           }

@@ -1,7 +1,6 @@
-#include "core/engine/snapshot.h"
-
 #include <doctest/doctest.h>
 
+#include "core/engine/snapshot.h"
 #include "tests/core/engine_helpers.h"
 
 using namespace tinyserve;

@@ -1,14 +1,13 @@
 // Soak: the whole Azure conversation trace (19,366 requests, 120,625 steps) with the invariant
 // checker after every step, and memory that stays flat once the run has warmed up.
 #include <doctest/doctest.h>
-
 #include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
 
-#include "core/engine/engine.h"
 #include "core/config/scenario.h"
+#include "core/engine/engine.h"
 
 using namespace tinyserve;
 
@@ -56,9 +55,11 @@ TEST_CASE("the whole Azure conversation trace keeps every invariant, with flat m
   CHECK(e.num_done() == static_cast<int64_t>(total));
   CHECK(e.summary().finished == static_cast<int64_t>(total));
   REQUIRE(rss.size() >= 3);
-  std::printf("soak: %lld steps; resident memory at 1/4, 2/4, 3/4, 4/4 of the requests: %lld %lld %lld %lld KiB\n",
-              static_cast<long long>(e.steps()), static_cast<long long>(rss[0] >> 10),
-              static_cast<long long>(rss[1] >> 10), static_cast<long long>(rss[2] >> 10),
-              static_cast<long long>(rss.back() >> 10));
+  std::printf(
+      "soak: %lld steps; resident memory at 1/4, 2/4, 3/4, 4/4 of the requests: %lld %lld %lld "
+      "%lld KiB\n",
+      static_cast<long long>(e.steps()), static_cast<long long>(rss[0] >> 10),
+      static_cast<long long>(rss[1] >> 10), static_cast<long long>(rss[2] >> 10),
+      static_cast<long long>(rss.back() >> 10));
   if (!kSanitized) CHECK(rss.back() - rss.front() < (int64_t{8} << 20));  // < 8 MiB after warm-up
 }

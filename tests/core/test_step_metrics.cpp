@@ -1,5 +1,3 @@
-#include "core/engine/step_metrics.h"
-
 #include <doctest/doctest.h>
 
 #include <sstream>
@@ -7,6 +5,7 @@
 #include <vector>
 
 #include "core/engine/run_recorder.h"
+#include "core/engine/step_metrics.h"
 
 using namespace tinyserve;
 

@@ -1,10 +1,9 @@
-#include "core/text/toml_text.h"
-
 #include <doctest/doctest.h>
 
 #include <string>
 
 #include "core/base/errors.h"
+#include "core/text/toml_text.h"
 
 using namespace tinyserve;
 
@@ -28,7 +27,8 @@ TEST_CASE("non-ASCII characters in strings become escapes, in comments spaces, l
   const std::string text = "a = \"caf\xc3\xa9\"\n# \xc3\xa9t\xc3\xa9\nb = '\xf0\x9f\x98\x80'\n";
   const std::string out = ascii_toml(text, "f.toml");
   CHECK(is_ascii(out));
-  const bool e_acute = out.find("\\u00E9") != std::string::npos || out.find("\\u00e9") != std::string::npos;
+  const bool e_acute =
+      out.find("\\u00E9") != std::string::npos || out.find("\\u00e9") != std::string::npos;
   const bool smiley =
       out.find("\\U0001F600") != std::string::npos || out.find("\\U0001f600") != std::string::npos;
   CHECK(e_acute);

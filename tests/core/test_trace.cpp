@@ -6,8 +6,8 @@
 #include <set>
 #include <unordered_set>
 
-#include "core/memory/prefix_cache.h"
 #include "core/base/rng.h"
+#include "core/memory/prefix_cache.h"
 #include "core/workload/trace.h"
 #include "tests/core/test_files.h"
 

@@ -346,7 +346,8 @@ TEST_CASE("random small vllm-v1 runs keep every invariant and end every request"
       RequestSpec r = req(i, static_cast<int32_t>(rng.uniform_int(1, 120)),
                           static_cast<int32_t>(rng.uniform_int(1, 40)),
                           static_cast<double>(rng.uniform_int(0, 5)));
-      if (rng.below(3) == 0) r.prompt.insert(r.prompt.begin(), {7, static_cast<int32_t>(rng.uniform_int(1, 40))});
+      if (rng.below(3) == 0)
+        r.prompt.insert(r.prompt.begin(), {7, static_cast<int32_t>(rng.uniform_int(1, 40))});
       r.n = rng.below(5) == 0 ? 2 : 1;
       work += int64_t{r.prompt_len() + r.output_len} * r.n;
       requests.push_back(r);

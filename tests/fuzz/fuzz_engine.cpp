@@ -79,14 +79,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (std::getenv("TINYSERVE_FUZZ_VERBOSE")) {  // describe the case when replaying a crash
     std::fprintf(stderr, "semantics %s async %d\n", to_string(c.scheduler.semantics).data(),
                  c.scheduler.async_scheduling);
-    std::fprintf(stderr, "paged %d bs %d blocks %d cpu %d policy %d prefix %d wm %.2f | contiguous res %d maxlen %d | seqs %d tokens %d chunk %d swap %d lowprio %d\n",
+    std::fprintf(stderr,
+                 "paged %d bs %d blocks %d cpu %d policy %d prefix %d wm %.2f | contiguous res %d "
+                 "maxlen %d | seqs %d tokens %d chunk %d swap %d lowprio %d\n",
                  paged, bs, blocks, c.geometry.num_cpu_blocks, static_cast<int>(p.free_list),
-                 p.prefix_caching, p.watermark, static_cast<int>(contiguous.reservation), c.max_model_len,
-                 c.scheduler.max_num_seqs, c.scheduler.max_num_batched_tokens, c.scheduler.chunked_prefill,
-                 c.scheduler.preemption == PreemptionMode::kSwap, c.scheduler.victim == VictimPolicy::kLowestPriority);
+                 p.prefix_caching, p.watermark, static_cast<int>(contiguous.reservation),
+                 c.max_model_len, c.scheduler.max_num_seqs, c.scheduler.max_num_batched_tokens,
+                 c.scheduler.chunked_prefill, c.scheduler.preemption == PreemptionMode::kSwap,
+                 c.scheduler.victim == VictimPolicy::kLowestPriority);
     for (const RequestSpec& r : requests) {
-      std::fprintf(stderr, "  request %lld at %.2f: prompt %d output %d n %d beams %d priority %d\n",
-                   static_cast<long long>(r.id), r.arrival, r.prompt_len(), r.output_len, r.n, r.beam_width, r.priority);
+      std::fprintf(stderr,
+                   "  request %lld at %.2f: prompt %d output %d n %d beams %d priority %d\n",
+                   static_cast<long long>(r.id), r.arrival, r.prompt_len(), r.output_len, r.n,
+                   r.beam_width, r.priority);
     }
   }
   Engine e(c, std::move(requests), std::make_unique<AccountingBackend>());

@@ -5,8 +5,8 @@
 #include <numeric>
 #include <thread>
 
-#include "core/execution/attention_reference.h"
 #include "core/base/rng.h"
+#include "core/execution/attention_reference.h"
 #include "core/execution/synthetic_kv.h"
 #include "gpu/cache_ops.h"
 #include "tests/gpu/gpu_test_util.h"
@@ -105,8 +105,7 @@ TEST_SUITE("gpu") {
             cache.scales.v_heads = head_scales.data() + 3;
           }
 
-          DeviceArray dk(k), dv(v), dkey(key), dvalue(value), dslots(slots),
-              dscales(head_scales);
+          DeviceArray dk(k), dv(v), dkey(key), dvalue(value), dslots(slots), dscales(head_scales);
           PagedKv device = cache;
           device.k = dk.get();
           device.v = dv.get();

@@ -6,10 +6,10 @@
 #include <cmath>
 #include <memory>
 
+#include "core/config/scenario.h"
 #include "core/engine/engine.h"
 #include "core/execution/executor_backend.h"
 #include "core/execution/reference_executor.h"
-#include "core/config/scenario.h"
 #include "gpu/cuda_executor.h"
 #include "tests/core/plan_fixture.h"
 #include "tests/gpu/gpu_test_util.h"
@@ -28,8 +28,12 @@ class TeeBackend final : public Backend {
   // reference computing no attention on the others (its scalar attention is slow).
   TeeBackend(std::unique_ptr<KvExecutor> gpu, std::unique_ptr<ReferenceExecutor> cpu,
              int output_every = 3, int pool_every = 25, int64_t max_pairs = 0)
-      : gpu_(std::move(gpu)), reference_(cpu.get()), cpu_(std::move(cpu)),
-        output_every_(output_every), pool_every_(pool_every), max_pairs_(max_pairs) {}
+      : gpu_(std::move(gpu)),
+        reference_(cpu.get()),
+        cpu_(std::move(cpu)),
+        output_every_(output_every),
+        pool_every_(pool_every),
+        max_pairs_(max_pairs) {}
   std::string name() const override { return "tee"; }
   std::string description() const override { return "CUDA and CPU reference in lockstep"; }
 
@@ -57,7 +61,7 @@ class TeeBackend final : public Backend {
     return {};
   }
   int compared_outputs = 0, compared_pools = 0;
-  int output_limit = 1 << 30;  // comparisons at most
+  int output_limit = 1 << 30;   // comparisons at most
   int chunks_after_prefix = 0;  // prefill chunks after cached tokens (prefix hits, earlier chunks)
   int mixed_steps = 0;          // steps with prefill chunks and decodes
   int steps_ = 0;
@@ -90,7 +94,8 @@ class TeeBackend final : public Backend {
         std::count_if(g.value.begin(), g.value.end(), [](float x) { return !std::isfinite(x); }));
     CHECK(unwritten == 0);
     CAPTURE(plan.step);
-    CHECK(relative_error(g.value.data(), ref.data(), ref.size()) < tolerance(gpu_->geometry().dtype));
+    CHECK(relative_error(g.value.data(), ref.data(), ref.size()) <
+          tolerance(gpu_->geometry().dtype));
     ++compared_outputs;
   }
 
@@ -146,7 +151,8 @@ TEST_SUITE("gpu") {
     if (skip_without_gpu()) return;
     for (DType dtype : {DType::kF16, DType::kBF16}) {
       CAPTURE(dtype_name(dtype));
-      Scenario sc = parse_scenario(kScenario, std::string(TINYSERVE_SOURCE_DIR) + "/scenarios/tee.toml");
+      Scenario sc =
+          parse_scenario(kScenario, std::string(TINYSERVE_SOURCE_DIR) + "/scenarios/tee.toml");
       sc.engine.geometry.dtype = dtype;
       const KvGeometry g = sc.engine.geometry;
       auto gpu = gpu::CudaExecutor::create(g);
@@ -174,7 +180,8 @@ TEST_SUITE("gpu") {
   // Every scenario's first steps on the CUDA executor and the CPU reference in lockstep: their
   // attention outputs (every scheduled token's query) must agree every other step. One layer,
   // so the CPU reference keeps up.
-  TEST_CASE("every scenario's steps give the CPU reference's attention outputs on the CUDA executor") {
+  TEST_CASE(
+      "every scenario's steps give the CPU reference's attention outputs on the CUDA executor") {
     if (skip_without_gpu()) return;
     int scenarios = 0, compared = 0;
     for (const std::string& file : list_scenarios()) {
@@ -182,10 +189,10 @@ TEST_SUITE("gpu") {
       // A pool of 4,096 blocks (every scenario's max_model_len fits) keeps the CPU reference's
       // host copy small, and steps of at most 64 tokens and 4 sequences keep its scalar attention
       // quick; preemptions come sooner, which the comparison welcomes.
-      Scenario sc = load_scenario(file, {"engine.gpu_layers=1", "hardware.num_gpu_blocks=4096",
-                                         "hardware.swap_space_gib=0.25",
-                                         "scheduler.max_num_batched_tokens=64",
-                                         "scheduler.max_num_seqs=4"});
+      Scenario sc =
+          load_scenario(file, {"engine.gpu_layers=1", "hardware.num_gpu_blocks=4096",
+                               "hardware.swap_space_gib=0.25",
+                               "scheduler.max_num_batched_tokens=64", "scheduler.max_num_seqs=4"});
       if (!sc.engine.paged()) continue;  // contiguous regions: the executors hold paged pools
       sc.engine.max_steps = small_gpu_tests() ? 8 : 24;
       const KvGeometry g = sc.engine.geometry;

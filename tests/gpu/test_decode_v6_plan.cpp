@@ -28,8 +28,7 @@ void check_list(const std::vector<int32_t>& lens, int32_t kv_heads, int32_t tile
   CAPTURE(item_cost);
   const auto batch = static_cast<int32_t>(lens.size());
   const int32_t max_len = *std::max_element(lens.begin(), lens.end());
-  const WorkList w =
-      build_work_list(lens.data(), batch, max_len, kv_heads, tile, warps, item_cost);
+  const WorkList w = build_work_list(lens.data(), batch, max_len, kv_heads, tile, warps, item_cost);
   REQUIRE(w.num_items == batch * kv_heads);
   int64_t total = 0;
   for (int32_t len : lens) total += kv_heads * ((len + tile - 1) / tile);

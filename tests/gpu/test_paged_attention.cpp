@@ -4,8 +4,8 @@
 #include <cmath>
 #include <numeric>
 
-#include "core/execution/attention_reference.h"
 #include "core/base/rng.h"
+#include "core/execution/attention_reference.h"
 #include "gpu/decode_attention.h"
 #include "tests/core/plan_fixture.h"
 #include "tests/gpu/gpu_test_util.h"
@@ -173,7 +173,7 @@ std::vector<float> run_on_gpu(const Case& c, const HostProblem& p) {
 // The relative error of the GPU output; every element must be finite (written).
 void check_case(Case c) {
   if (!kernel_supports(c.version, c.dtype)) return;  // v1, v2 do not read fp8
-  if (small_gpu_tests()) {  // shorter contexts, same shapes and versions
+  if (small_gpu_tests()) {                           // shorter contexts, same shapes and versions
     for (int32_t& len : c.lens) len = std::min(len, 1100);
     if (c.lens.size() > 64) c.lens.resize(64);
   }
@@ -301,8 +301,8 @@ TEST_SUITE("gpu") {
 
   TEST_CASE("fp8 attention matches the CPU reference with per-tensor and per-KV-head scales") {
     if (skip_without_gpu()) return;
-    for (KernelVersion v : {KernelVersion::kV3, KernelVersion::kV4, KernelVersion::kV5,
-                            KernelVersion::kV6}) {
+    for (KernelVersion v :
+         {KernelVersion::kV3, KernelVersion::kV4, KernelVersion::kV5, KernelVersion::kV6}) {
       for (DType t : {DType::kFp8E4M3, DType::kFp8E5M2}) {
         for (int32_t d : {64, 128, 256}) {
           for (int32_t group : {1, 4, 8}) {
@@ -349,8 +349,8 @@ TEST_SUITE("gpu") {
 
   TEST_CASE("v3 to v6 read a block-table row per KV head when given one") {
     if (skip_without_gpu()) return;
-    for (KernelVersion v : {KernelVersion::kV3, KernelVersion::kV4, KernelVersion::kV5,
-                            KernelVersion::kV6}) {
+    for (KernelVersion v :
+         {KernelVersion::kV3, KernelVersion::kV4, KernelVersion::kV5, KernelVersion::kV6}) {
       for (DType t : {DType::kF16, DType::kFp8E5M2}) {
         for (int32_t bs : {8, 16, 32}) {
           Case c;
@@ -372,7 +372,8 @@ TEST_SUITE("gpu") {
     c.per_head_tables = true;
     c.lens = {10};
     HostProblem p(c);
-    const gpu::AttentionPlan plan = gpu::plan_attention(KernelVersion::kV2, c.dtype, p.batch, 2, 128);
+    const gpu::AttentionPlan plan =
+        gpu::plan_attention(KernelVersion::kV2, c.dtype, p.batch, 2, 128);
     CHECK(gpu::paged_attention(plan, p.cache, p.batch, nullptr, nullptr) == cudaErrorInvalidValue);
   }
 
@@ -489,7 +490,8 @@ TEST_SUITE("gpu") {
     CHECK(gpu::paged_attention(plan2, cache, db, nullptr, nullptr) == cudaErrorInvalidValue);
     cache = p.cache;
     cache.dtype = DType::kFp8E4M3;
-    const gpu::AttentionPlan plan3 = gpu::plan_attention(KernelVersion::kV2, cache.dtype, db, 2, 128);
+    const gpu::AttentionPlan plan3 =
+        gpu::plan_attention(KernelVersion::kV2, cache.dtype, db, 2, 128);
     CHECK(gpu::paged_attention(plan3, cache, db, nullptr, nullptr) == cudaErrorNotSupported);
     CHECK(cudaGetLastError() == cudaSuccess);
   }

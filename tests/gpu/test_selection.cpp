@@ -533,9 +533,9 @@ TEST_SUITE("gpu") {
                 }
                 const std::vector<double> exact =
                     fixture.exact_attention(seq, l, len - 1, 1, &blocks);
-                const float* o = out.value.data() + (static_cast<size_t>(l) * plan.num_queries() +
-                                                     plan.query_start[e]) *
-                                                        per_query;
+                const float* o =
+                    out.value.data() +
+                    (static_cast<size_t>(l) * plan.num_queries() + plan.query_start[e]) * per_query;
                 CHECK(relative_error(o, exact.data(), per_query) < tolerance(sh.dtype));
               }
             }

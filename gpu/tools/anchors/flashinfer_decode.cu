@@ -12,6 +12,7 @@
 // (float) and 8 MiB (int), PDL on (device_support_pdl is true on sm_90), no CUDA graph, no
 // sliding window, no soft cap, sm_scale = 1 / sqrt(head_dim). fp16 pools, head dim 128.
 // Built only with -DTINYSERVE_FLASHINFER_DIR / -DTINYSERVE_CCCL_DIR (gpu/CMakeLists.txt).
+#include <cmath>
 #include <flashinfer/attention/decode.cuh>
 #include <flashinfer/attention/mask.cuh>
 #include <flashinfer/attention/prefill.cuh>
@@ -21,8 +22,6 @@
 #include <flashinfer/page.cuh>
 #include <flashinfer/pos_enc.cuh>
 #include <flashinfer/utils.cuh>
-
-#include <cmath>
 #include <memory>
 #include <numeric>
 #include <string>
@@ -185,9 +184,9 @@ class FlashInferDecode : public DecodeAnchor {
     }
     qo_indptr_h_.resize(static_cast<size_t>(batch) + 1);
     std::iota(qo_indptr_h_.begin(), qo_indptr_h_.end(), 0);
-    for (auto [buffer, host] : {std::pair{&indptr_, &indptr_h_}, std::pair{&indices_, &indices},
-                                std::pair{&last_page_len_, &last_page_len},
-                                std::pair{&qo_indptr_, &qo_indptr_h_}}) {
+    for (auto [buffer, host] :
+         {std::pair{&indptr_, &indptr_h_}, std::pair{&indices_, &indices},
+          std::pair{&last_page_len_, &last_page_len}, std::pair{&qo_indptr_, &qo_indptr_h_}}) {
       if (buffer->allocate(host->size() * sizeof(IdType)) != cudaSuccess ||
           cudaMemcpy(buffer->get(), host->data(), host->size() * sizeof(IdType),
                      cudaMemcpyHostToDevice) != cudaSuccess) {
@@ -227,10 +226,8 @@ class CudaCoreDecode final : public FlashInferDecode {
     const uint32_t group = p.batch.num_heads / p.cache.num_kv_heads;
     cudaError_t status = cudaErrorInvalidValue;
     DISPATCH_GQA_GROUP_SIZE(group, GROUP_SIZE, {
-      auto estimate =
-          flashinfer::BatchDecodeWithPagedKVCacheWorkEstimationDispatched<
-              GROUP_SIZE, kHeadDim, flashinfer::PosEncodingMode::kNone, DecodeVariant,
-              DecodeParams>;
+      auto estimate = flashinfer::BatchDecodeWithPagedKVCacheWorkEstimationDispatched<
+          GROUP_SIZE, kHeadDim, flashinfer::PosEncodingMode::kNone, DecodeVariant, DecodeParams>;
       status = flashinfer::DecodePlan<kHeadDim, flashinfer::PosEncodingMode::kNone, DecodeVariant,
                                       DecodeParams>(
           float_ws_.get(), kFloatWorkspace, int_ws_.get(), pinned_.data(), kIntWorkspace, plan_,
