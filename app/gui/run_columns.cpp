@@ -99,6 +99,12 @@ float metric_value(const StepMetrics& m, Metric metric) {
     case Metric::kDecodeAttentionMs:
       v = m.decode_attention_ms;
       break;
+    case Metric::kDecodeBytesRead:
+      v = m.decode_bytes_read * 1e-6;
+      break;
+    case Metric::kDecodeBytesFull:
+      v = m.decode_bytes_full * 1e-6;
+      break;
     case Metric::kFinishedTotal:
       v = static_cast<double>(m.finished_total);
       break;

@@ -44,6 +44,8 @@ enum class Metric : uint8_t {
   kModelledDecodeAttentionMs,
   kPrefillAttentionMs,  // measured, -1 when not measured
   kDecodeAttentionMs,
+  kDecodeBytesRead,  // K/V (and key-bound) bytes the decodes read, in MB; with selection off
+  kDecodeBytesFull,  // both 0 (metrics.csv's decode_bytes_* columns)
   kFinishedTotal,
   kCount
 };

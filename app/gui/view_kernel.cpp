@@ -159,7 +159,13 @@ void draw_kernel(Gui& gui, const ImRect& r) {
   } else {
     ImGui::TextColored(theme::vec(theme::kWarn), "modelled");
     ImGui::SameLine();
-    ImGui::TextDisabled("roofline cost model (no GPU backend ran)");
+    const CostModel& model = run.engine().config().cost;
+    if (model.calibrated()) {
+      ImGui::TextDisabled("calibrated cost model, %s profile (no GPU backend ran)",
+                          model.profile->gpu.c_str());
+    } else {
+      ImGui::TextDisabled("roofline cost model (no GPU backend ran)");
+    }
     help_marker(
         "The attention time of each step is the cost model's, its prefill chunks' and its "
         "decodes' apart: the K/V bytes (and, for prefill, the FLOPs) over the GPU preset's "
@@ -245,7 +251,10 @@ void draw_kernel(Gui& gui, const ImRect& r) {
     bytes = sums.modelled_ms_of_measured * 1e-3 * bandwidth * layer_share;
     seconds = sums.measured_ms * 1e-3;
   }
-  if (seconds > 0) {
+  if (cm.calibrated()) {
+    // The calibrated model times kernels, not bytes: no byte count to recover from its times.
+    ImGui::TextDisabled("     - GB/s eff.");
+  } else if (seconds > 0) {
     ImGui::Text("%6.0f GB/s eff.", bytes / seconds / 1e9);
   } else {
     ImGui::Text("     - GB/s eff.");
@@ -259,6 +268,24 @@ void draw_kernel(Gui& gui, const ImRect& r) {
         measured ? "" : "\nModelled, it is the cost model's bandwidth x efficiency by definition.");
   }
   if (roomy) ImGui::TextDisabled("peak %.0f GB/s", cm.mem_bandwidth / 1e9);
+  if (ec.selection.enabled() && e > b) {
+    // Query-aware selection: the decodes' reads against full attention's over the visible steps.
+    double read = 0, full = 0;
+    for (size_t i = b; i < e; ++i) {
+      read += c[Metric::kDecodeBytesRead][i];
+      full += c[Metric::kDecodeBytesFull][i];
+    }
+    if (full > 0) {
+      ImGui::TextColored(theme::vec(theme::kGood), "sparse %5.1f%%", 100 * read / full);
+      if (ImGui::IsItemHovered()) {
+        ImGui::SetTooltip(
+            "Query-aware selection is on (attention.selection): the decodes of the visible steps\n"
+            "read %.4g GB (their selected blocks and every block's key bounds) where full\n"
+            "attention reads %.4g GB. Prefill chunks attend in full.",
+            read / 1e3, full / 1e3);
+      }
+    }
+  }
   ImGui::PopFont();
   ImGui::EndGroup();
   ImGui::End();
