@@ -109,6 +109,13 @@ void Engine::step_v0() {
     outcome.batch += c.start + c.length == len;  // the prompt's last token samples
   }
   outcome.generated = advance(s, end_time);
+  finish_step(outcome, s, cost, times, end_time);
+}
+
+// What every step ends with, whatever the semantics: the totals, the recorder's row, the
+// evictions it saw, the decision record, the clock, and the invariants when asked.
+void Engine::finish_step(StepOutcome& outcome, const Schedule& s, const StepCost& cost,
+                         const KernelTimes& times, double end_time) {
   outcome.finished_total = finished_;
   outcome.rejected_total = rejected_;
   recorder_.record_step(outcome, s, cost, times, *scheduler_, groups_, *allocator_);
@@ -190,22 +197,7 @@ void Engine::step_v1() {
       in_flight_.pop_back();
     }
   }
-  outcome.finished_total = finished_;
-  outcome.rejected_total = rejected_;
-  recorder_.record_step(outcome, s, cost, times, *scheduler_, groups_, *allocator_);
-  if (const auto& evicted = recorder_.last_evicted(); !evicted.empty()) {
-    events_.push_back({step_, now_, EventKind::kEvict, -1, kNoSeq,
-                       static_cast<int64_t>(evicted.size()), evicted.front()});
-  }
-  if (config_.record_decisions) end_decisions();
-  now_ = end_time;
-  ++step_;
-  if (config_.check_invariants) {
-    if (std::string e = check_invariants(); !e.empty()) {
-      failed_ = true;
-      throw InvariantViolation(cat("step ", step_, ": ", e));
-    }
-  }
+  finish_step(outcome, s, cost, times, end_time);
 }
 
 // vLLM's update_from_output: request by request in scheduling order, a sampled token is

@@ -90,6 +90,8 @@ class Engine {
   Schedule schedule_step();
   void drop_rejected(const Schedule& s);
   void reject(GroupId g);
+  void finish_step(StepOutcome& outcome, const Schedule& s, const StepCost& cost,
+                   const KernelTimes& times, double end_time);
   StepWork count_work(const Schedule& s) const;
   int64_t shared_decode_tokens(const Schedule& s) const;
   void build_plan(const Schedule& s);

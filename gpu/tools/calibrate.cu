@@ -21,6 +21,7 @@
 #include "gpu/device.h"
 #include "gpu/dtype.cuh"
 #include "gpu/tools/calibrate.h"
+#include "gpu/tools/device_memory.h"
 
 #define TS_CUBLAS_CHECK(call)                                                                 \
   do {                                                                                        \
@@ -33,34 +34,6 @@
 
 namespace tinyserve::gpu {
 namespace {
-
-class DeviceMemory {
- public:
-  DeviceMemory() = default;
-  explicit DeviceMemory(size_t bytes) : bytes_(bytes) {
-    if (bytes > 0) TS_CUDA_CHECK(cudaMalloc(&ptr_, bytes));
-  }
-  DeviceMemory(DeviceMemory&& o) noexcept : ptr_(o.ptr_), bytes_(o.bytes_) {
-    o.ptr_ = nullptr;
-    o.bytes_ = 0;
-  }
-  DeviceMemory& operator=(DeviceMemory&& o) noexcept {
-    std::swap(ptr_, o.ptr_);
-    std::swap(bytes_, o.bytes_);
-    return *this;
-  }
-  DeviceMemory(const DeviceMemory&) = delete;
-  DeviceMemory& operator=(const DeviceMemory&) = delete;
-  ~DeviceMemory() {
-    if (ptr_ != nullptr) cudaFree(ptr_);
-  }
-  void* get() const { return ptr_; }
-  size_t bytes() const { return bytes_; }
-
- private:
-  void* ptr_ = nullptr;
-  size_t bytes_ = 0;
-};
 
 // Uniform values in [-scale, scale) from a hash of (seed, index): reproducible, never zeros.
 template <typename T>

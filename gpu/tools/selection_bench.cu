@@ -16,6 +16,7 @@
 #include "gpu/device.h"
 #include "gpu/dtype.cuh"
 #include "gpu/selection.h"
+#include "gpu/tools/device_memory.h"
 #include "gpu/tools/selection_bench.h"
 
 namespace tinyserve::gpu {
@@ -27,41 +28,6 @@ inline constexpr int32_t kKvHeads = 8;
 inline constexpr int32_t kHeadDim = 128;
 inline constexpr int32_t kBlockSize = 16;
 inline constexpr DType kDType = DType::kF16;
-
-class DeviceMemory {
- public:
-  DeviceMemory() = default;
-  explicit DeviceMemory(size_t bytes) : bytes_(bytes) {
-    if (bytes > 0) TS_CUDA_CHECK(cudaMalloc(&ptr_, bytes));
-  }
-  DeviceMemory(DeviceMemory&& o) noexcept : ptr_(o.ptr_), bytes_(o.bytes_) { o.ptr_ = nullptr; }
-  DeviceMemory& operator=(DeviceMemory&& o) noexcept {
-    std::swap(ptr_, o.ptr_);
-    std::swap(bytes_, o.bytes_);
-    return *this;
-  }
-  ~DeviceMemory() {
-    if (ptr_ != nullptr) cudaFree(ptr_);
-  }
-  template <typename T = void>
-  T* get() const {
-    return static_cast<T*>(ptr_);
-  }
-  size_t bytes() const { return bytes_; }
-
- private:
-  void* ptr_ = nullptr;
-  size_t bytes_ = 0;
-};
-
-template <typename T>
-DeviceMemory upload(const std::vector<T>& host) {
-  DeviceMemory d(host.size() * sizeof(T));
-  if (!host.empty()) {
-    TS_CUDA_CHECK(cudaMemcpy(d.get(), host.data(), d.bytes(), cudaMemcpyHostToDevice));
-  }
-  return d;
-}
 
 // Uniform fp16 values in [-1, 1) from a hash of (seed, index): never all zeros.
 __global__ void fill_kernel(__half* p, int64_t n, uint64_t seed) {
